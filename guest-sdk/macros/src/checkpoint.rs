@@ -1,0 +1,103 @@
+//! `#[checkpoint]`: the author's function becomes a journaled call.
+//!
+//! `fn add_one(x: i64) -> i64` expands to
+//! - `fn add_one(x: i64) -> Result<i64, cairn_guest::Error>`, which calls the
+//!   runner (so a flow's call is journaled, never a plain function call);
+//! - `mod add_one { submit, NAME }` in the type namespace beside it, for
+//!   `add_one::submit(..)`;
+//! - the original body under a hidden name, and its registration.
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote};
+use syn::ItemFn;
+
+use crate::options;
+use crate::signature::{self, Signature};
+
+pub fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
+    let options = options::parse(attr, &["retries", "cache", "kind", "runtime"])?;
+    let item: ItemFn = syn::parse2(item)?;
+    let sig = signature::check(&item, "checkpoint")?;
+    let Signature {
+        names,
+        types,
+        output,
+        fallible,
+    } = &sig;
+
+    let name = &item.sig.ident;
+    let name_str = name.to_string().trim_start_matches("r#").to_owned();
+    let vis = &item.vis;
+    let attrs = &item.attrs;
+    let body_name = format_ident!("__cairn_checkpoint_{}", name);
+    let mut body = item.clone();
+    body.sig.ident = body_name.clone();
+    body.vis = syn::Visibility::Inherited;
+    body.attrs.retain(|a| !a.path().is_ident("doc"));
+
+    let args_struct = signature::args_struct(&sig);
+    let params = signature::param_names(&sig);
+    let retries = options.retries.unwrap_or(0);
+    let cache = match options.cache {
+        Some(c) => quote!(::core::option::Option::Some(#c)),
+        None => quote!(::core::option::Option::None),
+    };
+    let kind = match &options.kind {
+        Some(k) => quote!(::core::option::Option::Some(#k)),
+        None => quote!(::core::option::Option::None),
+    };
+    let runtime = if options.isolated.unwrap_or(false) {
+        quote!(::cairn_guest::__private::Runtime::Isolated)
+    } else {
+        quote!(::cairn_guest::__private::Runtime::Inline)
+    };
+    let to_output = if *fallible {
+        quote!(::cairn_guest::__private::fallible_output)
+    } else {
+        quote!(::cairn_guest::__private::output)
+    };
+    let mod_doc = format!("Concurrent calls and the name of the `{name_str}` checkpoint.");
+
+    Ok(quote! {
+        #body
+
+        #(#attrs)*
+        #vis fn #name(#(#names: #types),*) -> ::core::result::Result<#output, ::cairn_guest::Error> {
+            #name::submit(#(#names),*).result()
+        }
+
+        #[doc = #mod_doc]
+        #vis mod #name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            /// The checkpoint's name in the journal.
+            pub const NAME: &str = #name_str;
+
+            #args_struct
+
+            /// Submits a call and returns its handle; the call's sequence
+            /// number is fixed now.
+            pub fn submit(#(#names: #types),*) -> ::cairn_guest::Pending<#output> {
+                ::cairn_guest::__private::submit(NAME, &Args { #(#names),* })
+            }
+
+            fn invoke(input: &str) -> ::cairn_guest::__private::Output {
+                let args: Args = ::cairn_guest::__private::parse_input(input)?;
+                #to_output(super::#body_name(#(args.#names),*))
+            }
+
+            ::cairn_guest::__private::inventory::submit! {
+                ::cairn_guest::__private::CheckpointEntry {
+                    name: NAME,
+                    params: &[#(#params),*],
+                    retries: #retries,
+                    cache: #cache,
+                    kind: #kind,
+                    runtime: #runtime,
+                    invoke,
+                }
+            }
+        }
+    })
+}

@@ -1,0 +1,123 @@
+//! The `key = value` options of both attributes, validated with spanned errors.
+
+use proc_macro2::TokenStream;
+use syn::parse::Parser;
+use syn::punctuated::Punctuated;
+use syn::{Expr, ExprLit, Lit, MetaNameValue, Token};
+
+/// The most retries an attribute accepts: more is a mistake, not a policy.
+const MAX_RETRIES: u32 = 100;
+
+/// The options written in an attribute, each checked for its type and range.
+#[derive(Default)]
+pub struct Options {
+    pub retries: Option<u32>,
+    pub cache: Option<bool>,
+    pub kind: Option<String>,
+    pub isolated: Option<bool>,
+}
+
+/// Parses `attr`, accepting only the option names in `allowed`.
+pub fn parse(attr: TokenStream, allowed: &[&str]) -> syn::Result<Options> {
+    let pairs = Punctuated::<MetaNameValue, Token![,]>::parse_terminated.parse2(attr)?;
+    let mut options = Options::default();
+    let mut seen: Vec<String> = Vec::new();
+    for pair in pairs {
+        let name = pair
+            .path
+            .get_ident()
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        if !allowed.contains(&name.as_str()) {
+            return Err(syn::Error::new_spanned(
+                &pair.path,
+                format!(
+                    "unknown option `{}`; expected one of: {}",
+                    path_text(&pair.path),
+                    allowed.join(", ")
+                ),
+            ));
+        }
+        if seen.contains(&name) {
+            return Err(syn::Error::new_spanned(
+                &pair.path,
+                format!("option `{name}` is given twice"),
+            ));
+        }
+        seen.push(name.clone());
+        let value = literal(&pair.value)?;
+        match name.as_str() {
+            "retries" => options.retries = Some(retries(value)?),
+            "cache" => options.cache = Some(boolean(value, "cache")?),
+            "kind" => options.kind = Some(kind(value)?),
+            "runtime" => options.isolated = Some(runtime(value)?),
+            _ => unreachable!("checked against `allowed` above"),
+        }
+    }
+    Ok(options)
+}
+
+fn literal(value: &Expr) -> syn::Result<&Lit> {
+    match value {
+        Expr::Lit(ExprLit { lit, .. }) => Ok(lit),
+        other => Err(syn::Error::new_spanned(
+            other,
+            "option values must be literals",
+        )),
+    }
+}
+
+fn retries(lit: &Lit) -> syn::Result<u32> {
+    let Lit::Int(int) = lit else {
+        return Err(syn::Error::new_spanned(
+            lit,
+            "`retries` takes a whole number, e.g. `retries = 3`",
+        ));
+    };
+    let n: u32 = int.base10_parse().map_err(|_| {
+        syn::Error::new_spanned(int, format!("`retries` must be from 0 to {MAX_RETRIES}"))
+    })?;
+    if n > MAX_RETRIES {
+        return Err(syn::Error::new_spanned(
+            int,
+            format!("`retries` must be from 0 to {MAX_RETRIES}"),
+        ));
+    }
+    Ok(n)
+}
+
+fn boolean(lit: &Lit, name: &str) -> syn::Result<bool> {
+    match lit {
+        Lit::Bool(b) => Ok(b.value),
+        other => Err(syn::Error::new_spanned(
+            other,
+            format!("`{name}` takes `true` or `false`"),
+        )),
+    }
+}
+
+fn kind(lit: &Lit) -> syn::Result<String> {
+    match lit {
+        Lit::Str(s) if !s.value().trim().is_empty() => Ok(s.value()),
+        other => Err(syn::Error::new_spanned(
+            other,
+            "`kind` takes a non-empty string, e.g. `kind = \"llm_call\"`",
+        )),
+    }
+}
+
+fn runtime(lit: &Lit) -> syn::Result<bool> {
+    match lit {
+        Lit::Str(s) if s.value() == "inline" => Ok(false),
+        Lit::Str(s) if s.value() == "isolated" => Ok(true),
+        other => Err(syn::Error::new_spanned(
+            other,
+            "`runtime` takes \"inline\" or \"isolated\"",
+        )),
+    }
+}
+
+fn path_text(path: &syn::Path) -> String {
+    let segments: Vec<String> = path.segments.iter().map(|s| s.ident.to_string()).collect();
+    segments.join("::")
+}

@@ -1,0 +1,62 @@
+//! Write [Cairn](https://github.com/cairn) flows and checkpoints in Rust.
+//!
+//! A **checkpoint** is a function whose output Cairn journals: it runs in a
+//! WebAssembly sandbox, its input and output are JSON, and a resumed or
+//! replayed flow reuses its recorded output instead of running it again. A
+//! **flow** is deterministic code that calls checkpoints; only what it asks of
+//! the runner is journaled. Build the crate as a `cdylib` for
+//! `wasm32-wasip2` and run the component with `cairn run`.
+//!
+//! ```no_run
+//! use cairn_guest::{checkpoint, flow, Error};
+//!
+//! #[checkpoint]
+//! fn add_one(x: i64) -> i64 {
+//!     x + 1
+//! }
+//!
+//! #[checkpoint(retries = 2, runtime = "isolated")]
+//! fn halve(x: i64) -> Result<i64, String> {
+//!     if x % 2 == 0 { Ok(x / 2) } else { Err(format!("{x} is odd")) }
+//! }
+//!
+//! #[flow]
+//! fn pipeline(n: i64) -> Result<i64, Error> {
+//!     let a = add_one(n)?;                  // journaled call
+//!     let b = halve::submit(a);             // a handle: its seq is fixed now
+//!     b.result()
+//! }
+//! # fn main() {}
+//! ```
+//!
+//! Calling a checkpoint from a flow returns `Result<T, cairn_guest::Error>`:
+//! the checkpoint failed, trapped (fuel, memory, time, panic) or could not be
+//! called. Every `#[checkpoint]` and `#[flow]` registers itself; there is no
+//! list to keep in sync.
+//!
+//! Options of `#[checkpoint(...)]`: `retries = N` (extra attempts),
+//! `cache = bool`, `kind = "label"`, `runtime = "inline" | "isolated"`.
+//! Options of `#[flow(...)]`: `retries = N`, `cache = bool`.
+
+mod bindings;
+mod call;
+mod entry;
+mod error;
+#[expect(unsafe_code, reason = "the `export!` of wit-bindgen emits unsafe exported functions")]
+mod exports;
+pub mod log;
+mod registry;
+
+pub use cairn_guest_macros::{checkpoint, flow};
+pub use call::Pending;
+pub use error::{Error, TrapKind};
+
+/// What the attributes' generated code uses. Not a public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::call::submit;
+    pub use crate::entry::{fallible_output, output, parse_input};
+    pub use crate::registry::{CheckpointEntry, FlowEntry, Output, Runtime};
+    pub use inventory;
+    pub use serde;
+}

@@ -1,0 +1,144 @@
+//! The command line, as clap sees it.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use cairn_host::{ExecutionId, ExecutionStatus};
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "cairn", version, about = "Run durable flows of sandboxed WebAssembly checkpoints")]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command takes.
+#[derive(Args)]
+pub struct Global {
+    /// The journal file.
+    #[arg(long, global = true, env = "CAIRN_JOURNAL", default_value = ".cairn/journal.redb")]
+    pub journal: PathBuf,
+    /// Print machine-readable JSON on stdout.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Fuel per checkpoint attempt (about one unit per WebAssembly instruction).
+    #[arg(long, global = true, value_name = "N")]
+    pub fuel: Option<u64>,
+    /// Memory per checkpoint store, e.g. 64MiB.
+    #[arg(long, global = true, value_name = "SIZE", value_parser = parse_size)]
+    pub memory: Option<u64>,
+    /// Wall-clock time per checkpoint attempt, e.g. 500ms, 30s, 2m.
+    #[arg(long, global = true, value_name = "DURATION", value_parser = parse_duration)]
+    pub timeout: Option<Duration>,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Run a flow of a component as a new execution.
+    Run(RunArgs),
+    /// Show the flows and checkpoints of a component.
+    Inspect(InspectArgs),
+    /// List and show executions.
+    Executions {
+        #[command(subcommand)]
+        command: ExecutionsCommand,
+    },
+}
+
+#[derive(Args)]
+pub struct RunArgs {
+    /// The component (.wasm).
+    pub component: PathBuf,
+    /// The flow to run; may be left out when the component has one flow.
+    #[arg(long)]
+    pub flow: Option<String>,
+    /// The input: a JSON object of the flow's named parameters.
+    #[arg(long, conflicts_with = "input_file")]
+    pub input: Option<String>,
+    /// Read the input JSON from a file.
+    #[arg(long, value_name = "FILE")]
+    pub input_file: Option<PathBuf>,
+}
+
+#[derive(Args)]
+pub struct InspectArgs {
+    /// The component (.wasm).
+    pub component: PathBuf,
+}
+
+#[derive(Subcommand)]
+pub enum ExecutionsCommand {
+    /// List executions (without their calls).
+    List(ListArgs),
+    /// Show an execution with its calls and attempts.
+    #[command(alias = "get")]
+    Show(ShowArgs),
+}
+
+#[derive(Args)]
+pub struct ListArgs {
+    /// Only executions with this status (running, waiting, completed, failed, cancelled).
+    #[arg(long)]
+    pub status: Option<ExecutionStatus>,
+    /// Only executions of this flow.
+    #[arg(long)]
+    pub flow: Option<String>,
+}
+
+#[derive(Args)]
+pub struct ShowArgs {
+    /// The execution id.
+    pub id: ExecutionId,
+}
+
+/// `1024`, `64KiB`, `64MiB`, `1GiB` (also `KB`/`MB`/`GB` as powers of 1000).
+fn parse_size(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number.parse().map_err(|_| format!("`{text}` is not a size like 64MiB"))?;
+    let factor: u64 = match unit.trim() {
+        "" | "B" => 1,
+        "KiB" | "K" => 1 << 10,
+        "MiB" | "M" => 1 << 20,
+        "GiB" | "G" => 1 << 30,
+        "KB" => 1_000,
+        "MB" => 1_000_000,
+        "GB" => 1_000_000_000,
+        other => return Err(format!("unknown size unit `{other}`; use B, KiB, MiB or GiB")),
+    };
+    number.checked_mul(factor).ok_or_else(|| format!("`{text}` is too large"))
+}
+
+/// `250ms`, `30s`, `2m`, `1h`; a bare number is seconds.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number.parse().map_err(|_| format!("`{text}` is not a duration like 30s"))?;
+    Ok(match unit.trim() {
+        "ms" => Duration::from_millis(number),
+        "" | "s" => Duration::from_secs(number),
+        "m" => Duration::from_secs(number.saturating_mul(60)),
+        "h" => Duration::from_secs(number.saturating_mul(3600)),
+        other => return Err(format!("unknown duration unit `{other}`; use ms, s, m or h")),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_and_durations() {
+        assert_eq!(parse_size("64MiB"), Ok(64 << 20));
+        assert_eq!(parse_size("1000"), Ok(1000));
+        assert!(parse_size("12 parsecs").is_err());
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert!(parse_duration("soon").is_err());
+    }
+}

@@ -1,0 +1,51 @@
+//! `cairn`: run durable flows of WebAssembly checkpoints and inspect their
+//! journal. Output of a flow goes to stdout; progress and ids to stderr.
+//!
+//! Exit codes: 0 completed, 1 flow failed, 2 usage or bad input, 3 waiting,
+//! 4 journal or host error.
+
+mod args;
+mod exit;
+mod inspect;
+mod executions;
+mod render;
+mod run;
+mod setup;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::args::{Cli, Command, ExecutionsCommand};
+use crate::exit::Exit;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => return report(Exit::host(anyhow::anyhow!("cannot start the async runtime: {e}"))),
+    };
+    // No panic reaches the user as a backtrace: it becomes a host error.
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| runtime.block_on(dispatch(cli))));
+    match result {
+        Ok(Ok(code)) => code,
+        Ok(Err(exit)) => report(exit),
+        Err(_) => report(Exit::host(anyhow::anyhow!("internal error (a bug in cairn); nothing was lost from the journal"))),
+    }
+}
+
+async fn dispatch(cli: Cli) -> Result<ExitCode, Exit> {
+    match &cli.command {
+        Command::Run(args) => run::run(&cli.global, args).await,
+        Command::Inspect(args) => inspect::inspect(&cli.global, args).await,
+        Command::Executions { command } => match command {
+            ExecutionsCommand::List(args) => executions::list(&cli.global, args),
+            ExecutionsCommand::Show(args) => executions::show(&cli.global, args),
+        },
+    }
+}
+
+fn report(exit: Exit) -> ExitCode {
+    eprintln!("error: {:#}", exit.error);
+    exit.code
+}

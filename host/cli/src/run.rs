@@ -1,0 +1,59 @@
+//! `cairn run`: one new execution of a flow, with progress on stderr and the
+//! flow's output on stdout.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use cairn_host::{Event, ExecutionStatus, FailureKind};
+
+use crate::args::{Global, RunArgs};
+use crate::exit::{Exit, code};
+use crate::{render, setup};
+
+pub async fn run(global: &Global, args: &RunArgs) -> Result<ExitCode, Exit> {
+    let input = match (&args.input, &args.input_file) {
+        (Some(input), _) => input.clone(),
+        (None, Some(file)) => std::fs::read_to_string(file)
+            .map_err(|e| Exit::bad_input(anyhow::anyhow!("cannot read {}: {e}", file.display())))?,
+        (None, None) => "{}".to_owned(),
+    };
+    let host = setup::host(global, Some(Arc::new(|event: &Event| render::progress(event))))?;
+    let component = host.load_file(&args.component).await?;
+    let flow = match &args.flow {
+        Some(flow) => flow.clone(),
+        None => match component.manifest().flows.as_slice() {
+            [only] => only.name.clone(),
+            _ => {
+                return Err(Exit::bad_input(anyhow::anyhow!(
+                    "the component has several flows ({}); choose one with --flow",
+                    component.manifest().flow_names()
+                )));
+            }
+        },
+    };
+    let outcome = host.run(&component, &flow, &input).await?;
+    if global.json {
+        let detail = host
+            .client()
+            .execution(outcome.id)?
+            .ok_or_else(|| Exit::host(anyhow::anyhow!("execution {} vanished from the journal", outcome.id)))?;
+        render::json(&detail)?;
+    } else if let Some(output) = &outcome.output {
+        println!("{output}");
+    }
+    Ok(ExitCode::from(match outcome.status {
+        ExecutionStatus::Completed => code::COMPLETED,
+        ExecutionStatus::Waiting => code::WAITING,
+        _ => match outcome.failure {
+            Some(failure) if failure.kind == FailureKind::BadInput => {
+                eprintln!("cairn: bad input: {}", failure.message);
+                code::BAD_INPUT
+            }
+            Some(failure) => {
+                eprintln!("cairn: execution {} failed: {}", outcome.id, failure.message);
+                code::FAILED
+            }
+            None => code::FAILED,
+        },
+    }))
+}

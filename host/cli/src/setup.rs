@@ -1,0 +1,46 @@
+//! How the CLI builds its engine and host from the global options.
+
+use std::path::PathBuf;
+
+use cairn_host::{Engine, EventSink, Host, Policy};
+
+use crate::args::Global;
+use crate::exit::Exit;
+
+/// Compiled components are cached beside the journal.
+fn artifact_dir(global: &Global) -> PathBuf {
+    global
+        .journal
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .map_or_else(|| PathBuf::from("artifacts"), |p| p.join("artifacts"))
+}
+
+pub fn engine(global: &Global) -> Result<Engine, Exit> {
+    Ok(Engine::builder().artifact_cache(artifact_dir(global)).build()?)
+}
+
+pub fn policy(global: &Global) -> Policy {
+    let mut policy = Policy::default();
+    if let Some(fuel) = global.fuel {
+        policy = policy.fuel(fuel);
+    }
+    if let Some(memory) = global.memory {
+        policy = policy.memory_bytes(memory);
+    }
+    if let Some(timeout) = global.timeout {
+        policy = policy.timeout(timeout);
+    }
+    policy
+}
+
+pub fn host(global: &Global, events: Option<EventSink>) -> Result<Host, Exit> {
+    let mut builder = Host::builder()
+        .journal(&global.journal)
+        .engine(engine(global)?)
+        .policy(policy(global));
+    if let Some(events) = events {
+        builder = builder.events(events);
+    }
+    Ok(builder.open()?)
+}

@@ -1,0 +1,15 @@
+//! The one `bindgen!` of the host side. These types stay inside the crate:
+//! the public API speaks in Cairn's own types.
+
+wasmtime::component::bindgen!({
+    path: "../wit",
+    world: "cairn:checkpoint/component",
+    imports: { default: async | trappable },
+    exports: { default: async },
+    with: {
+        "cairn:checkpoint/runner.pending": crate::runtime::pending::PendingCall,
+    },
+});
+
+pub(crate) use cairn::checkpoint::runner;
+pub(crate) use cairn::checkpoint::types;

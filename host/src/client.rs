@@ -1,0 +1,204 @@
+//! Reading executions → calls → attempts. The views serialize to the JSON
+//! the CLI prints with `--json` (DESIGN §3.4).
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::error::JournalError;
+use crate::journal::Journal;
+use crate::journal::record::{AttemptRecord, CallRecord, ExecutionRecord};
+use crate::model::{AttemptOutcome, CallSource, CallStatus, ComponentHash, ExecutionId, ExecutionStatus, Failure, Runtime, TrapKind};
+use crate::timefmt::rfc3339;
+
+/// Reads a journal.
+#[derive(Clone)]
+pub struct Client {
+    journal: Journal,
+}
+
+/// Which executions to list.
+#[derive(Debug, Clone, Default)]
+pub struct ExecutionFilter {
+    /// Only those with this status.
+    pub status: Option<ExecutionStatus>,
+    /// Only those of this flow.
+    pub flow: Option<String>,
+}
+
+/// An execution without its calls.
+#[derive(Debug, Clone, Serialize)]
+pub struct ExecutionSummary {
+    /// Its id.
+    pub id: ExecutionId,
+    /// Its flow.
+    pub flow: String,
+    /// Its status.
+    pub status: ExecutionStatus,
+    /// Its input object.
+    pub input: Value,
+    /// Its output, once completed.
+    pub output: Option<Value>,
+    /// Why it failed, once failed.
+    pub failure: Option<Failure>,
+    /// The execution it replays.
+    pub original_exec_id: Option<ExecutionId>,
+    /// The component's blake3 hash (hex).
+    pub component: String,
+    /// When it was created (RFC 3339).
+    pub created_at: String,
+    /// When it last changed status (RFC 3339).
+    pub updated_at: String,
+}
+
+/// An execution with its calls and their attempts.
+#[derive(Debug, Clone, Serialize)]
+pub struct ExecutionDetail {
+    /// The execution itself.
+    #[serde(flatten)]
+    pub execution: ExecutionSummary,
+    /// Its calls in seq order.
+    pub calls: Vec<CallView>,
+}
+
+/// One call.
+#[derive(Debug, Clone, Serialize)]
+pub struct CallView {
+    /// `name`, `name_2`, ... or `name[i]`.
+    pub call_id: String,
+    /// Its seq in the execution.
+    pub seq: u32,
+    /// The checkpoint.
+    pub name: String,
+    /// The checkpoint's kind label.
+    pub kind: Option<String>,
+    /// Where it ran.
+    pub runtime: Runtime,
+    /// Where it stands.
+    pub status: CallStatus,
+    /// Where its output came from.
+    pub source: CallSource,
+    /// Its input object.
+    pub input: Value,
+    /// Its output.
+    pub output: Option<Value>,
+    /// Its attempts, in order.
+    pub attempts: Vec<AttemptView>,
+}
+
+/// One attempt.
+#[derive(Debug, Clone, Serialize)]
+pub struct AttemptView {
+    /// The attempt number, from 1.
+    pub n: u32,
+    /// `running`, `ok`, `failed` or `trapped`.
+    pub status: &'static str,
+    /// What stopped it, for `trapped`.
+    pub trap: Option<TrapKind>,
+    /// When it started (RFC 3339).
+    pub started_at: String,
+    /// When it ended (RFC 3339).
+    pub ended_at: Option<String>,
+    /// Its error or trap message.
+    pub error: Option<String>,
+    /// Fuel it consumed.
+    pub fuel_used: u64,
+    /// Its captured stdout (lossy UTF-8).
+    pub stdout: String,
+    /// Its captured stderr (lossy UTF-8).
+    pub stderr: String,
+}
+
+impl Client {
+    pub(crate) fn new(journal: Journal) -> Client {
+        Client { journal }
+    }
+
+    /// The executions that match `filter`, in id order.
+    pub fn executions(&self, filter: &ExecutionFilter) -> Result<Vec<ExecutionSummary>, JournalError> {
+        Ok(self
+            .journal
+            .executions()?
+            .into_iter()
+            .filter(|(_, r)| filter.status.is_none_or(|s| s == r.status))
+            .filter(|(_, r)| filter.flow.as_ref().is_none_or(|f| *f == r.flow))
+            .map(|(id, r)| summary(id, r))
+            .collect())
+    }
+
+    /// The exact bytes of a component the journal holds (every execution's
+    /// component is there), checked against its hash.
+    pub fn component(&self, hash: ComponentHash) -> Result<Option<Vec<u8>>, JournalError> {
+        self.journal.component(hash)
+    }
+
+    /// One execution with its calls and attempts.
+    pub fn execution(&self, id: ExecutionId) -> Result<Option<ExecutionDetail>, JournalError> {
+        let Some(record) = self.journal.execution(id)? else {
+            return Ok(None);
+        };
+        let mut calls = Vec::new();
+        for (seq, call) in self.journal.calls(id)? {
+            let attempts = self.journal.attempts(id, seq)?;
+            calls.push(call_view(seq, call, attempts));
+        }
+        Ok(Some(ExecutionDetail {
+            execution: summary(id, record),
+            calls,
+        }))
+    }
+}
+
+fn summary(id: ExecutionId, r: ExecutionRecord) -> ExecutionSummary {
+    ExecutionSummary {
+        id,
+        flow: r.flow,
+        status: r.status,
+        input: json(&r.input),
+        output: r.output.as_deref().map(json),
+        failure: r.failure,
+        original_exec_id: r.original_exec_id.map(ExecutionId),
+        component: r.component.to_hex(),
+        created_at: rfc3339(r.created_at_us),
+        updated_at: rfc3339(r.updated_at_us),
+    }
+}
+
+fn call_view(seq: u32, c: CallRecord, attempts: Vec<(u32, AttemptRecord)>) -> CallView {
+    CallView {
+        call_id: c.call_id,
+        seq,
+        name: c.name,
+        kind: c.kind,
+        runtime: c.runtime,
+        status: c.status,
+        source: c.source,
+        input: json(&c.input),
+        output: c.output.as_deref().map(json),
+        attempts: attempts.into_iter().map(|(n, a)| attempt_view(n, a)).collect(),
+    }
+}
+
+fn attempt_view(n: u32, a: AttemptRecord) -> AttemptView {
+    let (status, trap, error) = match a.outcome {
+        None => ("running", None, None),
+        Some(AttemptOutcome::Ok) => ("ok", None, None),
+        Some(AttemptOutcome::Failed { message }) => ("failed", None, Some(message)),
+        Some(AttemptOutcome::Trapped { kind, message }) => ("trapped", Some(kind), Some(message)),
+    };
+    AttemptView {
+        n,
+        status,
+        trap,
+        started_at: rfc3339(a.started_at_us),
+        ended_at: a.ended_at_us.map(rfc3339),
+        error,
+        fuel_used: a.fuel_used,
+        stdout: String::from_utf8_lossy(&a.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&a.stderr).into_owned(),
+    }
+}
+
+/// Stored JSON back to a value; a record that is not JSON shows as a string.
+fn json(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_owned()))
+}

@@ -1,0 +1,159 @@
+//! A loaded component: its bytes and hash, its compiled code (from the
+//! artifact cache when there is an intact entry), its pre-instances for both
+//! store kinds, and its manifest.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::bindings::{self, ComponentPre};
+use crate::engine::Engine;
+use crate::error::LoadError;
+use crate::manifest::{CheckpointInfo, FlowInfo, Manifest};
+use crate::model::{ComponentHash, Runtime};
+use crate::policy::Policy;
+use crate::runtime::checkpoint::{self, CheckpointState};
+use crate::runtime::flow::FlowState;
+
+/// A component ready to run; cheap to clone.
+#[derive(Clone)]
+pub struct Component {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    hash: ComponentHash,
+    bytes: Arc<[u8]>,
+    manifest: Manifest,
+    checkpoint_pre: ComponentPre<CheckpointState>,
+    flow_pre: ComponentPre<FlowState>,
+}
+
+impl Component {
+    /// Reads and loads a component file.
+    pub async fn from_file(engine: &Engine, path: impl AsRef<Path>) -> Result<Component, LoadError> {
+        let path = path.as_ref();
+        let bytes = std::fs::read(path).map_err(|e| LoadError::Read {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })?;
+        Component::from_bytes(engine, bytes).await
+    }
+
+    /// Loads a component: checks it is a Cairn component, compiles it (or
+    /// takes it from the artifact cache) and reads its manifest. Nothing of
+    /// the author's code runs except `describe` and static constructors,
+    /// under the default [`Policy`].
+    pub async fn from_bytes(engine: &Engine, bytes: impl Into<Arc<[u8]>>) -> Result<Component, LoadError> {
+        let bytes: Arc<[u8]> = bytes.into();
+        let hash = ComponentHash::of(&bytes);
+        let compiled = compile(engine, hash, &bytes)?;
+        let checkpoint_pre = pre(engine.checkpoint_linker().instantiate_pre(&compiled))?;
+        let flow_pre = pre(engine.flow_linker().instantiate_pre(&compiled))?;
+        let manifest = describe(engine, &checkpoint_pre).await?;
+        manifest.validate().map_err(LoadError::BadManifest)?;
+        Ok(Component {
+            inner: Arc::new(Inner {
+                hash,
+                bytes,
+                manifest,
+                checkpoint_pre,
+                flow_pre,
+            }),
+        })
+    }
+
+    /// The blake3 hash of its bytes.
+    pub fn hash(&self) -> ComponentHash {
+        self.inner.hash
+    }
+
+    /// What it contains.
+    pub fn manifest(&self) -> &Manifest {
+        &self.inner.manifest
+    }
+
+    pub(crate) fn bytes(&self) -> Arc<[u8]> {
+        self.inner.bytes.clone()
+    }
+
+    pub(crate) fn checkpoint_pre(&self) -> &ComponentPre<CheckpointState> {
+        &self.inner.checkpoint_pre
+    }
+
+    pub(crate) fn flow_pre(&self) -> &ComponentPre<FlowState> {
+        &self.inner.flow_pre
+    }
+}
+
+fn compile(engine: &Engine, hash: ComponentHash, bytes: &[u8]) -> Result<wasmtime::component::Component, LoadError> {
+    let cache = engine.artifact_cache();
+    if let Some(compiled) = cache.and_then(|c| c.load(engine.wasm(), hash)) {
+        return Ok(compiled);
+    }
+    if is_core_module(bytes) {
+        return Err(LoadError::Invalid(
+            "this is a core WebAssembly module, not a component; build the guest for wasm32-wasip2".to_owned(),
+        ));
+    }
+    let compiled =
+        wasmtime::component::Component::new(engine.wasm(), bytes).map_err(|e| LoadError::Invalid(format!("{e:#}")))?;
+    if let Some(cache) = cache {
+        cache.store(hash, &compiled);
+    }
+    Ok(compiled)
+}
+
+/// A core module starts with the wasm magic and version 1; a component with
+/// the magic and its own layer/version word.
+fn is_core_module(bytes: &[u8]) -> bool {
+    bytes.len() >= 8 && bytes[..4] == *b"\0asm" && bytes[4..8] == [1, 0, 0, 0]
+}
+
+fn pre<T: 'static>(
+    instance_pre: wasmtime::Result<wasmtime::component::InstancePre<T>>,
+) -> Result<ComponentPre<T>, LoadError> {
+    let instance_pre = instance_pre.map_err(|e| LoadError::UnsupportedImports(format!("{e:#}")))?;
+    ComponentPre::new(instance_pre).map_err(|e| LoadError::NotACairnComponent(format!("{e:#}")))
+}
+
+async fn describe(engine: &Engine, pre: &ComponentPre<CheckpointState>) -> Result<Manifest, LoadError> {
+    let policy = Policy::default();
+    let clock: crate::clock::SharedClock = Arc::new(crate::clock::SystemClock);
+    let mut store = checkpoint::new_store(engine, &policy, &clock);
+    checkpoint::arm(&mut store, engine, &policy);
+    let bad = |e: wasmtime::Error| LoadError::BadManifest(format!("`describe` trapped: {e:#}"));
+    let guest = pre.instantiate_async(&mut store).await.map_err(bad)?;
+    let manifest = guest.cairn_checkpoint_guest().call_describe(&mut store).await.map_err(bad)?;
+    Ok(from_wit(manifest))
+}
+
+fn from_wit(manifest: bindings::types::Manifest) -> Manifest {
+    Manifest {
+        sdk_version: manifest.sdk_version,
+        flows: manifest
+            .flows
+            .into_iter()
+            .map(|f| FlowInfo {
+                name: f.name,
+                params: f.params,
+                retries: f.retries,
+                cache: f.cache,
+            })
+            .collect(),
+        checkpoints: manifest
+            .checkpoints
+            .into_iter()
+            .map(|c| CheckpointInfo {
+                name: c.name,
+                params: c.params,
+                retries: c.retries,
+                cache: c.cache,
+                kind: c.kind,
+                runtime: match c.runtime {
+                    bindings::types::Runtime::Inline => Runtime::Inline,
+                    bindings::types::Runtime::Isolated => Runtime::Isolated,
+                },
+            })
+            .collect(),
+    }
+}

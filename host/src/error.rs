@@ -1,0 +1,131 @@
+//! One error enum per operation. Each carries the data a caller needs (ids,
+//! names, paths) and keeps apart the guest's own error, a trap and a host
+//! failure.
+
+use std::path::PathBuf;
+
+use crate::model::{ComponentHash, ExecutionId};
+
+/// Opening, reading or writing the journal failed.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum JournalError {
+    /// Another process (or another handle in this one) has the journal open.
+    #[error("journal {path} is in use by another process")]
+    InUse {
+        /// The journal file.
+        path: PathBuf,
+    },
+    /// The file exists but is not a Cairn journal (empty, foreign or damaged
+    /// header); it is left untouched.
+    #[error("{path} is not a Cairn journal: {reason}")]
+    NotAJournal {
+        /// The file.
+        path: PathBuf,
+        /// What was wrong with it.
+        reason: String,
+    },
+    /// The journal was written by a newer Cairn.
+    #[error("journal {path} has format version {found}; this Cairn reads version {supported}")]
+    TooNew {
+        /// The journal file.
+        path: PathBuf,
+        /// Its format version.
+        found: u64,
+        /// The version this build reads.
+        supported: u64,
+    },
+    /// A record failed its checksum or did not decode.
+    #[error("journal record {what} is corrupt: {reason}")]
+    Corrupt {
+        /// Which record (table and key).
+        what: String,
+        /// What was wrong with it.
+        reason: String,
+    },
+    /// The storage layer failed (I/O, redb).
+    #[error("journal storage error: {0}")]
+    Storage(String),
+    /// The journal's writer has stopped (its process is shutting down).
+    #[error("the journal writer has stopped")]
+    Closed,
+}
+
+/// Loading a component failed. Nothing has run.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LoadError {
+    /// The component file could not be read.
+    #[error("cannot read component {path}: {reason}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        reason: String,
+    },
+    /// The bytes are not a valid WebAssembly component (a core module, a
+    /// truncated file, something else entirely).
+    #[error("not a valid WebAssembly component: {0}")]
+    Invalid(String),
+    /// The component imports something Cairn does not provide.
+    #[error("the component imports what Cairn does not provide: {0}")]
+    UnsupportedImports(String),
+    /// The component does not export Cairn's `guest` interface (another world).
+    #[error("not a Cairn component (it must export cairn:checkpoint/guest): {0}")]
+    NotACairnComponent(String),
+    /// Its `describe` trapped or returned an invalid manifest.
+    #[error("the component's manifest is invalid: {0}")]
+    BadManifest(String),
+    /// The engine failed to compile it or to use the artifact cache.
+    #[error("compiling the component failed: {0}")]
+    Compile(String),
+    /// The journal's copy of a component is missing.
+    #[error("component {0} is not in the journal")]
+    NotInJournal(ComponentHash),
+    /// Reading the component from the journal failed.
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+}
+
+/// Starting or running an execution failed before the flow could finish.
+///
+/// A flow that fails on its own terms is not an error here: it is an
+/// [`crate::Outcome`] with status `failed`.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RunError {
+    /// The component has no flow of this name.
+    #[error("unknown flow `{name}`; the component has: {available}")]
+    UnknownFlow {
+        /// The requested name.
+        name: String,
+        /// The flows it has, comma-separated.
+        available: String,
+    },
+    /// The input is not a JSON object of the flow's parameters.
+    #[error("bad input for flow `{flow}`: {reason}")]
+    BadInput {
+        /// The flow.
+        flow: String,
+        /// What was wrong.
+        reason: String,
+    },
+    /// No execution with this id exists.
+    #[error("no execution {0}")]
+    UnknownExecution(ExecutionId),
+    /// The component could not be loaded.
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    /// The journal failed.
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+    /// The host failed while running the flow (a bug or resource exhaustion,
+    /// never the guest's doing).
+    #[error("host error in execution {exec}: {reason}")]
+    Host {
+        /// The execution.
+        exec: ExecutionId,
+        /// What failed.
+        reason: String,
+    },
+}

@@ -1,0 +1,71 @@
+//! Progress events, for a CLI's progress lines or an embedder's UI.
+
+use std::sync::Arc;
+
+use crate::model::{AttemptOutcome, ExecutionId, ExecutionStatus, Runtime};
+
+/// Something that happened in an execution.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Event {
+    /// A new execution started.
+    ExecutionStarted {
+        /// The execution.
+        exec: ExecutionId,
+        /// Its flow.
+        flow: String,
+    },
+    /// An attempt of a call started.
+    AttemptStarted {
+        /// The execution.
+        exec: ExecutionId,
+        /// The call's seq.
+        seq: u32,
+        /// The call's id.
+        call_id: String,
+        /// The checkpoint.
+        checkpoint: String,
+        /// Where it runs.
+        runtime: Runtime,
+        /// The attempt number, from 1.
+        attempt: u32,
+    },
+    /// An attempt failed.
+    AttemptFailed {
+        /// The execution.
+        exec: ExecutionId,
+        /// The call's seq.
+        seq: u32,
+        /// The call's id.
+        call_id: String,
+        /// The attempt number.
+        attempt: u32,
+        /// How it failed.
+        outcome: AttemptOutcome,
+        /// Whether another attempt follows.
+        will_retry: bool,
+    },
+    /// A call completed.
+    CallCompleted {
+        /// The execution.
+        exec: ExecutionId,
+        /// The call's seq.
+        seq: u32,
+        /// The call's id.
+        call_id: String,
+        /// How many attempts it took.
+        attempts: u32,
+        /// How long its last attempt took, in µs.
+        duration_us: u64,
+    },
+    /// An execution ended (or stopped).
+    ExecutionFinished {
+        /// The execution.
+        exec: ExecutionId,
+        /// Its status.
+        status: ExecutionStatus,
+    },
+}
+
+/// Receives events; called on the runner's task, so it should be quick.
+pub type EventSink = Arc<dyn Fn(&Event) + Send + Sync>;

@@ -1,0 +1,156 @@
+//! The host: an engine, a journal, a policy and a clock, and the operations
+//! on executions.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::client::Client;
+use crate::clock::{SharedClock, SystemClock};
+use crate::component::Component;
+use crate::engine::Engine;
+use crate::error::{JournalError, LoadError, RunError};
+use crate::events::EventSink;
+use crate::journal::Journal;
+use crate::policy::Policy;
+use crate::runner::{Outcome, Runner};
+
+/// Opening a host failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum OpenError {
+    /// The journal could not be opened.
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+    /// The engine could not be built.
+    #[error(transparent)]
+    Engine(#[from] LoadError),
+}
+
+/// Where the journal lives.
+enum JournalAt {
+    File(PathBuf),
+    Memory,
+}
+
+/// How to open a [`Host`].
+pub struct HostBuilder {
+    journal: JournalAt,
+    engine: Option<Engine>,
+    policy: Policy,
+    clock: SharedClock,
+    events: Option<EventSink>,
+}
+
+impl HostBuilder {
+    /// Uses the journal file at `path` (created if missing).
+    pub fn journal(mut self, path: impl Into<PathBuf>) -> Self {
+        self.journal = JournalAt::File(path.into());
+        self
+    }
+
+    /// Uses an in-memory journal (gone when the host is dropped).
+    pub fn in_memory(mut self) -> Self {
+        self.journal = JournalAt::Memory;
+        self
+    }
+
+    /// Uses this engine (share one between hosts to share compiled code).
+    /// Default: a new engine with default settings.
+    pub fn engine(mut self, engine: Engine) -> Self {
+        self.engine = Some(engine);
+        self
+    }
+
+    /// The limits of every checkpoint attempt. Default: [`Policy::default`].
+    pub fn policy(mut self, policy: Policy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// The clock for timestamps and the flows' journaled time. Default: the
+    /// system clock.
+    pub fn clock(mut self, clock: SharedClock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Receives progress events.
+    pub fn events(mut self, sink: EventSink) -> Self {
+        self.events = Some(sink);
+        self
+    }
+
+    /// Opens the journal and builds the engine.
+    pub fn open(self) -> Result<Host, OpenError> {
+        let journal = match self.journal {
+            JournalAt::File(path) => Journal::open(path)?,
+            JournalAt::Memory => Journal::in_memory()?,
+        };
+        let engine = match self.engine {
+            Some(engine) => engine,
+            None => Engine::new()?,
+        };
+        Ok(Host {
+            runner: Arc::new(Runner {
+                engine,
+                journal,
+                policy: self.policy,
+                clock: self.clock,
+                events: self.events,
+            }),
+        })
+    }
+}
+
+/// Runs flows of components and journals them.
+#[derive(Clone)]
+pub struct Host {
+    runner: Arc<Runner>,
+}
+
+impl Host {
+    /// Starts configuring a host; by default its journal is in memory.
+    pub fn builder() -> HostBuilder {
+        HostBuilder {
+            journal: JournalAt::Memory,
+            engine: None,
+            policy: Policy::default(),
+            clock: Arc::new(SystemClock),
+            events: None,
+        }
+    }
+
+    /// The journal file, or `None` for an in-memory journal.
+    pub fn journal_path(&self) -> Option<&Path> {
+        self.runner.journal.path()
+    }
+
+    /// The engine.
+    pub fn engine(&self) -> &Engine {
+        &self.runner.engine
+    }
+
+    /// Loads a component file with this host's engine.
+    pub async fn load_file(&self, path: impl AsRef<Path>) -> Result<Component, LoadError> {
+        Component::from_file(&self.runner.engine, path).await
+    }
+
+    /// Loads component bytes with this host's engine.
+    pub async fn load(&self, bytes: impl Into<Arc<[u8]>>) -> Result<Component, LoadError> {
+        Component::from_bytes(&self.runner.engine, bytes).await
+    }
+
+    /// Runs `flow` of `component` with `input` (a JSON object of its named
+    /// parameters) as a new execution, to its end.
+    ///
+    /// A flow that fails is an `Ok` outcome with status `failed`; `Err` means
+    /// the execution could not be run (unknown flow, bad input, journal).
+    pub async fn run(&self, component: &Component, flow: &str, input: &str) -> Result<Outcome, RunError> {
+        self.runner.start(component, flow, input).await
+    }
+
+    /// Reads executions, calls and attempts.
+    pub fn client(&self) -> Client {
+        Client::new(self.runner.journal.clone())
+    }
+}

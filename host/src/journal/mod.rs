@@ -1,0 +1,275 @@
+//! The journal: one redb file holding executions, calls, attempts and the
+//! component bytes they ran.
+//!
+//! Reads go straight to redb (they see every committed write, durable or
+//! not); writes go through the single [`writer`]. The file is locked while
+//! open, so a second process gets [`JournalError::InUse`].
+
+pub mod record;
+pub mod schema;
+pub mod writer;
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use redb::{Database, DatabaseError, ReadableDatabase, ReadableTable, TableError};
+
+use self::record::{AttemptRecord, CallRecord, ExecutionRecord, decode};
+use self::schema::{ATTEMPTS, CALLS, COMPONENTS, EXECUTIONS, FORMAT_VERSION, FORMAT_VERSION_KEY, META};
+use self::writer::{Put, Sync, Writer};
+use crate::error::JournalError;
+use crate::model::{ComponentHash, ExecutionId};
+
+/// A handle on an open journal; cheap to clone.
+#[derive(Clone)]
+pub struct Journal {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    // Declared before `db`: dropping the writer joins its thread first.
+    writer: Writer,
+    db: Arc<Database>,
+    path: Option<PathBuf>,
+    next_execution: AtomicU64,
+}
+
+impl Journal {
+    /// Opens the journal at `path`, creating it (and its folder) if there is
+    /// no file there. An existing file that is not a Cairn journal is refused
+    /// and left as it is.
+    pub fn open(path: impl AsRef<Path>) -> Result<Journal, JournalError> {
+        let path = path.as_ref().to_path_buf();
+        let db = match std::fs::metadata(&path) {
+            Ok(meta) if meta.len() == 0 => {
+                return Err(not_a_journal(&path, "the file is empty"));
+            }
+            Ok(_) => guard(|| Database::open(&path)).and_then(|r| r.map_err(|e| open_error(&path, e)))?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir).map_err(|e| {
+                        JournalError::Storage(format!("cannot create {}: {e}", dir.display()))
+                    })?;
+                }
+                let db = guard(|| Database::create(&path))
+                    .and_then(|r| r.map_err(|e| open_error(&path, e)))?;
+                initialize(&db)?;
+                db
+            }
+            Err(e) => {
+                return Err(JournalError::Storage(format!("cannot read {}: {e}", path.display())));
+            }
+        };
+        Journal::start(db, Some(path))
+    }
+
+    /// An in-memory journal, for tests and short-lived embedders.
+    pub fn in_memory() -> Result<Journal, JournalError> {
+        let db = Database::builder()
+            .create_with_backend(redb::backends::InMemoryBackend::new())
+            .map_err(|e| JournalError::Storage(e.to_string()))?;
+        initialize(&db)?;
+        Journal::start(db, None)
+    }
+
+    fn start(db: Database, path: Option<PathBuf>) -> Result<Journal, JournalError> {
+        let shown = path.clone().unwrap_or_else(|| PathBuf::from(":memory:"));
+        check_format(&db, &shown)?;
+        let last = guard(|| -> Result<u64, JournalError> {
+            let txn = db.begin_read().map_err(storage)?;
+            let table = txn.open_table(EXECUTIONS).map_err(storage)?;
+            Ok(table.last().map_err(storage)?.map(|(k, _)| k.value()).unwrap_or(0))
+        })??;
+        let db = Arc::new(db);
+        Ok(Journal {
+            inner: Arc::new(Inner {
+                writer: Writer::start(db.clone())?,
+                db,
+                path,
+                next_execution: AtomicU64::new(last + 1),
+            }),
+        })
+    }
+
+    /// The journal file, or `None` for an in-memory journal.
+    pub fn path(&self) -> Option<&Path> {
+        self.inner.path.as_deref()
+    }
+
+    /// Hands out the next execution id. Safe without a transaction because
+    /// the file is locked to this process while open.
+    pub fn next_execution_id(&self) -> ExecutionId {
+        ExecutionId(self.inner.next_execution.fetch_add(1, Ordering::Relaxed))
+    }
+
+    /// Writes `puts` atomically; see [`writer`].
+    pub async fn write(&self, puts: Vec<Put>, sync: Sync) -> Result<(), JournalError> {
+        self.inner.writer.write(puts, sync).await
+    }
+
+    /// One execution.
+    pub fn execution(&self, id: ExecutionId) -> Result<Option<ExecutionRecord>, JournalError> {
+        self.read(|txn| {
+            let table = open(txn, EXECUTIONS)?;
+            let Some(table) = table else { return Ok(None) };
+            match table.get(id.0).map_err(storage)? {
+                Some(bytes) => decode(bytes.value(), || format!("executions/{id}")).map(Some),
+                None => Ok(None),
+            }
+        })
+    }
+
+    /// Every execution, in id order.
+    pub fn executions(&self) -> Result<Vec<(ExecutionId, ExecutionRecord)>, JournalError> {
+        self.read(|txn| {
+            let Some(table) = open(txn, EXECUTIONS)? else { return Ok(Vec::new()) };
+            let mut out = Vec::new();
+            for entry in table.iter().map_err(storage)? {
+                let (key, value) = entry.map_err(storage)?;
+                let id = ExecutionId(key.value());
+                out.push((id, decode(value.value(), || format!("executions/{id}"))?));
+            }
+            Ok(out)
+        })
+    }
+
+    /// An execution's calls, in seq order.
+    pub fn calls(&self, exec: ExecutionId) -> Result<Vec<(u32, CallRecord)>, JournalError> {
+        self.read(|txn| {
+            let Some(table) = open(txn, CALLS)? else { return Ok(Vec::new()) };
+            let mut out = Vec::new();
+            for entry in table.range((exec.0, 0)..=(exec.0, u32::MAX)).map_err(storage)? {
+                let (key, value) = entry.map_err(storage)?;
+                let (_, seq) = key.value();
+                out.push((seq, decode(value.value(), || format!("calls/{exec}/{seq}"))?));
+            }
+            Ok(out)
+        })
+    }
+
+    /// A call's attempts, in order.
+    pub fn attempts(&self, exec: ExecutionId, seq: u32) -> Result<Vec<(u32, AttemptRecord)>, JournalError> {
+        self.read(|txn| {
+            let Some(table) = open(txn, ATTEMPTS)? else { return Ok(Vec::new()) };
+            let mut out = Vec::new();
+            for entry in table
+                .range((exec.0, seq, 0)..=(exec.0, seq, u32::MAX))
+                .map_err(storage)?
+            {
+                let (key, value) = entry.map_err(storage)?;
+                let (_, _, n) = key.value();
+                out.push((n, decode(value.value(), || format!("attempts/{exec}/{seq}/{n}"))?));
+            }
+            Ok(out)
+        })
+    }
+
+    /// A component's bytes, checked against their hash.
+    pub fn component(&self, hash: ComponentHash) -> Result<Option<Vec<u8>>, JournalError> {
+        self.read(|txn| {
+            let Some(table) = open(txn, COMPONENTS)? else { return Ok(None) };
+            let Some(bytes) = table.get(&hash.0[..]).map_err(storage)? else { return Ok(None) };
+            let bytes = bytes.value().to_vec();
+            if ComponentHash::of(&bytes) != hash {
+                return Err(JournalError::Corrupt {
+                    what: format!("components/{hash}"),
+                    reason: "the bytes do not match their hash".to_owned(),
+                });
+            }
+            Ok(Some(bytes))
+        })
+    }
+
+    /// Whether the journal holds a component.
+    pub fn has_component(&self, hash: ComponentHash) -> Result<bool, JournalError> {
+        self.read(|txn| {
+            let Some(table) = open(txn, COMPONENTS)? else { return Ok(false) };
+            Ok(table.get(&hash.0[..]).map_err(storage)?.is_some())
+        })
+    }
+
+    fn read<T>(&self, f: impl FnOnce(&redb::ReadTransaction) -> Result<T, JournalError>) -> Result<T, JournalError> {
+        guard(|| {
+            let txn = self.inner.db.begin_read().map_err(storage)?;
+            f(&txn)
+        })?
+    }
+}
+
+fn open<K: redb::Key + 'static, V: redb::Value + 'static>(
+    txn: &redb::ReadTransaction,
+    table: redb::TableDefinition<K, V>,
+) -> Result<Option<redb::ReadOnlyTable<K, V>>, JournalError> {
+    match txn.open_table(table) {
+        Ok(t) => Ok(Some(t)),
+        Err(TableError::TableDoesNotExist(_)) => Ok(None),
+        Err(e) => Err(storage(e)),
+    }
+}
+
+fn initialize(db: &Database) -> Result<(), JournalError> {
+    guard(|| {
+        let txn = db.begin_write().map_err(storage)?;
+        {
+            let mut meta = txn.open_table(META).map_err(storage)?;
+            meta.insert(FORMAT_VERSION_KEY, FORMAT_VERSION).map_err(storage)?;
+            txn.open_table(COMPONENTS).map_err(storage)?;
+            txn.open_table(EXECUTIONS).map_err(storage)?;
+            txn.open_table(CALLS).map_err(storage)?;
+            txn.open_table(ATTEMPTS).map_err(storage)?;
+        }
+        txn.commit().map_err(storage)
+    })?
+}
+
+fn check_format(db: &Database, path: &Path) -> Result<(), JournalError> {
+    let version = guard(|| -> Result<Option<u64>, JournalError> {
+        let txn = db.begin_read().map_err(storage)?;
+        let meta = match txn.open_table(META) {
+            Ok(meta) => meta,
+            Err(TableError::TableDoesNotExist(_)) => return Ok(None),
+            Err(e) => return Err(storage(e)),
+        };
+        Ok(meta.get(FORMAT_VERSION_KEY).map_err(storage)?.map(|v| v.value()))
+    })??;
+    match version {
+        None => Err(not_a_journal(path, "it has no Cairn format version")),
+        Some(found) if found > FORMAT_VERSION => Err(JournalError::TooNew {
+            path: path.to_path_buf(),
+            found,
+            supported: FORMAT_VERSION,
+        }),
+        Some(_) => Ok(()),
+    }
+}
+
+fn open_error(path: &Path, error: DatabaseError) -> JournalError {
+    match error {
+        DatabaseError::DatabaseAlreadyOpen => JournalError::InUse {
+            path: path.to_path_buf(),
+        },
+        DatabaseError::Storage(redb::StorageError::Io(e)) => {
+            JournalError::Storage(format!("cannot open {}: {e}", path.display()))
+        }
+        other => not_a_journal(path, &other.to_string()),
+    }
+}
+
+fn not_a_journal(path: &Path, reason: &str) -> JournalError {
+    JournalError::NotAJournal {
+        path: path.to_path_buf(),
+        reason: reason.to_owned(),
+    }
+}
+
+fn storage(e: impl std::fmt::Display) -> JournalError {
+    JournalError::Storage(e.to_string())
+}
+
+/// redb can panic on a damaged file; a panic becomes a journal error.
+fn guard<T>(f: impl FnOnce() -> T) -> Result<T, JournalError> {
+    catch_unwind(AssertUnwindSafe(f))
+        .map_err(|_| JournalError::Storage("redb panicked reading the journal (is the file damaged?)".to_owned()))
+}

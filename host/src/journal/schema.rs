@@ -1,0 +1,34 @@
+//! The journal's tables. This file and `record.rs` are the on-disk format:
+//! changing either is a format change and bumps [`FORMAT_VERSION`].
+//!
+//! | table | key | value |
+//! |---|---|---|
+//! | `meta` | name | `u64` (`format_version`) |
+//! | `components` | blake3 hash (32 bytes) | the component's bytes |
+//! | `executions` | execution id | envelope of `ExecutionRecord` |
+//! | `calls` | (execution id, seq) | envelope of `CallRecord` |
+//! | `attempts` | (execution id, seq, attempt number) | envelope of `AttemptRecord` |
+
+use redb::TableDefinition;
+
+/// The format this build reads and writes. A journal with a larger version is
+/// refused; one with no version is not a Cairn journal.
+pub const FORMAT_VERSION: u64 = 1;
+
+/// The key in `META` under which the format version is stored.
+pub const FORMAT_VERSION_KEY: &str = "format_version";
+
+/// Journal-wide settings.
+pub const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+
+/// Component bytes by hash, so resume and replay run the exact code.
+pub const COMPONENTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("components");
+
+/// Executions by id.
+pub const EXECUTIONS: TableDefinition<u64, &[u8]> = TableDefinition::new("executions");
+
+/// Calls by (execution id, seq).
+pub const CALLS: TableDefinition<(u64, u32), &[u8]> = TableDefinition::new("calls");
+
+/// Attempts by (execution id, seq, attempt number from 1).
+pub const ATTEMPTS: TableDefinition<(u64, u32, u32), &[u8]> = TableDefinition::new("attempts");

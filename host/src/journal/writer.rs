@@ -1,0 +1,146 @@
+//! The journal's single writer: one thread owns every write transaction.
+//!
+//! Writes arrive as batches of puts, each with a durability wish and an
+//! acknowledgement channel. The writer drains whatever has queued up into one
+//! transaction (group commit), commits it once — with fsync if any batch
+//! asked for it — and only then acknowledges every batch in it. A call that
+//! completes is therefore acknowledged to its flow only after its record is
+//! on disk, and concurrent completions share one fsync.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use redb::{Database, Durability};
+use tokio::sync::{mpsc, oneshot};
+
+use super::schema::{ATTEMPTS, CALLS, COMPONENTS, EXECUTIONS};
+use crate::error::JournalError;
+
+/// One put into a table; values are already-encoded records.
+#[derive(Debug)]
+pub enum Put {
+    /// A component's bytes under its hash.
+    Component { hash: [u8; 32], bytes: Arc<[u8]> },
+    /// An execution record.
+    Execution { id: u64, record: Vec<u8> },
+    /// A call record.
+    Call { exec: u64, seq: u32, record: Vec<u8> },
+    /// An attempt record.
+    Attempt { exec: u64, seq: u32, n: u32, record: Vec<u8> },
+}
+
+/// Whether a batch must be on disk before it is acknowledged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sync {
+    /// fsync before acknowledging.
+    Durable,
+    /// Visible to readers at once, on disk with the next durable commit.
+    Lazy,
+}
+
+struct Batch {
+    puts: Vec<Put>,
+    sync: Sync,
+    ack: oneshot::Sender<Result<(), JournalError>>,
+}
+
+/// The handle through which everything writes to the journal.
+pub struct Writer {
+    queue: Option<mpsc::UnboundedSender<Batch>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Writer {
+    /// Starts the writer thread for `db`.
+    pub fn start(db: Arc<Database>) -> Result<Writer, JournalError> {
+        let (queue, batches) = mpsc::unbounded_channel();
+        let thread = std::thread::Builder::new()
+            .name("cairn-journal-writer".to_owned())
+            .spawn(move || run(&db, batches))
+            .map_err(|e| JournalError::Storage(format!("cannot start the journal writer: {e}")))?;
+        Ok(Writer {
+            queue: Some(queue),
+            thread: Some(thread),
+        })
+    }
+
+    /// Writes `puts` in one atomic step and waits until they are committed
+    /// (and, for [`Sync::Durable`], on disk).
+    pub async fn write(&self, puts: Vec<Put>, sync: Sync) -> Result<(), JournalError> {
+        let (ack, acked) = oneshot::channel();
+        self.queue
+            .as_ref()
+            .ok_or(JournalError::Closed)?
+            .send(Batch { puts, sync, ack })
+            .map_err(|_| JournalError::Closed)?;
+        acked.await.map_err(|_| JournalError::Closed)?
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        // Closing the queue lets the thread finish what is queued and exit;
+        // joining it releases its handle on the database file.
+        self.queue.take();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn run(db: &Database, mut batches: mpsc::UnboundedReceiver<Batch>) {
+    while let Some(first) = batches.blocking_recv() {
+        let mut group = vec![first];
+        while let Ok(next) = batches.try_recv() {
+            group.push(next);
+        }
+        let durable = group.iter().any(|b| b.sync == Sync::Durable);
+        let result = catch_unwind(AssertUnwindSafe(|| commit(db, &group, durable)))
+            .unwrap_or_else(|_| Err(JournalError::Storage("redb panicked during a commit".to_owned())));
+        for batch in group {
+            let _ = batch.ack.send(result.clone());
+        }
+    }
+}
+
+fn commit(db: &Database, group: &[Batch], durable: bool) -> Result<(), JournalError> {
+    let storage = |e: &dyn std::fmt::Display| JournalError::Storage(e.to_string());
+    let mut txn = db.begin_write().map_err(|e| storage(&e))?;
+    txn.set_durability(if durable {
+        Durability::Immediate
+    } else {
+        Durability::None
+    })
+    .map_err(|e| storage(&e))?;
+    {
+        let mut components = txn.open_table(COMPONENTS).map_err(|e| storage(&e))?;
+        let mut executions = txn.open_table(EXECUTIONS).map_err(|e| storage(&e))?;
+        let mut calls = txn.open_table(CALLS).map_err(|e| storage(&e))?;
+        let mut attempts = txn.open_table(ATTEMPTS).map_err(|e| storage(&e))?;
+        for put in group.iter().flat_map(|b| &b.puts) {
+            match put {
+                Put::Component { hash, bytes } => {
+                    components.insert(&hash[..], &bytes[..]).map_err(|e| storage(&e))?;
+                }
+                Put::Execution { id, record } => {
+                    executions.insert(*id, &record[..]).map_err(|e| storage(&e))?;
+                }
+                Put::Call { exec, seq, record } => {
+                    calls.insert((*exec, *seq), &record[..]).map_err(|e| storage(&e))?;
+                }
+                Put::Attempt {
+                    exec,
+                    seq,
+                    n,
+                    record,
+                } => {
+                    attempts
+                        .insert((*exec, *seq, *n), &record[..])
+                        .map_err(|e| storage(&e))?;
+                }
+            }
+        }
+    }
+    txn.commit().map_err(|e| storage(&e))
+}

@@ -1,0 +1,113 @@
+//! What a component contains, as its `describe` export reports it.
+
+use serde::Serialize;
+
+use crate::model::Runtime;
+
+/// A component's flows and checkpoints.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Manifest {
+    /// The guest SDK version that built it.
+    pub sdk_version: String,
+    /// Its flows, by name.
+    pub flows: Vec<FlowInfo>,
+    /// Its checkpoints, by name.
+    pub checkpoints: Vec<CheckpointInfo>,
+}
+
+/// A flow and its options.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FlowInfo {
+    /// Its name.
+    pub name: String,
+    /// Its parameter names: the keys of its JSON input.
+    pub params: Vec<String>,
+    /// Whole-flow retries.
+    pub retries: u32,
+    /// Whether its calls may use cached outputs by default.
+    pub cache: bool,
+}
+
+/// A checkpoint and its options.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CheckpointInfo {
+    /// Its name.
+    pub name: String,
+    /// Its parameter names: the keys of its JSON input.
+    pub params: Vec<String>,
+    /// Extra attempts after a failure.
+    pub retries: u32,
+    /// Its cache option; `None` defers to the flow.
+    pub cache: Option<bool>,
+    /// Its kind label.
+    pub kind: Option<String>,
+    /// Where it runs.
+    pub runtime: Runtime,
+}
+
+impl Manifest {
+    /// The flow called `name`.
+    pub fn flow(&self, name: &str) -> Option<&FlowInfo> {
+        self.flows.iter().find(|f| f.name == name)
+    }
+
+    /// The checkpoint called `name`.
+    pub fn checkpoint(&self, name: &str) -> Option<&CheckpointInfo> {
+        self.checkpoints.iter().find(|c| c.name == name)
+    }
+
+    /// The flow names, comma-separated (for error messages).
+    pub fn flow_names(&self) -> String {
+        join(self.flows.iter().map(|f| f.name.as_str()))
+    }
+
+    /// The checkpoint names, comma-separated (for error messages).
+    pub fn checkpoint_names(&self) -> String {
+        join(self.checkpoints.iter().map(|c| c.name.as_str()))
+    }
+
+    /// Checks what the SDK cannot check at compile time: unique names,
+    /// unique parameters, sane options.
+    pub(crate) fn validate(&self) -> Result<(), String> {
+        let mut names: Vec<&str> = self.flows.iter().map(|f| f.name.as_str()).collect();
+        names.extend(self.checkpoints.iter().map(|c| c.name.as_str()));
+        names.sort_unstable();
+        if let Some(pair) = names.windows(2).find(|w| w[0] == w[1]) {
+            return Err(format!("the name `{}` is declared twice", pair[0]));
+        }
+        if let Some(empty) = names.iter().find(|n| n.is_empty()) {
+            return Err(format!("an empty name `{empty}` is declared"));
+        }
+        let params = self
+            .flows
+            .iter()
+            .map(|f| (&f.name, &f.params))
+            .chain(self.checkpoints.iter().map(|c| (&c.name, &c.params)));
+        for (name, params) in params {
+            let mut sorted: Vec<&String> = params.iter().collect();
+            sorted.sort_unstable();
+            if sorted.windows(2).any(|w| w[0] == w[1]) {
+                return Err(format!("`{name}` has a repeated parameter name"));
+            }
+        }
+        let retries = self
+            .flows
+            .iter()
+            .map(|f| (&f.name, f.retries))
+            .chain(self.checkpoints.iter().map(|c| (&c.name, c.retries)));
+        for (name, retries) in retries {
+            if retries > MAX_RETRIES {
+                return Err(format!("`{name}` asks for {retries} retries; at most {MAX_RETRIES} are allowed"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The most retries an option may ask for (the SDK enforces the same bound).
+pub const MAX_RETRIES: u32 = 100;
+
+fn join<'a>(names: impl Iterator<Item = &'a str>) -> String {
+    let names: Vec<&str> = names.collect();
+    if names.is_empty() { "(none)".to_owned() } else { names.join(", ") }
+}

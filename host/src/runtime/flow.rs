@@ -1,0 +1,136 @@
+//! The state of a flow store and the `runner` import as a flow sees it:
+//! checkpoint calls go to the execution's journaled call logic, and the flow's
+//! WASI is deterministic.
+
+use std::time::Duration;
+
+use wasmtime::Store;
+use wasmtime::component::{Resource, ResourceTable};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use super::capture::Capture;
+use super::checkpoint::level_name;
+use super::deterministic::{FixedWallClock, FrozenMonotonicClock, SeededRandom};
+use super::pending::PendingCall;
+use crate::bindings::runner;
+use crate::bindings::types::{self, CallError, LogLevel};
+use crate::engine::Engine;
+use super::limiter::MemoryLimiter;
+use crate::runner::execution::{CallReply, Execution};
+
+/// What a flow store holds: its deterministic WASI and the execution whose
+/// calls it makes.
+pub(crate) struct FlowState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    stdout: Capture,
+    stderr: Capture,
+    limiter: MemoryLimiter,
+    pub(crate) execution: Execution,
+}
+
+impl WasiView for FlowState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl FlowState {
+    /// The flow's stdout and stderr so far (capped like a checkpoint's).
+    pub(crate) fn take_output(&self) -> (Vec<u8>, Vec<u8>) {
+        (self.stdout.take(), self.stderr.take())
+    }
+}
+
+/// A new flow store for `execution`: no files, env or network whatever the
+/// policy; time and randomness from the journal; fuel for the flow's own code.
+pub(crate) fn new_store(engine: &Engine, execution: Execution) -> Store<FlowState> {
+    let record = execution.record();
+    let seed = record.seed;
+    let started = Duration::from_micros(record.created_at_us);
+    let output_bytes = execution.policy().output_bytes;
+    let flow_fuel = execution.policy().flow_fuel;
+    let limiter = MemoryLimiter::new(execution.policy().memory_bytes.min(engine.max_memory_bytes()));
+    let stdout = Capture::new(output_bytes);
+    let stderr = Capture::new(output_bytes);
+    let wasi = WasiCtx::builder()
+        .stdout(stdout.clone())
+        .stderr(stderr.clone())
+        .allow_tcp(false)
+        .allow_udp(false)
+        .allow_ip_name_lookup(false)
+        .wall_clock(FixedWallClock { since_epoch: started })
+        .monotonic_clock(FrozenMonotonicClock)
+        .secure_random(SeededRandom::new(seed, "secure"))
+        .insecure_random(SeededRandom::new(seed, "insecure"))
+        .insecure_random_seed(u128::from(seed))
+        .build();
+    let mut store = Store::new(
+        engine.wasm(),
+        FlowState {
+            wasi,
+            table: ResourceTable::new(),
+            stdout,
+            stderr,
+            limiter,
+            execution,
+        },
+    );
+    store.limiter(|s| &mut s.limiter);
+    let _ = store.set_fuel(flow_fuel);
+    // A flow spends most of its life waiting for checkpoints, so it has no
+    // wall-clock deadline; fuel bounds its own work.
+    store.set_epoch_deadline(u64::MAX / 2);
+    store
+}
+
+impl types::Host for FlowState {}
+
+impl runner::Host for FlowState {
+    async fn submit(
+        &mut self,
+        name: String,
+        input_json: String,
+    ) -> wasmtime::Result<Result<Resource<PendingCall>, CallError>> {
+        // An `Err` here is a host failure (the journal): it traps the flow,
+        // and the runner reports it as such.
+        match self.execution.call(&name, &input_json).await.map_err(wasmtime::Error::new)? {
+            CallReply::Refused(error) => Ok(Err(error)),
+            CallReply::Finished(outcome) => Ok(Ok(self.table.push(PendingCall { outcome })?)),
+        }
+    }
+
+    async fn wait(
+        &mut self,
+        name: String,
+        _question: String,
+        _schema_json: String,
+    ) -> wasmtime::Result<Result<String, CallError>> {
+        Ok(Err(CallError::Context(format!(
+            "wait `{name}`: durable waits are not supported by this version of Cairn yet"
+        ))))
+    }
+
+    async fn log(&mut self, level: LogLevel, message: String) -> wasmtime::Result<()> {
+        self.stderr.append(format!("[{}] {message}\n", level_name(level)).as_bytes());
+        Ok(())
+    }
+
+    async fn now(&mut self) -> wasmtime::Result<u64> {
+        Ok(self.execution.record().created_at_us / 1000)
+    }
+}
+
+impl runner::HostPending for FlowState {
+    async fn result(&mut self, pending: Resource<PendingCall>) -> wasmtime::Result<Result<String, CallError>> {
+        Ok(self.table.get(&pending)?.outcome.clone())
+    }
+
+    async fn drop(&mut self, pending: Resource<PendingCall>) -> wasmtime::Result<()> {
+        self.table.delete(pending)?;
+        Ok(())
+    }
+}

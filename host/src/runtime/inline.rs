@@ -1,0 +1,55 @@
+//! Inline attempts: one store per execution, instantiated on first use and
+//! reused by every inline call, so they are as cheap as a call into a live
+//! instance. A trap poisons a store, so after one the store is dropped and
+//! the next call gets a new one.
+
+use wasmtime::Store;
+
+use super::checkpoint::{self, CheckpointState};
+use super::outcome::AttemptReport;
+use crate::bindings;
+use crate::clock::SharedClock;
+use crate::component::Component;
+use crate::engine::Engine;
+use crate::policy::Policy;
+
+/// The shared store of one execution's inline calls.
+#[derive(Default)]
+pub(crate) struct InlineRuntime {
+    live: Option<(Store<CheckpointState>, bindings::Component)>,
+}
+
+impl InlineRuntime {
+    pub(crate) async fn attempt(
+        &mut self,
+        engine: &Engine,
+        component: &Component,
+        policy: &Policy,
+        clock: &SharedClock,
+        name: &str,
+        input: &str,
+    ) -> AttemptReport {
+        let (mut store, guest) = match self.live.take() {
+            Some(live) => live,
+            None => {
+                let mut store = checkpoint::new_store(engine, policy, clock);
+                checkpoint::arm(&mut store, engine, policy);
+                match component.checkpoint_pre().instantiate_async(&mut store).await {
+                    Ok(guest) => (store, guest),
+                    Err(e) => return checkpoint::finish(&mut store, policy, Err(e)),
+                }
+            }
+        };
+        checkpoint::arm(&mut store, engine, policy);
+        let call = guest
+            .cairn_checkpoint_guest()
+            .call_run_checkpoint(&mut store, name, input)
+            .await;
+        let trapped = call.is_err();
+        let report = checkpoint::finish(&mut store, policy, call);
+        if !trapped {
+            self.live = Some((store, guest));
+        }
+        report
+    }
+}
