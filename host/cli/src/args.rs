@@ -21,6 +21,9 @@ pub struct Global {
     /// The journal file.
     #[arg(long, global = true, env = "CAIRN_JOURNAL", default_value = ".cairn/journal.redb")]
     pub journal: PathBuf,
+    /// Where compiled components are cached [default: beside the journal, in artifacts/].
+    #[arg(long, global = true, env = "CAIRN_ARTIFACTS", value_name = "DIR")]
+    pub artifacts: Option<PathBuf>,
     /// Print machine-readable JSON on stdout.
     #[arg(long, global = true)]
     pub json: bool,

@@ -7,8 +7,11 @@ use cairn_host::{Engine, EventSink, Host, Policy};
 use crate::args::Global;
 use crate::exit::Exit;
 
-/// Compiled components are cached beside the journal.
+/// Compiled components are cached beside the journal unless told otherwise.
 fn artifact_dir(global: &Global) -> PathBuf {
+    if let Some(dir) = &global.artifacts {
+        return dir.clone();
+    }
     global
         .journal
         .parent()

@@ -250,6 +250,10 @@ fn open_error(path: &Path, error: DatabaseError) -> JournalError {
         DatabaseError::DatabaseAlreadyOpen => JournalError::InUse {
             path: path.to_path_buf(),
         },
+        // redb reports a file that is not a redb database as invalid data.
+        DatabaseError::Storage(redb::StorageError::Io(e)) if e.kind() == std::io::ErrorKind::InvalidData => {
+            not_a_journal(path, &e.to_string())
+        }
         DatabaseError::Storage(redb::StorageError::Io(e)) => {
             JournalError::Storage(format!("cannot open {}: {e}", path.display()))
         }

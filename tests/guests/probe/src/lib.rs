@@ -1,0 +1,221 @@
+//! The test suite's probe component: small flows and checkpoints, each
+//! showing one behaviour of the host (sandbox limits, failures, retries,
+//! store sharing, guardrails, determinism).
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use cairn_guest::{Error, checkpoint, flow};
+
+// ---- plain work ---------------------------------------------------------
+
+/// Adds, inline.
+#[checkpoint]
+fn add(a: i64, b: i64) -> i64 {
+    a + b
+}
+
+/// Adds, isolated.
+#[checkpoint(runtime = "isolated")]
+fn add_isolated(a: i64, b: i64) -> i64 {
+    a + b
+}
+
+/// Writes to stdout and stderr, then returns its input.
+#[checkpoint(runtime = "isolated")]
+fn chatty(text: String) -> String {
+    println!("out: {text}");
+    eprintln!("err: {text}");
+    text
+}
+
+/// Three calls: inline, isolated, inline.
+#[flow]
+fn sum(a: i64, b: i64) -> Result<i64, Error> {
+    let x = add(a, b)?;
+    let y = add_isolated(x, 1)?;
+    add(y, 1)
+}
+
+/// Captures a checkpoint's output streams.
+#[flow]
+fn talk(text: String) -> Result<String, Error> {
+    chatty(text)
+}
+
+// ---- store sharing ------------------------------------------------------
+
+static CALLS_SEEN: AtomicU32 = AtomicU32::new(0);
+
+/// How many calls this instance has seen: an inline store keeps counting.
+#[checkpoint]
+fn count_inline() -> u32 {
+    CALLS_SEEN.fetch_add(1, Ordering::SeqCst) + 1
+}
+
+/// How many calls this instance has seen: a fresh store always says 1.
+#[checkpoint(runtime = "isolated")]
+fn count_isolated() -> u32 {
+    CALLS_SEEN.fetch_add(1, Ordering::SeqCst) + 1
+}
+
+/// Three inline counts and three isolated counts.
+#[flow]
+fn counters() -> Result<(Vec<u32>, Vec<u32>), Error> {
+    let inline = vec![count_inline()?, count_inline()?, count_inline()?];
+    let isolated = vec![count_isolated()?, count_isolated()?, count_isolated()?];
+    Ok((inline, isolated))
+}
+
+// ---- hostile checkpoints ------------------------------------------------
+
+/// Never returns.
+#[checkpoint(runtime = "isolated")]
+fn spin() -> u64 {
+    let mut n: u64 = 0;
+    loop {
+        n = std::hint::black_box(n.wrapping_add(1));
+    }
+}
+
+/// Never returns, inline.
+#[checkpoint]
+fn spin_inline() -> u64 {
+    let mut n: u64 = 0;
+    loop {
+        n = std::hint::black_box(n.wrapping_add(1));
+    }
+}
+
+/// Allocates and touches `mib` MiB.
+#[checkpoint(runtime = "isolated")]
+fn hog(mib: u32) -> usize {
+    let mut blocks = Vec::new();
+    for _ in 0..mib {
+        blocks.push(vec![7u8; 1 << 20]);
+    }
+    std::hint::black_box(&blocks).len()
+}
+
+/// Counts to `n`, spending fuel in proportion.
+#[checkpoint(runtime = "isolated")]
+fn busy(n: u64) -> u64 {
+    let mut total: u64 = 0;
+    for i in 0..n {
+        total = std::hint::black_box(total.wrapping_add(i));
+    }
+    total
+}
+
+/// Allocates `mib` MiB in an isolated checkpoint.
+#[flow]
+fn allocate(mib: u32) -> Result<usize, Error> {
+    hog(mib)
+}
+
+/// Counts to `n` in an isolated checkpoint.
+#[flow]
+fn work(n: u64) -> Result<u64, Error> {
+    busy(n)
+}
+
+/// Panics with `message`.
+#[checkpoint(runtime = "isolated")]
+fn boom(message: String) -> u32 {
+    panic!("{message}")
+}
+
+/// Runs one hostile checkpoint, then a harmless one that must never run
+/// when the first fails.
+#[flow]
+fn hostile(which: String) -> Result<i64, Error> {
+    match which.as_str() {
+        "loop" => {
+            spin()?;
+        }
+        "memory" => {
+            hog(128)?;
+        }
+        "panic" => {
+            boom("kaboom".to_owned())?;
+        }
+        other => return Err(Error::msg(format!("no hostile behaviour `{other}`"))),
+    }
+    add(1, 1)
+}
+
+// ---- failures and retries -----------------------------------------------
+
+/// Fails with `message`.
+#[checkpoint]
+fn fail(message: String) -> Result<i64, String> {
+    Err(message)
+}
+
+/// Fails every time, with two retries.
+#[checkpoint(retries = 2)]
+fn always_fails(message: String) -> Result<i64, String> {
+    Err(message)
+}
+
+/// Handles a checkpoint failure and carries on.
+#[flow]
+fn recover() -> Result<String, Error> {
+    let handled = match fail("not today".to_owned()) {
+        Ok(_) => return Err(Error::msg("`fail` succeeded")),
+        Err(e) => e.to_string(),
+    };
+    let after = add(2, 3)?;
+    Ok(format!("{handled}; then {after}"))
+}
+
+/// Lets a retried checkpoint's failure fail the execution.
+#[flow]
+fn retrying() -> Result<i64, Error> {
+    always_fails("again".to_owned())
+}
+
+/// An inline trap, then another inline call: the store must be rebuilt.
+#[flow]
+fn trap_then_inline() -> Result<(String, i64), Error> {
+    let error = match spin_inline() {
+        Ok(_) => return Err(Error::msg("spin_inline returned")),
+        Err(e) => e.to_string(),
+    };
+    Ok((error, add(2, 3)?))
+}
+
+/// The flow itself panics.
+#[flow]
+fn flow_panics() -> i64 {
+    panic!("a bug in the flow")
+}
+
+// ---- guardrails ----------------------------------------------------------
+
+/// Calls a checkpoint from inside a checkpoint.
+#[checkpoint]
+fn nested() -> Result<i64, Error> {
+    add(1, 2)
+}
+
+/// Runs `nested`.
+#[flow]
+fn nest() -> Result<i64, Error> {
+    nested()
+}
+
+// ---- determinism ---------------------------------------------------------
+
+/// What a flow sees of time and randomness.
+#[flow]
+fn entropy() -> (u64, u64, u64) {
+    use std::hash::{BuildHasher, Hasher};
+    #[expect(clippy::disallowed_methods, reason = "the test looks at what a flow sees of the clock")]
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros() as u64)
+        .unwrap_or(0);
+    let a = std::hash::RandomState::new().build_hasher().finish();
+    let b = std::hash::RandomState::new().build_hasher().finish();
+    (now, a, b)
+}

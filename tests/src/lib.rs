@@ -1,0 +1,83 @@
+//! What the integration tests share: where the guest components and the
+//! `cairn` binary are, one engine per test binary whose artifact cache is
+//! shared by the whole run (so each guest is compiled once), and fresh
+//! journals in temporary folders.
+//!
+//! The guests are built by `cargo xtask test` (or `cargo xtask build-guests`)
+//! before the tests run.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use cairn_host::{Component, Engine, Host, Policy};
+
+/// `target/` (or `CARGO_TARGET_DIR`), found from the test executable,
+/// which lives in `<target>/debug/deps/`.
+pub fn target_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test knows its own path");
+    exe.ancestors().nth(3).expect("tests run from <target>/<profile>/deps").to_path_buf()
+}
+
+/// A guest component built for wasm32-wasip2.
+pub fn guest(name: &str) -> PathBuf {
+    let path = target_dir().join("wasm32-wasip2/guest").join(format!("{name}.wasm"));
+    assert!(
+        path.exists(),
+        "{} is missing: build the guests first with `cargo xtask build-guests` (or run `cargo xtask test`)",
+        path.display()
+    );
+    path
+}
+
+/// The `cairn` binary of this build.
+pub fn cairn_bin() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test knows its own path");
+    let path = exe.ancestors().nth(2).expect("tests run from <target>/<profile>/deps").join("cairn");
+    assert!(path.exists(), "{} is missing: run `cargo build -p cairn-cli`", path.display());
+    path
+}
+
+/// The artifact cache every test of a run shares.
+pub fn artifact_dir() -> PathBuf {
+    target_dir().join("cairn-test-artifacts")
+}
+
+/// One engine per test binary.
+pub fn engine() -> Engine {
+    static ENGINE: OnceLock<Engine> = OnceLock::new();
+    ENGINE
+        .get_or_init(|| Engine::builder().artifact_cache(artifact_dir()).build().expect("engine builds"))
+        .clone()
+}
+
+/// A host on a fresh journal file in `dir`, with `policy`.
+pub fn host(dir: &Path, policy: Policy) -> Host {
+    Host::builder()
+        .journal(dir.join("journal.redb"))
+        .engine(engine())
+        .policy(policy)
+        .open()
+        .expect("host opens")
+}
+
+/// Loads a guest component into `host`.
+pub async fn load(host: &Host, name: &str) -> Component {
+    host.load_file(guest(name)).await.expect("guest loads")
+}
+
+/// A `cairn` command on the journal in `dir`, sharing the run's artifact cache.
+pub fn cairn(dir: &Path) -> Command {
+    let mut command = Command::new(cairn_bin());
+    command
+        .arg("--journal")
+        .arg(dir.join("journal.redb"))
+        .env("CAIRN_ARTIFACTS", artifact_dir())
+        .env_remove("CAIRN_JOURNAL");
+    command
+}
+
+/// A temporary folder for one test.
+pub fn temp() -> tempfile::TempDir {
+    tempfile::tempdir().expect("a temporary folder")
+}
