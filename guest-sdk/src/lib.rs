@@ -42,7 +42,10 @@ mod bindings;
 mod call;
 mod entry;
 mod error;
-#[expect(unsafe_code, reason = "the `export!` of wit-bindgen emits unsafe exported functions")]
+#[expect(
+    unsafe_code,
+    reason = "the `export!` of wit-bindgen emits unsafe exported functions"
+)]
 mod exports;
 pub mod log;
 mod registry;

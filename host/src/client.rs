@@ -7,7 +7,10 @@ use serde_json::Value;
 use crate::error::JournalError;
 use crate::journal::Journal;
 use crate::journal::record::{AttemptRecord, CallRecord, ExecutionRecord};
-use crate::model::{AttemptOutcome, CallSource, CallStatus, ComponentHash, ExecutionId, ExecutionStatus, Failure, Runtime, TrapKind};
+use crate::model::{
+    AttemptOutcome, CallSource, CallStatus, ComponentHash, ExecutionId, ExecutionStatus, Failure,
+    Runtime, TrapKind,
+};
 use crate::timefmt::rfc3339;
 
 /// Reads a journal.
@@ -114,7 +117,10 @@ impl Client {
     }
 
     /// The executions that match `filter`, in id order.
-    pub fn executions(&self, filter: &ExecutionFilter) -> Result<Vec<ExecutionSummary>, JournalError> {
+    pub fn executions(
+        &self,
+        filter: &ExecutionFilter,
+    ) -> Result<Vec<ExecutionSummary>, JournalError> {
         Ok(self
             .journal
             .executions()?
@@ -174,7 +180,10 @@ fn call_view(seq: u32, c: CallRecord, attempts: Vec<(u32, AttemptRecord)>) -> Ca
         source: c.source,
         input: json(&c.input),
         output: c.output.as_deref().map(json),
-        attempts: attempts.into_iter().map(|(n, a)| attempt_view(n, a)).collect(),
+        attempts: attempts
+            .into_iter()
+            .map(|(n, a)| attempt_view(n, a))
+            .collect(),
     }
 }
 

@@ -30,7 +30,10 @@ struct Inner {
 
 impl Component {
     /// Reads and loads a component file.
-    pub async fn from_file(engine: &Engine, path: impl AsRef<Path>) -> Result<Component, LoadError> {
+    pub async fn from_file(
+        engine: &Engine,
+        path: impl AsRef<Path>,
+    ) -> Result<Component, LoadError> {
         let path = path.as_ref();
         let bytes = std::fs::read(path).map_err(|e| LoadError::Read {
             path: path.to_path_buf(),
@@ -43,7 +46,10 @@ impl Component {
     /// takes it from the artifact cache) and reads its manifest. Nothing of
     /// the author's code runs except `describe` and static constructors,
     /// under the default [`Policy`].
-    pub async fn from_bytes(engine: &Engine, bytes: impl Into<Arc<[u8]>>) -> Result<Component, LoadError> {
+    pub async fn from_bytes(
+        engine: &Engine,
+        bytes: impl Into<Arc<[u8]>>,
+    ) -> Result<Component, LoadError> {
         let bytes: Arc<[u8]> = bytes.into();
         let hash = ComponentHash::of(&bytes);
         let compiled = compile(engine, hash, &bytes)?;
@@ -85,18 +91,23 @@ impl Component {
     }
 }
 
-fn compile(engine: &Engine, hash: ComponentHash, bytes: &[u8]) -> Result<wasmtime::component::Component, LoadError> {
+fn compile(
+    engine: &Engine,
+    hash: ComponentHash,
+    bytes: &[u8],
+) -> Result<wasmtime::component::Component, LoadError> {
     let cache = engine.artifact_cache();
     if let Some(compiled) = cache.and_then(|c| c.load(engine.wasm(), hash)) {
         return Ok(compiled);
     }
     if is_core_module(bytes) {
         return Err(LoadError::Invalid(
-            "this is a core WebAssembly module, not a component; build the guest for wasm32-wasip2".to_owned(),
+            "this is a core WebAssembly module, not a component; build the guest for wasm32-wasip2"
+                .to_owned(),
         ));
     }
-    let compiled =
-        wasmtime::component::Component::new(engine.wasm(), bytes).map_err(|e| LoadError::Invalid(format!("{e:#}")))?;
+    let compiled = wasmtime::component::Component::new(engine.wasm(), bytes)
+        .map_err(|e| LoadError::Invalid(format!("{e:#}")))?;
     if let Some(cache) = cache {
         cache.store(hash, &compiled);
     }
@@ -116,14 +127,21 @@ fn pre<T: 'static>(
     ComponentPre::new(instance_pre).map_err(|e| LoadError::NotACairnComponent(format!("{e:#}")))
 }
 
-async fn describe(engine: &Engine, pre: &ComponentPre<CheckpointState>) -> Result<Manifest, LoadError> {
+async fn describe(
+    engine: &Engine,
+    pre: &ComponentPre<CheckpointState>,
+) -> Result<Manifest, LoadError> {
     let policy = Policy::default();
     let clock: crate::clock::SharedClock = Arc::new(crate::clock::SystemClock);
     let mut store = checkpoint::new_store(engine, &policy, &clock);
     checkpoint::arm(&mut store, engine, &policy);
     let bad = |e: wasmtime::Error| LoadError::BadManifest(format!("`describe` trapped: {e:#}"));
     let guest = pre.instantiate_async(&mut store).await.map_err(bad)?;
-    let manifest = guest.cairn_checkpoint_guest().call_describe(&mut store).await.map_err(bad)?;
+    let manifest = guest
+        .cairn_checkpoint_guest()
+        .call_describe(&mut store)
+        .await
+        .map_err(bad)?;
     Ok(from_wit(manifest))
 }
 

@@ -145,7 +145,12 @@ impl Host {
     ///
     /// A flow that fails is an `Ok` outcome with status `failed`; `Err` means
     /// the execution could not be run (unknown flow, bad input, journal).
-    pub async fn run(&self, component: &Component, flow: &str, input: &str) -> Result<Outcome, RunError> {
+    pub async fn run(
+        &self,
+        component: &Component,
+        flow: &str,
+        input: &str,
+    ) -> Result<Outcome, RunError> {
         self.runner.start(component, flow, input).await
     }
 

@@ -49,7 +49,9 @@ mod runner;
 mod runtime;
 mod timefmt;
 
-pub use client::{AttemptView, CallView, Client, ExecutionDetail, ExecutionFilter, ExecutionSummary};
+pub use client::{
+    AttemptView, CallView, Client, ExecutionDetail, ExecutionFilter, ExecutionSummary,
+};
 pub use clock::{Clock, SharedClock, SystemClock};
 pub use component::Component;
 pub use engine::{Engine, EngineBuilder};
@@ -58,8 +60,8 @@ pub use events::{Event, EventSink};
 pub use host::{Host, HostBuilder, OpenError};
 pub use manifest::{CheckpointInfo, FlowInfo, Manifest};
 pub use model::{
-    AttemptOutcome, CallSource, CallStatus, ComponentHash, ExecutionId, ExecutionStatus, Failure, FailureKind,
-    Runtime, TrapKind,
+    AttemptOutcome, CallSource, CallStatus, ComponentHash, ExecutionId, ExecutionStatus, Failure,
+    FailureKind, Runtime, TrapKind,
 };
 pub use policy::Policy;
 pub use runner::Outcome;

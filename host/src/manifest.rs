@@ -97,7 +97,9 @@ impl Manifest {
             .chain(self.checkpoints.iter().map(|c| (&c.name, c.retries)));
         for (name, retries) in retries {
             if retries > MAX_RETRIES {
-                return Err(format!("`{name}` asks for {retries} retries; at most {MAX_RETRIES} are allowed"));
+                return Err(format!(
+                    "`{name}` asks for {retries} retries; at most {MAX_RETRIES} are allowed"
+                ));
             }
         }
         Ok(())
@@ -109,5 +111,9 @@ pub const MAX_RETRIES: u32 = 100;
 
 fn join<'a>(names: impl Iterator<Item = &'a str>) -> String {
     let names: Vec<&str> = names.collect();
-    if names.is_empty() { "(none)".to_owned() } else { names.join(", ") }
+    if names.is_empty() {
+        "(none)".to_owned()
+    } else {
+        names.join(", ")
+    }
 }

@@ -108,7 +108,9 @@ impl FromStr for ExecutionStatus {
         .into_iter()
         .find(|status| status.as_str() == s)
         .ok_or_else(|| {
-            format!("unknown status `{s}`; expected running, waiting, completed, failed or cancelled")
+            format!(
+                "unknown status `{s}`; expected running, waiting, completed, failed or cancelled"
+            )
         })
     }
 }

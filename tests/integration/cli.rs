@@ -21,11 +21,25 @@ fn code(output: &Output) -> i32 {
 fn run_prints_the_output_on_stdout_and_progress_on_stderr() {
     let dir = temp();
     let hello = guest("hello");
-    let out = run(dir.path(), &["run", hello.to_str().expect("utf8"), "--input", r#"{"name":"Ada"}"#]);
+    let out = run(
+        dir.path(),
+        &[
+            "run",
+            hello.to_str().expect("utf8"),
+            "--input",
+            r#"{"name":"Ada"}"#,
+        ],
+    );
     assert_eq!(code(&out), 0, "{}", text(&out.stderr));
-    assert_eq!(text(&out.stdout), "{\"text\":\"HELLO, ADA, FROM A DURABLE FLOW!\",\"words\":6}\n");
+    assert_eq!(
+        text(&out.stdout),
+        "{\"text\":\"HELLO, ADA, FROM A DURABLE FLOW!\",\"words\":6}\n"
+    );
     let progress = text(&out.stderr);
-    assert!(progress.contains("execution 1 of flow `hello` started"), "{progress}");
+    assert!(
+        progress.contains("execution 1 of flow `hello` started"),
+        "{progress}"
+    );
     assert!(progress.contains("shout"), "{progress}");
     assert!(progress.contains("execution 1 completed"), "{progress}");
 }
@@ -35,49 +49,105 @@ fn show_and_list_give_the_design_json() {
     let dir = temp();
     let probe = guest("probe");
     let probe = probe.to_str().expect("utf8");
-    assert_eq!(code(&run(dir.path(), &["run", probe, "--flow", "sum", "--input", r#"{"a":1,"b":2}"#])), 0);
-    assert_eq!(code(&run(dir.path(), &["run", probe, "--flow", "retrying"])), 1);
+    assert_eq!(
+        code(&run(
+            dir.path(),
+            &["run", probe, "--flow", "sum", "--input", r#"{"a":1,"b":2}"#]
+        )),
+        0
+    );
+    assert_eq!(
+        code(&run(dir.path(), &["run", probe, "--flow", "retrying"])),
+        1
+    );
 
     let show = run(dir.path(), &["--json", "executions", "show", "1"]);
     assert_eq!(code(&show), 0, "{}", text(&show.stderr));
     let json: serde_json::Value = serde_json::from_slice(&show.stdout).expect("json");
-    for field in ["id", "flow", "status", "input", "output", "failure", "original_exec_id", "component", "calls"] {
+    for field in [
+        "id",
+        "flow",
+        "status",
+        "input",
+        "output",
+        "failure",
+        "original_exec_id",
+        "component",
+        "calls",
+    ] {
         assert!(json.get(field).is_some(), "missing {field}: {json}");
     }
     assert_eq!(json["output"], serde_json::json!(5), "(1 + 2) + 1 + 1");
     let call = &json["calls"][1];
-    for field in ["call_id", "seq", "name", "kind", "runtime", "status", "source", "input", "output", "attempts"] {
+    for field in [
+        "call_id", "seq", "name", "kind", "runtime", "status", "source", "input", "output",
+        "attempts",
+    ] {
         assert!(call.get(field).is_some(), "missing {field}: {call}");
     }
     assert_eq!(call["runtime"], "isolated");
     assert_eq!(call["source"], "executed");
     let attempt = &call["attempts"][0];
-    for field in ["n", "status", "started_at", "ended_at", "error", "fuel_used"] {
+    for field in [
+        "n",
+        "status",
+        "started_at",
+        "ended_at",
+        "error",
+        "fuel_used",
+    ] {
         assert!(attempt.get(field).is_some(), "missing {field}: {attempt}");
     }
 
     let get = run(dir.path(), &["--json", "executions", "get", "2"]);
     let json: serde_json::Value = serde_json::from_slice(&get.stdout).expect("json");
     assert_eq!(json["status"], "failed");
-    assert_eq!(json["calls"][0]["attempts"].as_array().map(Vec::len), Some(3));
+    assert_eq!(
+        json["calls"][0]["attempts"].as_array().map(Vec::len),
+        Some(3)
+    );
 
-    let list = run(dir.path(), &["executions", "list", "--json", "--status", "failed"]);
+    let list = run(
+        dir.path(),
+        &["executions", "list", "--json", "--status", "failed"],
+    );
     let json: serde_json::Value = serde_json::from_slice(&list.stdout).expect("json");
-    let ids: Vec<i64> = json.as_array().expect("array").iter().filter_map(|e| e["id"].as_i64()).collect();
+    let ids: Vec<i64> = json
+        .as_array()
+        .expect("array")
+        .iter()
+        .filter_map(|e| e["id"].as_i64())
+        .collect();
     assert_eq!(ids, [2]);
     assert!(json[0].get("calls").is_none(), "list has no calls");
 
     let human = run(dir.path(), &["executions", "show", "2"]);
-    assert!(text(&human.stdout).contains("always_fails"), "{}", text(&human.stdout));
+    assert!(
+        text(&human.stdout).contains("always_fails"),
+        "{}",
+        text(&human.stdout)
+    );
 }
 
 #[test]
 fn a_failed_flow_exits_1_with_its_failure_on_stderr() {
     let dir = temp();
-    let out = run(dir.path(), &["run", guest("probe").to_str().expect("utf8"), "--flow", "retrying"]);
+    let out = run(
+        dir.path(),
+        &[
+            "run",
+            guest("probe").to_str().expect("utf8"),
+            "--flow",
+            "retrying",
+        ],
+    );
     assert_eq!(code(&out), 1);
     assert!(out.stdout.is_empty());
-    assert!(text(&out.stderr).contains("checkpoint `always_fails` failed: again"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("checkpoint `always_fails` failed: again"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 #[test]
@@ -95,7 +165,11 @@ fn bad_components_exit_2_with_a_clear_error() {
     ] {
         let out = run(dir.path(), &["run", path.to_str().expect("utf8")]);
         assert_eq!(code(&out), 2, "{}", text(&out.stderr));
-        assert!(text(&out.stderr).contains(expected), "{}", text(&out.stderr));
+        assert!(
+            text(&out.stderr).contains(expected),
+            "{}",
+            text(&out.stderr)
+        );
     }
 }
 
@@ -107,15 +181,35 @@ fn unknown_flows_and_bad_inputs_exit_2() {
     for (args, expected) in [
         (vec!["run", probe, "--flow", "nope"], "unknown flow `nope`"),
         (vec!["run", probe], "choose one with --flow"),
-        (vec!["run", probe, "--flow", "sum", "--input", "{\"a\": 1,"], "not valid JSON"),
-        (vec!["run", probe, "--flow", "sum", "--input", "[1]"], "expected a JSON object"),
-        (vec!["run", probe, "--flow", "sum", "--input", r#"{"a":"x","b":1}"#], "bad input"),
+        (
+            vec!["run", probe, "--flow", "sum", "--input", "{\"a\": 1,"],
+            "not valid JSON",
+        ),
+        (
+            vec!["run", probe, "--flow", "sum", "--input", "[1]"],
+            "expected a JSON object",
+        ),
+        (
+            vec![
+                "run",
+                probe,
+                "--flow",
+                "sum",
+                "--input",
+                r#"{"a":"x","b":1}"#,
+            ],
+            "bad input",
+        ),
         (vec!["executions", "show", "99"], "no execution 99"),
         (vec!["--memory", "12 parsecs", "run", probe], "size"),
     ] {
         let out = run(dir.path(), &args);
         assert_eq!(code(&out), 2, "{args:?}: {}", text(&out.stderr));
-        assert!(text(&out.stderr).contains(expected), "{args:?}: {}", text(&out.stderr));
+        assert!(
+            text(&out.stderr).contains(expected),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
     }
 }
 
@@ -125,17 +219,32 @@ fn a_journal_in_use_exits_4() {
     let _holder = cairn_tests::host(dir.path(), Default::default());
     let out = run(dir.path(), &["executions", "list"]);
     assert_eq!(code(&out), 4);
-    assert!(text(&out.stderr).contains("in use"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("in use"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 #[test]
 fn inspect_lists_flows_and_checkpoints_with_their_options() {
     let dir = temp();
-    let out = run(dir.path(), &["inspect", "--json", guest("hello").to_str().expect("utf8")]);
+    let out = run(
+        dir.path(),
+        &["inspect", "--json", guest("hello").to_str().expect("utf8")],
+    );
     assert_eq!(code(&out), 0, "{}", text(&out.stderr));
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(json["flows"][0]["name"], "hello");
     assert_eq!(json["flows"][0]["params"], serde_json::json!(["name"]));
-    let shout = json["checkpoints"].as_array().expect("array").iter().find(|c| c["name"] == "shout").cloned();
-    assert_eq!(shout.map(|c| c["runtime"].clone()), Some(serde_json::json!("isolated")));
+    let shout = json["checkpoints"]
+        .as_array()
+        .expect("array")
+        .iter()
+        .find(|c| c["name"] == "shout")
+        .cloned();
+    assert_eq!(
+        shout.map(|c| c["runtime"].clone()),
+        Some(serde_json::json!("isolated"))
+    );
 }

@@ -23,8 +23,19 @@ fn an_empty_file_is_refused_and_left_as_it_is() {
     let path = dir.path().join("journal.redb");
     std::fs::write(&path, b"").expect("write");
     let result = open(&path);
-    assert!(matches!(result, Err(OpenError::Journal(JournalError::NotAJournal { .. }))), "{:?}", result.err());
-    assert_eq!(std::fs::read(&path).expect("read").len(), 0, "not recreated");
+    assert!(
+        matches!(
+            result,
+            Err(OpenError::Journal(JournalError::NotAJournal { .. }))
+        ),
+        "{:?}",
+        result.err()
+    );
+    assert_eq!(
+        std::fs::read(&path).expect("read").len(),
+        0,
+        "not recreated"
+    );
 }
 
 #[test]
@@ -34,7 +45,14 @@ fn a_foreign_file_is_refused_and_left_as_it_is() {
     let foreign = b"name,age\nada,36\n".repeat(200);
     std::fs::write(&path, &foreign).expect("write");
     let result = open(&path);
-    assert!(matches!(result, Err(OpenError::Journal(JournalError::NotAJournal { .. }))), "{:?}", result.err());
+    assert!(
+        matches!(
+            result,
+            Err(OpenError::Journal(JournalError::NotAJournal { .. }))
+        ),
+        "{:?}",
+        result.err()
+    );
     assert_eq!(std::fs::read(&path).expect("read"), foreign, "untouched");
 }
 
@@ -44,7 +62,11 @@ fn a_second_opener_is_told_the_journal_is_in_use() {
     let path = dir.path().join("journal.redb");
     let _first = open(&path).expect("opens");
     let second = open(&path);
-    assert!(matches!(second, Err(OpenError::Journal(JournalError::InUse { .. }))), "{:?}", second.err());
+    assert!(
+        matches!(second, Err(OpenError::Journal(JournalError::InUse { .. }))),
+        "{:?}",
+        second.err()
+    );
 }
 
 #[tokio::test]
@@ -53,22 +75,42 @@ async fn executions_survive_a_reopen_and_ids_continue() {
     let first = {
         let host = host(dir.path(), Policy::default());
         let probe = load(&host, "probe").await;
-        host.run(&probe, "sum", r#"{"a": 1, "b": 1}"#).await.expect("runs").id
+        host.run(&probe, "sum", r#"{"a": 1, "b": 1}"#)
+            .await
+            .expect("runs")
+            .id
     };
     let host = host(dir.path(), Policy::default());
     let probe = load(&host, "probe").await;
-    let second = host.run(&probe, "sum", r#"{"a": 1, "b": 1}"#).await.expect("runs").id;
+    let second = host
+        .run(&probe, "sum", r#"{"a": 1, "b": 1}"#)
+        .await
+        .expect("runs")
+        .id;
     assert_eq!(first, ExecutionId(1));
     assert_eq!(second, ExecutionId(2));
-    let all = host.client().executions(&Default::default()).expect("readable");
-    assert_eq!(all.iter().map(|e| e.id).collect::<Vec<_>>(), [first, second]);
+    let all = host
+        .client()
+        .executions(&Default::default())
+        .expect("readable");
+    assert_eq!(
+        all.iter().map(|e| e.id).collect::<Vec<_>>(),
+        [first, second]
+    );
 }
 
 #[tokio::test]
 async fn an_in_memory_journal_runs_flows_too() {
-    let host = Host::builder().in_memory().engine(engine()).open().expect("opens");
+    let host = Host::builder()
+        .in_memory()
+        .engine(engine())
+        .open()
+        .expect("opens");
     let probe = load(&host, "probe").await;
-    let outcome = host.run(&probe, "sum", r#"{"a": 40, "b": 0}"#).await.expect("runs");
+    let outcome = host
+        .run(&probe, "sum", r#"{"a": 40, "b": 0}"#)
+        .await
+        .expect("runs");
     assert_eq!(outcome.output.as_deref(), Some("42"));
     assert!(host.journal_path().is_none());
 }

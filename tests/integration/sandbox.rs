@@ -10,13 +10,26 @@ use cairn_tests::{host, load, temp};
 
 /// Runs `flow` with `input` and returns the status and, if the one call
 /// trapped, its kind and message.
-async fn run_one(host: &Host, flow: &str, input: serde_json::Value) -> (ExecutionStatus, Option<(TrapKind, String)>) {
+async fn run_one(
+    host: &Host,
+    flow: &str,
+    input: serde_json::Value,
+) -> (ExecutionStatus, Option<(TrapKind, String)>) {
     let probe = load(host, "probe").await;
-    let outcome = host.run(&probe, flow, &input.to_string()).await.expect("the execution runs");
-    let detail = host.client().execution(outcome.id).expect("readable").expect("journaled");
+    let outcome = host
+        .run(&probe, flow, &input.to_string())
+        .await
+        .expect("the execution runs");
+    let detail = host
+        .client()
+        .execution(outcome.id)
+        .expect("readable")
+        .expect("journaled");
     let attempt = &detail.calls[0].attempts[0];
     assert!(attempt.ended_at.is_some(), "the attempt is closed");
-    let trap = attempt.trap.map(|kind| (kind, attempt.error.clone().unwrap_or_default()));
+    let trap = attempt
+        .trap
+        .map(|kind| (kind, attempt.error.clone().unwrap_or_default()));
     (outcome.status, trap)
 }
 
@@ -25,17 +38,37 @@ async fn run_one(host: &Host, flow: &str, input: serde_json::Value) -> (Executio
 async fn hostile(host: &Host, which: &str) -> (TrapKind, String) {
     let probe = load(host, "probe").await;
     let input = serde_json::json!({ "which": which }).to_string();
-    let outcome = host.run(&probe, "hostile", &input).await.expect("the execution runs");
+    let outcome = host
+        .run(&probe, "hostile", &input)
+        .await
+        .expect("the execution runs");
     assert_eq!(outcome.status, ExecutionStatus::Failed, "{outcome:?}");
-    assert_eq!(outcome.failure.as_ref().map(|f| f.kind), Some(FailureKind::FlowError));
-    let detail = host.client().execution(outcome.id).expect("readable").expect("journaled");
-    assert_eq!(detail.calls.len(), 1, "no checkpoint runs after the unhandled failure");
+    assert_eq!(
+        outcome.failure.as_ref().map(|f| f.kind),
+        Some(FailureKind::FlowError)
+    );
+    let detail = host
+        .client()
+        .execution(outcome.id)
+        .expect("readable")
+        .expect("journaled");
+    assert_eq!(
+        detail.calls.len(),
+        1,
+        "no checkpoint runs after the unhandled failure"
+    );
     let attempt = &detail.calls[0].attempts[0];
     assert_eq!(attempt.status, "trapped");
 
-    let next = host.run(&probe, "sum", r#"{"a": 1, "b": 2}"#).await.expect("runs");
+    let next = host
+        .run(&probe, "sum", r#"{"a": 1, "b": 2}"#)
+        .await
+        .expect("runs");
     assert_eq!(next.output.as_deref(), Some("5"), "the host keeps working");
-    (attempt.trap.expect("a trap kind"), attempt.error.clone().unwrap_or_default())
+    (
+        attempt.trap.expect("a trap kind"),
+        attempt.error.clone().unwrap_or_default(),
+    )
 }
 
 #[tokio::test]
@@ -49,13 +82,21 @@ async fn fuel_bounds_work_and_an_infinite_loop_runs_out_of_it() {
     assert_eq!(trap.map(|t| t.0), Some(TrapKind::OutOfFuel));
 
     let (kind, message) = hostile(&host, "loop").await;
-    assert_eq!((kind, message.as_str()), (TrapKind::OutOfFuel, "ran out of fuel"));
+    assert_eq!(
+        (kind, message.as_str()),
+        (TrapKind::OutOfFuel, "ran out of fuel")
+    );
 }
 
 #[tokio::test]
 async fn an_infinite_loop_with_fuel_to_spare_times_out() {
     let dir = temp();
-    let host = host(dir.path(), Policy::default().fuel(u64::MAX / 4).timeout(Duration::from_millis(200)));
+    let host = host(
+        dir.path(),
+        Policy::default()
+            .fuel(u64::MAX / 4)
+            .timeout(Duration::from_millis(200)),
+    );
     let (kind, _) = hostile(&host, "loop").await;
     assert_eq!(kind, TrapKind::Timeout);
 }

@@ -16,12 +16,17 @@ use cairn_host::{Component, Engine, Host, Policy};
 /// which lives in `<target>/debug/deps/`.
 pub fn target_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("the test knows its own path");
-    exe.ancestors().nth(3).expect("tests run from <target>/<profile>/deps").to_path_buf()
+    exe.ancestors()
+        .nth(3)
+        .expect("tests run from <target>/<profile>/deps")
+        .to_path_buf()
 }
 
 /// A guest component built for wasm32-wasip2.
 pub fn guest(name: &str) -> PathBuf {
-    let path = target_dir().join("wasm32-wasip2/guest").join(format!("{name}.wasm"));
+    let path = target_dir()
+        .join("wasm32-wasip2/guest")
+        .join(format!("{name}.wasm"));
     assert!(
         path.exists(),
         "{} is missing: build the guests first with `cargo xtask build-guests` (or run `cargo xtask test`)",
@@ -33,8 +38,16 @@ pub fn guest(name: &str) -> PathBuf {
 /// The `cairn` binary of this build.
 pub fn cairn_bin() -> PathBuf {
     let exe = std::env::current_exe().expect("the test knows its own path");
-    let path = exe.ancestors().nth(2).expect("tests run from <target>/<profile>/deps").join("cairn");
-    assert!(path.exists(), "{} is missing: run `cargo build -p cairn-cli`", path.display());
+    let path = exe
+        .ancestors()
+        .nth(2)
+        .expect("tests run from <target>/<profile>/deps")
+        .join("cairn");
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo build -p cairn-cli`",
+        path.display()
+    );
     path
 }
 
@@ -47,7 +60,12 @@ pub fn artifact_dir() -> PathBuf {
 pub fn engine() -> Engine {
     static ENGINE: OnceLock<Engine> = OnceLock::new();
     ENGINE
-        .get_or_init(|| Engine::builder().artifact_cache(artifact_dir()).build().expect("engine builds"))
+        .get_or_init(|| {
+            Engine::builder()
+                .artifact_cache(artifact_dir())
+                .build()
+                .expect("engine builds")
+        })
         .clone()
 }
 

@@ -34,7 +34,9 @@ fn outline(markdown: String) -> Vec<(u8, String)> {
     let mut current: Option<(u8, String)> = None;
     for event in Parser::new(&markdown) {
         match event {
-            Event::Start(Tag::Heading { level, .. }) => current = Some((depth(level), String::new())),
+            Event::Start(Tag::Heading { level, .. }) => {
+                current = Some((depth(level), String::new()))
+            }
             Event::Text(text) | Event::Code(text) => {
                 if let Some((_, heading)) = current.as_mut() {
                     heading.push_str(&text);

@@ -3,7 +3,7 @@
 use proc_macro2::TokenStream;
 use syn::parse::Parser;
 use syn::punctuated::Punctuated;
-use syn::{Expr, ExprLit, Lit, MetaNameValue, Token};
+use syn::{Expr, ExprLit, Lit, Meta, Token};
 
 /// The most retries an attribute accepts: more is a mistake, not a policy.
 const MAX_RETRIES: u32 = 100;
@@ -19,32 +19,38 @@ pub struct Options {
 
 /// Parses `attr`, accepting only the option names in `allowed`.
 pub fn parse(attr: TokenStream, allowed: &[&str]) -> syn::Result<Options> {
-    let pairs = Punctuated::<MetaNameValue, Token![,]>::parse_terminated.parse2(attr)?;
+    let metas = Punctuated::<Meta, Token![,]>::parse_terminated.parse2(attr)?;
     let mut options = Options::default();
     let mut seen: Vec<String> = Vec::new();
-    for pair in pairs {
-        let name = pair
-            .path
+    for meta in metas {
+        let path = meta.path();
+        let name = path
             .get_ident()
             .map(ToString::to_string)
             .unwrap_or_default();
         if !allowed.contains(&name.as_str()) {
             return Err(syn::Error::new_spanned(
-                &pair.path,
+                path,
                 format!(
                     "unknown option `{}`; expected one of: {}",
-                    path_text(&pair.path),
+                    path_text(path),
                     allowed.join(", ")
                 ),
             ));
         }
         if seen.contains(&name) {
             return Err(syn::Error::new_spanned(
-                &pair.path,
+                path,
                 format!("option `{name}` is given twice"),
             ));
         }
         seen.push(name.clone());
+        let Meta::NameValue(pair) = &meta else {
+            return Err(syn::Error::new_spanned(
+                &meta,
+                format!("option `{name}` takes a value, e.g. `{}`", example(&name)),
+            ));
+        };
         let value = literal(&pair.value)?;
         match name.as_str() {
             "retries" => options.retries = Some(retries(value)?),
@@ -114,6 +120,17 @@ fn runtime(lit: &Lit) -> syn::Result<bool> {
             other,
             "`runtime` takes \"inline\" or \"isolated\"",
         )),
+    }
+}
+
+/// A valid use of option `name`, for errors.
+fn example(name: &str) -> &'static str {
+    match name {
+        "retries" => "retries = 3",
+        "cache" => "cache = true",
+        "kind" => "kind = \"llm_call\"",
+        "runtime" => "runtime = \"isolated\"",
+        _ => unreachable!("checked against `allowed` before"),
     }
 }
 

@@ -51,13 +51,17 @@ pub fn check(item: &ItemFn, what: &str) -> syn::Result<Signature> {
         let Pat::Ident(pat) = &*typed.pat else {
             return Err(syn::Error::new_spanned(
                 &typed.pat,
-                format!("{what} parameters must be plain names: they become the keys of the JSON input"),
+                format!(
+                    "{what} parameters must be plain names: they become the keys of the JSON input"
+                ),
             ));
         };
         if let Type::Reference(reference) = &*typed.ty {
             return Err(syn::Error::new_spanned(
                 reference,
-                format!("{what} parameters must be owned types (e.g. `String`, not `&str`): they are deserialized from JSON"),
+                format!(
+                    "{what} parameters must be owned types (e.g. `String`, not `&str`): they are deserialized from JSON"
+                ),
             ));
         }
         names.push(pat.ident.clone());
@@ -108,5 +112,8 @@ pub fn args_struct(sig: &Signature) -> TokenStream {
 
 /// The parameter names as string literals, for the manifest.
 pub fn param_names(sig: &Signature) -> Vec<String> {
-    sig.names.iter().map(|n| n.to_string().trim_start_matches("r#").to_owned()).collect()
+    sig.names
+        .iter()
+        .map(|n| n.to_string().trim_start_matches("r#").to_owned())
+        .collect()
 }

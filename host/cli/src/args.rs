@@ -7,7 +7,11 @@ use cairn_host::{ExecutionId, ExecutionStatus};
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "cairn", version, about = "Run durable flows of sandboxed WebAssembly checkpoints")]
+#[command(
+    name = "cairn",
+    version,
+    about = "Run durable flows of sandboxed WebAssembly checkpoints"
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: Global,
@@ -19,7 +23,12 @@ pub struct Cli {
 #[derive(Args)]
 pub struct Global {
     /// The journal file.
-    #[arg(long, global = true, env = "CAIRN_JOURNAL", default_value = ".cairn/journal.redb")]
+    #[arg(
+        long,
+        global = true,
+        env = "CAIRN_JOURNAL",
+        default_value = ".cairn/journal.redb"
+    )]
     pub journal: PathBuf,
     /// Where compiled components are cached [default: beside the journal, in artifacts/].
     #[arg(long, global = true, env = "CAIRN_ARTIFACTS", value_name = "DIR")]
@@ -100,9 +109,13 @@ pub struct ShowArgs {
 /// `1024`, `64KiB`, `64MiB`, `1GiB` (also `KB`/`MB`/`GB` as powers of 1000).
 fn parse_size(text: &str) -> Result<u64, String> {
     let text = text.trim();
-    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
-    let number: u64 = number.parse().map_err(|_| format!("`{text}` is not a size like 64MiB"))?;
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a size like 64MiB"))?;
     let factor: u64 = match unit.trim() {
         "" | "B" => 1,
         "KiB" | "K" => 1 << 10,
@@ -111,23 +124,37 @@ fn parse_size(text: &str) -> Result<u64, String> {
         "KB" => 1_000,
         "MB" => 1_000_000,
         "GB" => 1_000_000_000,
-        other => return Err(format!("unknown size unit `{other}`; use B, KiB, MiB or GiB")),
+        other => {
+            return Err(format!(
+                "unknown size unit `{other}`; use B, KiB, MiB or GiB"
+            ));
+        }
     };
-    number.checked_mul(factor).ok_or_else(|| format!("`{text}` is too large"))
+    number
+        .checked_mul(factor)
+        .ok_or_else(|| format!("`{text}` is too large"))
 }
 
 /// `250ms`, `30s`, `2m`, `1h`; a bare number is seconds.
 fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
-    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
-    let number: u64 = number.parse().map_err(|_| format!("`{text}` is not a duration like 30s"))?;
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration like 30s"))?;
     Ok(match unit.trim() {
         "ms" => Duration::from_millis(number),
         "" | "s" => Duration::from_secs(number),
         "m" => Duration::from_secs(number.saturating_mul(60)),
         "h" => Duration::from_secs(number.saturating_mul(3600)),
-        other => return Err(format!("unknown duration unit `{other}`; use ms, s, m or h")),
+        other => {
+            return Err(format!(
+                "unknown duration unit `{other}`; use ms, s, m or h"
+            ));
+        }
     })
 }
 

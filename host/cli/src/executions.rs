@@ -9,7 +9,10 @@ use crate::exit::Exit;
 use crate::render;
 
 fn open(global: &Global) -> Result<Host, Exit> {
-    Ok(Host::builder().journal(&global.journal).policy(Policy::default()).open()?)
+    Ok(Host::builder()
+        .journal(&global.journal)
+        .policy(Policy::default())
+        .open()?)
 }
 
 pub fn list(global: &Global, args: &ListArgs) -> Result<ExitCode, Exit> {
@@ -27,10 +30,13 @@ pub fn list(global: &Global, args: &ListArgs) -> Result<ExitCode, Exit> {
 }
 
 pub fn show(global: &Global, args: &ShowArgs) -> Result<ExitCode, Exit> {
-    let detail = open(global)?
-        .client()
-        .execution(args.id)?
-        .ok_or_else(|| Exit::bad_input(anyhow::anyhow!("no execution {} in {}", args.id, global.journal.display())))?;
+    let detail = open(global)?.client().execution(args.id)?.ok_or_else(|| {
+        Exit::bad_input(anyhow::anyhow!(
+            "no execution {} in {}",
+            args.id,
+            global.journal.display()
+        ))
+    })?;
     if global.json {
         render::json(&detail)?;
     } else {

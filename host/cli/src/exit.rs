@@ -65,9 +65,9 @@ impl From<LoadError> for Exit {
 impl From<RunError> for Exit {
     fn from(e: RunError) -> Exit {
         match e {
-            RunError::UnknownFlow { .. } | RunError::BadInput { .. } | RunError::UnknownExecution(_) => {
-                Exit::bad_input(e)
-            }
+            RunError::UnknownFlow { .. }
+            | RunError::BadInput { .. }
+            | RunError::UnknownExecution(_) => Exit::bad_input(e),
             RunError::Load(load) => Exit::from(load),
             other => Exit::host(other),
         }

@@ -21,10 +21,20 @@ pub async fn inspect(global: &Global, args: &InspectArgs) -> Result<ExitCode, Ex
         }))?;
         return Ok(ExitCode::SUCCESS);
     }
-    println!("component {}  (cairn-guest {})", component.hash(), manifest.sdk_version);
+    println!(
+        "component {}  (cairn-guest {})",
+        component.hash(),
+        manifest.sdk_version
+    );
     println!("\nflows");
     for flow in &manifest.flows {
-        println!("  {}({})  retries={} cache={}", flow.name, flow.params.join(", "), flow.retries, flow.cache);
+        println!(
+            "  {}({})  retries={} cache={}",
+            flow.name,
+            flow.params.join(", "),
+            flow.retries,
+            flow.cache
+        );
     }
     println!("\ncheckpoints");
     for c in &manifest.checkpoints {
@@ -34,7 +44,8 @@ pub async fn inspect(global: &Global, args: &InspectArgs) -> Result<ExitCode, Ex
             c.params.join(", "),
             c.runtime,
             c.retries,
-            c.cache.map_or_else(|| "flow default".to_owned(), |b| b.to_string()),
+            c.cache
+                .map_or_else(|| "flow default".to_owned(), |b| b.to_string()),
             c.kind.as_deref().unwrap_or("-"),
         );
     }

@@ -5,9 +5,9 @@
 //! 4 journal or host error.
 
 mod args;
+mod executions;
 mod exit;
 mod inspect;
-mod executions;
 mod render;
 mod run;
 mod setup;
@@ -21,16 +21,27 @@ use crate::exit::Exit;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
-        Err(e) => return report(Exit::host(anyhow::anyhow!("cannot start the async runtime: {e}"))),
+        Err(e) => {
+            return report(Exit::host(anyhow::anyhow!(
+                "cannot start the async runtime: {e}"
+            )));
+        }
     };
     // No panic reaches the user as a backtrace: it becomes a host error.
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| runtime.block_on(dispatch(cli))));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        runtime.block_on(dispatch(cli))
+    }));
     match result {
         Ok(Ok(code)) => code,
         Ok(Err(exit)) => report(exit),
-        Err(_) => report(Exit::host(anyhow::anyhow!("internal error (a bug in cairn); nothing was lost from the journal"))),
+        Err(_) => report(Exit::host(anyhow::anyhow!(
+            "internal error (a bug in cairn); nothing was lost from the journal"
+        ))),
     }
 }
 

@@ -17,7 +17,9 @@ pub fn json(value: &impl Serialize) -> Result<(), Exit> {
 /// One progress line on stderr per event.
 pub fn progress(event: &Event) {
     match event {
-        Event::ExecutionStarted { exec, flow } => eprintln!("cairn: execution {exec} of flow `{flow}` started"),
+        Event::ExecutionStarted { exec, flow } => {
+            eprintln!("cairn: execution {exec} of flow `{flow}` started")
+        }
         Event::AttemptStarted { .. } => {}
         Event::AttemptFailed {
             call_id,
@@ -41,8 +43,15 @@ pub fn progress(event: &Event) {
             duration_us,
             ..
         } => {
-            let tries = if *attempts > 1 { format!(" after {attempts} attempts") } else { String::new() };
-            eprintln!("  ✓ {call_id:<24} seq {seq:<4} {}{tries}", duration(*duration_us));
+            let tries = if *attempts > 1 {
+                format!(" after {attempts} attempts")
+            } else {
+                String::new()
+            };
+            eprintln!(
+                "  ✓ {call_id:<24} seq {seq:<4} {}{tries}",
+                duration(*duration_us)
+            );
         }
         Event::ExecutionFinished { exec, status } => eprintln!("cairn: execution {exec} {status}"),
         _ => {}
@@ -50,9 +59,15 @@ pub fn progress(event: &Event) {
 }
 
 pub fn execution_table(executions: &[ExecutionSummary]) {
-    println!("{:<6} {:<24} {:<10} {:<28}", "ID", "FLOW", "STATUS", "CREATED");
+    println!(
+        "{:<6} {:<24} {:<10} {:<28}",
+        "ID", "FLOW", "STATUS", "CREATED"
+    );
     for e in executions {
-        println!("{:<6} {:<24} {:<10} {:<28}", e.id, e.flow, e.status, e.created_at);
+        println!(
+            "{:<6} {:<24} {:<10} {:<28}",
+            e.id, e.flow, e.status, e.created_at
+        );
     }
 }
 
@@ -72,21 +87,27 @@ pub fn execution_detail(detail: &ExecutionDetail) {
         println!("  (running, or left running by a process that stopped)");
     }
     println!();
-    println!("{:<4} {:<24} {:<9} {:<10} {:<9} {:>8}  {}", "SEQ", "CALL", "RUNTIME", "STATUS", "SOURCE", "ATTEMPTS", "OUTPUT");
+    println!("SEQ  CALL                     RUNTIME   STATUS     SOURCE    ATTEMPTS  OUTPUT");
     for call in &detail.calls {
         let status = match call.status {
             CallStatus::Completed => "completed",
             CallStatus::Failed => "failed",
             _ => "running",
         };
-        let output = call.output.as_ref().map(ToString::to_string).unwrap_or_default();
+        let output = call
+            .output
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default();
         println!(
             "{:<4} {:<24} {:<9} {:<10} {:<9} {:>8}  {}",
             call.seq,
             call.call_id,
             call.runtime.to_string(),
             status,
-            serde_json::to_value(call.source).map(|v| v.as_str().unwrap_or("").to_owned()).unwrap_or_default(),
+            serde_json::to_value(call.source)
+                .map(|v| v.as_str().unwrap_or("").to_owned())
+                .unwrap_or_default(),
             call.attempts.len(),
             truncate(&output, 60),
         );

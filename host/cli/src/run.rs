@@ -17,7 +17,10 @@ pub async fn run(global: &Global, args: &RunArgs) -> Result<ExitCode, Exit> {
             .map_err(|e| Exit::bad_input(anyhow::anyhow!("cannot read {}: {e}", file.display())))?,
         (None, None) => "{}".to_owned(),
     };
-    let host = setup::host(global, Some(Arc::new(|event: &Event| render::progress(event))))?;
+    let host = setup::host(
+        global,
+        Some(Arc::new(|event: &Event| render::progress(event))),
+    )?;
     let component = host.load_file(&args.component).await?;
     let flow = match &args.flow {
         Some(flow) => flow.clone(),
@@ -33,10 +36,12 @@ pub async fn run(global: &Global, args: &RunArgs) -> Result<ExitCode, Exit> {
     };
     let outcome = host.run(&component, &flow, &input).await?;
     if global.json {
-        let detail = host
-            .client()
-            .execution(outcome.id)?
-            .ok_or_else(|| Exit::host(anyhow::anyhow!("execution {} vanished from the journal", outcome.id)))?;
+        let detail = host.client().execution(outcome.id)?.ok_or_else(|| {
+            Exit::host(anyhow::anyhow!(
+                "execution {} vanished from the journal",
+                outcome.id
+            ))
+        })?;
         render::json(&detail)?;
     } else if let Some(output) = &outcome.output {
         println!("{output}");
@@ -50,7 +55,10 @@ pub async fn run(global: &Global, args: &RunArgs) -> Result<ExitCode, Exit> {
                 code::BAD_INPUT
             }
             Some(failure) => {
-                eprintln!("cairn: execution {} failed: {}", outcome.id, failure.message);
+                eprintln!(
+                    "cairn: execution {} failed: {}",
+                    outcome.id, failure.message
+                );
                 code::FAILED
             }
             None => code::FAILED,

@@ -20,7 +20,9 @@ fn artifact_dir(global: &Global) -> PathBuf {
 }
 
 pub fn engine(global: &Global) -> Result<Engine, Exit> {
-    Ok(Engine::builder().artifact_cache(artifact_dir(global)).build()?)
+    Ok(Engine::builder()
+        .artifact_cache(artifact_dir(global))
+        .build()?)
 }
 
 pub fn policy(global: &Global) -> Policy {

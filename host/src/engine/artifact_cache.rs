@@ -37,7 +37,8 @@ impl ArtifactCache {
 
     /// Where the entry for `hash` lives.
     pub(crate) fn path_of(&self, hash: ComponentHash) -> PathBuf {
-        self.dir.join(format!("{}-{}.cwasm", hash.to_hex(), self.engine_key))
+        self.dir
+            .join(format!("{}-{}.cwasm", hash.to_hex(), self.engine_key))
     }
 
     /// The cached compilation of `hash`, if there is an intact one.
@@ -58,7 +59,9 @@ impl ArtifactCache {
 
     /// Stores a compilation. Failing to write only costs a recompile later.
     pub(crate) fn store(&self, hash: ComponentHash, component: &Component) {
-        let Ok(body) = component.serialize() else { return };
+        let Ok(body) = component.serialize() else {
+            return;
+        };
         let mut entry = Vec::with_capacity(HEADER_LEN + body.len());
         entry.extend_from_slice(MAGIC);
         entry.extend_from_slice(&LAYOUT_VERSION.to_le_bytes());

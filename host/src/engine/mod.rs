@@ -92,14 +92,19 @@ impl EngineBuilder {
 
         let mut checkpoint_linker = Linker::<CheckpointState>::new(&wasm);
         wasmtime_wasi::p2::add_to_linker_async(&mut checkpoint_linker).map_err(compile)?;
-        bindings::Component::add_to_linker::<_, HasSelf<CheckpointState>>(&mut checkpoint_linker, |s| s)
-            .map_err(compile)?;
+        bindings::Component::add_to_linker::<_, HasSelf<CheckpointState>>(
+            &mut checkpoint_linker,
+            |s| s,
+        )
+        .map_err(compile)?;
         let mut flow_linker = Linker::<FlowState>::new(&wasm);
         wasmtime_wasi::p2::add_to_linker_async(&mut flow_linker).map_err(compile)?;
         bindings::Component::add_to_linker::<_, HasSelf<FlowState>>(&mut flow_linker, |s| s)
             .map_err(compile)?;
 
-        let cache = self.artifact_cache.map(|dir| ArtifactCache::new(dir, &wasm));
+        let cache = self
+            .artifact_cache
+            .map(|dir| ArtifactCache::new(dir, &wasm));
         Ok(Engine {
             inner: Arc::new(Inner {
                 ticker: Ticker::start(wasm.clone(), self.epoch_tick),
@@ -128,7 +133,10 @@ struct Inner {
     cache: Option<ArtifactCache>,
     checkpoint_linker: Linker<CheckpointState>,
     flow_linker: Linker<FlowState>,
-    #[expect(dead_code, reason = "held so the ticker stops when the engine is dropped")]
+    #[expect(
+        dead_code,
+        reason = "held so the ticker stops when the engine is dropped"
+    )]
     ticker: Ticker,
 }
 
@@ -166,6 +174,8 @@ impl Engine {
     /// The number of epoch ticks that covers `timeout`, rounded up.
     pub(crate) fn ticks_for(&self, timeout: Duration) -> u64 {
         let tick = self.inner.tick.as_nanos().max(1);
-        u64::try_from(timeout.as_nanos().div_ceil(tick)).unwrap_or(u64::MAX).max(1)
+        u64::try_from(timeout.as_nanos().div_ceil(tick))
+            .unwrap_or(u64::MAX)
+            .max(1)
     }
 }

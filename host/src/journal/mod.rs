@@ -17,7 +17,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use redb::{Database, DatabaseError, ReadableDatabase, ReadableTable, TableError};
 
 use self::record::{AttemptRecord, CallRecord, ExecutionRecord, decode};
-use self::schema::{ATTEMPTS, CALLS, COMPONENTS, EXECUTIONS, FORMAT_VERSION, FORMAT_VERSION_KEY, META};
+use self::schema::{
+    ATTEMPTS, CALLS, COMPONENTS, EXECUTIONS, FORMAT_VERSION, FORMAT_VERSION_KEY, META,
+};
 use self::writer::{Put, Sync, Writer};
 use crate::error::JournalError;
 use crate::model::{ComponentHash, ExecutionId};
@@ -46,7 +48,9 @@ impl Journal {
             Ok(meta) if meta.len() == 0 => {
                 return Err(not_a_journal(&path, "the file is empty"));
             }
-            Ok(_) => guard(|| Database::open(&path)).and_then(|r| r.map_err(|e| open_error(&path, e)))?,
+            Ok(_) => {
+                guard(|| Database::open(&path)).and_then(|r| r.map_err(|e| open_error(&path, e)))?
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
                     std::fs::create_dir_all(dir).map_err(|e| {
@@ -59,7 +63,10 @@ impl Journal {
                 db
             }
             Err(e) => {
-                return Err(JournalError::Storage(format!("cannot read {}: {e}", path.display())));
+                return Err(JournalError::Storage(format!(
+                    "cannot read {}: {e}",
+                    path.display()
+                )));
             }
         };
         Journal::start(db, Some(path))
@@ -80,7 +87,11 @@ impl Journal {
         let last = guard(|| -> Result<u64, JournalError> {
             let txn = db.begin_read().map_err(storage)?;
             let table = txn.open_table(EXECUTIONS).map_err(storage)?;
-            Ok(table.last().map_err(storage)?.map(|(k, _)| k.value()).unwrap_or(0))
+            Ok(table
+                .last()
+                .map_err(storage)?
+                .map(|(k, _)| k.value())
+                .unwrap_or(0))
         })??;
         let db = Arc::new(db);
         Ok(Journal {
@@ -124,7 +135,9 @@ impl Journal {
     /// Every execution, in id order.
     pub fn executions(&self) -> Result<Vec<(ExecutionId, ExecutionRecord)>, JournalError> {
         self.read(|txn| {
-            let Some(table) = open(txn, EXECUTIONS)? else { return Ok(Vec::new()) };
+            let Some(table) = open(txn, EXECUTIONS)? else {
+                return Ok(Vec::new());
+            };
             let mut out = Vec::new();
             for entry in table.iter().map_err(storage)? {
                 let (key, value) = entry.map_err(storage)?;
@@ -138,21 +151,35 @@ impl Journal {
     /// An execution's calls, in seq order.
     pub fn calls(&self, exec: ExecutionId) -> Result<Vec<(u32, CallRecord)>, JournalError> {
         self.read(|txn| {
-            let Some(table) = open(txn, CALLS)? else { return Ok(Vec::new()) };
+            let Some(table) = open(txn, CALLS)? else {
+                return Ok(Vec::new());
+            };
             let mut out = Vec::new();
-            for entry in table.range((exec.0, 0)..=(exec.0, u32::MAX)).map_err(storage)? {
+            for entry in table
+                .range((exec.0, 0)..=(exec.0, u32::MAX))
+                .map_err(storage)?
+            {
                 let (key, value) = entry.map_err(storage)?;
                 let (_, seq) = key.value();
-                out.push((seq, decode(value.value(), || format!("calls/{exec}/{seq}"))?));
+                out.push((
+                    seq,
+                    decode(value.value(), || format!("calls/{exec}/{seq}"))?,
+                ));
             }
             Ok(out)
         })
     }
 
     /// A call's attempts, in order.
-    pub fn attempts(&self, exec: ExecutionId, seq: u32) -> Result<Vec<(u32, AttemptRecord)>, JournalError> {
+    pub fn attempts(
+        &self,
+        exec: ExecutionId,
+        seq: u32,
+    ) -> Result<Vec<(u32, AttemptRecord)>, JournalError> {
         self.read(|txn| {
-            let Some(table) = open(txn, ATTEMPTS)? else { return Ok(Vec::new()) };
+            let Some(table) = open(txn, ATTEMPTS)? else {
+                return Ok(Vec::new());
+            };
             let mut out = Vec::new();
             for entry in table
                 .range((exec.0, seq, 0)..=(exec.0, seq, u32::MAX))
@@ -160,7 +187,10 @@ impl Journal {
             {
                 let (key, value) = entry.map_err(storage)?;
                 let (_, _, n) = key.value();
-                out.push((n, decode(value.value(), || format!("attempts/{exec}/{seq}/{n}"))?));
+                out.push((
+                    n,
+                    decode(value.value(), || format!("attempts/{exec}/{seq}/{n}"))?,
+                ));
             }
             Ok(out)
         })
@@ -169,8 +199,12 @@ impl Journal {
     /// A component's bytes, checked against their hash.
     pub fn component(&self, hash: ComponentHash) -> Result<Option<Vec<u8>>, JournalError> {
         self.read(|txn| {
-            let Some(table) = open(txn, COMPONENTS)? else { return Ok(None) };
-            let Some(bytes) = table.get(&hash.0[..]).map_err(storage)? else { return Ok(None) };
+            let Some(table) = open(txn, COMPONENTS)? else {
+                return Ok(None);
+            };
+            let Some(bytes) = table.get(&hash.0[..]).map_err(storage)? else {
+                return Ok(None);
+            };
             let bytes = bytes.value().to_vec();
             if ComponentHash::of(&bytes) != hash {
                 return Err(JournalError::Corrupt {
@@ -185,12 +219,17 @@ impl Journal {
     /// Whether the journal holds a component.
     pub fn has_component(&self, hash: ComponentHash) -> Result<bool, JournalError> {
         self.read(|txn| {
-            let Some(table) = open(txn, COMPONENTS)? else { return Ok(false) };
+            let Some(table) = open(txn, COMPONENTS)? else {
+                return Ok(false);
+            };
             Ok(table.get(&hash.0[..]).map_err(storage)?.is_some())
         })
     }
 
-    fn read<T>(&self, f: impl FnOnce(&redb::ReadTransaction) -> Result<T, JournalError>) -> Result<T, JournalError> {
+    fn read<T>(
+        &self,
+        f: impl FnOnce(&redb::ReadTransaction) -> Result<T, JournalError>,
+    ) -> Result<T, JournalError> {
         guard(|| {
             let txn = self.inner.db.begin_read().map_err(storage)?;
             f(&txn)
@@ -214,7 +253,8 @@ fn initialize(db: &Database) -> Result<(), JournalError> {
         let txn = db.begin_write().map_err(storage)?;
         {
             let mut meta = txn.open_table(META).map_err(storage)?;
-            meta.insert(FORMAT_VERSION_KEY, FORMAT_VERSION).map_err(storage)?;
+            meta.insert(FORMAT_VERSION_KEY, FORMAT_VERSION)
+                .map_err(storage)?;
             txn.open_table(COMPONENTS).map_err(storage)?;
             txn.open_table(EXECUTIONS).map_err(storage)?;
             txn.open_table(CALLS).map_err(storage)?;
@@ -232,7 +272,10 @@ fn check_format(db: &Database, path: &Path) -> Result<(), JournalError> {
             Err(TableError::TableDoesNotExist(_)) => return Ok(None),
             Err(e) => return Err(storage(e)),
         };
-        Ok(meta.get(FORMAT_VERSION_KEY).map_err(storage)?.map(|v| v.value()))
+        Ok(meta
+            .get(FORMAT_VERSION_KEY)
+            .map_err(storage)?
+            .map(|v| v.value()))
     })??;
     match version {
         None => Err(not_a_journal(path, "it has no Cairn format version")),
@@ -251,7 +294,9 @@ fn open_error(path: &Path, error: DatabaseError) -> JournalError {
             path: path.to_path_buf(),
         },
         // redb reports a file that is not a redb database as invalid data.
-        DatabaseError::Storage(redb::StorageError::Io(e)) if e.kind() == std::io::ErrorKind::InvalidData => {
+        DatabaseError::Storage(redb::StorageError::Io(e))
+            if e.kind() == std::io::ErrorKind::InvalidData =>
+        {
             not_a_journal(path, &e.to_string())
         }
         DatabaseError::Storage(redb::StorageError::Io(e)) => {
@@ -274,6 +319,7 @@ fn storage(e: impl std::fmt::Display) -> JournalError {
 
 /// redb can panic on a damaged file; a panic becomes a journal error.
 fn guard<T>(f: impl FnOnce() -> T) -> Result<T, JournalError> {
-    catch_unwind(AssertUnwindSafe(f))
-        .map_err(|_| JournalError::Storage("redb panicked reading the journal (is the file damaged?)".to_owned()))
+    catch_unwind(AssertUnwindSafe(f)).map_err(|_| {
+        JournalError::Storage("redb panicked reading the journal (is the file damaged?)".to_owned())
+    })
 }

@@ -91,7 +91,10 @@ pub fn encode<T: Serialize>(record: &T) -> Vec<u8> {
 }
 
 /// Checks a record's envelope and decodes it; `what` names it in errors.
-pub fn decode<T: DeserializeOwned>(bytes: &[u8], what: impl Fn() -> String) -> Result<T, JournalError> {
+pub fn decode<T: DeserializeOwned>(
+    bytes: &[u8],
+    what: impl Fn() -> String,
+) -> Result<T, JournalError> {
     let corrupt = |reason: String| JournalError::Corrupt {
         what: what(),
         reason,

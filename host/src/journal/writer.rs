@@ -25,9 +25,18 @@ pub enum Put {
     /// An execution record.
     Execution { id: u64, record: Vec<u8> },
     /// A call record.
-    Call { exec: u64, seq: u32, record: Vec<u8> },
+    Call {
+        exec: u64,
+        seq: u32,
+        record: Vec<u8>,
+    },
     /// An attempt record.
-    Attempt { exec: u64, seq: u32, n: u32, record: Vec<u8> },
+    Attempt {
+        exec: u64,
+        seq: u32,
+        n: u32,
+        record: Vec<u8>,
+    },
 }
 
 /// Whether a batch must be on disk before it is acknowledged.
@@ -96,8 +105,12 @@ fn run(db: &Database, mut batches: mpsc::UnboundedReceiver<Batch>) {
             group.push(next);
         }
         let durable = group.iter().any(|b| b.sync == Sync::Durable);
-        let result = catch_unwind(AssertUnwindSafe(|| commit(db, &group, durable)))
-            .unwrap_or_else(|_| Err(JournalError::Storage("redb panicked during a commit".to_owned())));
+        let result =
+            catch_unwind(AssertUnwindSafe(|| commit(db, &group, durable))).unwrap_or_else(|_| {
+                Err(JournalError::Storage(
+                    "redb panicked during a commit".to_owned(),
+                ))
+            });
         for batch in group {
             let _ = batch.ack.send(result.clone());
         }
@@ -121,13 +134,19 @@ fn commit(db: &Database, group: &[Batch], durable: bool) -> Result<(), JournalEr
         for put in group.iter().flat_map(|b| &b.puts) {
             match put {
                 Put::Component { hash, bytes } => {
-                    components.insert(&hash[..], &bytes[..]).map_err(|e| storage(&e))?;
+                    components
+                        .insert(&hash[..], &bytes[..])
+                        .map_err(|e| storage(&e))?;
                 }
                 Put::Execution { id, record } => {
-                    executions.insert(*id, &record[..]).map_err(|e| storage(&e))?;
+                    executions
+                        .insert(*id, &record[..])
+                        .map_err(|e| storage(&e))?;
                 }
                 Put::Call { exec, seq, record } => {
-                    calls.insert((*exec, *seq), &record[..]).map_err(|e| storage(&e))?;
+                    calls
+                        .insert((*exec, *seq), &record[..])
+                        .map_err(|e| storage(&e))?;
                 }
                 Put::Attempt {
                     exec,

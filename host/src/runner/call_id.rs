@@ -12,7 +12,11 @@ impl CallIds {
     pub(crate) fn next(&mut self, name: &str) -> String {
         let n = self.calls_so_far.entry(name.to_owned()).or_insert(0);
         *n += 1;
-        if *n == 1 { name.to_owned() } else { format!("{name}_{n}") }
+        if *n == 1 {
+            name.to_owned()
+        } else {
+            format!("{name}_{n}")
+        }
     }
 }
 
@@ -23,7 +27,10 @@ mod tests {
     #[test]
     fn numbers_repeated_calls_from_two() {
         let mut ids = CallIds::default();
-        let got: Vec<String> = ["a", "b", "a", "a", "b"].iter().map(|n| ids.next(n)).collect();
+        let got: Vec<String> = ["a", "b", "a", "a", "b"]
+            .iter()
+            .map(|n| ids.next(n))
+            .collect();
         assert_eq!(got, ["a", "b", "a_2", "a_3", "b_2"]);
     }
 }

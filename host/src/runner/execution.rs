@@ -47,7 +47,12 @@ pub(crate) struct Execution {
 }
 
 impl Execution {
-    pub(crate) fn new(id: ExecutionId, record: ExecutionRecord, runner: Arc<Runner>, component: Component) -> Execution {
+    pub(crate) fn new(
+        id: ExecutionId,
+        record: ExecutionRecord,
+        runner: Arc<Runner>,
+        component: Component,
+    ) -> Execution {
         Execution {
             id,
             record,
@@ -105,7 +110,8 @@ impl Execution {
                 stdout: Vec::new(),
                 stderr: Vec::new(),
             };
-            self.journal(seq, Some(&call), n, &attempt, Sync::Lazy).await?;
+            self.journal(seq, Some(&call), n, &attempt, Sync::Lazy)
+                .await?;
             self.runner.emit(Event::AttemptStarted {
                 exec: self.id,
                 seq,
@@ -124,18 +130,24 @@ impl Execution {
                     attempt.outcome = Some(AttemptOutcome::Ok);
                     call.status = CallStatus::Completed;
                     call.output = Some(output.clone());
-                    self.journal(seq, Some(&call), n, &attempt, Sync::Durable).await?;
+                    self.journal(seq, Some(&call), n, &attempt, Sync::Durable)
+                        .await?;
                     self.runner.emit(Event::CallCompleted {
                         exec: self.id,
                         seq,
                         call_id: call.call_id.clone(),
                         attempts: n,
-                        duration_us: attempt.ended_at_us.unwrap_or(0).saturating_sub(attempt.started_at_us),
+                        duration_us: attempt
+                            .ended_at_us
+                            .unwrap_or(0)
+                            .saturating_sub(attempt.started_at_us),
                     });
                     return Ok(CallReply::Finished(Ok(output)));
                 }
                 AttemptResult::Failed(message) => {
-                    attempt.outcome = Some(AttemptOutcome::Failed { message: message.clone() });
+                    attempt.outcome = Some(AttemptOutcome::Failed {
+                        message: message.clone(),
+                    });
                     CallError::Failed(message)
                 }
                 AttemptResult::Trapped(kind, message) => {
@@ -153,7 +165,11 @@ impl Execution {
             if last {
                 call.status = CallStatus::Failed;
             }
-            let (call_put, sync) = if last { (Some(&call), Sync::Durable) } else { (None, Sync::Lazy) };
+            let (call_put, sync) = if last {
+                (Some(&call), Sync::Durable)
+            } else {
+                (None, Sync::Lazy)
+            };
             self.journal(seq, call_put, n, &attempt, sync).await?;
             self.runner.emit(Event::AttemptFailed {
                 exec: self.id,
@@ -170,16 +186,36 @@ impl Execution {
         unreachable!("the loop runs at least once and returns on its last attempt")
     }
 
-    async fn attempt(&mut self, runtime: Runtime, name: &str, input: &str) -> crate::runtime::outcome::AttemptReport {
+    async fn attempt(
+        &mut self,
+        runtime: Runtime,
+        name: &str,
+        input: &str,
+    ) -> crate::runtime::outcome::AttemptReport {
         let runner = &self.runner;
         match runtime {
             Runtime::Inline => {
                 self.inline
-                    .attempt(&runner.engine, &self.component, &runner.policy, &runner.clock, name, input)
+                    .attempt(
+                        &runner.engine,
+                        &self.component,
+                        &runner.policy,
+                        &runner.clock,
+                        name,
+                        input,
+                    )
                     .await
             }
             Runtime::Isolated => {
-                isolated::attempt(&runner.engine, &self.component, &runner.policy, &runner.clock, name, input).await
+                isolated::attempt(
+                    &runner.engine,
+                    &self.component,
+                    &runner.policy,
+                    &runner.clock,
+                    name,
+                    input,
+                )
+                .await
             }
         }
     }

@@ -7,7 +7,10 @@ use serde_json::Value;
 pub(crate) fn canonical_object(input: &str) -> Result<String, String> {
     let value: Value = serde_json::from_str(input).map_err(|e| format!("not valid JSON: {e}"))?;
     if !value.is_object() {
-        return Err(format!("expected a JSON object of named parameters, got {}", kind_of(&value)));
+        return Err(format!(
+            "expected a JSON object of named parameters, got {}",
+            kind_of(&value)
+        ));
     }
     // serde_json's map is ordered by key, so this is canonical.
     Ok(value.to_string())
@@ -22,7 +25,11 @@ pub(crate) fn check_params(canonical: &str, params: &[String]) -> Result<(), Str
     match map.keys().find(|k| !params.contains(k)) {
         Some(unknown) => Err(format!(
             "unknown parameter `{unknown}`; expected: {}",
-            if params.is_empty() { "none".to_owned() } else { params.join(", ") }
+            if params.is_empty() {
+                "none".to_owned()
+            } else {
+                params.join(", ")
+            }
         )),
         None => Ok(()),
     }
@@ -45,7 +52,10 @@ mod tests {
 
     #[test]
     fn sorts_keys_and_refuses_what_is_not_an_object() {
-        assert_eq!(canonical_object(r#"{"b": 1, "a": [2]}"#), Ok(r#"{"a":[2],"b":1}"#.to_owned()));
+        assert_eq!(
+            canonical_object(r#"{"b": 1, "a": [2]}"#),
+            Ok(r#"{"a":[2],"b":1}"#.to_owned())
+        );
         assert!(canonical_object("[1]").is_err());
         assert!(canonical_object("{").is_err());
     }

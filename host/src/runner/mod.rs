@@ -54,7 +54,12 @@ impl Runner {
     }
 
     /// Starts a new execution of `flow` and runs it to its end.
-    pub(crate) async fn start(self: &Arc<Self>, component: &Component, flow: &str, input: &str) -> Result<Outcome, RunError> {
+    pub(crate) async fn start(
+        self: &Arc<Self>,
+        component: &Component,
+        flow: &str,
+        input: &str,
+    ) -> Result<Outcome, RunError> {
         let manifest = component.manifest();
         let Some(info) = manifest.flow(flow) else {
             return Err(RunError::UnknownFlow {
@@ -104,7 +109,12 @@ impl Runner {
 
     /// Runs the flow of an execution whose record is journaled, and records
     /// how it ended.
-    async fn drive(self: &Arc<Self>, id: ExecutionId, mut record: ExecutionRecord, component: &Component) -> Result<Outcome, RunError> {
+    async fn drive(
+        self: &Arc<Self>,
+        id: ExecutionId,
+        mut record: ExecutionRecord,
+        component: &Component,
+    ) -> Result<Outcome, RunError> {
         let execution = Execution::new(id, record.clone(), self.clone(), component.clone());
         let mut store = flow::new_store(&self.engine, execution);
         let call = match component.flow_pre().instantiate_async(&mut store).await {
@@ -128,20 +138,32 @@ impl Runner {
                     // The journal failed under the flow: try to say so in the
                     // record, but the error to report is the journal's.
                     let _ = self
-                        .finish(id, &mut record, failed(FailureKind::Host, journal_error.to_string()))
+                        .finish(
+                            id,
+                            &mut record,
+                            failed(FailureKind::Host, journal_error.to_string()),
+                        )
                         .await;
                     return Err(RunError::Journal(journal_error.clone()));
                 }
                 None => {
                     let (kind, message) = outcome::trap(&error, false, 0, &stderr);
-                    failed(FailureKind::FlowTrapped, format!("the flow trapped ({kind}): {message}"))
+                    failed(
+                        FailureKind::FlowTrapped,
+                        format!("the flow trapped ({kind}): {message}"),
+                    )
                 }
             },
         };
         self.finish(id, &mut record, result).await
     }
 
-    async fn finish(&self, id: ExecutionId, record: &mut ExecutionRecord, result: Result<String, Failure>) -> Result<Outcome, RunError> {
+    async fn finish(
+        &self,
+        id: ExecutionId,
+        record: &mut ExecutionRecord,
+        result: Result<String, Failure>,
+    ) -> Result<Outcome, RunError> {
         match result {
             Ok(output) => {
                 record.status = ExecutionStatus::Completed;

@@ -39,7 +39,10 @@ impl Capture {
         let mut buffer = self.buffer.lock().unwrap_or_else(PoisonError::into_inner);
         let mut bytes = std::mem::take(&mut buffer.bytes);
         if buffer.dropped > 0 {
-            let note = format!("\n[cairn: {} more bytes dropped; the cap is {} bytes]\n", buffer.dropped, buffer.cap);
+            let note = format!(
+                "\n[cairn: {} more bytes dropped; the cap is {} bytes]\n",
+                buffer.dropped, buffer.cap
+            );
             bytes.extend_from_slice(note.as_bytes());
             buffer.dropped = 0;
         }
@@ -69,7 +72,11 @@ impl StdoutStream for Capture {
 }
 
 impl AsyncWrite for Capture {
-    fn poll_write(self: Pin<&mut Self>, _: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<io::Result<usize>> {
         self.append(data);
         Poll::Ready(Ok(data.len()))
     }
@@ -93,7 +100,10 @@ mod tests {
         capture.append(b"abc");
         capture.append(b"defg");
         let taken = String::from_utf8(capture.take()).expect("utf8");
-        assert!(taken.starts_with("abcd\n[cairn: 3 more bytes dropped"), "{taken}");
+        assert!(
+            taken.starts_with("abcd\n[cairn: 3 more bytes dropped"),
+            "{taken}"
+        );
         assert_eq!(capture.take(), b"");
     }
 }

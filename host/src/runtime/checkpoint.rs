@@ -36,7 +36,11 @@ impl WasiView for CheckpointState {
 
 /// A new checkpoint store: no files, no env, no network; stdout and stderr
 /// captured; memory limited by the policy (and the engine's maximum).
-pub(crate) fn new_store(engine: &Engine, policy: &Policy, clock: &SharedClock) -> Store<CheckpointState> {
+pub(crate) fn new_store(
+    engine: &Engine,
+    policy: &Policy,
+    clock: &SharedClock,
+) -> Store<CheckpointState> {
     let stdout = Capture::new(policy.output_bytes);
     let stderr = Capture::new(policy.output_bytes);
     let wasi = WasiCtx::builder()
@@ -113,7 +117,8 @@ impl runner::Host for CheckpointState {
 
     async fn log(&mut self, level: LogLevel, message: String) -> wasmtime::Result<()> {
         // Log lines go with the attempt's stderr, so they are capped with it.
-        self.stderr.append(format!("[{}] {message}\n", level_name(level)).as_bytes());
+        self.stderr
+            .append(format!("[{}] {message}\n", level_name(level)).as_bytes());
         Ok(())
     }
 
@@ -123,7 +128,10 @@ impl runner::Host for CheckpointState {
 }
 
 impl runner::HostPending for CheckpointState {
-    async fn result(&mut self, pending: Resource<PendingCall>) -> wasmtime::Result<Result<String, CallError>> {
+    async fn result(
+        &mut self,
+        pending: Resource<PendingCall>,
+    ) -> wasmtime::Result<Result<String, CallError>> {
         // A checkpoint can never obtain a handle (submit refuses), so this is
         // a forged handle: the table lookup fails and the guest traps.
         Ok(self.table.get(&pending)?.outcome.clone())

@@ -11,11 +11,11 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use super::capture::Capture;
 use super::checkpoint::level_name;
 use super::deterministic::{FixedWallClock, FrozenMonotonicClock, SeededRandom};
+use super::limiter::MemoryLimiter;
 use super::pending::PendingCall;
 use crate::bindings::runner;
 use crate::bindings::types::{self, CallError, LogLevel};
 use crate::engine::Engine;
-use super::limiter::MemoryLimiter;
 use crate::runner::execution::{CallReply, Execution};
 
 /// What a flow store holds: its deterministic WASI and the execution whose
@@ -53,7 +53,12 @@ pub(crate) fn new_store(engine: &Engine, execution: Execution) -> Store<FlowStat
     let started = Duration::from_micros(record.created_at_us);
     let output_bytes = execution.policy().output_bytes;
     let flow_fuel = execution.policy().flow_fuel;
-    let limiter = MemoryLimiter::new(execution.policy().memory_bytes.min(engine.max_memory_bytes()));
+    let limiter = MemoryLimiter::new(
+        execution
+            .policy()
+            .memory_bytes
+            .min(engine.max_memory_bytes()),
+    );
     let stdout = Capture::new(output_bytes);
     let stderr = Capture::new(output_bytes);
     let wasi = WasiCtx::builder()
@@ -62,7 +67,9 @@ pub(crate) fn new_store(engine: &Engine, execution: Execution) -> Store<FlowStat
         .allow_tcp(false)
         .allow_udp(false)
         .allow_ip_name_lookup(false)
-        .wall_clock(FixedWallClock { since_epoch: started })
+        .wall_clock(FixedWallClock {
+            since_epoch: started,
+        })
         .monotonic_clock(FrozenMonotonicClock)
         .secure_random(SeededRandom::new(seed, "secure"))
         .insecure_random(SeededRandom::new(seed, "insecure"))
@@ -97,7 +104,12 @@ impl runner::Host for FlowState {
     ) -> wasmtime::Result<Result<Resource<PendingCall>, CallError>> {
         // An `Err` here is a host failure (the journal): it traps the flow,
         // and the runner reports it as such.
-        match self.execution.call(&name, &input_json).await.map_err(wasmtime::Error::new)? {
+        match self
+            .execution
+            .call(&name, &input_json)
+            .await
+            .map_err(wasmtime::Error::new)?
+        {
             CallReply::Refused(error) => Ok(Err(error)),
             CallReply::Finished(outcome) => Ok(Ok(self.table.push(PendingCall { outcome })?)),
         }
@@ -115,7 +127,8 @@ impl runner::Host for FlowState {
     }
 
     async fn log(&mut self, level: LogLevel, message: String) -> wasmtime::Result<()> {
-        self.stderr.append(format!("[{}] {message}\n", level_name(level)).as_bytes());
+        self.stderr
+            .append(format!("[{}] {message}\n", level_name(level)).as_bytes());
         Ok(())
     }
 
@@ -125,7 +138,10 @@ impl runner::Host for FlowState {
 }
 
 impl runner::HostPending for FlowState {
-    async fn result(&mut self, pending: Resource<PendingCall>) -> wasmtime::Result<Result<String, CallError>> {
+    async fn result(
+        &mut self,
+        pending: Resource<PendingCall>,
+    ) -> wasmtime::Result<Result<String, CallError>> {
         Ok(self.table.get(&pending)?.outcome.clone())
     }
 

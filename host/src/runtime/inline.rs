@@ -34,7 +34,11 @@ impl InlineRuntime {
             None => {
                 let mut store = checkpoint::new_store(engine, policy, clock);
                 checkpoint::arm(&mut store, engine, policy);
-                match component.checkpoint_pre().instantiate_async(&mut store).await {
+                match component
+                    .checkpoint_pre()
+                    .instantiate_async(&mut store)
+                    .await
+                {
                     Ok(guest) => (store, guest),
                     Err(e) => return checkpoint::finish(&mut store, policy, Err(e)),
                 }

@@ -19,7 +19,11 @@ pub(crate) async fn attempt(
 ) -> AttemptReport {
     let mut store = checkpoint::new_store(engine, policy, clock);
     checkpoint::arm(&mut store, engine, policy);
-    let call = match component.checkpoint_pre().instantiate_async(&mut store).await {
+    let call = match component
+        .checkpoint_pre()
+        .instantiate_async(&mut store)
+        .await
+    {
         Ok(guest) => {
             guest
                 .cairn_checkpoint_guest()

@@ -39,7 +39,9 @@ pub(crate) fn classify(
     match call {
         Ok(Ok(output)) => AttemptResult::Output(output),
         Ok(Err(GuestError::Failed(message))) => AttemptResult::Failed(message),
-        Ok(Err(GuestError::BadInput(message))) => AttemptResult::Failed(format!("bad input: {message}")),
+        Ok(Err(GuestError::BadInput(message))) => {
+            AttemptResult::Failed(format!("bad input: {message}"))
+        }
         Ok(Err(GuestError::Unknown(message))) => AttemptResult::Failed(message),
         Err(error) => {
             let (kind, message) = trap(&error, memory_hit, memory_limit, stderr);
@@ -49,7 +51,12 @@ pub(crate) fn classify(
 }
 
 /// Classifies a trap (of a checkpoint or of a flow).
-pub(crate) fn trap(error: &wasmtime::Error, memory_hit: bool, memory_limit: usize, stderr: &[u8]) -> (TrapKind, String) {
+pub(crate) fn trap(
+    error: &wasmtime::Error,
+    memory_hit: bool,
+    memory_limit: usize,
+    stderr: &[u8],
+) -> (TrapKind, String) {
     match error.downcast_ref::<Trap>() {
         Some(Trap::OutOfFuel) => (TrapKind::OutOfFuel, "ran out of fuel".to_owned()),
         Some(Trap::Interrupt) => (TrapKind::Timeout, "ran past its time limit".to_owned()),
@@ -57,7 +64,10 @@ pub(crate) fn trap(error: &wasmtime::Error, memory_hit: bool, memory_limit: usiz
             TrapKind::Memory,
             format!("tried to grow its memory past the limit of {memory_limit} bytes"),
         ),
-        Some(trap) => (TrapKind::Trap, panic_message(stderr).unwrap_or_else(|| trap.to_string())),
+        Some(trap) => (
+            TrapKind::Trap,
+            panic_message(stderr).unwrap_or_else(|| trap.to_string()),
+        ),
         None => (TrapKind::Trap, format!("{error:#}")),
     }
 }

@@ -210,7 +210,10 @@ fn nest() -> Result<i64, Error> {
 #[flow]
 fn entropy() -> (u64, u64, u64) {
     use std::hash::{BuildHasher, Hasher};
-    #[expect(clippy::disallowed_methods, reason = "the test looks at what a flow sees of the clock")]
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "the test looks at what a flow sees of the clock"
+    )]
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_micros() as u64)

@@ -1,0 +1,192 @@
+//! `cargo xtask <task>`: the project's two commands and their parts.
+//!
+//! - `demo`: builds the example guests and the CLI, runs the hello flow on
+//!   the default journal (`.cairn/journal.redb`) and shows its checkpoints.
+//! - `test`: fmt check, clippy with warnings denied, guests, every test.
+//! - `build-guests`: builds every guest component for wasm32-wasip2.
+//!
+//! Each installs the `wasm32-wasip2` target with rustup when it is missing.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+const TARGET: &str = "wasm32-wasip2";
+const GUEST_PROFILE: &str = "guest";
+const GUEST_FOLDERS: [&str; 2] = ["examples", "tests/guests"];
+
+type Result<T = ()> = std::result::Result<T, String>;
+
+fn main() -> ExitCode {
+    let task = std::env::args().nth(1).unwrap_or_default();
+    let result = match task.as_str() {
+        "demo" => demo(),
+        "test" => test(),
+        "build-guests" => build_guests().map(|_| ()),
+        _ => Err(format!(
+            "unknown task `{task}`\n\nusage: cargo xtask <task>\n  demo          build the examples and run the hello flow\n  test          fmt, clippy, guests and all tests\n  build-guests  build every guest component for {TARGET}"
+        )),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn demo() -> Result {
+    let guests = build_guests()?;
+    cargo(&["build", "--quiet", "-p", "cairn-cli"])?;
+    let cairn = target_dir().join("debug/cairn");
+    let hello = guests.join("hello.wasm");
+    eprintln!(
+        "\n$ cairn run {} --input '{{\"name\": \"world\"}}'",
+        relative(&hello)
+    );
+    run(Command::new(&cairn)
+        .args(["run"])
+        .arg(&hello)
+        .args(["--input", r#"{"name": "world"}"#]))?;
+    let list = Command::new(&cairn)
+        .args(["executions", "list", "--json"])
+        .output()
+        .map_err(|e| format!("cannot run cairn: {e}"))?;
+    let executions: serde_json::Value = serde_json::from_slice(&list.stdout)
+        .map_err(|e| format!("cairn executions list --json: {e}"))?;
+    let last = executions
+        .as_array()
+        .and_then(|all| all.last())
+        .and_then(|e| e["id"].as_u64())
+        .ok_or("the journal has no execution")?;
+    eprintln!("\n$ cairn executions show {last}");
+    run(Command::new(&cairn).args(["executions", "show", &last.to_string()]))?;
+    eprintln!(
+        "\nThe journal is .cairn/journal.redb; run the demo again and the execution ids go on."
+    );
+    Ok(())
+}
+
+fn test() -> Result {
+    cargo(&["fmt", "--all", "--check"])?;
+    cargo(&[
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ])?;
+    build_guests()?;
+    cargo(&["build", "-p", "cairn-cli"])?;
+    cargo(&[
+        "test",
+        "--workspace",
+        "--exclude",
+        "hello",
+        "--exclude",
+        "markdown",
+        "--exclude",
+        "probe",
+    ])
+}
+
+/// Builds every guest crate (a cdylib under examples/ or tests/guests/) and
+/// returns the folder holding the components.
+fn build_guests() -> Result<PathBuf> {
+    ensure_target()?;
+    let mut args = vec![
+        "build",
+        "--quiet",
+        "--profile",
+        GUEST_PROFILE,
+        "--target",
+        TARGET,
+    ];
+    let names = guest_crates()?;
+    for name in &names {
+        args.extend(["-p", name.as_str()]);
+    }
+    cargo(&args)?;
+    let dir = target_dir().join(TARGET).join(GUEST_PROFILE);
+    eprintln!(
+        "xtask: built {} guests into {}",
+        names.len(),
+        relative(&dir)
+    );
+    Ok(dir)
+}
+
+fn guest_crates() -> Result<Vec<String>> {
+    let mut names = Vec::new();
+    for folder in GUEST_FOLDERS {
+        let entries =
+            std::fs::read_dir(root().join(folder)).map_err(|e| format!("{folder}: {e}"))?;
+        let mut found: Vec<String> = entries
+            .filter_map(|entry| std::fs::read_to_string(entry.ok()?.path().join("Cargo.toml")).ok())
+            .filter(|manifest| manifest.contains("\"cdylib\""))
+            .filter_map(|manifest| package_name(&manifest))
+            .collect();
+        found.sort();
+        names.extend(found);
+    }
+    Ok(names)
+}
+
+fn package_name(manifest: &str) -> Option<String> {
+    manifest
+        .lines()
+        .find_map(|line| line.trim().strip_prefix("name = \""))
+        .and_then(|rest| rest.strip_suffix('"'))
+        .map(str::to_owned)
+}
+
+fn ensure_target() -> Result {
+    let installed = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output()
+        .map_err(|e| format!("cannot run rustup (needed to add the {TARGET} target): {e}"))?;
+    if String::from_utf8_lossy(&installed.stdout)
+        .lines()
+        .any(|l| l.trim() == TARGET)
+    {
+        return Ok(());
+    }
+    eprintln!("xtask: installing the {TARGET} target");
+    run(Command::new("rustup").args(["target", "add", TARGET]))
+}
+
+fn cargo(args: &[&str]) -> Result {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    eprintln!("xtask: cargo {}", args.join(" "));
+    run(Command::new(cargo).args(args).current_dir(root()))
+}
+
+fn run(command: &mut Command) -> Result {
+    let status = command
+        .status()
+        .map_err(|e| format!("cannot start {command:?}: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{:?} failed ({status})", command.get_program()))
+    }
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
+}
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from)
+}
+
+fn relative(path: &Path) -> String {
+    path.strip_prefix(root())
+        .unwrap_or(path)
+        .display()
+        .to_string()
+}
