@@ -79,16 +79,57 @@ fn test() -> Result {
     ])?;
     build_guests()?;
     cargo(&["build", "-p", "cairn-cli"])?;
-    cargo(&[
-        "test",
-        "--workspace",
-        "--exclude",
-        "hello",
-        "--exclude",
-        "markdown",
-        "--exclude",
-        "probe",
-    ])
+    let mut args = vec!["test", "--workspace"];
+    let guests = guest_crates()?;
+    for guest in &guests {
+        args.extend(["--exclude", guest.as_str()]);
+    }
+    cargo_test(&args)
+}
+
+/// Runs `cargo test`, passing its output through, and ends with one line
+/// that adds up every test binary's result.
+fn cargo_test(args: &[&str]) -> Result {
+    use std::io::{BufRead, BufReader};
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    eprintln!("xtask: cargo {}", args.join(" "));
+    let mut child = Command::new(cargo)
+        .args(args)
+        .current_dir(root())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot start cargo test: {e}"))?;
+    let (mut passed, mut failed) = (0, 0);
+    if let Some(stdout) = child.stdout.take() {
+        for line in BufReader::new(stdout)
+            .lines()
+            .map_while(std::io::Result::ok)
+        {
+            println!("{line}");
+            if let Some(result) = line.strip_prefix("test result: ") {
+                passed += count(result, "passed");
+                failed += count(result, "failed");
+            }
+        }
+    }
+    let status = child.wait().map_err(|e| format!("cargo test: {e}"))?;
+    println!("summary: {passed} passed, {failed} failed");
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("cargo test failed ({status})"))
+    }
+}
+
+/// The number before `label` in a `test result: ok. 8 passed; 0 failed; ...`
+/// line.
+fn count(result: &str, label: &str) -> u64 {
+    result
+        .split(';')
+        .filter_map(|part| part.trim().rsplit_once(' '))
+        .find(|(_, word)| *word == label)
+        .and_then(|(number, _)| number.rsplit(' ').next()?.parse().ok())
+        .unwrap_or(0)
 }
 
 /// Builds every guest crate (a cdylib under examples/ or tests/guests/) and
