@@ -113,6 +113,12 @@ pub enum RunError {
     /// No execution with this id exists.
     #[error("no execution {0}")]
     UnknownExecution(ExecutionId),
+    /// The execution is already running in this host.
+    #[error("execution {0} is already running")]
+    AlreadyRunning(ExecutionId),
+    /// The execution was cancelled and cannot be resumed.
+    #[error("execution {0} was cancelled and cannot be resumed")]
+    Cancelled(ExecutionId),
     /// The component could not be loaded.
     #[error(transparent)]
     Load(#[from] LoadError),

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use crate::model::{AttemptOutcome, ExecutionId, ExecutionStatus, Runtime};
+use crate::model::{AttemptOutcome, CallSource, ExecutionId, ExecutionStatus, Runtime};
 
 /// Something that happened in an execution.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,7 +45,8 @@ pub enum Event {
         /// Whether another attempt follows.
         will_retry: bool,
     },
-    /// A call completed.
+    /// A call completed: it ran, or its output was reused (from the cache,
+    /// or from the journal when resuming).
     CallCompleted {
         /// The execution.
         exec: ExecutionId,
@@ -53,10 +54,22 @@ pub enum Event {
         seq: u32,
         /// The call's id.
         call_id: String,
-        /// How many attempts it took.
-        attempts: u32,
-        /// How long its last attempt took, in µs.
+        /// Where its output came from.
+        source: CallSource,
+        /// How long its last attempt took, in µs (0 when nothing ran).
         duration_us: u64,
+    },
+    /// An execution is being resumed.
+    ExecutionResumed {
+        /// The execution.
+        exec: ExecutionId,
+    },
+    /// A failed flow runs again (its `retries` option).
+    FlowRetrying {
+        /// The execution.
+        exec: ExecutionId,
+        /// Retries left after this one.
+        retries_left: u32,
     },
     /// An execution ended (or stopped).
     ExecutionFinished {

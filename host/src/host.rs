@@ -11,8 +11,9 @@ use crate::engine::Engine;
 use crate::error::{JournalError, LoadError, RunError};
 use crate::events::EventSink;
 use crate::journal::Journal;
+use crate::model::ExecutionId;
 use crate::policy::Policy;
-use crate::runner::{Outcome, Runner};
+use crate::runner::{Durability, Outcome, Runner};
 
 /// Opening a host failed.
 #[derive(Debug, thiserror::Error)]
@@ -24,6 +25,9 @@ pub enum OpenError {
     /// The engine could not be built.
     #[error(transparent)]
     Engine(#[from] LoadError),
+    /// The policy cannot be applied (a granted folder does not exist...).
+    #[error("invalid policy: {0}")]
+    Policy(String),
 }
 
 /// Where the journal lives.
@@ -39,9 +43,17 @@ pub struct HostBuilder {
     policy: Policy,
     clock: SharedClock,
     events: Option<EventSink>,
+    durability: Durability,
 }
 
 impl HostBuilder {
+    /// When acknowledged records reach the disk. Default:
+    /// [`Durability::Immediate`].
+    pub fn durability(mut self, durability: Durability) -> Self {
+        self.durability = durability;
+        self
+    }
+
     /// Uses the journal file at `path` (created if missing).
     pub fn journal(mut self, path: impl Into<PathBuf>) -> Self {
         self.journal = JournalAt::File(path.into());
@@ -82,6 +94,7 @@ impl HostBuilder {
 
     /// Opens the journal and builds the engine.
     pub fn open(self) -> Result<Host, OpenError> {
+        self.policy.validate().map_err(OpenError::Policy)?;
         let journal = match self.journal {
             JournalAt::File(path) => Journal::open(path)?,
             JournalAt::Memory => Journal::in_memory()?,
@@ -97,6 +110,9 @@ impl HostBuilder {
                 policy: self.policy,
                 clock: self.clock,
                 events: self.events,
+                durability: self.durability,
+                active: Default::default(),
+                components: Default::default(),
             }),
         })
     }
@@ -117,6 +133,7 @@ impl Host {
             policy: Policy::default(),
             clock: Arc::new(SystemClock),
             events: None,
+            durability: Durability::default(),
         }
     }
 
@@ -152,6 +169,16 @@ impl Host {
         input: &str,
     ) -> Result<Outcome, RunError> {
         self.runner.start(component, flow, input).await
+    }
+
+    /// Resumes an execution (after a failure, or after the process running it
+    /// died): the flow runs again from the start, completed calls return their
+    /// recorded outputs without running, and the first incomplete call gets
+    /// new attempts, numbered after the earlier ones. A completed execution
+    /// returns its output and runs nothing. The component comes from the
+    /// journal's copy, so the exact code runs again.
+    pub async fn resume(&self, id: ExecutionId) -> Result<Outcome, RunError> {
+        self.runner.resume(id).await
     }
 
     /// Reads executions, calls and attempts.

@@ -63,6 +63,6 @@ pub use model::{
     AttemptOutcome, CallSource, CallStatus, ComponentHash, ExecutionId, ExecutionStatus, Failure,
     FailureKind, Runtime, TrapKind,
 };
-pub use policy::Policy;
-pub use runner::Outcome;
+pub use policy::{DirGrant, Policy};
+pub use runner::{Durability, Outcome};
 pub use timefmt::rfc3339;

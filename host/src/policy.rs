@@ -2,7 +2,19 @@
 //! inline call gets the full budget too); nothing outside the sandbox is
 //! granted.
 
+use std::path::PathBuf;
 use std::time::Duration;
+
+/// A host folder a checkpoint may use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirGrant {
+    /// The folder on the host.
+    pub host: PathBuf,
+    /// Where the guest sees it (an absolute guest path such as `/data`).
+    pub guest: String,
+    /// Whether the guest may only read.
+    pub read_only: bool,
+}
 
 /// The limits every checkpoint attempt runs under.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,6 +33,11 @@ pub struct Policy {
     /// Fuel for a flow's own code over its whole run (checkpoint calls do not
     /// count). Default: 20,000,000,000.
     pub flow_fuel: u64,
+    /// The pause before a checkpoint's first retry; it doubles for each
+    /// further retry, up to a minute. Default: none (retry at once).
+    pub retry_delay: Duration,
+    /// Host folders checkpoints may use. Default: none. Flows never see them.
+    pub dirs: Vec<DirGrant>,
 }
 
 impl Default for Policy {
@@ -31,6 +48,8 @@ impl Default for Policy {
             timeout: Duration::from_secs(60),
             output_bytes: 64 << 10,
             flow_fuel: 20_000_000_000,
+            retry_delay: Duration::ZERO,
+            dirs: Vec::new(),
         }
     }
 }
@@ -51,6 +70,47 @@ impl Policy {
     /// Sets the wall-clock time per attempt.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
+        self
+    }
+
+    /// Grants checkpoints the host folder `host`, seen by the guest as
+    /// `guest`, read-only or read-write.
+    pub fn allow_dir(
+        mut self,
+        host: impl Into<PathBuf>,
+        guest: impl Into<String>,
+        read_only: bool,
+    ) -> Self {
+        self.dirs.push(DirGrant {
+            host: host.into(),
+            guest: guest.into(),
+            read_only,
+        });
+        self
+    }
+
+    /// Checks what can be checked before anything runs: granted folders exist.
+    pub(crate) fn validate(&self) -> Result<(), String> {
+        for dir in &self.dirs {
+            if !dir.host.is_dir() {
+                return Err(format!(
+                    "granted folder {} is not a folder on this host",
+                    dir.host.display()
+                ));
+            }
+            if !dir.guest.starts_with('/') {
+                return Err(format!(
+                    "the guest path `{}` of a granted folder must be absolute",
+                    dir.guest
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Sets the pause before a checkpoint's first retry.
+    pub fn retry_delay(mut self, delay: Duration) -> Self {
+        self.retry_delay = delay;
         self
     }
 

@@ -99,3 +99,32 @@ pub fn cairn(dir: &Path) -> Command {
 pub fn temp() -> tempfile::TempDir {
     tempfile::tempdir().expect("a temporary folder")
 }
+
+/// A folder granted to checkpoints as `/marks`, where the probe's marking
+/// checkpoints leave one file per run.
+pub fn marks(dir: &Path) -> PathBuf {
+    let marks = dir.join("marks");
+    std::fs::create_dir_all(&marks).expect("a marks folder");
+    marks
+}
+
+/// How many marks named `name.*` are in `marks`.
+pub fn count_marks(marks: &Path, name: &str) -> usize {
+    std::fs::read_dir(marks)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .filter(|e| {
+                    e.file_name()
+                        .to_string_lossy()
+                        .starts_with(&format!("{name}."))
+                })
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+/// The default policy plus the `/marks` folder.
+pub fn marking_policy(dir: &Path) -> Policy {
+    Policy::default().allow_dir(marks(dir), "/marks", false)
+}

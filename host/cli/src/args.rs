@@ -45,6 +45,28 @@ pub struct Global {
     /// Wall-clock time per checkpoint attempt, e.g. 500ms, 30s, 2m.
     #[arg(long, global = true, value_name = "DURATION", value_parser = parse_duration)]
     pub timeout: Option<Duration>,
+    /// Grant checkpoints a host folder: HOST[:GUEST][:ro] (GUEST defaults to HOST).
+    #[arg(long = "allow-dir", global = true, value_name = "HOST[:GUEST][:ro]", value_parser = parse_dir)]
+    pub allow_dirs: Vec<DirArg>,
+    /// immediate: a completed call is fsynced before the flow sees it;
+    /// eventual: faster, a crash may lose the last calls (they run again on resume).
+    #[arg(long, global = true, value_enum, default_value_t = DurabilityArg::Immediate)]
+    pub durability: DurabilityArg,
+}
+
+/// `--durability`.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DurabilityArg {
+    Immediate,
+    Eventual,
+}
+
+/// One `--allow-dir`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DirArg {
+    pub host: PathBuf,
+    pub guest: String,
+    pub read_only: bool,
 }
 
 #[derive(Subcommand)]
@@ -88,6 +110,9 @@ pub enum ExecutionsCommand {
     /// Show an execution with its calls and attempts.
     #[command(alias = "get")]
     Show(ShowArgs),
+    /// Resume an execution: completed calls are reused, the rest run again.
+    #[command(alias = "retry")]
+    Resume(ShowArgs),
 }
 
 #[derive(Args)]
@@ -135,6 +160,26 @@ fn parse_size(text: &str) -> Result<u64, String> {
         .ok_or_else(|| format!("`{text}` is too large"))
 }
 
+/// `HOST`, `HOST:GUEST`, `HOST:ro` or `HOST:GUEST:ro`.
+fn parse_dir(text: &str) -> Result<DirArg, String> {
+    let (rest, read_only) = match text.strip_suffix(":ro") {
+        Some(rest) => (rest, true),
+        None => (text, false),
+    };
+    let (host, guest) = match rest.split_once(':') {
+        Some((host, guest)) => (host, guest.to_owned()),
+        None => (rest, rest.to_owned()),
+    };
+    if host.is_empty() || guest.is_empty() {
+        return Err(format!("`{text}` is not HOST[:GUEST][:ro]"));
+    }
+    Ok(DirArg {
+        host: PathBuf::from(host),
+        guest,
+        read_only,
+    })
+}
+
 /// `250ms`, `30s`, `2m`, `1h`; a bare number is seconds.
 fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
@@ -170,5 +215,17 @@ mod tests {
         assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
         assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
         assert!(parse_duration("soon").is_err());
+        assert_eq!(
+            parse_dir("/tmp/data:/data:ro"),
+            Ok(DirArg {
+                host: "/tmp/data".into(),
+                guest: "/data".to_owned(),
+                read_only: true
+            })
+        );
+        assert_eq!(
+            parse_dir("/srv").map(|d| (d.guest, d.read_only)),
+            Ok(("/srv".to_owned(), false))
+        );
     }
 }

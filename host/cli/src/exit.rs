@@ -48,7 +48,10 @@ impl From<JournalError> for Exit {
 
 impl From<OpenError> for Exit {
     fn from(e: OpenError) -> Exit {
-        Exit::host(e)
+        match e {
+            OpenError::Policy(_) => Exit::bad_input(e),
+            other => Exit::host(other),
+        }
     }
 }
 

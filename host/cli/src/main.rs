@@ -52,6 +52,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode, Exit> {
         Command::Executions { command } => match command {
             ExecutionsCommand::List(args) => executions::list(&cli.global, args),
             ExecutionsCommand::Show(args) => executions::show(&cli.global, args),
+            ExecutionsCommand::Resume(args) => run::resume(&cli.global, args).await,
         },
     }
 }

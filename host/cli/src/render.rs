@@ -1,7 +1,8 @@
 //! Human and JSON output.
 
 use cairn_host::{
-    AttemptOutcome, CallStatus, Event, ExecutionDetail, ExecutionStatus, ExecutionSummary,
+    AttemptOutcome, CallSource, CallStatus, Event, ExecutionDetail, ExecutionStatus,
+    ExecutionSummary,
 };
 use serde::Serialize;
 
@@ -39,19 +40,20 @@ pub fn progress(event: &Event) {
         Event::CallCompleted {
             seq,
             call_id,
-            attempts,
+            source,
             duration_us,
             ..
-        } => {
-            let tries = if *attempts > 1 {
-                format!(" after {attempts} attempts")
-            } else {
-                String::new()
-            };
+        } => match source {
+            CallSource::Executed => {
+                eprintln!("  ✓ {call_id:<24} seq {seq:<4} {}", duration(*duration_us));
+            }
+            other => eprintln!("  ↺ {call_id:<24} seq {seq:<4} {}", source_name(*other)),
+        },
+        Event::ExecutionResumed { exec } => eprintln!("cairn: execution {exec} resumed"),
+        Event::FlowRetrying { exec, retries_left } => {
             eprintln!(
-                "  ✓ {call_id:<24} seq {seq:<4} {}{tries}",
-                duration(*duration_us)
-            );
+                "cairn: execution {exec} failed; running the flow again ({retries_left} retries left)"
+            )
         }
         Event::ExecutionFinished { exec, status } => eprintln!("cairn: execution {exec} {status}"),
         _ => {}
@@ -105,9 +107,7 @@ pub fn execution_detail(detail: &ExecutionDetail) {
             call.call_id,
             call.runtime.to_string(),
             status,
-            serde_json::to_value(call.source)
-                .map(|v| v.as_str().unwrap_or("").to_owned())
-                .unwrap_or_default(),
+            source_name(call.source),
             call.attempts.len(),
             truncate(&output, 60),
         );
@@ -120,6 +120,14 @@ pub fn execution_detail(detail: &ExecutionDetail) {
             );
         }
     }
+}
+
+/// A call source as the journal's JSON names it.
+fn source_name(source: CallSource) -> String {
+    serde_json::to_value(source)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
 }
 
 fn duration(us: u64) -> String {

@@ -4,9 +4,9 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use cairn_host::{Event, ExecutionStatus, FailureKind};
+use cairn_host::{Event, ExecutionStatus, FailureKind, Host, Outcome};
 
-use crate::args::{Global, RunArgs};
+use crate::args::{Global, RunArgs, ShowArgs};
 use crate::exit::{Exit, code};
 use crate::{render, setup};
 
@@ -35,6 +35,22 @@ pub async fn run(global: &Global, args: &RunArgs) -> Result<ExitCode, Exit> {
         },
     };
     let outcome = host.run(&component, &flow, &input).await?;
+    report(global, &host, &outcome)
+}
+
+/// `cairn executions resume`: the same output and exit codes as `run`.
+pub async fn resume(global: &Global, args: &ShowArgs) -> Result<ExitCode, Exit> {
+    let host = setup::host(
+        global,
+        Some(Arc::new(|event: &Event| render::progress(event))),
+    )?;
+    let outcome = host.resume(args.id).await?;
+    report(global, &host, &outcome)
+}
+
+/// Prints an outcome (the output on stdout, a failure on stderr) and
+/// returns its exit code.
+fn report(global: &Global, host: &Host, outcome: &Outcome) -> Result<ExitCode, Exit> {
     if global.json {
         let detail = host.client().execution(outcome.id)?.ok_or_else(|| {
             Exit::host(anyhow::anyhow!(
@@ -49,7 +65,7 @@ pub async fn run(global: &Global, args: &RunArgs) -> Result<ExitCode, Exit> {
     Ok(ExitCode::from(match outcome.status {
         ExecutionStatus::Completed => code::COMPLETED,
         ExecutionStatus::Waiting => code::WAITING,
-        _ => match outcome.failure {
+        _ => match &outcome.failure {
             Some(failure) if failure.kind == FailureKind::BadInput => {
                 eprintln!("cairn: bad input: {}", failure.message);
                 code::BAD_INPUT

@@ -2,9 +2,9 @@
 
 use std::path::PathBuf;
 
-use cairn_host::{Engine, EventSink, Host, Policy};
+use cairn_host::{Durability, Engine, EventSink, Host, Policy};
 
-use crate::args::Global;
+use crate::args::{DurabilityArg, Global};
 use crate::exit::Exit;
 
 /// Compiled components are cached beside the journal unless told otherwise.
@@ -36,6 +36,9 @@ pub fn policy(global: &Global) -> Policy {
     if let Some(timeout) = global.timeout {
         policy = policy.timeout(timeout);
     }
+    for dir in &global.allow_dirs {
+        policy = policy.allow_dir(&dir.host, &dir.guest, dir.read_only);
+    }
     policy
 }
 
@@ -43,7 +46,11 @@ pub fn host(global: &Global, events: Option<EventSink>) -> Result<Host, Exit> {
     let mut builder = Host::builder()
         .journal(&global.journal)
         .engine(engine(global)?)
-        .policy(policy(global));
+        .policy(policy(global))
+        .durability(match global.durability {
+            DurabilityArg::Immediate => Durability::Immediate,
+            DurabilityArg::Eventual => Durability::Eventual,
+        });
     if let Some(events) = events {
         builder = builder.events(events);
     }

@@ -9,6 +9,7 @@ pub mod record;
 pub mod schema;
 pub mod writer;
 
+use std::collections::BTreeMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -18,7 +19,7 @@ use redb::{Database, DatabaseError, ReadableDatabase, ReadableTable, TableError}
 
 use self::record::{AttemptRecord, CallRecord, ExecutionRecord, decode};
 use self::schema::{
-    ATTEMPTS, CALLS, COMPONENTS, EXECUTIONS, FORMAT_VERSION, FORMAT_VERSION_KEY, META,
+    ATTEMPTS, CACHE, CALLS, COMPONENTS, EXECUTIONS, FORMAT_VERSION, FORMAT_VERSION_KEY, META,
 };
 use self::writer::{Put, Sync, Writer};
 use crate::error::JournalError;
@@ -51,17 +52,7 @@ impl Journal {
             Ok(_) => {
                 guard(|| Database::open(&path)).and_then(|r| r.map_err(|e| open_error(&path, e)))?
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                    std::fs::create_dir_all(dir).map_err(|e| {
-                        JournalError::Storage(format!("cannot create {}: {e}", dir.display()))
-                    })?;
-                }
-                let db = guard(|| Database::create(&path))
-                    .and_then(|r| r.map_err(|e| open_error(&path, e)))?;
-                initialize(&db)?;
-                db
-            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => create(&path)?,
             Err(e) => {
                 return Err(JournalError::Storage(format!(
                     "cannot read {}: {e}",
@@ -196,6 +187,54 @@ impl Journal {
         })
     }
 
+    /// One call.
+    pub fn call(&self, exec: ExecutionId, seq: u32) -> Result<Option<CallRecord>, JournalError> {
+        self.read(|txn| {
+            let Some(table) = open(txn, CALLS)? else {
+                return Ok(None);
+            };
+            match table.get((exec.0, seq)).map_err(storage)? {
+                Some(bytes) => decode(bytes.value(), || format!("calls/{exec}/{seq}")).map(Some),
+                None => Ok(None),
+            }
+        })
+    }
+
+    /// Every attempt of an execution, by seq, read in one pass (a resume
+    /// needs them all).
+    pub fn all_attempts(
+        &self,
+        exec: ExecutionId,
+    ) -> Result<BTreeMap<u32, Vec<(u32, AttemptRecord)>>, JournalError> {
+        self.read(|txn| {
+            let mut out: BTreeMap<u32, Vec<(u32, AttemptRecord)>> = BTreeMap::new();
+            let Some(table) = open(txn, ATTEMPTS)? else {
+                return Ok(out);
+            };
+            let range = (exec.0, 0, 0)..=(exec.0, u32::MAX, u32::MAX);
+            for entry in table.range(range).map_err(storage)? {
+                let (key, value) = entry.map_err(storage)?;
+                let (_, seq, n) = key.value();
+                let record = decode(value.value(), || format!("attempts/{exec}/{seq}/{n}"))?;
+                out.entry(seq).or_default().push((n, record));
+            }
+            Ok(out)
+        })
+    }
+
+    /// The completed call a cache key points at, if any.
+    pub fn cached(&self, key: &[u8; 32]) -> Result<Option<(ExecutionId, u32)>, JournalError> {
+        self.read(|txn| {
+            let Some(table) = open(txn, CACHE)? else {
+                return Ok(None);
+            };
+            Ok(table.get(&key[..]).map_err(storage)?.map(|v| {
+                let (exec, seq) = v.value();
+                (ExecutionId(exec), seq)
+            }))
+        })
+    }
+
     /// A component's bytes, checked against their hash.
     pub fn component(&self, hash: ComponentHash) -> Result<Option<Vec<u8>>, JournalError> {
         self.read(|txn| {
@@ -248,6 +287,25 @@ fn open<K: redb::Key + 'static, V: redb::Value + 'static>(
     }
 }
 
+/// Creates a journal beside `path` and moves it into place once it is
+/// initialized, so a process killed halfway never leaves a half-made journal
+/// that later opens would refuse.
+fn create(path: &Path) -> Result<Database, JournalError> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| JournalError::Storage(format!("cannot create {}: {e}", dir.display())))?;
+    }
+    let fresh = path.with_extension(format!("creating-{}", std::process::id()));
+    let _ = std::fs::remove_file(&fresh);
+    let db =
+        guard(|| Database::create(&fresh)).and_then(|r| r.map_err(|e| open_error(&fresh, e)))?;
+    initialize(&db)?;
+    drop(db);
+    std::fs::rename(&fresh, path)
+        .map_err(|e| JournalError::Storage(format!("cannot create {}: {e}", path.display())))?;
+    guard(|| Database::open(path)).and_then(|r| r.map_err(|e| open_error(path, e)))
+}
+
 fn initialize(db: &Database) -> Result<(), JournalError> {
     guard(|| {
         let txn = db.begin_write().map_err(storage)?;
@@ -259,6 +317,7 @@ fn initialize(db: &Database) -> Result<(), JournalError> {
             txn.open_table(EXECUTIONS).map_err(storage)?;
             txn.open_table(CALLS).map_err(storage)?;
             txn.open_table(ATTEMPTS).map_err(storage)?;
+            txn.open_table(CACHE).map_err(storage)?;
         }
         txn.commit().map_err(storage)
     })?

@@ -8,6 +8,7 @@
 //! | `executions` | execution id | envelope of `ExecutionRecord` |
 //! | `calls` | (execution id, seq) | envelope of `CallRecord` |
 //! | `attempts` | (execution id, seq, attempt number) | envelope of `AttemptRecord` |
+//! | `cache` | blake3 of (component, checkpoint, canonical input) | (execution id, seq) of a completed call |
 
 use redb::TableDefinition;
 
@@ -32,3 +33,8 @@ pub const CALLS: TableDefinition<(u64, u32), &[u8]> = TableDefinition::new("call
 
 /// Attempts by (execution id, seq, attempt number from 1).
 pub const ATTEMPTS: TableDefinition<(u64, u32, u32), &[u8]> = TableDefinition::new("attempts");
+
+/// Completed calls by cache key. A hit is checked against the call it points
+/// to (same checkpoint, same input), so a damaged entry cannot return a wrong
+/// output.
+pub const CACHE: TableDefinition<&[u8], (u64, u32)> = TableDefinition::new("cache");

@@ -14,7 +14,7 @@ use std::thread::JoinHandle;
 use redb::{Database, Durability};
 use tokio::sync::{mpsc, oneshot};
 
-use super::schema::{ATTEMPTS, CALLS, COMPONENTS, EXECUTIONS};
+use super::schema::{ATTEMPTS, CACHE, CALLS, COMPONENTS, EXECUTIONS};
 use crate::error::JournalError;
 
 /// One put into a table; values are already-encoded records.
@@ -37,6 +37,8 @@ pub enum Put {
         n: u32,
         record: Vec<u8>,
     },
+    /// A cache entry pointing at a completed call.
+    Cache { key: [u8; 32], exec: u64, seq: u32 },
 }
 
 /// Whether a batch must be on disk before it is acknowledged.
@@ -99,12 +101,14 @@ impl Drop for Writer {
 }
 
 fn run(db: &Database, mut batches: mpsc::UnboundedReceiver<Batch>) {
+    let mut undurable = false;
     while let Some(first) = batches.blocking_recv() {
         let mut group = vec![first];
         while let Ok(next) = batches.try_recv() {
             group.push(next);
         }
         let durable = group.iter().any(|b| b.sync == Sync::Durable);
+        undurable = !durable;
         let result =
             catch_unwind(AssertUnwindSafe(|| commit(db, &group, durable))).unwrap_or_else(|_| {
                 Err(JournalError::Storage(
@@ -114,6 +118,11 @@ fn run(db: &Database, mut batches: mpsc::UnboundedReceiver<Batch>) {
         for batch in group {
             let _ = batch.ack.send(result.clone());
         }
+    }
+    // On an orderly close, make lazy commits durable too: `eventual`
+    // durability only gives up what a crash interrupts.
+    if undurable {
+        let _ = catch_unwind(AssertUnwindSafe(|| commit(db, &[], true)));
     }
 }
 
@@ -131,6 +140,7 @@ fn commit(db: &Database, group: &[Batch], durable: bool) -> Result<(), JournalEr
         let mut executions = txn.open_table(EXECUTIONS).map_err(|e| storage(&e))?;
         let mut calls = txn.open_table(CALLS).map_err(|e| storage(&e))?;
         let mut attempts = txn.open_table(ATTEMPTS).map_err(|e| storage(&e))?;
+        let mut cache = txn.open_table(CACHE).map_err(|e| storage(&e))?;
         for put in group.iter().flat_map(|b| &b.puts) {
             match put {
                 Put::Component { hash, bytes } => {
@@ -156,6 +166,11 @@ fn commit(db: &Database, group: &[Batch], durable: bool) -> Result<(), JournalEr
                 } => {
                     attempts
                         .insert((*exec, *seq, *n), &record[..])
+                        .map_err(|e| storage(&e))?;
+                }
+                Put::Cache { key, exec, seq } => {
+                    cache
+                        .insert(&key[..], (*exec, *seq))
                         .map_err(|e| storage(&e))?;
                 }
             }

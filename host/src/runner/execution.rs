@@ -1,32 +1,50 @@
 //! One execution in progress: the call logic behind a flow's `submit`.
 //!
-//! Each call gets the next seq (program order) and its call id, and runs its
-//! attempts in order. Before an attempt starts, the call and the attempt are
-//! written lazily (visible at once, on disk with the next durable commit);
-//! when the call finishes, its final record is committed durably and only
-//! then is the outcome handed to the flow.
+//! Each call gets the next seq (program order) and its call id. If the
+//! journal already has the call at that seq (a resume), it must be the same
+//! checkpoint with the same input — else the flow is stopped with a
+//! non-determinism error — and a completed one returns its recorded output
+//! without running. Otherwise the cache is consulted, then attempts run in
+//! order, numbered after any earlier ones. Before an attempt starts, the call
+//! and the attempt are written lazily (visible at once, on disk with the next
+//! durable commit); when the call finishes, its final record is committed
+//! durably and only then is the outcome handed to the flow.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use super::Runner;
+use super::cache;
 use super::call_id::CallIds;
 use super::input::canonical_object;
+use super::recorded::Recorded;
 use crate::bindings::types::{self, CallError};
 use crate::component::Component;
 use crate::error::JournalError;
 use crate::events::Event;
 use crate::journal::record::{AttemptRecord, CallRecord, ExecutionRecord, encode};
-use crate::journal::writer::{Put, Sync};
+use crate::journal::writer::Put;
+use crate::manifest::CheckpointInfo;
 use crate::model::{AttemptOutcome, CallSource, CallStatus, ExecutionId, Runtime, TrapKind};
 use crate::policy::Policy;
 use crate::runtime::inline::InlineRuntime;
 use crate::runtime::isolated;
-use crate::runtime::outcome::AttemptResult;
+use crate::runtime::outcome::{AttemptReport, AttemptResult};
 
-/// The host failed while journaling a call; the flow is stopped.
+/// Why a flow is stopped from inside a call.
 #[derive(Debug, thiserror::Error)]
-#[error("journal failure during execution: {0}")]
-pub(crate) struct Abort(pub(crate) JournalError);
+pub(crate) enum Abort {
+    /// The journal failed.
+    #[error("journal failure during execution: {0}")]
+    Journal(#[from] JournalError),
+    /// On resume, the flow made a call that does not match the journal.
+    #[error("non-determinism at seq {seq}: the journal has {expected}, the flow now calls {found}")]
+    NonDeterminism {
+        seq: u32,
+        expected: String,
+        found: String,
+    },
+}
 
 /// What a `submit` gets back.
 pub(crate) enum CallReply {
@@ -36,11 +54,16 @@ pub(crate) enum CallReply {
     Finished(Result<String, CallError>),
 }
 
+/// The longest pause between two attempts of a call.
+const MAX_RETRY_DELAY: Duration = Duration::from_secs(60);
+
 pub(crate) struct Execution {
     id: ExecutionId,
     record: ExecutionRecord,
     runner: Arc<Runner>,
     component: Component,
+    flow_cache: bool,
+    recorded: Recorded,
     next_seq: u32,
     call_ids: CallIds,
     inline: InlineRuntime,
@@ -52,12 +75,19 @@ impl Execution {
         record: ExecutionRecord,
         runner: Arc<Runner>,
         component: Component,
+        recorded: Recorded,
     ) -> Execution {
+        let flow_cache = component
+            .manifest()
+            .flow(&record.flow)
+            .is_none_or(|f| f.cache);
         Execution {
             id,
             record,
             runner,
             component,
+            flow_cache,
+            recorded,
             next_seq: 0,
             call_ids: CallIds::default(),
             inline: InlineRuntime::default(),
@@ -90,18 +120,74 @@ impl Execution {
         };
         let seq = self.next_seq;
         self.next_seq += 1;
-        let mut call = CallRecord {
-            call_id: self.call_ids.next(name),
-            name: name.to_owned(),
-            kind: info.kind.clone(),
-            runtime: info.runtime,
-            input,
-            status: CallStatus::Running,
-            source: CallSource::Executed,
-            output: None,
+        let call_id = self.call_ids.next(name);
+        let (mut call, first_attempt) = match self.recorded.take(seq) {
+            Some(recorded) => {
+                if recorded.call.name != name || recorded.call.input != input {
+                    return Err(Abort::NonDeterminism {
+                        seq,
+                        expected: format!("`{}` with {}", recorded.call.name, recorded.call.input),
+                        found: format!("`{name}` with {input}"),
+                    });
+                }
+                if recorded.call.status == CallStatus::Completed {
+                    self.completed(seq, &recorded.call, 0);
+                    let output = recorded.call.output.unwrap_or_else(|| "null".to_owned());
+                    return Ok(CallReply::Finished(Ok(output)));
+                }
+                let mut call = recorded.call;
+                call.status = CallStatus::Running;
+                (call, recorded.last_attempt + 1)
+            }
+            None => (
+                CallRecord {
+                    call_id,
+                    name: name.to_owned(),
+                    kind: info.kind.clone(),
+                    runtime: info.runtime,
+                    input,
+                    status: CallStatus::Running,
+                    source: CallSource::Executed,
+                    output: None,
+                },
+                1,
+            ),
         };
-        let attempts = info.retries.saturating_add(1);
-        for n in 1..=attempts {
+        let cached = info.cache.unwrap_or(self.flow_cache);
+        if cached {
+            let hit = cache::lookup(
+                &self.runner.journal,
+                self.component.hash(),
+                name,
+                &call.input,
+            )?;
+            if let Some(output) = hit {
+                call.status = CallStatus::Completed;
+                call.source = CallSource::Cached;
+                call.output = Some(output.clone());
+                let put = self.call_put(seq, &call);
+                self.write(vec![put], true).await?;
+                self.completed(seq, &call, 0);
+                return Ok(CallReply::Finished(Ok(output)));
+            }
+        }
+        self.attempts(seq, call, &info, first_attempt, cached).await
+    }
+
+    /// Runs up to `retries + 1` attempts, numbered from `first`.
+    async fn attempts(
+        &mut self,
+        seq: u32,
+        mut call: CallRecord,
+        info: &CheckpointInfo,
+        first: u32,
+        cached: bool,
+    ) -> Result<CallReply, Abort> {
+        let last = first.saturating_add(info.retries);
+        for n in first..=last {
+            if n > first {
+                tokio::time::sleep(self.retry_delay(n - first)).await;
+            }
             let mut attempt = AttemptRecord {
                 started_at_us: self.runner.clock.now_us(),
                 ended_at_us: None,
@@ -110,8 +196,11 @@ impl Execution {
                 stdout: Vec::new(),
                 stderr: Vec::new(),
             };
-            self.journal(seq, Some(&call), n, &attempt, Sync::Lazy)
-                .await?;
+            let puts = vec![
+                self.call_put(seq, &call),
+                self.attempt_put(seq, n, &attempt),
+            ];
+            self.write(puts, false).await?;
             self.runner.emit(Event::AttemptStarted {
                 exec: self.id,
                 seq,
@@ -120,7 +209,7 @@ impl Execution {
                 runtime: call.runtime,
                 attempt: n,
             });
-            let report = self.attempt(call.runtime, name, &call.input).await;
+            let report = self.attempt(call.runtime, &call.name, &call.input).await;
             attempt.ended_at_us = Some(self.runner.clock.now_us());
             attempt.fuel_used = report.fuel_used;
             attempt.stdout = report.stdout;
@@ -130,18 +219,23 @@ impl Execution {
                     attempt.outcome = Some(AttemptOutcome::Ok);
                     call.status = CallStatus::Completed;
                     call.output = Some(output.clone());
-                    self.journal(seq, Some(&call), n, &attempt, Sync::Durable)
-                        .await?;
-                    self.runner.emit(Event::CallCompleted {
-                        exec: self.id,
-                        seq,
-                        call_id: call.call_id.clone(),
-                        attempts: n,
-                        duration_us: attempt
-                            .ended_at_us
-                            .unwrap_or(0)
-                            .saturating_sub(attempt.started_at_us),
-                    });
+                    let mut puts = vec![
+                        self.call_put(seq, &call),
+                        self.attempt_put(seq, n, &attempt),
+                    ];
+                    if cached {
+                        puts.push(Put::Cache {
+                            key: cache::key(self.component.hash(), &call.name, &call.input),
+                            exec: self.id.0,
+                            seq,
+                        });
+                    }
+                    self.write(puts, true).await?;
+                    let took = attempt
+                        .ended_at_us
+                        .unwrap_or(0)
+                        .saturating_sub(attempt.started_at_us);
+                    self.completed(seq, &call, took);
                     return Ok(CallReply::Finished(Ok(output)));
                 }
                 AttemptResult::Failed(message) => {
@@ -161,37 +255,31 @@ impl Execution {
                     })
                 }
             };
-            let last = n == attempts;
-            if last {
+            let out_of_attempts = n == last;
+            if out_of_attempts {
                 call.status = CallStatus::Failed;
             }
-            let (call_put, sync) = if last {
-                (Some(&call), Sync::Durable)
-            } else {
-                (None, Sync::Lazy)
-            };
-            self.journal(seq, call_put, n, &attempt, sync).await?;
+            let mut puts = vec![self.attempt_put(seq, n, &attempt)];
+            if out_of_attempts {
+                puts.push(self.call_put(seq, &call));
+            }
+            self.write(puts, out_of_attempts).await?;
             self.runner.emit(Event::AttemptFailed {
                 exec: self.id,
                 seq,
                 call_id: call.call_id.clone(),
                 attempt: n,
                 outcome: attempt.outcome.clone().unwrap_or(AttemptOutcome::Ok),
-                will_retry: !last,
+                will_retry: !out_of_attempts,
             });
-            if last {
+            if out_of_attempts {
                 return Ok(CallReply::Finished(Err(error)));
             }
         }
         unreachable!("the loop runs at least once and returns on its last attempt")
     }
 
-    async fn attempt(
-        &mut self,
-        runtime: Runtime,
-        name: &str,
-        input: &str,
-    ) -> crate::runtime::outcome::AttemptReport {
+    async fn attempt(&mut self, runtime: Runtime, name: &str, input: &str) -> AttemptReport {
         let runner = &self.runner;
         match runtime {
             Runtime::Inline => {
@@ -220,32 +308,50 @@ impl Execution {
         }
     }
 
-    // `&mut self`, not `&self`: the future must be `Send`, and an execution
-    // (which owns a store) is `Send` but not `Sync`.
-    async fn journal(
-        &mut self,
-        seq: u32,
-        call: Option<&CallRecord>,
-        n: u32,
-        attempt: &AttemptRecord,
-        sync: Sync,
-    ) -> Result<(), Abort> {
-        let exec = self.id.0;
-        let mut puts = Vec::with_capacity(2);
-        if let Some(call) = call {
-            puts.push(Put::Call {
-                exec,
-                seq,
-                record: encode(call),
-            });
+    /// The pause before retry number `retry` (from 1): the policy's delay,
+    /// doubled for each further retry, at most a minute.
+    fn retry_delay(&self, retry: u32) -> Duration {
+        let base = self.runner.policy.retry_delay;
+        base.saturating_mul(1 << retry.saturating_sub(1).min(16))
+            .min(MAX_RETRY_DELAY)
+    }
+
+    fn completed(&self, seq: u32, call: &CallRecord, duration_us: u64) {
+        self.runner.emit(Event::CallCompleted {
+            exec: self.id,
+            seq,
+            call_id: call.call_id.clone(),
+            source: call.source,
+            duration_us,
+        });
+    }
+
+    fn call_put(&self, seq: u32, call: &CallRecord) -> Put {
+        Put::Call {
+            exec: self.id.0,
+            seq,
+            record: encode(call),
         }
-        puts.push(Put::Attempt {
-            exec,
+    }
+
+    fn attempt_put(&self, seq: u32, n: u32, attempt: &AttemptRecord) -> Put {
+        Put::Attempt {
+            exec: self.id.0,
             seq,
             n,
             record: encode(attempt),
-        });
-        self.runner.journal.write(puts, sync).await.map_err(Abort)
+        }
+    }
+
+    // `&mut self`, not `&self`: the future must be `Send`, and an execution
+    // (which owns a store) is `Send` but not `Sync`.
+    async fn write(&mut self, puts: Vec<Put>, acknowledged: bool) -> Result<(), Abort> {
+        let sync = if acknowledged {
+            self.runner.ack_sync()
+        } else {
+            crate::journal::writer::Sync::Lazy
+        };
+        Ok(self.runner.journal.write(puts, sync).await?)
     }
 }
 

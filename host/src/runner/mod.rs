@@ -1,25 +1,29 @@
 //! The runner: the execution state machine and the only writer of the
-//! journal. It creates an execution, runs its flow in a flow store, journals
-//! every call the flow makes (see [`execution`]), and records how the
-//! execution ended.
+//! journal. It creates or resumes an execution, runs its flow in a flow
+//! store, journals every call the flow makes (see [`execution`]), retries the
+//! whole flow when it asks for that, and records how the execution ended.
 
+mod cache;
 mod call_id;
 pub(crate) mod execution;
 mod input;
+mod recorded;
 
-use std::sync::Arc;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use self::execution::{Abort, Execution};
+use self::recorded::Recorded;
 use crate::bindings::types::GuestError;
 use crate::clock::SharedClock;
 use crate::component::Component;
 use crate::engine::Engine;
-use crate::error::RunError;
+use crate::error::{LoadError, RunError};
 use crate::events::{Event, EventSink};
 use crate::journal::Journal;
 use crate::journal::record::{ExecutionRecord, encode};
 use crate::journal::writer::{Put, Sync};
-use crate::model::{ExecutionId, ExecutionStatus, Failure, FailureKind};
+use crate::model::{ComponentHash, ExecutionId, ExecutionStatus, Failure, FailureKind};
 use crate::policy::Policy;
 use crate::runtime::{flow, outcome};
 
@@ -37,6 +41,20 @@ pub struct Outcome {
     pub failure: Option<Failure>,
 }
 
+/// When a record the flow depends on is on disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Durability {
+    /// A completed call is committed with fsync before the flow sees its
+    /// output. Nothing acknowledged is lost, even on power loss.
+    #[default]
+    Immediate,
+    /// Commits skip fsync and become durable with the next durable commit
+    /// (at the latest when the journal is closed). A crash or power loss can
+    /// lose the last calls, which then run again on resume.
+    Eventual,
+}
+
 /// Everything executions share.
 pub(crate) struct Runner {
     pub(crate) engine: Engine,
@@ -44,6 +62,28 @@ pub(crate) struct Runner {
     pub(crate) policy: Policy,
     pub(crate) clock: SharedClock,
     pub(crate) events: Option<EventSink>,
+    pub(crate) durability: Durability,
+    /// Executions running in this process (the journal's file lock keeps
+    /// other processes out).
+    pub(crate) active: Mutex<BTreeSet<ExecutionId>>,
+    /// Components by hash, so a resume does not load one again.
+    pub(crate) components: Mutex<BTreeMap<ComponentHash, Component>>,
+}
+
+/// Marks an execution as running in this process until dropped.
+struct Claim<'a> {
+    runner: &'a Runner,
+    id: ExecutionId,
+}
+
+impl Drop for Claim<'_> {
+    fn drop(&mut self) {
+        self.runner
+            .active
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&self.id);
+    }
 }
 
 impl Runner {
@@ -51,6 +91,50 @@ impl Runner {
         if let Some(sink) = &self.events {
             sink(&event);
         }
+    }
+
+    /// How records the flow depends on are committed.
+    pub(crate) fn ack_sync(&self) -> Sync {
+        match self.durability {
+            Durability::Immediate => Sync::Durable,
+            Durability::Eventual => Sync::Lazy,
+        }
+    }
+
+    fn claim(&self, id: ExecutionId) -> Result<Claim<'_>, RunError> {
+        let mut active = self.active.lock().unwrap_or_else(PoisonError::into_inner);
+        if !active.insert(id) {
+            return Err(RunError::AlreadyRunning(id));
+        }
+        Ok(Claim { runner: self, id })
+    }
+
+    fn remember(&self, component: &Component) {
+        self.components
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(component.hash())
+            .or_insert_with(|| component.clone());
+    }
+
+    /// The component an execution ran, from memory or from the journal's copy.
+    async fn component(&self, hash: ComponentHash) -> Result<Component, RunError> {
+        let known = self
+            .components
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&hash)
+            .cloned();
+        if let Some(component) = known {
+            return Ok(component);
+        }
+        let bytes = self
+            .journal
+            .component(hash)?
+            .ok_or(LoadError::NotInJournal(hash))?;
+        let component = Component::from_bytes(&self.engine, bytes).await?;
+        self.remember(&component);
+        Ok(component)
     }
 
     /// Starts a new execution of `flow` and runs it to its end.
@@ -73,8 +157,10 @@ impl Runner {
         };
         let input = input::canonical_object(input).map_err(bad_input)?;
         input::check_params(&input, &info.params).map_err(bad_input)?;
+        self.remember(component);
 
         let id = self.journal.next_execution_id();
+        let _claim = self.claim(id)?;
         let now = self.clock.now_us();
         let record = ExecutionRecord {
             flow: flow.to_owned(),
@@ -99,12 +185,89 @@ impl Runner {
             id: id.0,
             record: encode(&record),
         });
-        self.journal.write(puts, Sync::Durable).await?;
+        self.journal.write(puts, self.ack_sync()).await?;
         self.emit(Event::ExecutionStarted {
             exec: id,
             flow: flow.to_owned(),
         });
-        self.drive(id, record, component).await
+        let outcome = self
+            .drive(id, record.clone(), component, Recorded::default())
+            .await?;
+        self.retry_flow(id, outcome, component, info.retries).await
+    }
+
+    /// Resumes an execution: its flow runs again from the start, completed
+    /// calls return their recorded outputs, and the first incomplete call
+    /// gets new attempts. A completed execution returns its output and runs
+    /// nothing.
+    pub(crate) async fn resume(self: &Arc<Self>, id: ExecutionId) -> Result<Outcome, RunError> {
+        let _claim = self.claim(id)?;
+        let record = self
+            .journal
+            .execution(id)?
+            .ok_or(RunError::UnknownExecution(id))?;
+        match record.status {
+            ExecutionStatus::Completed => return Ok(outcome_of(id, &record)),
+            ExecutionStatus::Cancelled => return Err(RunError::Cancelled(id)),
+            _ => {}
+        }
+        let component = self.component(record.component).await?;
+        let retries = component
+            .manifest()
+            .flow(&record.flow)
+            .map_or(0, |f| f.retries);
+        let outcome = self.resume_once(id, record, &component).await?;
+        self.retry_flow(id, outcome, &component, retries).await
+    }
+
+    /// Re-runs a failed flow up to `retries` times, reusing completed calls.
+    async fn retry_flow(
+        self: &Arc<Self>,
+        id: ExecutionId,
+        mut outcome: Outcome,
+        component: &Component,
+        retries: u32,
+    ) -> Result<Outcome, RunError> {
+        for left in (0..retries).rev() {
+            let retryable = outcome.failure.as_ref().is_some_and(|f| {
+                matches!(f.kind, FailureKind::FlowError | FailureKind::FlowTrapped)
+            });
+            if outcome.status != ExecutionStatus::Failed || !retryable {
+                break;
+            }
+            self.emit(Event::FlowRetrying {
+                exec: id,
+                retries_left: left,
+            });
+            let record = self
+                .journal
+                .execution(id)?
+                .ok_or(RunError::UnknownExecution(id))?;
+            outcome = self.resume_once(id, record, component).await?;
+        }
+        Ok(outcome)
+    }
+
+    /// Marks an execution running again and drives its flow once.
+    async fn resume_once(
+        self: &Arc<Self>,
+        id: ExecutionId,
+        mut record: ExecutionRecord,
+        component: &Component,
+    ) -> Result<Outcome, RunError> {
+        let (recorded, closing) = Recorded::load(&self.journal, id)?;
+        record.status = ExecutionStatus::Running;
+        record.output = None;
+        record.failure = None;
+        record.updated_at_us = self.clock.now_us();
+        let mut puts = closing;
+        puts.push(Put::Execution {
+            id: id.0,
+            record: encode(&record),
+        });
+        self.journal.write(puts, self.ack_sync()).await?;
+        self.emit(Event::ExecutionResumed { exec: id });
+        self.drive(id, record, component, recorded).await
     }
 
     /// Runs the flow of an execution whose record is journaled, and records
@@ -114,8 +277,15 @@ impl Runner {
         id: ExecutionId,
         mut record: ExecutionRecord,
         component: &Component,
+        recorded: Recorded,
     ) -> Result<Outcome, RunError> {
-        let execution = Execution::new(id, record.clone(), self.clone(), component.clone());
+        let execution = Execution::new(
+            id,
+            record.clone(),
+            self.clone(),
+            component.clone(),
+            recorded,
+        );
         let mut store = flow::new_store(&self.engine, execution);
         let call = match component.flow_pre().instantiate_async(&mut store).await {
             Ok(guest) => {
@@ -134,17 +304,16 @@ impl Runner {
             Ok(Err(GuestError::BadInput(message))) => failed(FailureKind::BadInput, message),
             Ok(Err(GuestError::Unknown(message))) => failed(FailureKind::FlowError, message),
             Err(error) => match error.downcast_ref::<Abort>() {
-                Some(Abort(journal_error)) => {
+                Some(Abort::Journal(journal_error)) => {
                     // The journal failed under the flow: try to say so in the
                     // record, but the error to report is the journal's.
-                    let _ = self
-                        .finish(
-                            id,
-                            &mut record,
-                            failed(FailureKind::Host, journal_error.to_string()),
-                        )
-                        .await;
-                    return Err(RunError::Journal(journal_error.clone()));
+                    let journal_error = journal_error.clone();
+                    let failure = failed(FailureKind::Host, journal_error.to_string());
+                    let _ = self.finish(id, &mut record, failure).await;
+                    return Err(RunError::Journal(journal_error));
+                }
+                Some(nondeterminism @ Abort::NonDeterminism { .. }) => {
+                    failed(FailureKind::NonDeterminism, nondeterminism.to_string())
                 }
                 None => {
                     let (kind, message) = outcome::trap(&error, false, 0, &stderr);
@@ -175,25 +344,25 @@ impl Runner {
             }
         }
         record.updated_at_us = self.clock.now_us();
-        self.journal
-            .write(
-                vec![Put::Execution {
-                    id: id.0,
-                    record: encode(&*record),
-                }],
-                Sync::Durable,
-            )
-            .await?;
+        let put = Put::Execution {
+            id: id.0,
+            record: encode(&*record),
+        };
+        self.journal.write(vec![put], self.ack_sync()).await?;
         self.emit(Event::ExecutionFinished {
             exec: id,
             status: record.status,
         });
-        Ok(Outcome {
-            id,
-            status: record.status,
-            output: record.output.clone(),
-            failure: record.failure.clone(),
-        })
+        Ok(outcome_of(id, record))
+    }
+}
+
+fn outcome_of(id: ExecutionId, record: &ExecutionRecord) -> Outcome {
+    Outcome {
+        id,
+        status: record.status,
+        output: record.output.clone(),
+        failure: record.failure.clone(),
     }
 }
 

@@ -3,7 +3,7 @@
 
 use wasmtime::Store;
 use wasmtime::component::{Resource, ResourceTable};
-use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxView, WasiView};
 
 use super::capture::Capture;
 use super::limiter::MemoryLimiter;
@@ -43,13 +43,25 @@ pub(crate) fn new_store(
 ) -> Store<CheckpointState> {
     let stdout = Capture::new(policy.output_bytes);
     let stderr = Capture::new(policy.output_bytes);
-    let wasi = WasiCtx::builder()
-        .stdout(stdout.clone())
+    let mut wasi = WasiCtx::builder();
+    wasi.stdout(stdout.clone())
         .stderr(stderr.clone())
         .allow_tcp(false)
         .allow_udp(false)
-        .allow_ip_name_lookup(false)
-        .build();
+        .allow_ip_name_lookup(false);
+    for dir in &policy.dirs {
+        let perms = if dir.read_only {
+            FsPerms::ReadOnly
+        } else {
+            FsPerms::ReadWrite
+        };
+        // The host checked the folder when the policy was set; if it has gone
+        // since, the guest finds no such folder and fails on its own terms.
+        if let Err(e) = wasi.preopened_dir(&dir.host, &dir.guest, perms) {
+            tracing::warn!(dir = %dir.host.display(), error = %e, "cannot grant a folder");
+        }
+    }
+    let wasi = wasi.build();
     let state = CheckpointState {
         wasi,
         table: ResourceTable::new(),

@@ -47,13 +47,14 @@ fn talk(text: String) -> Result<String, Error> {
 static CALLS_SEEN: AtomicU32 = AtomicU32::new(0);
 
 /// How many calls this instance has seen: an inline store keeps counting.
-#[checkpoint]
+/// (Not cached: its output depends on state, not only on its input.)
+#[checkpoint(cache = false)]
 fn count_inline() -> u32 {
     CALLS_SEEN.fetch_add(1, Ordering::SeqCst) + 1
 }
 
 /// How many calls this instance has seen: a fresh store always says 1.
-#[checkpoint(runtime = "isolated")]
+#[checkpoint(runtime = "isolated", cache = false)]
 fn count_isolated() -> u32 {
     CALLS_SEEN.fetch_add(1, Ordering::SeqCst) + 1
 }
@@ -221,4 +222,123 @@ fn entropy() -> (u64, u64, u64) {
     let a = std::hash::RandomState::new().build_hasher().finish();
     let b = std::hash::RandomState::new().build_hasher().finish();
     (now, a, b)
+}
+
+// ---- durability: checkpoints that leave a mark outside the sandbox -------
+//
+// The tests grant a folder as `/marks`; each time one of these checkpoints
+// finishes its work it creates a new file there, so the tests count real
+// executions from outside the journal.
+
+/// Leaves one new file named `{name}.{random}` in /marks.
+fn mark(name: &str) -> Result<(), String> {
+    use std::hash::{BuildHasher, Hasher};
+    let nonce = std::hash::RandomState::new().build_hasher().finish();
+    std::fs::write(format!("/marks/{name}.{nonce:016x}"), b"")
+        .map_err(|e| format!("cannot leave a mark: {e}"))
+}
+
+/// Works for `work` iterations, leaves a mark `step-{i}`, returns `i * i`.
+#[checkpoint(runtime = "isolated", cache = false)]
+fn step(i: u64, work: u64) -> Result<u64, String> {
+    let mut total: u64 = 0;
+    for k in 0..work {
+        total = std::hint::black_box(total.wrapping_add(k));
+    }
+    mark(&format!("step-{i}"))?;
+    Ok(i * i)
+}
+
+/// `count` steps in order; the output is the sum of their squares.
+#[flow]
+fn steps(count: u64, work: u64) -> Result<u64, Error> {
+    let mut sum = 0;
+    for i in 0..count {
+        sum += step(i, work)?;
+    }
+    Ok(sum)
+}
+
+/// Adds and leaves a mark `add`: cached by default.
+#[checkpoint]
+fn logged_add(a: i64, b: i64) -> Result<i64, String> {
+    mark("add")?;
+    Ok(a + b)
+}
+
+/// The same, never cached.
+#[checkpoint(cache = false)]
+fn uncached_add(a: i64, b: i64) -> Result<i64, String> {
+    mark("uncached")?;
+    Ok(a + b)
+}
+
+/// One cached and one uncached addition.
+#[flow]
+fn additions(a: i64, b: i64) -> Result<(i64, i64), Error> {
+    Ok((logged_add(a, b)?, uncached_add(a, b)?))
+}
+
+/// Succeeds once the file `/marks/{flag}` exists; leaves a mark per attempt.
+#[checkpoint(cache = false)]
+fn gate(flag: String) -> Result<String, String> {
+    mark("gate")?;
+    if std::path::Path::new(&format!("/marks/{flag}")).exists() {
+        Ok(format!("{flag} is there"))
+    } else {
+        Err(format!("waiting for {flag}"))
+    }
+}
+
+/// A step, then a gate that fails until its flag exists, then another step.
+#[flow]
+fn gated(flag: String) -> Result<u64, Error> {
+    let first = step(1, 0)?;
+    gate(flag)?;
+    Ok(first + step(2, 0)?)
+}
+
+/// Fails until it has been tried `tries` times in all (it counts its marks).
+#[checkpoint(cache = false)]
+fn stubborn(tries: u64) -> Result<u64, String> {
+    mark("stubborn")?;
+    let seen = std::fs::read_dir("/marks")
+        .map_err(|e| e.to_string())?
+        .filter_map(Result::ok)
+        .filter(|entry| entry.file_name().to_string_lossy().starts_with("stubborn."))
+        .count() as u64;
+    if seen >= tries {
+        Ok(seen)
+    } else {
+        Err(format!("try {seen} of {tries}"))
+    }
+}
+
+/// A step, then a checkpoint that fails on its first tries; the flow (not
+/// the checkpoint) is retried.
+#[flow(retries = 3)]
+fn persistent(tries: u64) -> Result<u64, Error> {
+    let first = step(1, 0)?;
+    Ok(first + stubborn(tries)?)
+}
+
+/// Takes a different path depending on whether the gate is open, then
+/// fails: resuming after the flag appears makes a call the journal does not
+/// have at that seq.
+#[flow]
+fn fickle(flag: String) -> Result<i64, Error> {
+    let path = match gate(flag) {
+        Ok(_) => add(1, 1)?,
+        Err(_) => add(2, 2)?,
+    };
+    fail("always".to_owned())?;
+    Ok(path)
+}
+
+/// Calls a checkpoint name the component does not have.
+#[flow]
+fn unknown_checkpoint() -> Result<i64, Error> {
+    #[derive(serde::Serialize)]
+    struct NoArgs {}
+    cairn_guest::__private::submit::<NoArgs, i64>("no_such_checkpoint", &NoArgs {}).result()
 }
