@@ -139,16 +139,16 @@ impl Client {
 
     /// One execution with its calls and attempts.
     pub fn execution(&self, id: ExecutionId) -> Result<Option<ExecutionDetail>, JournalError> {
-        let Some(record) = self.journal.execution(id)? else {
+        let Some(history) = self.journal.history(id)? else {
             return Ok(None);
         };
-        let mut calls = Vec::new();
-        for (seq, call) in self.journal.calls(id)? {
-            let attempts = self.journal.attempts(id, seq)?;
-            calls.push(call_view(seq, call, attempts));
-        }
+        let calls = history
+            .calls
+            .into_iter()
+            .map(|c| call_view(c.seq, c.call, c.attempts))
+            .collect();
         Ok(Some(ExecutionDetail {
-            execution: summary(id, record),
+            execution: summary(id, history.execution),
             calls,
         }))
     }

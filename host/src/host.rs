@@ -181,6 +181,13 @@ impl Host {
         self.runner.resume(id).await
     }
 
+    /// How many transactions the journal has committed since it was opened.
+    /// Concurrent completions share one (group commit), so this grows more
+    /// slowly than the number of acknowledged records.
+    pub fn journal_commits(&self) -> u64 {
+        self.runner.journal.commits()
+    }
+
     /// Reads executions, calls and attempts.
     pub fn client(&self) -> Client {
         Client::new(self.runner.journal.clone())

@@ -19,7 +19,17 @@ use clap::Parser;
 use crate::args::{Cli, Command, ExecutionsCommand};
 use crate::exit::Exit;
 
+/// The message of the last panic, for the one-line internal error report.
+/// The hook prints nothing itself: panics that the host catches (redb's, on a
+/// damaged journal) are reported as typed errors instead.
+static LAST_PANIC: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+
 fn main() -> ExitCode {
+    std::panic::set_hook(Box::new(|info| {
+        if let Ok(mut last) = LAST_PANIC.lock() {
+            *last = Some(info.to_string());
+        }
+    }));
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -39,9 +49,16 @@ fn main() -> ExitCode {
     match result {
         Ok(Ok(code)) => code,
         Ok(Err(exit)) => report(exit),
-        Err(_) => report(Exit::host(anyhow::anyhow!(
-            "internal error (a bug in cairn); nothing was lost from the journal"
-        ))),
+        Err(_) => {
+            let what = LAST_PANIC
+                .lock()
+                .ok()
+                .and_then(|mut p| p.take())
+                .unwrap_or_default();
+            report(Exit::host(anyhow::anyhow!(
+                "internal error (a bug in cairn): {what}"
+            )))
+        }
     }
 }
 

@@ -9,7 +9,6 @@ pub mod record;
 pub mod schema;
 pub mod writer;
 
-use std::collections::BTreeMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -17,13 +16,92 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use redb::{Database, DatabaseError, ReadableDatabase, ReadableTable, TableError};
 
-use self::record::{AttemptRecord, CallRecord, ExecutionRecord, decode};
+use self::record::{AttemptRecord, CallRecord, ExecutionRecord, RecordKey, decode};
 use self::schema::{
     ATTEMPTS, CACHE, CALLS, COMPONENTS, EXECUTIONS, FORMAT_VERSION, FORMAT_VERSION_KEY, META,
 };
 use self::writer::{Put, Sync, Writer};
 use crate::error::JournalError;
-use crate::model::{ComponentHash, ExecutionId};
+use crate::model::{ComponentHash, ExecutionId, ExecutionStatus};
+
+/// An execution with its calls (in seq order) and each call's attempts (in
+/// order), as the journal holds them.
+#[derive(Debug, Clone)]
+pub struct History {
+    /// The execution.
+    pub execution: ExecutionRecord,
+    /// Its calls, in seq order.
+    pub calls: Vec<CallHistory>,
+}
+
+/// A call and its attempts.
+#[derive(Debug, Clone)]
+pub struct CallHistory {
+    /// Its seq.
+    pub seq: u32,
+    /// Its record.
+    pub call: CallRecord,
+    /// Its attempts, by number.
+    pub attempts: Vec<(u32, AttemptRecord)>,
+}
+
+impl History {
+    /// Damage can remove a record without a trace in the others' checksums,
+    /// so the counts kept in the parents are checked: seqs run from 0 without
+    /// a gap (and, once the execution has ended, match its call count), and
+    /// each call has exactly the attempts it counts, numbered from 1.
+    fn check(&self, id: ExecutionId) -> Result<(), JournalError> {
+        for (
+            i,
+            CallHistory {
+                seq,
+                call,
+                attempts,
+            },
+        ) in self.calls.iter().enumerate()
+        {
+            if *seq as usize != i {
+                return Err(incomplete(id, format!("the call at seq {i} is missing")));
+            }
+            let numbers_ok = attempts
+                .iter()
+                .enumerate()
+                .all(|(k, (n, _))| *n as usize == k + 1);
+            if !numbers_ok || attempts.len() != call.attempts as usize {
+                return Err(incomplete(
+                    id,
+                    format!(
+                        "seq {seq} counts {} attempts, the journal holds {}",
+                        call.attempts,
+                        attempts.len()
+                    ),
+                ));
+            }
+        }
+        let ended = matches!(
+            self.execution.status,
+            ExecutionStatus::Completed | ExecutionStatus::Failed
+        );
+        if ended && self.calls.len() != self.execution.calls as usize {
+            return Err(incomplete(
+                id,
+                format!(
+                    "the execution counts {} calls, the journal holds {}",
+                    self.execution.calls,
+                    self.calls.len()
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn incomplete(id: ExecutionId, reason: String) -> JournalError {
+    JournalError::Corrupt {
+        what: format!("execution {id}"),
+        reason,
+    }
+}
 
 /// A handle on an open journal; cheap to clone.
 #[derive(Clone)]
@@ -106,6 +184,11 @@ impl Journal {
         ExecutionId(self.inner.next_execution.fetch_add(1, Ordering::Relaxed))
     }
 
+    /// How many transactions have been committed since the journal opened.
+    pub fn commits(&self) -> u64 {
+        self.inner.writer.commits()
+    }
+
     /// Writes `puts` atomically; see [`writer`].
     pub async fn write(&self, puts: Vec<Put>, sync: Sync) -> Result<(), JournalError> {
         self.inner.writer.write(puts, sync).await
@@ -114,10 +197,11 @@ impl Journal {
     /// One execution.
     pub fn execution(&self, id: ExecutionId) -> Result<Option<ExecutionRecord>, JournalError> {
         self.read(|txn| {
-            let table = open(txn, EXECUTIONS)?;
-            let Some(table) = table else { return Ok(None) };
+            let Some(table) = open(txn, EXECUTIONS)? else {
+                return Ok(None);
+            };
             match table.get(id.0).map_err(storage)? {
-                Some(bytes) => decode(bytes.value(), || format!("executions/{id}")).map(Some),
+                Some(bytes) => decode(RecordKey::Execution(id.0), bytes.value()).map(Some),
                 None => Ok(None),
             }
         })
@@ -132,58 +216,65 @@ impl Journal {
             let mut out = Vec::new();
             for entry in table.iter().map_err(storage)? {
                 let (key, value) = entry.map_err(storage)?;
-                let id = ExecutionId(key.value());
-                out.push((id, decode(value.value(), || format!("executions/{id}"))?));
-            }
-            Ok(out)
-        })
-    }
-
-    /// An execution's calls, in seq order.
-    pub fn calls(&self, exec: ExecutionId) -> Result<Vec<(u32, CallRecord)>, JournalError> {
-        self.read(|txn| {
-            let Some(table) = open(txn, CALLS)? else {
-                return Ok(Vec::new());
-            };
-            let mut out = Vec::new();
-            for entry in table
-                .range((exec.0, 0)..=(exec.0, u32::MAX))
-                .map_err(storage)?
-            {
-                let (key, value) = entry.map_err(storage)?;
-                let (_, seq) = key.value();
+                let id = key.value();
                 out.push((
-                    seq,
-                    decode(value.value(), || format!("calls/{exec}/{seq}"))?,
+                    ExecutionId(id),
+                    decode(RecordKey::Execution(id), value.value())?,
                 ));
             }
             Ok(out)
         })
     }
 
-    /// A call's attempts, in order.
-    pub fn attempts(
-        &self,
-        exec: ExecutionId,
-        seq: u32,
-    ) -> Result<Vec<(u32, AttemptRecord)>, JournalError> {
+    /// An execution with all its calls and attempts, read in one
+    /// transaction and checked for completeness (see [`History`]).
+    pub fn history(&self, id: ExecutionId) -> Result<Option<History>, JournalError> {
+        let exec = id.0;
         self.read(|txn| {
-            let Some(table) = open(txn, ATTEMPTS)? else {
-                return Ok(Vec::new());
+            let Some(executions) = open(txn, EXECUTIONS)? else {
+                return Ok(None);
             };
-            let mut out = Vec::new();
-            for entry in table
-                .range((exec.0, seq, 0)..=(exec.0, seq, u32::MAX))
-                .map_err(storage)?
-            {
-                let (key, value) = entry.map_err(storage)?;
-                let (_, _, n) = key.value();
-                out.push((
-                    n,
-                    decode(value.value(), || format!("attempts/{exec}/{seq}/{n}"))?,
-                ));
+            let Some(bytes) = executions.get(exec).map_err(storage)? else {
+                return Ok(None);
+            };
+            let execution: ExecutionRecord = decode(RecordKey::Execution(exec), bytes.value())?;
+            let mut calls: Vec<CallHistory> = Vec::new();
+            if let Some(table) = open(txn, CALLS)? {
+                for entry in table.range((exec, 0)..=(exec, u32::MAX)).map_err(storage)? {
+                    let (key, value) = entry.map_err(storage)?;
+                    let (_, seq) = key.value();
+                    let call = decode(RecordKey::Call(exec, seq), value.value())?;
+                    calls.push(CallHistory {
+                        seq,
+                        call,
+                        attempts: Vec::new(),
+                    });
+                }
             }
-            Ok(out)
+            if let Some(table) = open(txn, ATTEMPTS)? {
+                let range = (exec, 0, 0)..=(exec, u32::MAX, u32::MAX);
+                // Both tables are in seq order: walk the calls alongside.
+                let mut at = 0;
+                for entry in table.range(range).map_err(storage)? {
+                    let (key, value) = entry.map_err(storage)?;
+                    let (_, seq, n) = key.value();
+                    let attempt = decode(RecordKey::Attempt(exec, seq, n), value.value())?;
+                    while calls.get(at).is_some_and(|c| c.seq < seq) {
+                        at += 1;
+                    }
+                    match calls.get_mut(at) {
+                        Some(call) if call.seq == seq => call.attempts.push((n, attempt)),
+                        _ => {
+                            let reason =
+                                format!("attempt {n} belongs to seq {seq}, which has no call");
+                            return Err(incomplete(id, reason));
+                        }
+                    }
+                }
+            }
+            let history = History { execution, calls };
+            history.check(id)?;
+            Ok(Some(history))
         })
     }
 
@@ -194,31 +285,9 @@ impl Journal {
                 return Ok(None);
             };
             match table.get((exec.0, seq)).map_err(storage)? {
-                Some(bytes) => decode(bytes.value(), || format!("calls/{exec}/{seq}")).map(Some),
+                Some(bytes) => decode(RecordKey::Call(exec.0, seq), bytes.value()).map(Some),
                 None => Ok(None),
             }
-        })
-    }
-
-    /// Every attempt of an execution, by seq, read in one pass (a resume
-    /// needs them all).
-    pub fn all_attempts(
-        &self,
-        exec: ExecutionId,
-    ) -> Result<BTreeMap<u32, Vec<(u32, AttemptRecord)>>, JournalError> {
-        self.read(|txn| {
-            let mut out: BTreeMap<u32, Vec<(u32, AttemptRecord)>> = BTreeMap::new();
-            let Some(table) = open(txn, ATTEMPTS)? else {
-                return Ok(out);
-            };
-            let range = (exec.0, 0, 0)..=(exec.0, u32::MAX, u32::MAX);
-            for entry in table.range(range).map_err(storage)? {
-                let (key, value) = entry.map_err(storage)?;
-                let (_, seq, n) = key.value();
-                let record = decode(value.value(), || format!("attempts/{exec}/{seq}/{n}"))?;
-                out.entry(seq).or_default().push((n, record));
-            }
-            Ok(out)
         })
     }
 

@@ -1,8 +1,12 @@
 //! The records the journal stores, and their envelope:
-//! `[record version: u8][postcard payload][first 8 bytes of blake3(payload)]`.
+//! `[record version: u8][postcard payload][first 8 bytes of blake3(key, payload)]`.
 //!
 //! redb does not detect damage to the bytes it returns, so every record
 //! carries its own checksum and a damaged one is reported, never replayed.
+//! The checksum covers the record's key too, so a record that damage moved
+//! under another key is caught as well; counts kept in the parent records
+//! (`ExecutionRecord::calls`, `CallRecord::attempts`) catch one that went
+//! missing.
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -40,6 +44,9 @@ pub struct ExecutionRecord {
     pub updated_at_us: u64,
     /// Seeds the flow's random numbers, so a resumed flow draws the same ones.
     pub seed: u64,
+    /// How many calls the flow had made when it last stopped (the journal
+    /// must hold exactly these once the execution has ended).
+    pub calls: u32,
 }
 
 /// One checkpoint call.
@@ -61,6 +68,8 @@ pub struct CallRecord {
     pub source: CallSource,
     /// The output JSON, once completed.
     pub output: Option<String>,
+    /// How many attempts the journal holds for this call.
+    pub attempts: u32,
 }
 
 /// One attempt of a call.
@@ -80,23 +89,63 @@ pub struct AttemptRecord {
     pub stderr: Vec<u8>,
 }
 
-/// Wraps a record in its envelope.
-pub fn encode<T: Serialize>(record: &T) -> Vec<u8> {
+/// Where a record lives: its table and key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordKey {
+    /// `executions/{id}`.
+    Execution(u64),
+    /// `calls/{exec}/{seq}`.
+    Call(u64, u32),
+    /// `attempts/{exec}/{seq}/{n}`.
+    Attempt(u64, u32, u32),
+}
+
+impl RecordKey {
+    fn checksum(self, payload: &[u8]) -> [u8; CHECKSUM_LEN] {
+        let mut hasher = blake3::Hasher::new();
+        match self {
+            RecordKey::Execution(id) => hasher.update(&[0]).update(&id.to_le_bytes()),
+            RecordKey::Call(exec, seq) => hasher
+                .update(&[1])
+                .update(&exec.to_le_bytes())
+                .update(&seq.to_le_bytes()),
+            RecordKey::Attempt(exec, seq, n) => hasher
+                .update(&[2])
+                .update(&exec.to_le_bytes())
+                .update(&seq.to_le_bytes())
+                .update(&n.to_le_bytes()),
+        };
+        hasher.update(payload);
+        let mut sum = [0; CHECKSUM_LEN];
+        sum.copy_from_slice(&hasher.finalize().as_bytes()[..CHECKSUM_LEN]);
+        sum
+    }
+}
+
+impl std::fmt::Display for RecordKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RecordKey::Execution(id) => write!(f, "executions/{id}"),
+            RecordKey::Call(exec, seq) => write!(f, "calls/{exec}/{seq}"),
+            RecordKey::Attempt(exec, seq, n) => write!(f, "attempts/{exec}/{seq}/{n}"),
+        }
+    }
+}
+
+/// Wraps a record in its envelope for `key`.
+pub fn encode<T: Serialize>(key: RecordKey, record: &T) -> Vec<u8> {
     let mut bytes = vec![RECORD_VERSION];
     // Serializing our own plain structs into a Vec cannot fail.
     let payload = postcard::to_stdvec(record).unwrap_or_default();
     bytes.extend_from_slice(&payload);
-    bytes.extend_from_slice(&blake3::hash(&payload).as_bytes()[..CHECKSUM_LEN]);
+    bytes.extend_from_slice(&key.checksum(&payload));
     bytes
 }
 
-/// Checks a record's envelope and decodes it; `what` names it in errors.
-pub fn decode<T: DeserializeOwned>(
-    bytes: &[u8],
-    what: impl Fn() -> String,
-) -> Result<T, JournalError> {
+/// Checks the envelope of the record stored under `key` and decodes it.
+pub fn decode<T: DeserializeOwned>(key: RecordKey, bytes: &[u8]) -> Result<T, JournalError> {
     let corrupt = |reason: String| JournalError::Corrupt {
-        what: what(),
+        what: key.to_string(),
         reason,
     };
     if bytes.len() < 1 + CHECKSUM_LEN {
@@ -106,7 +155,7 @@ pub fn decode<T: DeserializeOwned>(
         return Err(corrupt(format!("unknown record version {}", bytes[0])));
     }
     let (payload, checksum) = bytes[1..].split_at(bytes.len() - 1 - CHECKSUM_LEN);
-    if blake3::hash(payload).as_bytes()[..CHECKSUM_LEN] != *checksum {
+    if key.checksum(payload) != *checksum {
         return Err(corrupt("checksum mismatch".to_owned()));
     }
     postcard::from_bytes(payload).map_err(|e| corrupt(e.to_string()))
@@ -127,13 +176,16 @@ mod tests {
             status: CallStatus::Completed,
             source: CallSource::Executed,
             output: Some("2".to_owned()),
+            attempts: 1,
         }
     }
+
+    const KEY: RecordKey = RecordKey::Call(7, 1);
 
     #[test]
     fn a_record_round_trips() {
         let call = sample_call();
-        let decoded: CallRecord = decode(&encode(&call), || "call".to_owned()).expect("decodes");
+        let decoded: CallRecord = decode(KEY, &encode(KEY, &call)).expect("decodes");
         assert_eq!(decoded, call);
     }
 
@@ -141,12 +193,12 @@ mod tests {
     /// `FORMAT_VERSION` / `RECORD_VERSION` must change with it.
     #[test]
     fn golden_bytes_of_a_call_and_an_attempt() {
-        let call = encode(&sample_call());
+        let call = encode(KEY, &sample_call());
         // version, "add_one_2", "add_one", Some("llm_call"), Isolated,
-        // "{\"x\":1}", Completed, Executed, Some("2"), checksum.
+        // "{\"x\":1}", Completed, Executed, Some("2"), 1 attempt, checksum.
         assert_eq!(
             to_hex(&call),
-            "01096164645f6f6e655f32076164645f6f6e6501086c6c6d5f63616c6c01077b2278223a317d010001013284b351a3f8393b94"
+            "01096164645f6f6e655f32076164645f6f6e6501086c6c6d5f63616c6c01077b2278223a317d010001013201256fcfc45bdefc78"
         );
         let attempt = AttemptRecord {
             started_at_us: 1,
@@ -159,26 +211,34 @@ mod tests {
             stdout: b"hi".to_vec(),
             stderr: Vec::new(),
         };
-        let bytes = encode(&attempt);
-        let decoded: AttemptRecord = decode(&bytes, || "attempt".to_owned()).expect("decodes");
+        let key = RecordKey::Attempt(7, 1, 1);
+        let bytes = encode(key, &attempt);
+        let decoded: AttemptRecord = decode(key, &bytes).expect("decodes");
         assert_eq!(decoded, attempt);
         assert_eq!(&bytes[..8], &[1, 1, 1, 2, 1, 2, 0, 4]);
     }
 
     #[test]
     fn every_flipped_byte_is_caught() {
-        let bytes = encode(&sample_call());
+        let bytes = encode(KEY, &sample_call());
         for i in 0..bytes.len() {
             for bit in 0..8 {
                 let mut damaged = bytes.clone();
                 damaged[i] ^= 1 << bit;
-                let result: Result<CallRecord, _> = decode(&damaged, || "call".to_owned());
+                let result: Result<CallRecord, _> = decode(KEY, &damaged);
                 assert!(
                     matches!(result, Err(JournalError::Corrupt { .. })),
                     "flip of bit {bit} in byte {i} went unnoticed"
                 );
             }
         }
+    }
+
+    #[test]
+    fn a_record_read_under_another_key_is_caught() {
+        let bytes = encode(KEY, &sample_call());
+        let moved: Result<CallRecord, _> = decode(RecordKey::Call(7, 2), &bytes);
+        assert!(matches!(moved, Err(JournalError::Corrupt { .. })));
     }
 
     fn to_hex(bytes: &[u8]) -> String {

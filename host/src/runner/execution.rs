@@ -22,7 +22,7 @@ use crate::bindings::types::{self, CallError};
 use crate::component::Component;
 use crate::error::JournalError;
 use crate::events::Event;
-use crate::journal::record::{AttemptRecord, CallRecord, ExecutionRecord, encode};
+use crate::journal::record::{AttemptRecord, CallRecord, ExecutionRecord};
 use crate::journal::writer::Put;
 use crate::manifest::CheckpointInfo;
 use crate::model::{AttemptOutcome, CallSource, CallStatus, ExecutionId, Runtime, TrapKind};
@@ -64,6 +64,7 @@ pub(crate) struct Execution {
     component: Component,
     flow_cache: bool,
     recorded: Recorded,
+    recorded_len: u32,
     next_seq: u32,
     call_ids: CallIds,
     inline: InlineRuntime,
@@ -87,6 +88,7 @@ impl Execution {
             runner,
             component,
             flow_cache,
+            recorded_len: recorded.len(),
             recorded,
             next_seq: 0,
             call_ids: CallIds::default(),
@@ -96,6 +98,12 @@ impl Execution {
 
     pub(crate) fn record(&self) -> &ExecutionRecord {
         &self.record
+    }
+
+    /// How many calls the journal holds for this execution: those the flow
+    /// made, or more if an earlier run made more.
+    pub(crate) fn calls_journaled(&self) -> u32 {
+        self.next_seq.max(self.recorded_len)
     }
 
     pub(crate) fn policy(&self) -> &Policy {
@@ -119,8 +127,6 @@ impl Execution {
             }
         };
         let seq = self.next_seq;
-        self.next_seq += 1;
-        let call_id = self.call_ids.next(name);
         let (mut call, first_attempt) = match self.recorded.take(seq) {
             Some(recorded) => {
                 if recorded.call.name != name || recorded.call.input != input {
@@ -130,6 +136,8 @@ impl Execution {
                         found: format!("`{name}` with {input}"),
                     });
                 }
+                self.next_seq += 1;
+                self.call_ids.next(name);
                 if recorded.call.status == CallStatus::Completed {
                     self.completed(seq, &recorded.call, 0);
                     let output = recorded.call.output.unwrap_or_else(|| "null".to_owned());
@@ -141,7 +149,10 @@ impl Execution {
             }
             None => (
                 CallRecord {
-                    call_id,
+                    call_id: {
+                        self.next_seq += 1;
+                        self.call_ids.next(name)
+                    },
                     name: name.to_owned(),
                     kind: info.kind.clone(),
                     runtime: info.runtime,
@@ -149,6 +160,7 @@ impl Execution {
                     status: CallStatus::Running,
                     source: CallSource::Executed,
                     output: None,
+                    attempts: 0,
                 },
                 1,
             ),
@@ -188,6 +200,7 @@ impl Execution {
             if n > first {
                 tokio::time::sleep(self.retry_delay(n - first)).await;
             }
+            call.attempts = n;
             let mut attempt = AttemptRecord {
                 started_at_us: self.runner.clock.now_us(),
                 ended_at_us: None,
@@ -327,20 +340,11 @@ impl Execution {
     }
 
     fn call_put(&self, seq: u32, call: &CallRecord) -> Put {
-        Put::Call {
-            exec: self.id.0,
-            seq,
-            record: encode(call),
-        }
+        Put::call(self.id.0, seq, call)
     }
 
     fn attempt_put(&self, seq: u32, n: u32, attempt: &AttemptRecord) -> Put {
-        Put::Attempt {
-            exec: self.id.0,
-            seq,
-            n,
-            record: encode(attempt),
-        }
+        Put::attempt(self.id.0, seq, n, attempt)
     }
 
     // `&mut self`, not `&self`: the future must be `Send`, and an execution

@@ -21,7 +21,7 @@ use crate::engine::Engine;
 use crate::error::{LoadError, RunError};
 use crate::events::{Event, EventSink};
 use crate::journal::Journal;
-use crate::journal::record::{ExecutionRecord, encode};
+use crate::journal::record::ExecutionRecord;
 use crate::journal::writer::{Put, Sync};
 use crate::model::{ComponentHash, ExecutionId, ExecutionStatus, Failure, FailureKind};
 use crate::policy::Policy;
@@ -173,6 +173,7 @@ impl Runner {
             created_at_us: now,
             updated_at_us: now,
             seed: seed_for(id, now),
+            calls: 0,
         };
         let mut puts = Vec::new();
         if !self.journal.has_component(component.hash())? {
@@ -181,10 +182,7 @@ impl Runner {
                 bytes: component.bytes(),
             });
         }
-        puts.push(Put::Execution {
-            id: id.0,
-            record: encode(&record),
-        });
+        puts.push(Put::execution(id.0, &record));
         self.journal.write(puts, self.ack_sync()).await?;
         self.emit(Event::ExecutionStarted {
             exec: id,
@@ -261,10 +259,7 @@ impl Runner {
         record.failure = None;
         record.updated_at_us = self.clock.now_us();
         let mut puts = closing;
-        puts.push(Put::Execution {
-            id: id.0,
-            record: encode(&record),
-        });
+        puts.push(Put::execution(id.0, &record));
         self.journal.write(puts, self.ack_sync()).await?;
         self.emit(Event::ExecutionResumed { exec: id });
         self.drive(id, record, component, recorded).await
@@ -297,6 +292,7 @@ impl Runner {
             Err(e) => Err(e),
         };
         let (_, stderr) = store.data().take_output();
+        record.calls = store.data().execution.calls_journaled();
         let failed = |kind: FailureKind, message: String| Err(Failure { kind, message });
         let result = match call {
             Ok(Ok(output)) => Ok(output),
@@ -344,10 +340,7 @@ impl Runner {
             }
         }
         record.updated_at_us = self.clock.now_us();
-        let put = Put::Execution {
-            id: id.0,
-            record: encode(&*record),
-        };
+        let put = Put::execution(id.0, record);
         self.journal.write(vec![put], self.ack_sync()).await?;
         self.emit(Event::ExecutionFinished {
             exec: id,

@@ -4,9 +4,9 @@
 use std::collections::BTreeMap;
 
 use crate::error::JournalError;
-use crate::journal::Journal;
-use crate::journal::record::{AttemptRecord, CallRecord, encode};
+use crate::journal::record::{AttemptRecord, CallRecord};
 use crate::journal::writer::Put;
+use crate::journal::{CallHistory, Journal};
 use crate::model::{AttemptOutcome, ExecutionId};
 
 /// The message given to an attempt whose process stopped while it ran.
@@ -33,30 +33,40 @@ impl Recorded {
         journal: &Journal,
         exec: ExecutionId,
     ) -> Result<(Recorded, Vec<Put>), JournalError> {
-        let mut attempts = journal.all_attempts(exec)?;
+        let history = journal
+            .history(exec)?
+            .ok_or_else(|| JournalError::Corrupt {
+                what: format!("execution {exec}"),
+                reason: "the execution record is missing".to_owned(),
+            })?;
         let mut calls = BTreeMap::new();
         let mut closing = Vec::new();
-        for (seq, call) in journal.calls(exec)? {
-            let tries = attempts.remove(&seq).unwrap_or_default();
-            let last_attempt = tries.last().map_or(0, |(n, _)| *n);
-            for (n, attempt) in tries {
+        for CallHistory {
+            seq,
+            call,
+            attempts,
+        } in history.calls
+        {
+            let last_attempt = attempts.last().map_or(0, |(n, _)| *n);
+            for (n, attempt) in attempts {
                 if attempt.outcome.is_none() {
-                    closing.push(Put::Attempt {
-                        exec: exec.0,
-                        seq,
-                        n,
-                        record: encode(&AttemptRecord {
-                            outcome: Some(AttemptOutcome::Failed {
-                                message: INTERRUPTED.to_owned(),
-                            }),
-                            ..attempt
+                    let closed = AttemptRecord {
+                        outcome: Some(AttemptOutcome::Failed {
+                            message: INTERRUPTED.to_owned(),
                         }),
-                    });
+                        ..attempt
+                    };
+                    closing.push(Put::attempt(exec.0, seq, n, &closed));
                 }
             }
             calls.insert(seq, RecordedCall { call, last_attempt });
         }
         Ok((Recorded { calls }, closing))
+    }
+
+    /// How many calls the journal holds.
+    pub(crate) fn len(&self) -> u32 {
+        self.calls.last_key_value().map_or(0, |(seq, _)| seq + 1)
     }
 
     /// The recorded call at `seq`, if the journal has one.
