@@ -251,3 +251,62 @@ async fn eventual_durability_is_made_durable_when_the_journal_closes() {
     assert_eq!(detail.execution.status, ExecutionStatus::Completed);
     assert_eq!(detail.calls.len(), 4);
 }
+
+#[tokio::test]
+async fn a_checkpoints_cache_option_beats_its_flows() {
+    let dir = temp();
+    let host = host(dir.path(), marking_policy(dir.path()));
+    let probe = load(&host, "probe").await;
+    for _ in 0..2 {
+        let outcome = host
+            .run(&probe, "additions_uncached", r#"{"a": 5, "b": 5}"#)
+            .await
+            .expect("runs");
+        assert_eq!(outcome.output.as_deref(), Some("[10,10]"));
+    }
+    assert_eq!(
+        count_marks(&marks(dir.path()), "add"),
+        2,
+        "the flow's cache = false applies"
+    );
+    assert_eq!(
+        count_marks(&marks(dir.path()), "forced"),
+        1,
+        "the checkpoint's cache = true wins"
+    );
+}
+
+#[tokio::test]
+async fn retries_wait_the_policys_delay_doubling_each_time() {
+    let dir = temp();
+    let delay = std::time::Duration::from_millis(40);
+    let host = host(dir.path(), Policy::default().retry_delay(delay));
+    let probe = load(&host, "probe").await;
+    let outcome = host.run(&probe, "retrying", "{}").await.expect("runs");
+    let detail = host
+        .client()
+        .execution(outcome.id)
+        .expect("readable")
+        .expect("journaled");
+    let starts: Vec<String> = detail.calls[0]
+        .attempts
+        .iter()
+        .map(|a| a.started_at.clone())
+        .collect();
+    let micros = |t: &str| -> u64 {
+        // HH:MM:SS.ffffff of one run are enough to compare within a minute.
+        let clock = &t[11..26];
+        let (h, m, s) = (&clock[0..2], &clock[3..5], &clock[6..]);
+        let secs: f64 = s.parse().expect("seconds");
+        h.parse::<u64>().expect("h") * 3_600_000_000
+            + m.parse::<u64>().expect("m") * 60_000_000
+            + (secs * 1e6) as u64
+    };
+    let gaps: Vec<u64> = starts
+        .windows(2)
+        .map(|w| micros(&w[1]).saturating_sub(micros(&w[0])))
+        .collect();
+    assert_eq!(gaps.len(), 2);
+    assert!(gaps[0] >= 40_000, "first retry waited {} µs", gaps[0]);
+    assert!(gaps[1] >= 80_000, "second retry waited {} µs", gaps[1]);
+}

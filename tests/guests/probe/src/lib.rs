@@ -342,3 +342,18 @@ fn unknown_checkpoint() -> Result<i64, Error> {
     struct NoArgs {}
     cairn_guest::__private::submit::<NoArgs, i64>("no_such_checkpoint", &NoArgs {}).result()
 }
+
+/// Adds and leaves a mark `forced`: cached even in a flow that turns the
+/// cache off.
+#[checkpoint(cache = true)]
+fn forced_add(a: i64, b: i64) -> Result<i64, String> {
+    mark("forced")?;
+    Ok(a + b)
+}
+
+/// A flow with the cache off: `logged_add` follows it, `forced_add`
+/// overrides it.
+#[flow(cache = false)]
+fn additions_uncached(a: i64, b: i64) -> Result<(i64, i64), Error> {
+    Ok((logged_add(a, b)?, forced_add(a, b)?))
+}
