@@ -12,12 +12,24 @@ use crate::bindings::cairn::checkpoint::types::{CallError, TrapKind as WitTrapKi
 use crate::error::{Error, TrapKind};
 
 /// A submitted checkpoint call. Its sequence number in the journal was fixed
-/// when it was submitted; [`Pending::result`] waits for its output.
+/// when it was submitted; [`Pending::result`] waits for its output. The call
+/// runs whether or not its result is awaited, but a failure that is never
+/// awaited fails the execution when the flow ends.
 #[must_use = "a pending call's failure is only seen through `result()`"]
 pub struct Pending<T> {
     checkpoint: &'static str,
     state: Result<runner::Pending, Error>,
     output: PhantomData<fn() -> T>,
+}
+
+impl<T> Pending<T> {
+    pub(crate) fn from_handle(checkpoint: &'static str, handle: runner::Pending) -> Self {
+        Pending {
+            checkpoint,
+            state: Ok(handle),
+            output: PhantomData,
+        }
+    }
 }
 
 impl<T: DeserializeOwned> Pending<T> {
@@ -54,7 +66,7 @@ pub fn submit<A: Serialize, T>(checkpoint: &'static str, args: &A) -> Pending<T>
     }
 }
 
-fn from_call_error(checkpoint: &str, error: CallError) -> Error {
+pub(crate) fn from_call_error(checkpoint: &str, error: CallError) -> Error {
     match error {
         CallError::Failed(message) => Error::Failed {
             checkpoint: checkpoint.to_owned(),

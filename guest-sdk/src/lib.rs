@@ -24,10 +24,17 @@
 //! fn pipeline(n: i64) -> Result<i64, Error> {
 //!     let a = add_one(n)?;                  // journaled call
 //!     let b = halve::submit(a);             // a handle: its seq is fixed now
-//!     b.result()
+//!     let all = add_one::map(vec![1, 2, 3])?; // [2, 3, 4], in input order
+//!     Ok(b.result()? + all.iter().sum::<i64>())
 //! }
 //! # fn main() {}
 //! ```
+//!
+//! Besides the direct call, every checkpoint `name` has `name::submit(..)`
+//! (a [`Pending`] handle; isolated calls run in parallel), `name::map(..)`
+//! (one call per item, parameters zipped, equal lengths required; call ids
+//! `name[i]`) and, with two or more parameters, `name::product(..)` (the
+//! cartesian product, first parameter outermost).
 //!
 //! Calling a checkpoint from a flow returns `Result<T, cairn_guest::Error>`:
 //! the checkpoint failed, trapped (fuel, memory, time, panic) or could not be
@@ -47,6 +54,7 @@ mod error;
     reason = "the `export!` of wit-bindgen emits unsafe exported functions"
 )]
 mod exports;
+mod fanout;
 pub mod log;
 mod registry;
 
@@ -59,6 +67,7 @@ pub use error::{Error, TrapKind};
 pub mod __private {
     pub use crate::call::submit;
     pub use crate::entry::{fallible_output, output, parse_input};
+    pub use crate::fanout::{column, map, product};
     pub use crate::registry::{CheckpointEntry, FlowEntry, Output, Runtime};
     pub use inventory;
     pub use serde;

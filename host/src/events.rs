@@ -15,6 +15,16 @@ pub enum Event {
         /// Its flow.
         flow: String,
     },
+    /// The flow submitted a call that will run (replayed calls are not
+    /// submitted again).
+    CallSubmitted {
+        /// The execution.
+        exec: ExecutionId,
+        /// The call's seq.
+        seq: u32,
+        /// The call's id.
+        call_id: String,
+    },
     /// An attempt of a call started.
     AttemptStarted {
         /// The execution.

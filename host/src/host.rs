@@ -44,9 +44,17 @@ pub struct HostBuilder {
     clock: SharedClock,
     events: Option<EventSink>,
     durability: Durability,
+    parallel: usize,
 }
 
 impl HostBuilder {
+    /// How many isolated attempts may run at once, over all executions.
+    /// Default: the number of cores.
+    pub fn max_parallel(mut self, n: usize) -> Self {
+        self.parallel = n.max(1);
+        self
+    }
+
     /// When acknowledged records reach the disk. Default:
     /// [`Durability::Immediate`].
     pub fn durability(mut self, durability: Durability) -> Self {
@@ -113,6 +121,7 @@ impl HostBuilder {
                 durability: self.durability,
                 active: Default::default(),
                 components: Default::default(),
+                isolated_pool: tokio::sync::Semaphore::new(self.parallel),
             }),
         })
     }
@@ -134,6 +143,7 @@ impl Host {
             clock: Arc::new(SystemClock),
             events: None,
             durability: Durability::default(),
+            parallel: std::thread::available_parallelism().map_or(1, usize::from),
         }
     }
 

@@ -4,7 +4,8 @@
 //! done, so real executions are counted from outside the sandbox and outside
 //! the journal under test.
 //!
-//! 50 trials by default; set CAIRN_CRASH_TRIALS for more, and
+//! 50 trials of a sequential flow and 8 of a 1,000-item map by default; set
+//! CAIRN_CRASH_TRIALS / CAIRN_CRASH_MAP_TRIALS for more, and
 //! CAIRN_CRASH_SEED to replay a run's kill times.
 
 use std::collections::BTreeMap;
@@ -16,25 +17,59 @@ use std::time::{Duration, Instant};
 use cairn_host::{CallStatus, ExecutionStatus, Host, Policy};
 use cairn_tests::{cairn, count_marks, engine, guest, marks, temp};
 
-const STEPS: u64 = 12;
-const WORK: u64 = 2_000_000;
-
-fn expected_output() -> String {
-    (0..STEPS).map(|i| i * i).sum::<u64>().to_string()
+/// A flow of marking steps to kill: `steps` calls them one by one, `fanout`
+/// as one map.
+#[derive(Clone, Copy)]
+struct Scenario {
+    flow: &'static str,
+    sequential: bool,
+    steps: u64,
+    work: u64,
 }
 
-fn run_command(dir: &Path) -> Command {
-    let mut command = cairn(dir);
-    command
-        .arg("--allow-dir")
-        .arg(format!("{}:/marks", marks(dir).display()))
-        .arg("run")
-        .arg(guest("probe"))
-        .args(["--flow", "steps", "--input"])
-        .arg(format!(r#"{{"count": {STEPS}, "work": {WORK}}}"#))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    command
+const SEQUENTIAL: Scenario = Scenario {
+    flow: "steps",
+    sequential: true,
+    steps: 12,
+    work: 2_000_000,
+};
+
+const MAP: Scenario = Scenario {
+    flow: "fanout",
+    sequential: false,
+    steps: 1_000,
+    work: 20_000,
+};
+
+impl Scenario {
+    fn expected_output(self) -> String {
+        (0..self.steps).map(|i| i * i).sum::<u64>().to_string()
+    }
+
+    fn call_id(self, i: usize) -> String {
+        match (self.sequential, i) {
+            (false, i) => format!("step[{i}]"),
+            (true, 0) => "step".to_owned(),
+            (true, i) => format!("step_{}", i + 1),
+        }
+    }
+
+    fn run_command(self, dir: &Path) -> Command {
+        let mut command = cairn(dir);
+        command
+            .arg("--allow-dir")
+            .arg(format!("{}:/marks", marks(dir).display()))
+            .arg("run")
+            .arg(guest("probe"))
+            .args(["--flow", self.flow, "--input"])
+            .arg(format!(
+                r#"{{"count": {}, "work": {}}}"#,
+                self.steps, self.work
+            ))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        command
+    }
 }
 
 /// splitmix64: a tiny seeded generator, so a failing run can be replayed.
@@ -52,42 +87,75 @@ impl Kills {
 
 #[test]
 fn sigkill_at_random_moments_then_resume_repeats_no_completed_step_and_loses_nothing() {
-    let trials: usize = std::env::var("CAIRN_CRASH_TRIALS")
+    let trials = env_or("CAIRN_CRASH_TRIALS", 50);
+    kill_and_resume(SEQUENTIAL, trials);
+}
+
+#[test]
+fn sigkill_in_the_middle_of_a_map_of_1000_then_resume_runs_only_the_unfinished_items() {
+    let trials = env_or("CAIRN_CRASH_MAP_TRIALS", 8);
+    kill_and_resume(MAP, trials);
+}
+
+fn env_or(name: &str, default: usize) -> usize {
+    std::env::var(name)
         .ok()
         .and_then(|t| t.parse().ok())
-        .unwrap_or(50);
+        .unwrap_or(default)
+}
+
+fn kill_and_resume(scenario: Scenario, trials: usize) {
     let seed = std::env::var("CAIRN_CRASH_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or_else(|| std::hash::RandomState::new().build_hasher().finish());
-    eprintln!("crash test: {trials} trials, CAIRN_CRASH_SEED={seed}");
+    eprintln!(
+        "crash test `{}`: {trials} trials, CAIRN_CRASH_SEED={seed}",
+        scenario.flow
+    );
     let mut kills = Kills(seed);
 
-    // One undisturbed run: how long a whole run takes (it also warms the
-    // shared artifact cache).
-    let calm = temp();
-    let started = Instant::now();
-    let status = run_command(calm.path()).status().expect("cairn runs");
-    assert!(status.success());
-    let whole_run = started.elapsed();
+    // An undisturbed run warms the shared artifact cache.
+    let warm = temp();
+    assert!(
+        scenario
+            .run_command(warm.path())
+            .status()
+            .expect("cairn runs")
+            .success()
+    );
 
     let mut completed_at_kill: BTreeMap<u64, usize> = BTreeMap::new();
     for trial in 0..trials {
         let dir = temp();
-        let mut child = run_command(dir.path()).spawn().expect("cairn starts");
-        // Between the end of start-up (roughly) and the end of a whole run.
-        let span = whole_run.as_micros() as u64;
-        let delay = span / 6 + kills.next(span);
-        std::thread::sleep(Duration::from_micros(delay));
+        let marks = marks(dir.path());
+        let mut child = scenario
+            .run_command(dir.path())
+            .spawn()
+            .expect("cairn starts");
+        // A random point of progress (how many steps have left their mark,
+        // from none at all), then a random few hundred microseconds more.
+        let target = kills.next(scenario.steps) as usize;
+        let give_up = Instant::now() + Duration::from_secs(20);
+        while all_marks(&marks) < target && Instant::now() < give_up {
+            if child.try_wait().ok().flatten().is_some() {
+                break;
+            }
+            std::thread::sleep(Duration::from_micros(100));
+        }
+        std::thread::sleep(Duration::from_micros(kills.next(1_000)));
         let _ = child.kill(); // SIGKILL
         child.wait().expect("reaped");
-        let done = check_trial(dir.path(), trial);
+        let done = check_trial(scenario, dir.path(), trial);
         *completed_at_kill.entry(done).or_default() += 1;
     }
-    eprintln!("crash test: steps completed when killed -> trials: {completed_at_kill:?}");
+    eprintln!(
+        "crash test `{}`: steps completed when killed -> trials: {completed_at_kill:?}",
+        scenario.flow
+    );
     let mid_flow: usize = completed_at_kill
         .iter()
-        .filter(|(done, _)| **done > 0 && **done < STEPS)
+        .filter(|(done, _)| **done > 0 && **done < scenario.steps)
         .map(|(_, n)| n)
         .sum();
     assert!(
@@ -98,13 +166,14 @@ fn sigkill_at_random_moments_then_resume_repeats_no_completed_step_and_loses_not
 
 /// Checks one killed run, resumes it and checks again. Returns how many
 /// steps had completed at the kill.
-fn check_trial(dir: &Path, trial: usize) -> u64 {
+fn check_trial(scenario: Scenario, dir: &Path, trial: usize) -> u64 {
+    let steps = scenario.steps;
     let marks = marks(dir);
     let journal = dir.join("journal.redb");
     if !journal.exists() {
         assert_eq!(
-            step_marks(&marks),
-            vec![0; STEPS as usize],
+            step_marks(&marks, steps),
+            vec![0; steps as usize],
             "trial {trial}: steps ran without a journal"
         );
         return 0;
@@ -121,8 +190,8 @@ fn check_trial(dir: &Path, trial: usize) -> u64 {
         .expect("readable");
     let Some(execution) = executions.first() else {
         assert_eq!(
-            step_marks(&marks),
-            vec![0; STEPS as usize],
+            step_marks(&marks, steps),
+            vec![0; steps as usize],
             "trial {trial}: steps ran with no execution"
         );
         return 0;
@@ -139,14 +208,17 @@ fn check_trial(dir: &Path, trial: usize) -> u64 {
         .filter(|c| c.status == CallStatus::Completed)
         .map(|c| c.seq)
         .collect();
-    assert!(
-        completed
-            .iter()
-            .enumerate()
-            .all(|(i, seq)| *seq == i as u32),
-        "trial {trial}: completed calls are a prefix: {completed:?}"
-    );
-    let marks_before = step_marks(&marks);
+    if scenario.sequential {
+        // One call at a time: what completed is a prefix.
+        assert!(
+            completed
+                .iter()
+                .enumerate()
+                .all(|(i, seq)| *seq == i as u32),
+            "trial {trial}: completed calls are a prefix: {completed:?}"
+        );
+    }
+    let marks_before = step_marks(&marks, steps);
     for seq in &completed {
         assert!(
             marks_before[*seq as usize] >= 1,
@@ -169,14 +241,14 @@ fn check_trial(dir: &Path, trial: usize) -> u64 {
     );
     assert_eq!(
         String::from_utf8_lossy(&resumed.stdout).trim(),
-        expected_output(),
+        scenario.expected_output(),
         "trial {trial}"
     );
 
     // Completed steps never run again; every other step runs exactly once
     // more (at-least-once only for the step the kill interrupted).
-    let marks_after = step_marks(&marks);
-    for seq in 0..STEPS as u32 {
+    let marks_after = step_marks(&marks, steps);
+    for seq in 0..steps as u32 {
         let (before, after) = (marks_before[seq as usize], marks_after[seq as usize]);
         if completed.contains(&seq) {
             assert_eq!(
@@ -210,18 +282,14 @@ fn check_trial(dir: &Path, trial: usize) -> u64 {
         ExecutionStatus::Completed,
         "trial {trial}"
     );
-    assert_eq!(after.calls.len(), STEPS as usize, "trial {trial}");
+    assert_eq!(after.calls.len(), steps as usize, "trial {trial}");
     for (i, call) in after.calls.iter().enumerate() {
         assert_eq!(call.seq, i as u32);
+        assert_eq!(call.call_id, scenario.call_id(i));
         assert_eq!(
-            call.call_id,
-            if i == 0 {
-                "step".to_owned()
-            } else {
-                format!("step_{}", i + 1)
-            }
+            call.input,
+            serde_json::json!({"i": i, "work": scenario.work})
         );
-        assert_eq!(call.input, serde_json::json!({"i": i, "work": WORK}));
         assert_eq!(call.output, Some(serde_json::json!(i * i)));
         assert_eq!(call.status, CallStatus::Completed);
         let numbers: Vec<u32> = call.attempts.iter().map(|a| a.n).collect();
@@ -240,8 +308,12 @@ fn check_trial(dir: &Path, trial: usize) -> u64 {
     completed.len() as u64
 }
 
-fn step_marks(marks: &Path) -> Vec<usize> {
-    (0..STEPS)
+fn all_marks(marks: &Path) -> usize {
+    std::fs::read_dir(marks).map(Iterator::count).unwrap_or(0)
+}
+
+fn step_marks(marks: &Path, steps: u64) -> Vec<usize> {
+    (0..steps)
         .map(|i| count_marks(marks, &format!("step-{i}")))
         .collect()
 }

@@ -116,12 +116,16 @@ async fn a_flow_that_changes_its_calls_on_resume_fails_with_non_determinism() {
     assert_eq!(failure.kind, FailureKind::NonDeterminism);
     assert!(failure.message.contains("seq 1"), "{}", failure.message);
     assert!(
-        failure.message.contains(r#"`add` with {"a":2,"b":2}"#),
+        failure
+            .message
+            .contains(r#"`add` (add) with {"a":2,"b":2}"#),
         "{}",
         failure.message
     );
     assert!(
-        failure.message.contains(r#"`add` with {"a":1,"b":1}"#),
+        failure
+            .message
+            .contains(r#"`add` (add) with {"a":1,"b":1}"#),
         "{}",
         failure.message
     );

@@ -3,8 +3,8 @@
 //! `fn add_one(x: i64) -> i64` expands to
 //! - `fn add_one(x: i64) -> Result<i64, cairn_guest::Error>`, which calls the
 //!   runner (so a flow's call is journaled, never a plain function call);
-//! - `mod add_one { submit, NAME }` in the type namespace beside it, for
-//!   `add_one::submit(..)`;
+//! - `mod add_one { submit, map, product, NAME }` in the type namespace beside
+//!   it, for `add_one::submit(..)` and fan-out;
 //! - the original body under a hidden name, and its registration.
 
 use proc_macro2::TokenStream;
@@ -57,6 +57,7 @@ pub fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenStream> 
         quote!(::cairn_guest::__private::output)
     };
     let mod_doc = format!("Concurrent calls and the name of the `{name_str}` checkpoint.");
+    let fanout = fanout(&sig, output, &params);
 
     Ok(quote! {
         #body
@@ -82,6 +83,8 @@ pub fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenStream> 
                 ::cairn_guest::__private::submit(NAME, &Args { #(#names),* })
             }
 
+            #fanout
+
             fn invoke(input: &str) -> ::cairn_guest::__private::Output {
                 let args: Args = ::cairn_guest::__private::parse_input(input)?;
                 #to_output(super::#body_name(#(args.#names),*))
@@ -100,4 +103,41 @@ pub fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenStream> 
             }
         }
     })
+}
+
+/// `map` (any parameters) and `product` (two or more): each parameter
+/// becomes an iterable of its type.
+fn fanout(sig: &Signature, output: &syn::Type, params: &[String]) -> TokenStream {
+    if sig.names.is_empty() {
+        return TokenStream::new();
+    }
+    let names = &sig.names;
+    let types = &sig.types;
+    let columns = quote! {
+        ::std::vec![#(::cairn_guest::__private::column(NAME, #names)?),*]
+    };
+    let map = quote! {
+        /// Calls the checkpoint once per item (parameters zipped; equal
+        /// lengths required) and returns the outputs in input order. Call
+        /// ids are `name[i]`.
+        pub fn map(#(#names: impl ::core::iter::IntoIterator<Item = #types>),*)
+            -> ::core::result::Result<::std::vec::Vec<#output>, ::cairn_guest::Error>
+        {
+            ::cairn_guest::__private::map(NAME, &[#(#params),*], #columns)
+        }
+    };
+    if sig.names.len() < 2 {
+        return map;
+    }
+    quote! {
+        #map
+
+        /// Calls the checkpoint once per combination of the inputs, the
+        /// first parameter outermost, and returns the outputs in that order.
+        pub fn product(#(#names: impl ::core::iter::IntoIterator<Item = #types>),*)
+            -> ::core::result::Result<::std::vec::Vec<#output>, ::cairn_guest::Error>
+        {
+            ::cairn_guest::__private::product(NAME, &[#(#params),*], #columns)
+        }
+    }
 }

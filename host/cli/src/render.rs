@@ -4,6 +4,8 @@ use cairn_host::{
     AttemptOutcome, CallSource, CallStatus, Event, ExecutionDetail, ExecutionStatus,
     ExecutionSummary,
 };
+use std::time::{Duration, Instant};
+
 use serde::Serialize;
 
 use crate::exit::Exit;
@@ -15,48 +17,100 @@ pub fn json(value: &impl Serialize) -> Result<(), Exit> {
     Ok(())
 }
 
-/// One progress line on stderr per event.
-pub fn progress(event: &Event) {
-    match event {
-        Event::ExecutionStarted { exec, flow } => {
-            eprintln!("cairn: execution {exec} of flow `{flow}` started")
-        }
-        Event::AttemptStarted { .. } => {}
-        Event::AttemptFailed {
-            call_id,
-            attempt,
-            outcome,
-            will_retry,
-            ..
-        } => {
-            let why = match outcome {
-                AttemptOutcome::Failed { message } => format!("failed: {message}"),
-                AttemptOutcome::Trapped { kind, message } => format!("trapped ({kind}): {message}"),
-                _ => "failed".to_owned(),
-            };
-            let next = if *will_retry { ", retrying" } else { "" };
-            eprintln!("  ✗ {call_id:<24} attempt {attempt} {why}{next}");
-        }
-        Event::CallCompleted {
-            seq,
-            call_id,
-            source,
-            duration_us,
-            ..
-        } => match source {
-            CallSource::Executed => {
-                eprintln!("  ✓ {call_id:<24} seq {seq:<4} {}", duration(*duration_us));
+/// How many call lines are printed one by one before progress switches to
+/// a summary line at most every [`SUMMARY_EVERY`].
+const CALL_LINES: u64 = 40;
+const SUMMARY_EVERY: Duration = Duration::from_millis(500);
+
+/// Progress on stderr: a line per call for small executions; for big
+/// fan-outs, a running count instead of thousands of lines.
+#[derive(Default)]
+pub struct Progress {
+    submitted: u64,
+    completed: u64,
+    failed: u64,
+    lines: u64,
+    last_summary: Option<Instant>,
+}
+
+impl Progress {
+    pub fn on(&mut self, event: &Event) {
+        match event {
+            Event::ExecutionStarted { exec, flow } => {
+                eprintln!("cairn: execution {exec} of flow `{flow}` started")
             }
-            other => eprintln!("  ↺ {call_id:<24} seq {seq:<4} {}", source_name(*other)),
-        },
-        Event::ExecutionResumed { exec } => eprintln!("cairn: execution {exec} resumed"),
-        Event::FlowRetrying { exec, retries_left } => {
-            eprintln!(
+            Event::CallSubmitted { .. } => self.submitted += 1,
+            Event::AttemptFailed {
+                call_id,
+                attempt,
+                outcome,
+                will_retry,
+                ..
+            } => {
+                if !will_retry {
+                    self.failed += 1;
+                }
+                let why = match outcome {
+                    AttemptOutcome::Failed { message } => format!("failed: {message}"),
+                    AttemptOutcome::Trapped { kind, message } => {
+                        format!("trapped ({kind}): {message}")
+                    }
+                    _ => "failed".to_owned(),
+                };
+                let next = if *will_retry { ", retrying" } else { "" };
+                self.line(format!("  ✗ {call_id:<24} attempt {attempt} {why}{next}"));
+            }
+            Event::CallCompleted {
+                seq,
+                call_id,
+                source,
+                duration_us,
+                ..
+            } => {
+                self.completed += 1;
+                let line = match source {
+                    CallSource::Executed => {
+                        format!("  ✓ {call_id:<24} seq {seq:<6} {}", duration(*duration_us))
+                    }
+                    other => format!("  ↺ {call_id:<24} seq {seq:<6} {}", source_name(*other)),
+                };
+                self.line(line);
+            }
+            Event::ExecutionResumed { exec } => eprintln!("cairn: execution {exec} resumed"),
+            Event::FlowRetrying { exec, retries_left } => eprintln!(
                 "cairn: execution {exec} failed; running the flow again ({retries_left} retries left)"
-            )
+            ),
+            Event::ExecutionFinished { exec, status } => {
+                if self.lines > CALL_LINES {
+                    self.summary();
+                }
+                eprintln!("cairn: execution {exec} {status}")
+            }
+            _ => {}
         }
-        Event::ExecutionFinished { exec, status } => eprintln!("cairn: execution {exec} {status}"),
-        _ => {}
+    }
+
+    fn line(&mut self, line: String) {
+        self.lines += 1;
+        if self.lines <= CALL_LINES {
+            eprintln!("{line}");
+            return;
+        }
+        let due = self
+            .last_summary
+            .is_none_or(|at| at.elapsed() >= SUMMARY_EVERY);
+        if due {
+            self.summary();
+        }
+    }
+
+    fn summary(&mut self) {
+        self.last_summary = Some(Instant::now());
+        let running = self.submitted.saturating_sub(self.completed + self.failed);
+        eprintln!(
+            "  … {} calls completed, {} failed, {} running or queued",
+            self.completed, self.failed, running
+        );
     }
 }
 

@@ -2,9 +2,9 @@
 //! flow's output on stdout.
 
 use std::process::ExitCode;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
-use cairn_host::{Event, ExecutionStatus, FailureKind, Host, Outcome};
+use cairn_host::{Event, EventSink, ExecutionStatus, FailureKind, Host, Outcome};
 
 use crate::args::{Global, RunArgs, ShowArgs};
 use crate::exit::{Exit, code};
@@ -17,10 +17,7 @@ pub async fn run(global: &Global, args: &RunArgs) -> Result<ExitCode, Exit> {
             .map_err(|e| Exit::bad_input(anyhow::anyhow!("cannot read {}: {e}", file.display())))?,
         (None, None) => "{}".to_owned(),
     };
-    let host = setup::host(
-        global,
-        Some(Arc::new(|event: &Event| render::progress(event))),
-    )?;
+    let host = setup::host(global, Some(progress()))?;
     let component = host.load_file(&args.component).await?;
     let flow = match &args.flow {
         Some(flow) => flow.clone(),
@@ -40,12 +37,18 @@ pub async fn run(global: &Global, args: &RunArgs) -> Result<ExitCode, Exit> {
 
 /// `cairn executions resume`: the same output and exit codes as `run`.
 pub async fn resume(global: &Global, args: &ShowArgs) -> Result<ExitCode, Exit> {
-    let host = setup::host(
-        global,
-        Some(Arc::new(|event: &Event| render::progress(event))),
-    )?;
+    let host = setup::host(global, Some(progress()))?;
     let outcome = host.resume(args.id).await?;
     report(global, &host, &outcome)
+}
+
+fn progress() -> EventSink {
+    let progress = Mutex::new(render::Progress::default());
+    Arc::new(move |event: &Event| {
+        if let Ok(mut progress) = progress.lock() {
+            progress.on(event);
+        }
+    })
 }
 
 /// Prints an outcome (the output on stdout, a failure on stderr) and

@@ -4,10 +4,13 @@
 //! whole flow when it asks for that, and records how the execution ended.
 
 mod cache;
+mod call;
 mod call_id;
 pub(crate) mod execution;
 mod input;
+mod lanes;
 mod recorded;
+pub(crate) mod slot;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -68,6 +71,8 @@ pub(crate) struct Runner {
     pub(crate) active: Mutex<BTreeSet<ExecutionId>>,
     /// Components by hash, so a resume does not load one again.
     pub(crate) components: Mutex<BTreeMap<ComponentHash, Component>>,
+    /// Bounds how many isolated attempts run at once, over all executions.
+    pub(crate) isolated_pool: tokio::sync::Semaphore,
 }
 
 /// Marks an execution as running in this process until dropped.
@@ -291,8 +296,22 @@ impl Runner {
             }
             Err(e) => Err(e),
         };
+        // Everything the flow submitted runs to its end and is journaled,
+        // awaited or not.
+        let settled = store.data_mut().execution.settle().await;
         let (_, stderr) = store.data().take_output();
         record.calls = store.data().execution.calls_journaled();
+        let call = match (call, settled.aborted) {
+            (_, Some(abort)) => Err(wasmtime::Error::new(abort)),
+            (Ok(Ok(output)), None) => match settled.unawaited_failures.first() {
+                Some((call_id, error)) => Ok(Err(GuestError::Failed(format!(
+                    "call `{call_id}` failed and its result was never awaited: {}",
+                    describe(error)
+                )))),
+                None => Ok(Ok(output)),
+            },
+            (call, None) => call,
+        };
         let failed = |kind: FailureKind, message: String| Err(Failure { kind, message });
         let result = match call {
             Ok(Ok(output)) => Ok(output),
@@ -310,6 +329,13 @@ impl Runner {
                 }
                 Some(nondeterminism @ Abort::NonDeterminism { .. }) => {
                     failed(FailureKind::NonDeterminism, nondeterminism.to_string())
+                }
+                Some(Abort::Host(reason)) => {
+                    let reason = reason.clone();
+                    let _ = self
+                        .finish(id, &mut record, failed(FailureKind::Host, reason.clone()))
+                        .await;
+                    return Err(RunError::Host { exec: id, reason });
                 }
                 None => {
                     let (kind, message) = outcome::trap(&error, false, 0, &stderr);
@@ -347,6 +373,15 @@ impl Runner {
             status: record.status,
         });
         Ok(outcome_of(id, record))
+    }
+}
+
+/// A call error as the flow's failure message shows it.
+fn describe(error: &crate::bindings::types::CallError) -> String {
+    use crate::bindings::types::CallError;
+    match error {
+        CallError::Failed(message) | CallError::Context(message) => message.clone(),
+        CallError::Trapped(trapped) => format!("trapped: {}", trapped.message),
     }
 }
 

@@ -116,6 +116,16 @@ impl runner::Host for CheckpointState {
         ))))
     }
 
+    async fn submit_map(
+        &mut self,
+        name: String,
+        _inputs: Vec<String>,
+    ) -> wasmtime::Result<Result<Vec<Resource<PendingCall>>, CallError>> {
+        Ok(Err(CallError::Context(format!(
+            "a map of checkpoint `{name}` was submitted from inside a checkpoint; only flows call checkpoints"
+        ))))
+    }
+
     async fn wait(
         &mut self,
         name: String,
@@ -146,7 +156,8 @@ impl runner::HostPending for CheckpointState {
     ) -> wasmtime::Result<Result<String, CallError>> {
         // A checkpoint can never obtain a handle (submit refuses), so this is
         // a forged handle: the table lookup fails and the guest traps.
-        Ok(self.table.get(&pending)?.outcome.clone())
+        self.table.get(&pending)?;
+        Err(wasmtime::Error::msg("a checkpoint cannot wait for a call"))
     }
 
     async fn drop(&mut self, pending: Resource<PendingCall>) -> wasmtime::Result<()> {

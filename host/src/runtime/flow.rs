@@ -16,7 +16,8 @@ use super::pending::PendingCall;
 use crate::bindings::runner;
 use crate::bindings::types::{self, CallError, LogLevel};
 use crate::engine::Engine;
-use crate::runner::execution::{CallReply, Execution};
+use crate::runner::execution::Execution;
+use crate::runner::slot::CallOutcome;
 
 /// What a flow store holds: its deterministic WASI and the execution whose
 /// calls it makes.
@@ -102,16 +103,36 @@ impl runner::Host for FlowState {
         name: String,
         input_json: String,
     ) -> wasmtime::Result<Result<Resource<PendingCall>, CallError>> {
-        // An `Err` here is a host failure (the journal): it traps the flow,
-        // and the runner reports it as such.
+        // An `Err` here is a host failure or non-determinism: it traps the
+        // flow, and the runner reports it as such.
         match self
             .execution
-            .call(&name, &input_json)
-            .await
+            .submit(&name, &input_json)
             .map_err(wasmtime::Error::new)?
         {
-            CallReply::Refused(error) => Ok(Err(error)),
-            CallReply::Finished(outcome) => Ok(Ok(self.table.push(PendingCall { outcome })?)),
+            Err(refused) => Ok(Err(refused)),
+            Ok(slot) => Ok(Ok(self.table.push(PendingCall(slot))?)),
+        }
+    }
+
+    async fn submit_map(
+        &mut self,
+        name: String,
+        inputs: Vec<String>,
+    ) -> wasmtime::Result<Result<Vec<Resource<PendingCall>>, CallError>> {
+        match self
+            .execution
+            .submit_map(&name, &inputs)
+            .map_err(wasmtime::Error::new)?
+        {
+            Err(refused) => Ok(Err(refused)),
+            Ok(slots) => {
+                let mut handles = Vec::with_capacity(slots.len());
+                for slot in slots {
+                    handles.push(self.table.push(PendingCall(slot))?);
+                }
+                Ok(Ok(handles))
+            }
         }
     }
 
@@ -142,7 +163,11 @@ impl runner::HostPending for FlowState {
         &mut self,
         pending: Resource<PendingCall>,
     ) -> wasmtime::Result<Result<String, CallError>> {
-        Ok(self.table.get(&pending)?.outcome.clone())
+        let slot = self.table.get(&pending)?.0.clone();
+        match slot.result().await {
+            CallOutcome::Finished(outcome) => Ok(outcome),
+            CallOutcome::Aborted(abort) => Err(wasmtime::Error::new(abort)),
+        }
     }
 
     async fn drop(&mut self, pending: Resource<PendingCall>) -> wasmtime::Result<()> {

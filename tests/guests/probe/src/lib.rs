@@ -357,3 +357,129 @@ fn forced_add(a: i64, b: i64) -> Result<i64, String> {
 fn additions_uncached(a: i64, b: i64) -> Result<(i64, i64), Error> {
     Ok((logged_add(a, b)?, forced_add(a, b)?))
 }
+
+// ---- concurrency ----------------------------------------------------------
+
+/// Squares, isolated.
+#[checkpoint(runtime = "isolated")]
+fn square(x: i64) -> i64 {
+    x * x
+}
+
+/// Fails for odd numbers, isolated.
+#[checkpoint(runtime = "isolated")]
+fn evens_only(x: i64) -> Result<i64, String> {
+    if x % 2 == 0 {
+        Ok(x)
+    } else {
+        Err(format!("{x} is odd"))
+    }
+}
+
+/// `square` over 0..n.
+#[flow]
+fn squares(n: i64) -> Result<Vec<i64>, Error> {
+    square::map(0..n)
+}
+
+/// Two maps of the same checkpoint: call ids `square[i]`, then `square_2[i]`.
+#[flow]
+fn two_maps() -> Result<(Vec<i64>, Vec<i64>), Error> {
+    Ok((square::map(vec![1, 2])?, square::map(vec![3])?))
+}
+
+/// `add_isolated` over the zipped lists.
+#[flow]
+fn zipped(a: Vec<i64>, b: Vec<i64>) -> Result<Vec<i64>, Error> {
+    add_isolated::map(a, b)
+}
+
+/// `add_isolated` over the cartesian product, `a` outermost.
+#[flow]
+fn grid(a: Vec<i64>, b: Vec<i64>) -> Result<Vec<i64>, Error> {
+    add_isolated::product(a, b)
+}
+
+/// Handles awaited in another order than submitted, inline and isolated mixed.
+#[flow]
+fn handles() -> Result<Vec<i64>, Error> {
+    let a = square::submit(3);
+    let b = add::submit(1, 2);
+    let c = add_isolated::submit(10, 20);
+    let d = add::submit(4, 5);
+    Ok(vec![c.result()?, a.result()?, d.result()?, b.result()?])
+}
+
+/// A map where odd items fail: the flow sees the first failure; every item
+/// still runs and is journaled.
+#[flow]
+fn partial(n: i64) -> Result<Vec<i64>, Error> {
+    evens_only::map(0..n)
+}
+
+/// A failing call whose handle is never awaited, beside a step that is.
+#[flow]
+fn unawaited() -> Result<u64, Error> {
+    let _forgotten = evens_only::submit(7);
+    let _also = step::submit(0, 0);
+    Ok(1)
+}
+
+/// Counts to each `n`, in parallel.
+#[flow]
+fn busy_map(ns: Vec<u64>) -> Result<Vec<u64>, Error> {
+    busy::map(ns)
+}
+
+/// Mismatched map inputs.
+#[flow]
+fn lopsided() -> Result<Vec<i64>, Error> {
+    add_isolated::map(vec![1, 2, 3], vec![1])
+}
+
+/// `count` steps as one map.
+#[flow]
+fn fanout(count: u64, work: u64) -> Result<u64, Error> {
+    Ok(
+        step::map(0..count, std::iter::repeat_n(work, count as usize))?
+            .iter()
+            .sum(),
+    )
+}
+
+/// Leaves `running-{i}`, then watches for another call's mark for a while:
+/// true if it saw one, i.e. another call ran at the same time.
+#[checkpoint(runtime = "isolated", cache = false)]
+fn overlap(i: u64) -> Result<bool, String> {
+    let mine = format!("/marks/running-{i}");
+    std::fs::write(&mine, b"").map_err(|e| e.to_string())?;
+    let mut seen = false;
+    for _ in 0..2_000 {
+        let others = std::fs::read_dir("/marks")
+            .map_err(|e| e.to_string())?
+            .filter_map(Result::ok)
+            .filter(|e| {
+                let name = e.file_name().to_string_lossy().into_owned();
+                name.starts_with("running-") && name != format!("running-{i}")
+            })
+            .count();
+        if others > 0 {
+            seen = true;
+            break;
+        }
+    }
+    // Stay visible a little longer so a peer that starts now sees us too.
+    for _ in 0..300 {
+        let _ = std::fs::read_dir("/marks")
+            .map_err(|e| e.to_string())?
+            .count();
+    }
+    std::fs::remove_file(&mine).map_err(|e| e.to_string())?;
+    Ok(seen)
+}
+
+/// `overlap` over 0..n.
+#[flow]
+fn overlaps(n: u64) -> Result<Vec<bool>, Error> {
+    overlap::map(0..n)
+}

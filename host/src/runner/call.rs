@@ -1,0 +1,268 @@
+//! Running one submitted call: the cache, then attempts in order, numbered
+//! after any earlier ones. Before an attempt starts, the call and the
+//! attempt are written lazily (visible at once, on disk with the next durable
+//! commit); when the call finishes, its final record is committed durably —
+//! sharing the commit with whatever else finished meanwhile — and only then
+//! is the outcome handed to the flow.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::Runner;
+use super::cache;
+use super::execution::Abort;
+use super::slot::CallOutcome;
+use crate::bindings::types::{self, CallError};
+use crate::component::Component;
+use crate::events::Event;
+use crate::journal::record::{AttemptRecord, CallRecord};
+use crate::journal::writer::{Put, Sync};
+use crate::manifest::CheckpointInfo;
+use crate::model::{AttemptOutcome, CallSource, CallStatus, ExecutionId, TrapKind};
+use crate::runtime::inline::InlineRuntime;
+use crate::runtime::isolated;
+use crate::runtime::outcome::{AttemptReport, AttemptResult};
+
+/// The longest pause between two attempts of a call.
+const MAX_RETRY_DELAY: Duration = Duration::from_secs(60);
+
+/// What every call of an execution shares.
+pub(crate) struct CallContext {
+    pub(crate) exec: ExecutionId,
+    pub(crate) runner: Arc<Runner>,
+    pub(crate) component: Component,
+}
+
+/// A call ready to run.
+pub(crate) struct Job {
+    pub(crate) seq: u32,
+    pub(crate) call: CallRecord,
+    pub(crate) info: CheckpointInfo,
+    /// The number of its first attempt (after earlier runs' attempts).
+    pub(crate) first_attempt: u32,
+    /// Whether it may use and fill the cache.
+    pub(crate) cached: bool,
+}
+
+/// Where an attempt runs.
+pub(crate) enum Lane<'a> {
+    /// In the execution's shared store.
+    Inline(&'a mut InlineRuntime),
+    /// In a fresh store, within the host's isolated pool.
+    Isolated,
+}
+
+/// Runs a call to its end and journals it.
+pub(crate) async fn run(ctx: &CallContext, job: Job, mut lane: Lane<'_>) -> CallOutcome {
+    match attempts(ctx, job, &mut lane).await {
+        Ok(outcome) => CallOutcome::Finished(outcome),
+        Err(abort) => CallOutcome::Aborted(abort),
+    }
+}
+
+async fn attempts(
+    ctx: &CallContext,
+    job: Job,
+    lane: &mut Lane<'_>,
+) -> Result<Result<String, CallError>, Abort> {
+    let Job {
+        seq,
+        mut call,
+        info,
+        first_attempt: first,
+        cached,
+    } = job;
+    let exec = ctx.exec;
+    let runner = &ctx.runner;
+    if cached {
+        let hit = cache::lookup(
+            &runner.journal,
+            ctx.component.hash(),
+            &call.name,
+            &call.input,
+        )?;
+        if let Some(output) = hit {
+            call.status = CallStatus::Completed;
+            call.source = CallSource::Cached;
+            call.output = Some(output.clone());
+            write(
+                runner,
+                vec![Put::call(exec.0, seq, &call)],
+                runner.ack_sync(),
+            )
+            .await?;
+            completed(runner, exec, seq, &call, 0);
+            return Ok(Ok(output));
+        }
+    }
+    let last = first.saturating_add(info.retries);
+    for n in first..=last {
+        if n > first {
+            tokio::time::sleep(retry_delay(runner, n - first)).await;
+        }
+        call.attempts = n;
+        let mut attempt = AttemptRecord {
+            started_at_us: runner.clock.now_us(),
+            ended_at_us: None,
+            outcome: None,
+            fuel_used: 0,
+            stdout: Vec::new(),
+            stderr: Vec::new(),
+        };
+        let puts = vec![
+            Put::call(exec.0, seq, &call),
+            Put::attempt(exec.0, seq, n, &attempt),
+        ];
+        write(runner, puts, Sync::Lazy).await?;
+        runner.emit(Event::AttemptStarted {
+            exec,
+            seq,
+            call_id: call.call_id.clone(),
+            checkpoint: call.name.clone(),
+            runtime: call.runtime,
+            attempt: n,
+        });
+        let report = attempt_once(ctx, lane, &call.name, &call.input).await;
+        attempt.ended_at_us = Some(runner.clock.now_us());
+        attempt.fuel_used = report.fuel_used;
+        attempt.stdout = report.stdout;
+        attempt.stderr = report.stderr;
+        let error = match report.result {
+            AttemptResult::Output(output) => {
+                attempt.outcome = Some(AttemptOutcome::Ok);
+                call.status = CallStatus::Completed;
+                call.output = Some(output.clone());
+                let mut puts = vec![
+                    Put::call(exec.0, seq, &call),
+                    Put::attempt(exec.0, seq, n, &attempt),
+                ];
+                if cached {
+                    puts.push(Put::Cache {
+                        key: cache::key(ctx.component.hash(), &call.name, &call.input),
+                        exec: exec.0,
+                        seq,
+                    });
+                }
+                write(runner, puts, runner.ack_sync()).await?;
+                let took = attempt
+                    .ended_at_us
+                    .unwrap_or(0)
+                    .saturating_sub(attempt.started_at_us);
+                completed(runner, exec, seq, &call, took);
+                return Ok(Ok(output));
+            }
+            AttemptResult::Failed(message) => {
+                attempt.outcome = Some(AttemptOutcome::Failed {
+                    message: message.clone(),
+                });
+                CallError::Failed(message)
+            }
+            AttemptResult::Trapped(kind, message) => {
+                attempt.outcome = Some(AttemptOutcome::Trapped {
+                    kind,
+                    message: message.clone(),
+                });
+                CallError::Trapped(types::Trapped {
+                    kind: wit_trap_kind(kind),
+                    message,
+                })
+            }
+        };
+        let out_of_attempts = n == last;
+        let mut puts = vec![Put::attempt(exec.0, seq, n, &attempt)];
+        let sync = if out_of_attempts {
+            call.status = CallStatus::Failed;
+            puts.push(Put::call(exec.0, seq, &call));
+            runner.ack_sync()
+        } else {
+            Sync::Lazy
+        };
+        write(runner, puts, sync).await?;
+        runner.emit(Event::AttemptFailed {
+            exec,
+            seq,
+            call_id: call.call_id.clone(),
+            attempt: n,
+            outcome: attempt.outcome.clone().unwrap_or(AttemptOutcome::Ok),
+            will_retry: !out_of_attempts,
+        });
+        if out_of_attempts {
+            return Ok(Err(error));
+        }
+    }
+    unreachable!("the loop runs at least once and returns on its last attempt")
+}
+
+async fn attempt_once(
+    ctx: &CallContext,
+    lane: &mut Lane<'_>,
+    name: &str,
+    input: &str,
+) -> AttemptReport {
+    let runner = &ctx.runner;
+    match lane {
+        Lane::Inline(inline) => {
+            inline
+                .attempt(
+                    &runner.engine,
+                    &ctx.component,
+                    &runner.policy,
+                    &runner.clock,
+                    name,
+                    input,
+                )
+                .await
+        }
+        Lane::Isolated => {
+            // The pool is never closed, so acquiring only fails if it were;
+            // then the attempt runs without a permit rather than not at all.
+            let _permit = runner.isolated_pool.acquire().await;
+            isolated::attempt(
+                &runner.engine,
+                &ctx.component,
+                &runner.policy,
+                &runner.clock,
+                name,
+                input,
+            )
+            .await
+        }
+    }
+}
+
+/// The pause before retry number `retry` (from 1): the policy's delay,
+/// doubled for each further retry, at most a minute.
+fn retry_delay(runner: &Runner, retry: u32) -> Duration {
+    let base = runner.policy.retry_delay;
+    base.saturating_mul(1 << retry.saturating_sub(1).min(16))
+        .min(MAX_RETRY_DELAY)
+}
+
+pub(crate) fn completed(
+    runner: &Runner,
+    exec: ExecutionId,
+    seq: u32,
+    call: &CallRecord,
+    duration_us: u64,
+) {
+    runner.emit(Event::CallCompleted {
+        exec,
+        seq,
+        call_id: call.call_id.clone(),
+        source: call.source,
+        duration_us,
+    });
+}
+
+async fn write(runner: &Runner, puts: Vec<Put>, sync: Sync) -> Result<(), Abort> {
+    Ok(runner.journal.write(puts, sync).await?)
+}
+
+fn wit_trap_kind(kind: TrapKind) -> types::TrapKind {
+    match kind {
+        TrapKind::OutOfFuel => types::TrapKind::OutOfFuel,
+        TrapKind::Memory => types::TrapKind::Memory,
+        TrapKind::Timeout => types::TrapKind::Timeout,
+        _ => types::TrapKind::Trap,
+    }
+}

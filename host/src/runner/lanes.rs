@@ -1,0 +1,48 @@
+//! Where calls run. Isolated calls each get a task and run in parallel, at
+//! most as many at once as the host's isolated pool allows. Inline calls
+//! share the execution's one store, so they go to one worker task that runs
+//! them one at a time, in submission order.
+
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+
+use super::call::{self, CallContext, Job, Lane};
+use super::slot::Filler;
+use crate::runtime::inline::InlineRuntime;
+
+/// Starts an isolated call.
+pub(crate) fn isolated(ctx: Arc<CallContext>, job: Job, filler: Filler) {
+    tokio::spawn(async move {
+        let outcome = call::run(&ctx, job, Lane::Isolated).await;
+        let _ = filler.send(Some(outcome));
+    });
+}
+
+/// The queue of an execution's inline calls.
+pub(crate) struct InlineLane {
+    jobs: mpsc::UnboundedSender<(Job, Filler)>,
+}
+
+impl InlineLane {
+    /// Starts the worker that owns the execution's inline store. It stops
+    /// when the lane is dropped and its queue is empty.
+    pub(crate) fn start(ctx: Arc<CallContext>) -> InlineLane {
+        let (jobs, mut queue) = mpsc::unbounded_channel::<(Job, Filler)>();
+        tokio::spawn(async move {
+            let mut runtime = InlineRuntime::default();
+            while let Some((job, filler)) = queue.recv().await {
+                let outcome = call::run(&ctx, job, Lane::Inline(&mut runtime)).await;
+                let _ = filler.send(Some(outcome));
+            }
+        });
+        InlineLane { jobs }
+    }
+
+    /// Queues an inline call behind those submitted before it.
+    pub(crate) fn push(&self, job: Job, filler: Filler) {
+        // The worker lives as long as the lane; if it is gone, the filler is
+        // dropped unsent and the call's slot reports an aborted call.
+        let _ = self.jobs.send((job, filler));
+    }
+}
