@@ -248,3 +248,29 @@ fn inspect_lists_flows_and_checkpoints_with_their_options() {
         Some(serde_json::json!("isolated"))
     );
 }
+
+#[test]
+fn a_big_fan_out_shows_a_running_count_instead_of_a_line_per_call() {
+    let dir = temp();
+    let probe = guest("probe");
+    let out = run(
+        dir.path(),
+        &[
+            "run",
+            probe.to_str().expect("utf8"),
+            "--flow",
+            "squares",
+            "--input",
+            r#"{"n": 500}"#,
+        ],
+    );
+    assert_eq!(code(&out), 0, "{}", text(&out.stderr));
+    let progress = text(&out.stderr);
+    let call_lines = progress.lines().filter(|l| l.contains("square[")).count();
+    assert!(call_lines <= 40, "{call_lines} call lines");
+    assert!(progress.contains("calls completed"), "{progress}");
+    assert!(
+        progress.contains("500 calls completed, 0 failed, 0 running or queued"),
+        "{progress}"
+    );
+}
