@@ -41,6 +41,10 @@
 //! called. Every `#[checkpoint]` and `#[flow]` registers itself; there is no
 //! list to keep in sync.
 //!
+//! A flow can also wait durably for a value from outside ([`wait`]), and get
+//! time ([`now`]) and randomness ([`random_u64`]) that a resumed flow sees
+//! again; checkpoints log with [`log`].
+//!
 //! Options of `#[checkpoint(...)]`: `retries = N` (extra attempts),
 //! `cache = bool`, `kind = "label"`, `runtime = "inline" | "isolated"`.
 //! Options of `#[flow(...)]`: `retries = N`, `cache = bool`.
@@ -55,12 +59,15 @@ mod error;
 )]
 mod exports;
 mod fanout;
+mod flow_ctx;
 pub mod log;
 mod registry;
 
 pub use cairn_guest_macros::{checkpoint, flow};
 pub use call::Pending;
 pub use error::{Error, TrapKind};
+pub use flow_ctx::{now, random_u64, wait, wait_with_schema};
+pub use schemars;
 
 /// What the attributes' generated code uses. Not a public API.
 #[doc(hidden)]

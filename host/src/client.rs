@@ -4,7 +4,7 @@
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::error::JournalError;
+use crate::error::{JournalError, SelectorError};
 use crate::journal::Journal;
 use crate::journal::record::{AttemptRecord, CallRecord, ExecutionRecord};
 use crate::model::{
@@ -61,6 +61,41 @@ pub struct ExecutionDetail {
     pub execution: ExecutionSummary,
     /// Its calls in seq order.
     pub calls: Vec<CallView>,
+    /// Its durable waits, by name.
+    pub waits: Vec<WaitView>,
+    /// The flow's own stdout, stderr and `log` lines over all its runs
+    /// (lossy UTF-8, capped).
+    pub flow_log: String,
+}
+
+impl ExecutionDetail {
+    /// The one call `selector` names: a call id (`name`, `name_2`,
+    /// `name[3]`), a checkpoint name called once, or a seq number.
+    pub fn call(&self, selector: &str) -> Result<&CallView, SelectorError> {
+        let calls = self
+            .calls
+            .iter()
+            .map(|c| (c.seq, c.call_id.as_str(), c.name.as_str()));
+        let seq = crate::selector::resolve(calls, selector)?;
+        Ok(&self.calls[seq as usize])
+    }
+}
+
+/// A durable wait.
+#[derive(Debug, Clone, Serialize)]
+pub struct WaitView {
+    /// Its name.
+    pub name: String,
+    /// What a person is asked.
+    pub question: String,
+    /// The JSON schema of the value.
+    pub schema: Value,
+    /// The value, once supplied.
+    pub value: Option<Value>,
+    /// When the flow first waited (RFC 3339).
+    pub asked_at: String,
+    /// When the value was supplied (RFC 3339).
+    pub answered_at: Option<String>,
 }
 
 /// One call.
@@ -147,9 +182,25 @@ impl Client {
             .into_iter()
             .map(|c| call_view(c.seq, c.call, c.attempts))
             .collect();
+        let waits = self
+            .journal
+            .waits(id)?
+            .into_iter()
+            .map(|(name, w)| WaitView {
+                name,
+                question: w.question,
+                schema: json(&w.schema),
+                value: w.value.as_deref().map(json),
+                asked_at: rfc3339(w.asked_at_us),
+                answered_at: w.answered_at_us.map(rfc3339),
+            })
+            .collect();
+        let flow_log = String::from_utf8_lossy(&history.execution.flow_log).into_owned();
         Ok(Some(ExecutionDetail {
             execution: summary(id, history.execution),
             calls,
+            waits,
+            flow_log,
         }))
     }
 }

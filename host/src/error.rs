@@ -87,6 +87,28 @@ pub enum LoadError {
     Journal(#[from] JournalError),
 }
 
+/// A call selector named no call, or several.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SelectorError {
+    /// No call matches.
+    #[error("no call matches `{selector}`; the calls are: {candidates}")]
+    Unknown {
+        /// The selector.
+        selector: String,
+        /// Every call, as `call_id (seq n)`.
+        candidates: String,
+    },
+    /// Several calls match (a checkpoint name called more than once).
+    #[error("`{selector}` matches several calls: {candidates}; name one by its call id or seq")]
+    Ambiguous {
+        /// The selector.
+        selector: String,
+        /// The matching calls, as `call_id (seq n)`.
+        candidates: String,
+    },
+}
+
 /// Starting or running an execution failed before the flow could finish.
 ///
 /// A flow that fails on its own terms is not an error here: it is an
@@ -119,6 +141,51 @@ pub enum RunError {
     /// The execution was cancelled and cannot be resumed.
     #[error("execution {0} was cancelled and cannot be resumed")]
     Cancelled(ExecutionId),
+    /// A replay's `--from` or `--override` names no call, or several.
+    #[error(transparent)]
+    Selector(#[from] SelectorError),
+    /// A replay override is not valid JSON.
+    #[error("the override of `{selector}` is not valid JSON: {reason}")]
+    BadOverride {
+        /// The selector.
+        selector: String,
+        /// The parse error.
+        reason: String,
+    },
+    /// The execution has no wait of this name.
+    #[error("execution {exec} has no wait `{name}`; its waits: {waits}")]
+    UnknownWait {
+        /// The execution.
+        exec: ExecutionId,
+        /// The requested wait.
+        name: String,
+        /// Its waits, comma-separated.
+        waits: String,
+    },
+    /// The value does not match the wait's schema (or is not JSON).
+    #[error("the value for wait `{name}` is invalid: {reason}")]
+    InvalidWaitValue {
+        /// The wait.
+        name: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The wait already has a value, which the flow may have used.
+    #[error("wait `{name}` of execution {exec} already has a value")]
+    AlreadyAnswered {
+        /// The execution.
+        exec: ExecutionId,
+        /// The wait.
+        name: String,
+    },
+    /// The execution cannot be cancelled in its state.
+    #[error("execution {exec} is {status} and cannot be cancelled")]
+    NotCancellable {
+        /// The execution.
+        exec: ExecutionId,
+        /// Its status.
+        status: crate::model::ExecutionStatus,
+    },
     /// The component could not be loaded.
     #[error(transparent)]
     Load(#[from] LoadError),

@@ -55,8 +55,8 @@ pub enum Event {
         /// Whether another attempt follows.
         will_retry: bool,
     },
-    /// A call completed: it ran, or its output was reused (from the cache,
-    /// or from the journal when resuming).
+    /// A call completed: it ran, or its output came from the cache or from
+    /// a replay's source (see `source`).
     CallCompleted {
         /// The execution.
         exec: ExecutionId,
@@ -69,10 +69,32 @@ pub enum Event {
         /// How long its last attempt took, in µs (0 when nothing ran).
         duration_us: u64,
     },
+    /// On resume, a call that had completed returned its journaled output
+    /// without running.
+    CallReplayed {
+        /// The execution.
+        exec: ExecutionId,
+        /// The call's seq.
+        seq: u32,
+        /// The call's id.
+        call_id: String,
+    },
     /// An execution is being resumed.
     ExecutionResumed {
         /// The execution.
         exec: ExecutionId,
+    },
+    /// A replay made a call its source did not make at that seq (after a
+    /// code change, say); from there on every call runs live.
+    ReplayDiverged {
+        /// The replay.
+        exec: ExecutionId,
+        /// Where it diverged.
+        seq: u32,
+        /// What the source called there.
+        source: String,
+        /// What the replay called.
+        now: String,
     },
     /// A failed flow runs again (its `retries` option).
     FlowRetrying {

@@ -13,6 +13,7 @@ use crate::events::EventSink;
 use crate::journal::Journal;
 use crate::model::ExecutionId;
 use crate::policy::Policy;
+use crate::runner::replay::ReplayRequest;
 use crate::runner::{Durability, Outcome, Runner};
 
 /// Opening a host failed.
@@ -189,6 +190,37 @@ impl Host {
     /// journal's copy, so the exact code runs again.
     pub async fn resume(&self, id: ExecutionId) -> Result<Outcome, RunError> {
         self.runner.resume(id).await
+    }
+
+    /// Replays execution `source` as a new execution (linked to it by
+    /// `original_exec_id`): calls reuse the source's outputs unless the
+    /// request overrides them, runs them live (`from`), or changed their
+    /// input. See [`ReplayRequest`].
+    pub async fn replay(
+        &self,
+        source: ExecutionId,
+        request: ReplayRequest,
+    ) -> Result<Outcome, RunError> {
+        self.runner.replay(source, request).await
+    }
+
+    /// Supplies the value of wait `name` of execution `id`, checked against
+    /// the wait's schema. Resume the execution to continue it.
+    pub async fn answer(
+        &self,
+        id: ExecutionId,
+        name: &str,
+        value_json: &str,
+    ) -> Result<(), RunError> {
+        self.runner.answer(id, name, value_json).await
+    }
+
+    /// Cancels an execution that is running (in this host), waiting or
+    /// failed, so that it cannot be resumed. One running in this host stops
+    /// at the flow's next request to the runner; calls already running finish
+    /// and are journaled.
+    pub async fn cancel(&self, id: ExecutionId) -> Result<(), RunError> {
+        self.runner.cancel(id).await
     }
 
     /// How many transactions the journal has committed since it was opened.

@@ -47,15 +47,17 @@ mod model;
 mod policy;
 mod runner;
 mod runtime;
+mod schema;
+mod selector;
 mod timefmt;
 
 pub use client::{
-    AttemptView, CallView, Client, ExecutionDetail, ExecutionFilter, ExecutionSummary,
+    AttemptView, CallView, Client, ExecutionDetail, ExecutionFilter, ExecutionSummary, WaitView,
 };
 pub use clock::{Clock, SharedClock, SystemClock};
 pub use component::Component;
 pub use engine::{Engine, EngineBuilder};
-pub use error::{JournalError, LoadError, RunError};
+pub use error::{JournalError, LoadError, RunError, SelectorError};
 pub use events::{Event, EventSink};
 pub use host::{Host, HostBuilder, OpenError};
 pub use manifest::{CheckpointInfo, FlowInfo, Manifest};
@@ -64,5 +66,6 @@ pub use model::{
     FailureKind, Runtime, TrapKind,
 };
 pub use policy::{DirGrant, Policy};
+pub use runner::replay::ReplayRequest;
 pub use runner::{Durability, Outcome};
 pub use timefmt::rfc3339;

@@ -79,7 +79,7 @@ fn test() -> Result {
     ])?;
     build_guests()?;
     cargo(&["build", "-p", "cairn-cli"])?;
-    let mut args = vec!["test", "--workspace"];
+    let mut args = vec!["test", "--workspace", "--no-fail-fast"];
     let guests = guest_crates()?;
     for guest in &guests {
         args.extend(["--exclude", guest.as_str()]);

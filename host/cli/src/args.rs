@@ -113,6 +113,53 @@ pub enum ExecutionsCommand {
     /// Resume an execution: completed calls are reused, the rest run again.
     #[command(alias = "retry")]
     Resume(ShowArgs),
+    /// Replay an execution as a new one, with changes.
+    Replay(ReplayArgs),
+    /// Supply the value a waiting execution asked for.
+    Input(InputArgs),
+    /// Cancel an execution, so that it cannot be resumed.
+    Cancel(ShowArgs),
+    /// Show the captured output of an execution's flow and calls.
+    Logs(LogsArgs),
+}
+
+#[derive(Args)]
+pub struct ReplayArgs {
+    /// The source execution.
+    pub id: ExecutionId,
+    /// Run this call live (call id, checkpoint name, or seq); calls before it reuse outputs.
+    #[arg(long, value_name = "SELECTOR")]
+    pub from: Option<String>,
+    /// Replace a call's output: SELECTOR=JSON (repeatable).
+    #[arg(long = "override", value_name = "SELECTOR=JSON", value_parser = parse_override)]
+    pub overrides: Vec<(String, String)>,
+    /// A new flow input (JSON object); default: the source's.
+    #[arg(long)]
+    pub input: Option<String>,
+    /// Replay with another version of the component.
+    #[arg(long, value_name = "COMPONENT")]
+    pub component: Option<PathBuf>,
+}
+
+#[derive(Args)]
+pub struct InputArgs {
+    /// The waiting execution.
+    pub id: ExecutionId,
+    /// The wait's name.
+    #[arg(long)]
+    pub wait: String,
+    /// The value (JSON), checked against the wait's schema.
+    #[arg(long)]
+    pub value: String,
+}
+
+#[derive(Args)]
+pub struct LogsArgs {
+    /// The execution.
+    pub id: ExecutionId,
+    /// Only this call (call id, checkpoint name, or seq).
+    #[arg(long, value_name = "SELECTOR")]
+    pub call: Option<String>,
 }
 
 #[derive(Args)]
@@ -158,6 +205,16 @@ fn parse_size(text: &str) -> Result<u64, String> {
     number
         .checked_mul(factor)
         .ok_or_else(|| format!("`{text}` is too large"))
+}
+
+/// `SELECTOR=JSON`: the selector never holds `=`, so the first one splits.
+fn parse_override(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((selector, json)) if !selector.trim().is_empty() => {
+            Ok((selector.trim().to_owned(), json.to_owned()))
+        }
+        _ => Err(format!("`{text}` is not SELECTOR=JSON")),
+    }
 }
 
 /// `HOST`, `HOST:GUEST`, `HOST:ro` or `HOST:GUEST:ro`.

@@ -70,7 +70,14 @@ impl From<RunError> for Exit {
         match e {
             RunError::UnknownFlow { .. }
             | RunError::BadInput { .. }
-            | RunError::UnknownExecution(_) => Exit::bad_input(e),
+            | RunError::UnknownExecution(_)
+            | RunError::Cancelled(_)
+            | RunError::Selector(_)
+            | RunError::BadOverride { .. }
+            | RunError::UnknownWait { .. }
+            | RunError::InvalidWaitValue { .. }
+            | RunError::AlreadyAnswered { .. }
+            | RunError::NotCancellable { .. } => Exit::bad_input(e),
             RunError::Load(load) => Exit::from(load),
             other => Exit::host(other),
         }

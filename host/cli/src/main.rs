@@ -70,6 +70,10 @@ async fn dispatch(cli: Cli) -> Result<ExitCode, Exit> {
             ExecutionsCommand::List(args) => executions::list(&cli.global, args),
             ExecutionsCommand::Show(args) => executions::show(&cli.global, args),
             ExecutionsCommand::Resume(args) => run::resume(&cli.global, args).await,
+            ExecutionsCommand::Replay(args) => run::replay(&cli.global, args).await,
+            ExecutionsCommand::Input(args) => executions::input(&cli.global, args).await,
+            ExecutionsCommand::Cancel(args) => executions::cancel(&cli.global, args).await,
+            ExecutionsCommand::Logs(args) => executions::logs(&cli.global, args),
         },
     }
 }

@@ -76,7 +76,16 @@ impl Progress {
                 };
                 self.line(line);
             }
+            Event::CallReplayed { seq, call_id, .. } => {
+                self.completed += 1;
+                self.line(format!("  ↺ {call_id:<24} seq {seq:<6} from the journal"));
+            }
             Event::ExecutionResumed { exec } => eprintln!("cairn: execution {exec} resumed"),
+            Event::ReplayDiverged {
+                seq, source, now, ..
+            } => eprintln!(
+                "cairn: the replay diverges from its source at seq {seq}: the source called {source}, this run calls {now}; later calls run live"
+            ),
             Event::FlowRetrying { exec, retries_left } => eprintln!(
                 "cairn: execution {exec} failed; running the flow again ({retries_left} retries left)"
             ),

@@ -4,9 +4,9 @@
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 
-use cairn_host::{Event, EventSink, ExecutionStatus, FailureKind, Host, Outcome};
+use cairn_host::{Event, EventSink, ExecutionStatus, FailureKind, Host, Outcome, ReplayRequest};
 
-use crate::args::{Global, RunArgs, ShowArgs};
+use crate::args::{Global, ReplayArgs, RunArgs, ShowArgs};
 use crate::exit::{Exit, code};
 use crate::{render, setup};
 
@@ -42,6 +42,31 @@ pub async fn resume(global: &Global, args: &ShowArgs) -> Result<ExitCode, Exit> 
     report(global, &host, &outcome)
 }
 
+/// `cairn executions replay`: a new execution; the same output and exit
+/// codes as `run`.
+pub async fn replay(global: &Global, args: &ReplayArgs) -> Result<ExitCode, Exit> {
+    let host = setup::host(global, Some(progress()))?;
+    let mut request = ReplayRequest::default();
+    if let Some(from) = &args.from {
+        request = request.from(from);
+    }
+    for (selector, output) in &args.overrides {
+        request = request.override_output(selector, output);
+    }
+    if let Some(input) = &args.input {
+        request = request.input(input);
+    }
+    if let Some(path) = &args.component {
+        request = request.component(host.load_file(path).await?);
+    }
+    let outcome = host.replay(args.id, request).await?;
+    eprintln!(
+        "cairn: execution {} replays execution {}",
+        outcome.id, args.id
+    );
+    report(global, &host, &outcome)
+}
+
 fn progress() -> EventSink {
     let progress = Mutex::new(render::Progress::default());
     Arc::new(move |event: &Event| {
@@ -67,7 +92,14 @@ fn report(global: &Global, host: &Host, outcome: &Outcome) -> Result<ExitCode, E
     }
     Ok(ExitCode::from(match outcome.status {
         ExecutionStatus::Completed => code::COMPLETED,
-        ExecutionStatus::Waiting => code::WAITING,
+        ExecutionStatus::Waiting => {
+            explain_waits(host, outcome)?;
+            code::WAITING
+        }
+        ExecutionStatus::Cancelled => {
+            eprintln!("cairn: execution {} was cancelled", outcome.id);
+            code::FAILED
+        }
         _ => match &outcome.failure {
             Some(failure) if failure.kind == FailureKind::BadInput => {
                 eprintln!("cairn: bad input: {}", failure.message);
@@ -83,4 +115,24 @@ fn report(global: &Global, host: &Host, outcome: &Outcome) -> Result<ExitCode, E
             None => code::FAILED,
         },
     }))
+}
+
+/// Tells a person what a waiting execution needs and how to give it.
+fn explain_waits(host: &Host, outcome: &Outcome) -> Result<(), Exit> {
+    let Some(detail) = host.client().execution(outcome.id)? else {
+        return Ok(());
+    };
+    for wait in detail.waits.iter().filter(|w| w.value.is_none()) {
+        eprintln!(
+            "cairn: execution {} is waiting for `{}`: {}",
+            outcome.id, wait.name, wait.question
+        );
+        eprintln!("  schema: {}", wait.schema);
+        eprintln!(
+            "  answer: cairn executions input {} --wait {} --value '<JSON>'",
+            outcome.id, wait.name
+        );
+        eprintln!("  then:   cairn executions resume {}", outcome.id);
+    }
+    Ok(())
 }

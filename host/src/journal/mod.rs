@@ -16,9 +16,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use redb::{Database, DatabaseError, ReadableDatabase, ReadableTable, TableError};
 
-use self::record::{AttemptRecord, CallRecord, ExecutionRecord, RecordKey, decode};
+use self::record::{AttemptRecord, CallRecord, ExecutionRecord, RecordKey, WaitRecord, decode};
 use self::schema::{
     ATTEMPTS, CACHE, CALLS, COMPONENTS, EXECUTIONS, FORMAT_VERSION, FORMAT_VERSION_KEY, META,
+    TIMES, WAITS,
 };
 use self::writer::{Put, Sync, Writer};
 use crate::error::JournalError;
@@ -291,6 +292,49 @@ impl Journal {
         })
     }
 
+    /// An execution's waits, by name.
+    pub fn waits(&self, exec: ExecutionId) -> Result<Vec<(String, WaitRecord)>, JournalError> {
+        self.read(|txn| {
+            let Some(table) = open(txn, WAITS)? else {
+                return Ok(Vec::new());
+            };
+            let mut out = Vec::new();
+            let range = (exec.0, "")..(exec.0 + 1, "");
+            for entry in table.range(range).map_err(storage)? {
+                let (key, value) = entry.map_err(storage)?;
+                let (_, name) = key.value();
+                let record = decode(RecordKey::Wait(exec.0, name), value.value())?;
+                out.push((name.to_owned(), record));
+            }
+            Ok(out)
+        })
+    }
+
+    /// The values an execution's `now()` returned, in order.
+    pub fn times(&self, exec: ExecutionId) -> Result<Vec<u64>, JournalError> {
+        self.read(|txn| {
+            let Some(table) = open(txn, TIMES)? else {
+                return Ok(Vec::new());
+            };
+            let mut out = Vec::new();
+            for entry in table
+                .range((exec.0, 0)..=(exec.0, u32::MAX))
+                .map_err(storage)?
+            {
+                let (key, value) = entry.map_err(storage)?;
+                let (_, n) = key.value();
+                if n as usize != out.len() {
+                    return Err(incomplete(
+                        exec,
+                        format!("the flow's time value {} is missing", out.len()),
+                    ));
+                }
+                out.push(value.value());
+            }
+            Ok(out)
+        })
+    }
+
     /// The completed call a cache key points at, if any.
     pub fn cached(&self, key: &[u8; 32]) -> Result<Option<(ExecutionId, u32)>, JournalError> {
         self.read(|txn| {
@@ -387,6 +431,8 @@ fn initialize(db: &Database) -> Result<(), JournalError> {
             txn.open_table(CALLS).map_err(storage)?;
             txn.open_table(ATTEMPTS).map_err(storage)?;
             txn.open_table(CACHE).map_err(storage)?;
+            txn.open_table(WAITS).map_err(storage)?;
+            txn.open_table(TIMES).map_err(storage)?;
         }
         txn.commit().map_err(storage)
     })?

@@ -47,6 +47,34 @@ pub struct ExecutionRecord {
     /// How many calls the flow had made when it last stopped (the journal
     /// must hold exactly these once the execution has ended).
     pub calls: u32,
+    /// For a replay: what to run live and what to override.
+    pub replay: Option<ReplayPlan>,
+    /// The flow's own stdout, stderr and `log` lines over all its runs (capped).
+    pub flow_log: Vec<u8>,
+}
+
+/// How a replay treats the source execution's calls (by the source's seq).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplayPlan {
+    /// The call that runs live; calls before it reuse the source's outputs.
+    pub root: Option<u32>,
+    /// Outputs that replace the source's, by seq.
+    pub overrides: Vec<(u32, String)>,
+}
+
+/// A durable wait of a flow.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WaitRecord {
+    /// What a person is asked.
+    pub question: String,
+    /// The JSON schema the value must match.
+    pub schema: String,
+    /// The value, once supplied.
+    pub value: Option<String>,
+    /// When the flow first waited (µs since the Unix epoch).
+    pub asked_at_us: u64,
+    /// When the value was supplied.
+    pub answered_at_us: Option<u64>,
 }
 
 /// One checkpoint call.
@@ -91,16 +119,18 @@ pub struct AttemptRecord {
 
 /// Where a record lives: its table and key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RecordKey {
+pub enum RecordKey<'a> {
     /// `executions/{id}`.
     Execution(u64),
     /// `calls/{exec}/{seq}`.
     Call(u64, u32),
     /// `attempts/{exec}/{seq}/{n}`.
     Attempt(u64, u32, u32),
+    /// `waits/{exec}/{name}`.
+    Wait(u64, &'a str),
 }
 
-impl RecordKey {
+impl RecordKey<'_> {
     fn checksum(self, payload: &[u8]) -> [u8; CHECKSUM_LEN] {
         let mut hasher = blake3::Hasher::new();
         match self {
@@ -114,6 +144,11 @@ impl RecordKey {
                 .update(&exec.to_le_bytes())
                 .update(&seq.to_le_bytes())
                 .update(&n.to_le_bytes()),
+            RecordKey::Wait(exec, name) => hasher
+                .update(&[3])
+                .update(&exec.to_le_bytes())
+                .update(&(name.len() as u64).to_le_bytes())
+                .update(name.as_bytes()),
         };
         hasher.update(payload);
         let mut sum = [0; CHECKSUM_LEN];
@@ -122,12 +157,13 @@ impl RecordKey {
     }
 }
 
-impl std::fmt::Display for RecordKey {
+impl std::fmt::Display for RecordKey<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             RecordKey::Execution(id) => write!(f, "executions/{id}"),
             RecordKey::Call(exec, seq) => write!(f, "calls/{exec}/{seq}"),
             RecordKey::Attempt(exec, seq, n) => write!(f, "attempts/{exec}/{seq}/{n}"),
+            RecordKey::Wait(exec, name) => write!(f, "waits/{exec}/{name}"),
         }
     }
 }
@@ -180,7 +216,7 @@ mod tests {
         }
     }
 
-    const KEY: RecordKey = RecordKey::Call(7, 1);
+    const KEY: RecordKey<'static> = RecordKey::Call(7, 1);
 
     #[test]
     fn a_record_round_trips() {

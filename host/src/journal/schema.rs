@@ -8,6 +8,8 @@
 //! | `executions` | execution id | envelope of `ExecutionRecord` |
 //! | `calls` | (execution id, seq) | envelope of `CallRecord` |
 //! | `attempts` | (execution id, seq, attempt number) | envelope of `AttemptRecord` |
+//! | `waits` | (execution id, wait name) | envelope of `WaitRecord` |
+//! | `times` | (execution id, n) | `u64`: the flow's n-th `now()`, µs since the Unix epoch |
 //! | `cache` | blake3 of (component, checkpoint, canonical input) | (execution id, seq) of a completed call |
 
 use redb::TableDefinition;
@@ -38,3 +40,10 @@ pub const ATTEMPTS: TableDefinition<(u64, u32, u32), &[u8]> = TableDefinition::n
 /// to (same checkpoint, same input), so a damaged entry cannot return a wrong
 /// output.
 pub const CACHE: TableDefinition<&[u8], (u64, u32)> = TableDefinition::new("cache");
+
+/// Durable waits by (execution id, name).
+pub const WAITS: TableDefinition<(u64, &str), &[u8]> = TableDefinition::new("waits");
+
+/// The values a flow's `now()` returned, in order, so a resumed flow sees
+/// them again.
+pub const TIMES: TableDefinition<(u64, u32), u64> = TableDefinition::new("times");

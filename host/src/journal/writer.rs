@@ -15,8 +15,8 @@ use std::thread::JoinHandle;
 use redb::{Database, Durability};
 use tokio::sync::{mpsc, oneshot};
 
-use super::record::{AttemptRecord, CallRecord, ExecutionRecord, RecordKey, encode};
-use super::schema::{ATTEMPTS, CACHE, CALLS, COMPONENTS, EXECUTIONS};
+use super::record::{AttemptRecord, CallRecord, ExecutionRecord, RecordKey, WaitRecord, encode};
+use super::schema::{ATTEMPTS, CACHE, CALLS, COMPONENTS, EXECUTIONS, TIMES, WAITS};
 use crate::error::JournalError;
 
 /// One put into a table; values are already-encoded records.
@@ -41,6 +41,14 @@ pub enum Put {
     },
     /// A cache entry pointing at a completed call.
     Cache { key: [u8; 32], exec: u64, seq: u32 },
+    /// A wait record.
+    Wait {
+        exec: u64,
+        name: String,
+        record: Vec<u8>,
+    },
+    /// The n-th value of a flow's `now()`.
+    Time { exec: u64, n: u32, us: u64 },
 }
 
 impl Put {
@@ -58,6 +66,15 @@ impl Put {
             exec,
             seq,
             record: encode(RecordKey::Call(exec, seq), record),
+        }
+    }
+
+    /// A wait record, in its envelope.
+    pub fn wait(exec: u64, name: &str, record: &WaitRecord) -> Put {
+        Put::Wait {
+            exec,
+            name: name.to_owned(),
+            record: encode(RecordKey::Wait(exec, name), record),
         }
     }
 
@@ -184,6 +201,8 @@ fn commit(db: &Database, group: &[Batch], durable: bool) -> Result<(), JournalEr
         let mut calls = txn.open_table(CALLS).map_err(|e| storage(&e))?;
         let mut attempts = txn.open_table(ATTEMPTS).map_err(|e| storage(&e))?;
         let mut cache = txn.open_table(CACHE).map_err(|e| storage(&e))?;
+        let mut waits = txn.open_table(WAITS).map_err(|e| storage(&e))?;
+        let mut times = txn.open_table(TIMES).map_err(|e| storage(&e))?;
         for put in group.iter().flat_map(|b| &b.puts) {
             match put {
                 Put::Component { hash, bytes } => {
@@ -215,6 +234,14 @@ fn commit(db: &Database, group: &[Batch], durable: bool) -> Result<(), JournalEr
                     cache
                         .insert(&key[..], (*exec, *seq))
                         .map_err(|e| storage(&e))?;
+                }
+                Put::Wait { exec, name, record } => {
+                    waits
+                        .insert((*exec, name.as_str()), &record[..])
+                        .map_err(|e| storage(&e))?;
+                }
+                Put::Time { exec, n, us } => {
+                    times.insert((*exec, *n), *us).map_err(|e| storage(&e))?;
                 }
             }
         }

@@ -12,20 +12,24 @@
 use std::sync::Arc;
 
 use super::Runner;
-use super::call::{self, CallContext, Job};
+use super::call::{CallContext, Job};
 use super::call_id::CallIds;
+use super::cancel::CancelToken;
 use super::input::canonical_object;
 use super::lanes::{self, InlineLane};
 use super::recorded::Recorded;
+use super::replay::{Decision, ReplaySource};
 use super::slot::{CallOutcome, CallSlot};
 use crate::bindings::types::CallError;
 use crate::component::Component;
 use crate::error::JournalError;
 use crate::events::Event;
-use crate::journal::record::{CallRecord, ExecutionRecord};
+use crate::journal::record::{CallRecord, ExecutionRecord, WaitRecord};
+use crate::journal::writer::{Put, Sync};
 use crate::manifest::CheckpointInfo;
 use crate::model::{CallSource, CallStatus, ExecutionId, Runtime};
 use crate::policy::Policy;
+use crate::runtime::deterministic::SeededRandom;
 
 /// Why a flow is stopped from inside a call.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -43,6 +47,25 @@ pub(crate) enum Abort {
     /// The host failed otherwise.
     #[error("host failure during execution: {0}")]
     Host(String),
+    /// The flow waits for a value that is not there yet: it is unloaded and
+    /// the execution becomes `waiting`.
+    #[error("waiting for `{0}`")]
+    Suspended(String),
+    /// The execution was cancelled.
+    #[error("the execution was cancelled")]
+    Cancelled,
+}
+
+/// What earlier runs (and, for a replay, the source execution) left for
+/// this run of the flow.
+#[derive(Default)]
+pub(crate) struct Prelude {
+    /// This execution's journaled calls.
+    pub(crate) recorded: Recorded,
+    /// The values its `now()` returned.
+    pub(crate) times: Vec<u64>,
+    /// The source of a replay.
+    pub(crate) replay: Option<ReplaySource>,
 }
 
 /// What the flow's calls came to once it ended.
@@ -59,6 +82,11 @@ pub(crate) struct Execution {
     flow_cache: bool,
     recorded: Recorded,
     recorded_len: u32,
+    replay: Option<ReplaySource>,
+    times: Vec<u64>,
+    next_time: usize,
+    random: SeededRandom,
+    cancel: Arc<CancelToken>,
     next_seq: u32,
     call_ids: CallIds,
     inline: Option<InlineLane>,
@@ -71,12 +99,14 @@ impl Execution {
         record: ExecutionRecord,
         runner: Arc<Runner>,
         component: Component,
-        recorded: Recorded,
+        prelude: Prelude,
+        cancel: Arc<CancelToken>,
     ) -> Execution {
         let flow_cache = component
             .manifest()
             .flow(&record.flow)
             .is_none_or(|f| f.cache);
+        let random = SeededRandom::new(record.seed, "runner");
         Execution {
             ctx: Arc::new(CallContext {
                 exec: id,
@@ -85,8 +115,13 @@ impl Execution {
             }),
             record,
             flow_cache,
-            recorded_len: recorded.len(),
-            recorded,
+            recorded_len: prelude.recorded.len(),
+            recorded: prelude.recorded,
+            replay: prelude.replay,
+            times: prelude.times,
+            next_time: 0,
+            random,
+            cancel,
             next_seq: 0,
             call_ids: CallIds::default(),
             inline: None,
@@ -115,6 +150,7 @@ impl Execution {
         name: &str,
         input: &str,
     ) -> Result<Result<Arc<CallSlot>, CallError>, Abort> {
+        self.check_cancelled()?;
         let (info, input) = match self.check(name, input) {
             Ok(checked) => checked,
             Err(refused) => return Ok(Err(refused)),
@@ -130,6 +166,7 @@ impl Execution {
         name: &str,
         inputs: &[String],
     ) -> Result<Result<Vec<Arc<CallSlot>>, CallError>, Abort> {
+        self.check_cancelled()?;
         let mut checked = Vec::with_capacity(inputs.len());
         for input in inputs {
             match self.check(name, input) {
@@ -143,6 +180,89 @@ impl Execution {
             slots.push(self.enqueue(info, input, format!("{base}[{i}]"))?);
         }
         Ok(Ok(slots))
+    }
+
+    /// The cancel token of this execution.
+    pub(crate) fn cancel_token(&self) -> Arc<CancelToken> {
+        self.cancel.clone()
+    }
+
+    fn check_cancelled(&self) -> Result<(), Abort> {
+        if self.cancel.is_cancelled() {
+            Err(Abort::Cancelled)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// A durable wait: the supplied value, or the execution suspends (after
+    /// recording the wait, the first time).
+    pub(crate) async fn wait(
+        &mut self,
+        name: &str,
+        question: &str,
+        schema: &str,
+    ) -> Result<Result<String, CallError>, Abort> {
+        self.check_cancelled()?;
+        if let Err(e) = serde_json::from_str::<serde_json::Value>(schema) {
+            return Ok(Err(CallError::Context(format!(
+                "the schema of wait `{name}` is not valid JSON: {e}"
+            ))));
+        }
+        let runner = self.ctx.runner.clone();
+        let exec = self.ctx.exec;
+        let waits = runner.journal.waits(exec)?;
+        match waits.into_iter().find(|(n, _)| n == name) {
+            Some((
+                _,
+                WaitRecord {
+                    value: Some(value), ..
+                },
+            )) => Ok(Ok(value)),
+            Some(_) => Err(Abort::Suspended(name.to_owned())),
+            None => {
+                let record = WaitRecord {
+                    question: question.to_owned(),
+                    schema: schema.to_owned(),
+                    value: None,
+                    asked_at_us: runner.clock.now_us(),
+                    answered_at_us: None,
+                };
+                runner
+                    .journal
+                    .write(vec![Put::wait(exec.0, name, &record)], runner.ack_sync())
+                    .await?;
+                Err(Abort::Suspended(name.to_owned()))
+            }
+        }
+    }
+
+    /// The flow's clock: the journaled value on a resume, else the host's
+    /// clock, journaled before the flow can act on it.
+    pub(crate) async fn now_us(&mut self) -> Result<u64, Abort> {
+        let n = self.next_time;
+        self.next_time += 1;
+        if let Some(us) = self.times.get(n) {
+            return Ok(*us);
+        }
+        let runner = self.ctx.runner.clone();
+        let us = runner.clock.now_us();
+        let put = Put::Time {
+            exec: self.ctx.exec.0,
+            n: u32::try_from(n).unwrap_or(u32::MAX),
+            us,
+        };
+        // Lazy is enough: the single writer commits in order, so any call
+        // that depends on this value is durable only after it is.
+        runner.journal.write(vec![put], Sync::Lazy).await?;
+        self.times.push(us);
+        Ok(us)
+    }
+
+    /// The flow's random numbers, from the execution's journaled seed.
+    pub(crate) fn random(&mut self) -> u64 {
+        use rand_core::Rng;
+        self.random.next_u64()
     }
 
     /// Waits for every call still running and reports what the flow missed.
@@ -207,7 +327,11 @@ impl Execution {
                 }
                 self.next_seq += 1;
                 if recorded.call.status == CallStatus::Completed {
-                    call::completed(runner, self.ctx.exec, seq, &recorded.call, 0);
+                    runner.emit(Event::CallReplayed {
+                        exec: self.ctx.exec,
+                        seq,
+                        call_id: recorded.call.call_id.clone(),
+                    });
                     let output = recorded.call.output.unwrap_or_else(|| "null".to_owned());
                     let slot = CallSlot::ready(call_id, CallOutcome::Finished(Ok(output)));
                     self.slots.push(slot.clone());
@@ -233,6 +357,26 @@ impl Execution {
                 (call, 1)
             }
         };
+        let (preset, root) = match self.replay.as_mut() {
+            None => (None, false),
+            Some(replay) => {
+                let (decision, divergence) =
+                    replay.decide(seq, &info.name, &call.call_id, &call.input);
+                if let Some(d) = divergence {
+                    runner.emit(Event::ReplayDiverged {
+                        exec: self.ctx.exec,
+                        seq: d.seq,
+                        source: d.expected,
+                        now: d.found,
+                    });
+                }
+                match decision {
+                    Decision::Override(output) => (Some((CallSource::Overridden, output)), false),
+                    Decision::Reuse(output) => (Some((CallSource::Replayed, output)), false),
+                    Decision::Live { root } => (None, root),
+                }
+            }
+        };
         runner.emit(Event::CallSubmitted {
             exec: self.ctx.exec,
             seq,
@@ -244,11 +388,14 @@ impl Execution {
         let job = Job {
             seq,
             call,
-            cached: info.cache.unwrap_or(self.flow_cache),
+            cached: !root && info.cache.unwrap_or(self.flow_cache),
             info,
             first_attempt,
+            preset: preset.clone(),
         };
         match runtime {
+            // A preset output needs no store: it only has to be journaled.
+            _ if preset.is_some() => lanes::isolated(self.ctx.clone(), job, filler),
             Runtime::Isolated => lanes::isolated(self.ctx.clone(), job, filler),
             Runtime::Inline => self
                 .inline

@@ -1,30 +1,36 @@
 //! The runner: the execution state machine and the only writer of the
-//! journal. It creates or resumes an execution, runs its flow in a flow
-//! store, journals every call the flow makes (see [`execution`]), retries the
-//! whole flow when it asks for that, and records how the execution ended.
+//! journal. It creates, resumes or replays an execution, runs its flow in a
+//! flow store, journals every call the flow makes (see [`execution`]),
+//! retries the whole flow when it asks for that, and records how the
+//! execution ended: completed, failed, waiting or cancelled.
 
 mod cache;
 mod call;
 mod call_id;
+mod cancel;
 pub(crate) mod execution;
 mod input;
 mod lanes;
 mod recorded;
+pub(crate) mod replay;
 pub(crate) mod slot;
+mod waits;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use self::execution::{Abort, Execution};
+use self::cancel::CancelToken;
+use self::execution::{Abort, Execution, Prelude};
 use self::recorded::Recorded;
-use crate::bindings::types::GuestError;
+use self::replay::{ReplayRequest, ReplaySource};
+use crate::bindings::types::{CallError, GuestError};
 use crate::clock::SharedClock;
 use crate::component::Component;
 use crate::engine::Engine;
 use crate::error::{LoadError, RunError};
 use crate::events::{Event, EventSink};
 use crate::journal::Journal;
-use crate::journal::record::ExecutionRecord;
+use crate::journal::record::{ExecutionRecord, ReplayPlan};
 use crate::journal::writer::{Put, Sync};
 use crate::model::{ComponentHash, ExecutionId, ExecutionStatus, Failure, FailureKind};
 use crate::policy::Policy;
@@ -66,9 +72,9 @@ pub(crate) struct Runner {
     pub(crate) clock: SharedClock,
     pub(crate) events: Option<EventSink>,
     pub(crate) durability: Durability,
-    /// Executions running in this process (the journal's file lock keeps
-    /// other processes out).
-    pub(crate) active: Mutex<BTreeSet<ExecutionId>>,
+    /// Executions running in this process, with their cancel tokens (the
+    /// journal's file lock keeps other processes out).
+    pub(crate) active: Mutex<BTreeMap<ExecutionId, Arc<CancelToken>>>,
     /// Components by hash, so a resume does not load one again.
     pub(crate) components: Mutex<BTreeMap<ComponentHash, Component>>,
     /// Bounds how many isolated attempts run at once, over all executions.
@@ -79,6 +85,7 @@ pub(crate) struct Runner {
 struct Claim<'a> {
     runner: &'a Runner,
     id: ExecutionId,
+    cancel: Arc<CancelToken>,
 }
 
 impl Drop for Claim<'_> {
@@ -89,6 +96,21 @@ impl Drop for Claim<'_> {
             .unwrap_or_else(PoisonError::into_inner)
             .remove(&self.id);
     }
+}
+
+/// How a run of the flow ended.
+enum Ending {
+    Completed(String),
+    Failed(Failure),
+    Waiting,
+    Cancelled,
+}
+
+/// Where a new execution comes from: a replay of another.
+struct Origin {
+    source: ExecutionId,
+    plan: ReplayPlan,
+    calls: Vec<crate::journal::CallHistory>,
 }
 
 impl Runner {
@@ -108,10 +130,16 @@ impl Runner {
 
     fn claim(&self, id: ExecutionId) -> Result<Claim<'_>, RunError> {
         let mut active = self.active.lock().unwrap_or_else(PoisonError::into_inner);
-        if !active.insert(id) {
+        if active.contains_key(&id) {
             return Err(RunError::AlreadyRunning(id));
         }
-        Ok(Claim { runner: self, id })
+        let cancel = Arc::new(CancelToken::default());
+        active.insert(id, cancel.clone());
+        Ok(Claim {
+            runner: self,
+            id,
+            cancel,
+        })
     }
 
     fn remember(&self, component: &Component) {
@@ -149,6 +177,43 @@ impl Runner {
         flow: &str,
         input: &str,
     ) -> Result<Outcome, RunError> {
+        self.create(component, flow, input, None).await
+    }
+
+    /// Replays `source` as a new execution (see [`replay`]).
+    pub(crate) async fn replay(
+        self: &Arc<Self>,
+        source: ExecutionId,
+        request: ReplayRequest,
+    ) -> Result<Outcome, RunError> {
+        let history = self
+            .journal
+            .history(source)?
+            .ok_or(RunError::UnknownExecution(source))?;
+        let plan = replay::plan(&history.calls, &request)?;
+        let component = match request.component {
+            Some(component) => component,
+            None => self.component(history.execution.component).await?,
+        };
+        let input = request
+            .input
+            .unwrap_or_else(|| history.execution.input.clone());
+        let origin = Origin {
+            source,
+            plan,
+            calls: history.calls,
+        };
+        self.create(&component, &history.execution.flow, &input, Some(origin))
+            .await
+    }
+
+    async fn create(
+        self: &Arc<Self>,
+        component: &Component,
+        flow: &str,
+        input: &str,
+        origin: Option<Origin>,
+    ) -> Result<Outcome, RunError> {
         let manifest = component.manifest();
         let Some(info) = manifest.flow(flow) else {
             return Err(RunError::UnknownFlow {
@@ -165,7 +230,7 @@ impl Runner {
         self.remember(component);
 
         let id = self.journal.next_execution_id();
-        let _claim = self.claim(id)?;
+        let claim = self.claim(id)?;
         let now = self.clock.now_us();
         let record = ExecutionRecord {
             flow: flow.to_owned(),
@@ -174,11 +239,13 @@ impl Runner {
             status: ExecutionStatus::Running,
             output: None,
             failure: None,
-            original_exec_id: None,
+            original_exec_id: origin.as_ref().map(|o| o.source.0),
             created_at_us: now,
             updated_at_us: now,
             seed: seed_for(id, now),
             calls: 0,
+            replay: origin.as_ref().map(|o| o.plan.clone()),
+            flow_log: Vec::new(),
         };
         let mut puts = Vec::new();
         if !self.journal.has_component(component.hash())? {
@@ -193,10 +260,13 @@ impl Runner {
             exec: id,
             flow: flow.to_owned(),
         });
-        let outcome = self
-            .drive(id, record.clone(), component, Recorded::default())
-            .await?;
-        self.retry_flow(id, outcome, component, info.retries).await
+        let prelude = Prelude {
+            replay: origin.map(|o| ReplaySource::new(o.calls, o.plan)),
+            ..Prelude::default()
+        };
+        let outcome = self.drive(id, record, component, prelude, &claim).await?;
+        self.retry_flow(id, outcome, component, info.retries, &claim)
+            .await
     }
 
     /// Resumes an execution: its flow runs again from the start, completed
@@ -204,7 +274,7 @@ impl Runner {
     /// gets new attempts. A completed execution returns its output and runs
     /// nothing.
     pub(crate) async fn resume(self: &Arc<Self>, id: ExecutionId) -> Result<Outcome, RunError> {
-        let _claim = self.claim(id)?;
+        let claim = self.claim(id)?;
         let record = self
             .journal
             .execution(id)?
@@ -219,8 +289,49 @@ impl Runner {
             .manifest()
             .flow(&record.flow)
             .map_or(0, |f| f.retries);
-        let outcome = self.resume_once(id, record, &component).await?;
-        self.retry_flow(id, outcome, &component, retries).await
+        let outcome = self.resume_once(id, record, &component, &claim).await?;
+        self.retry_flow(id, outcome, &component, retries, &claim)
+            .await
+    }
+
+    /// Cancels an execution. One running in this host stops at the flow's
+    /// next request to the runner (calls already running finish and are
+    /// journaled); any other is marked cancelled at once. Either way it can
+    /// no longer be resumed.
+    pub(crate) async fn cancel(&self, id: ExecutionId) -> Result<(), RunError> {
+        let mut record = self
+            .journal
+            .execution(id)?
+            .ok_or(RunError::UnknownExecution(id))?;
+        if matches!(
+            record.status,
+            ExecutionStatus::Completed | ExecutionStatus::Cancelled
+        ) {
+            return Err(RunError::NotCancellable {
+                exec: id,
+                status: record.status,
+            });
+        }
+        let running_here = self
+            .active
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&id)
+            .cloned();
+        if let Some(token) = running_here {
+            token.cancel();
+            return Ok(());
+        }
+        record.status = ExecutionStatus::Cancelled;
+        record.updated_at_us = self.clock.now_us();
+        self.journal
+            .write(vec![Put::execution(id.0, &record)], Sync::Durable)
+            .await?;
+        self.emit(Event::ExecutionFinished {
+            exec: id,
+            status: ExecutionStatus::Cancelled,
+        });
+        Ok(())
     }
 
     /// Re-runs a failed flow up to `retries` times, reusing completed calls.
@@ -230,6 +341,7 @@ impl Runner {
         mut outcome: Outcome,
         component: &Component,
         retries: u32,
+        claim: &Claim<'_>,
     ) -> Result<Outcome, RunError> {
         for left in (0..retries).rev() {
             let retryable = outcome.failure.as_ref().is_some_and(|f| {
@@ -246,7 +358,7 @@ impl Runner {
                 .journal
                 .execution(id)?
                 .ok_or(RunError::UnknownExecution(id))?;
-            outcome = self.resume_once(id, record, component).await?;
+            outcome = self.resume_once(id, record, component, claim).await?;
         }
         Ok(outcome)
     }
@@ -257,8 +369,25 @@ impl Runner {
         id: ExecutionId,
         mut record: ExecutionRecord,
         component: &Component,
+        claim: &Claim<'_>,
     ) -> Result<Outcome, RunError> {
         let (recorded, closing) = Recorded::load(&self.journal, id)?;
+        let replay = match (&record.replay, record.original_exec_id) {
+            (Some(plan), Some(source)) => {
+                let source = ExecutionId(source);
+                let history = self
+                    .journal
+                    .history(source)?
+                    .ok_or(RunError::UnknownExecution(source))?;
+                Some(ReplaySource::new(history.calls, plan.clone()))
+            }
+            _ => None,
+        };
+        let prelude = Prelude {
+            recorded,
+            times: self.journal.times(id)?,
+            replay,
+        };
         record.status = ExecutionStatus::Running;
         record.output = None;
         record.failure = None;
@@ -267,7 +396,7 @@ impl Runner {
         puts.push(Put::execution(id.0, &record));
         self.journal.write(puts, self.ack_sync()).await?;
         self.emit(Event::ExecutionResumed { exec: id });
-        self.drive(id, record, component, recorded).await
+        self.drive(id, record, component, prelude, claim).await
     }
 
     /// Runs the flow of an execution whose record is journaled, and records
@@ -277,14 +406,16 @@ impl Runner {
         id: ExecutionId,
         mut record: ExecutionRecord,
         component: &Component,
-        recorded: Recorded,
+        prelude: Prelude,
+        claim: &Claim<'_>,
     ) -> Result<Outcome, RunError> {
         let execution = Execution::new(
             id,
             record.clone(),
             self.clone(),
             component.clone(),
-            recorded,
+            prelude,
+            claim.cancel.clone(),
         );
         let mut store = flow::new_store(&self.engine, execution);
         let call = match component.flow_pre().instantiate_async(&mut store).await {
@@ -299,8 +430,14 @@ impl Runner {
         // Everything the flow submitted runs to its end and is journaled,
         // awaited or not.
         let settled = store.data_mut().execution.settle().await;
-        let (_, stderr) = store.data().take_output();
+        let (stdout, stderr) = store.data().take_output();
         record.calls = store.data().execution.calls_journaled();
+        append_log(
+            &mut record.flow_log,
+            &stdout,
+            &stderr,
+            self.policy.output_bytes.saturating_mul(4),
+        );
         let call = match (call, settled.aborted) {
             (_, Some(abort)) => Err(wasmtime::Error::new(abort)),
             (Ok(Ok(output)), None) => match settled.unawaited_failures.first() {
@@ -312,13 +449,18 @@ impl Runner {
             },
             (call, None) => call,
         };
-        let failed = |kind: FailureKind, message: String| Err(Failure { kind, message });
-        let result = match call {
-            Ok(Ok(output)) => Ok(output),
+        let failed = |kind: FailureKind, message: String| Ending::Failed(Failure { kind, message });
+        let ending = match call {
+            Ok(Ok(output)) => Ending::Completed(output),
             Ok(Err(GuestError::Failed(message))) => failed(FailureKind::FlowError, message),
             Ok(Err(GuestError::BadInput(message))) => failed(FailureKind::BadInput, message),
             Ok(Err(GuestError::Unknown(message))) => failed(FailureKind::FlowError, message),
             Err(error) => match error.downcast_ref::<Abort>() {
+                Some(Abort::Suspended(_)) => Ending::Waiting,
+                Some(Abort::Cancelled) => Ending::Cancelled,
+                Some(nondeterminism @ Abort::NonDeterminism { .. }) => {
+                    failed(FailureKind::NonDeterminism, nondeterminism.to_string())
+                }
                 Some(Abort::Journal(journal_error)) => {
                     // The journal failed under the flow: try to say so in the
                     // record, but the error to report is the journal's.
@@ -327,9 +469,6 @@ impl Runner {
                     let _ = self.finish(id, &mut record, failure).await;
                     return Err(RunError::Journal(journal_error));
                 }
-                Some(nondeterminism @ Abort::NonDeterminism { .. }) => {
-                    failed(FailureKind::NonDeterminism, nondeterminism.to_string())
-                }
                 Some(Abort::Host(reason)) => {
                     let reason = reason.clone();
                     let _ = self
@@ -337,6 +476,7 @@ impl Runner {
                         .await;
                     return Err(RunError::Host { exec: id, reason });
                 }
+                None if claim.cancel.is_cancelled() => Ending::Cancelled,
                 None => {
                     let (kind, message) = outcome::trap(&error, false, 0, &stderr);
                     failed(
@@ -346,25 +486,27 @@ impl Runner {
                 }
             },
         };
-        self.finish(id, &mut record, result).await
+        self.finish(id, &mut record, ending).await
     }
 
     async fn finish(
         &self,
         id: ExecutionId,
         record: &mut ExecutionRecord,
-        result: Result<String, Failure>,
+        ending: Ending,
     ) -> Result<Outcome, RunError> {
-        match result {
-            Ok(output) => {
-                record.status = ExecutionStatus::Completed;
+        record.status = match ending {
+            Ending::Completed(output) => {
                 record.output = Some(output);
+                ExecutionStatus::Completed
             }
-            Err(failure) => {
-                record.status = ExecutionStatus::Failed;
+            Ending::Failed(failure) => {
                 record.failure = Some(failure);
+                ExecutionStatus::Failed
             }
-        }
+            Ending::Waiting => ExecutionStatus::Waiting,
+            Ending::Cancelled => ExecutionStatus::Cancelled,
+        };
         record.updated_at_us = self.clock.now_us();
         let put = Put::execution(id.0, record);
         self.journal.write(vec![put], self.ack_sync()).await?;
@@ -376,9 +518,19 @@ impl Runner {
     }
 }
 
+/// Appends a run's flow output to the execution's log, keeping at most
+/// `cap` bytes (the oldest go first).
+fn append_log(log: &mut Vec<u8>, stdout: &[u8], stderr: &[u8], cap: usize) {
+    log.extend_from_slice(stdout);
+    log.extend_from_slice(stderr);
+    if log.len() > cap {
+        let cut = log.len() - cap;
+        log.drain(..cut);
+    }
+}
+
 /// A call error as the flow's failure message shows it.
-fn describe(error: &crate::bindings::types::CallError) -> String {
-    use crate::bindings::types::CallError;
+fn describe(error: &CallError) -> String {
     match error {
         CallError::Failed(message) | CallError::Context(message) => message.clone(),
         CallError::Trapped(trapped) => format!("trapped: {}", trapped.message),

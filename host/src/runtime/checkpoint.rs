@@ -147,6 +147,12 @@ impl runner::Host for CheckpointState {
     async fn now(&mut self) -> wasmtime::Result<u64> {
         Ok(self.clock.now_us() / 1000)
     }
+
+    async fn random(&mut self) -> wasmtime::Result<u64> {
+        // Checkpoints are not replayed, so they get real randomness.
+        use wasmtime_wasi::Rng;
+        Ok(wasmtime_wasi::thread_rng().next_u64())
+    }
 }
 
 impl runner::HostPending for CheckpointState {

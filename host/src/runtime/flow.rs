@@ -16,7 +16,7 @@ use super::pending::PendingCall;
 use crate::bindings::runner;
 use crate::bindings::types::{self, CallError, LogLevel};
 use crate::engine::Engine;
-use crate::runner::execution::Execution;
+use crate::runner::execution::{Abort, Execution};
 use crate::runner::slot::CallOutcome;
 
 /// What a flow store holds: its deterministic WASI and the execution whose
@@ -139,12 +139,15 @@ impl runner::Host for FlowState {
     async fn wait(
         &mut self,
         name: String,
-        _question: String,
-        _schema_json: String,
+        question: String,
+        schema_json: String,
     ) -> wasmtime::Result<Result<String, CallError>> {
-        Ok(Err(CallError::Context(format!(
-            "wait `{name}`: durable waits are not supported by this version of Cairn yet"
-        ))))
+        // Suspending is an `Err`: it stops the flow, and the runner records
+        // the execution as waiting.
+        self.execution
+            .wait(&name, &question, &schema_json)
+            .await
+            .map_err(wasmtime::Error::new)
     }
 
     async fn log(&mut self, level: LogLevel, message: String) -> wasmtime::Result<()> {
@@ -154,7 +157,16 @@ impl runner::Host for FlowState {
     }
 
     async fn now(&mut self) -> wasmtime::Result<u64> {
-        Ok(self.execution.record().created_at_us / 1000)
+        Ok(self
+            .execution
+            .now_us()
+            .await
+            .map_err(wasmtime::Error::new)?
+            / 1000)
+    }
+
+    async fn random(&mut self) -> wasmtime::Result<u64> {
+        Ok(self.execution.random())
     }
 }
 
@@ -164,7 +176,13 @@ impl runner::HostPending for FlowState {
         pending: Resource<PendingCall>,
     ) -> wasmtime::Result<Result<String, CallError>> {
         let slot = self.table.get(&pending)?.0.clone();
-        match slot.result().await {
+        let cancel = self.execution.cancel_token();
+        // A flow waiting on a long call still stops when it is cancelled.
+        let outcome = tokio::select! {
+            outcome = slot.result() => outcome,
+            () = cancel.cancelled() => CallOutcome::Aborted(Abort::Cancelled),
+        };
+        match outcome {
             CallOutcome::Finished(outcome) => Ok(outcome),
             CallOutcome::Aborted(abort) => Err(wasmtime::Error::new(abort)),
         }

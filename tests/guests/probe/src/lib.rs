@@ -483,3 +483,64 @@ fn overlap(i: u64) -> Result<bool, String> {
 fn overlaps(n: u64) -> Result<Vec<bool>, Error> {
     overlap::map(0..n)
 }
+
+// ---- waits, time, randomness, logs -----------------------------------------
+
+/// Returns its inputs (never cached, so a resume must replay it).
+#[checkpoint(cache = false)]
+fn echo_pair(t: u64, r: u64) -> (u64, u64) {
+    (t, r)
+}
+
+/// Takes the flow's time and a random number, journals them through a call,
+/// then stops at a gate: a resume must see the same values.
+#[flow]
+fn clock_and_dice(flag: String) -> Result<(u64, u64), Error> {
+    let t = cairn_guest::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    let r = cairn_guest::random_u64();
+    let pair = echo_pair(t, r)?;
+    gate(flag)?;
+    Ok(pair)
+}
+
+/// Asks for a number and doubles it.
+#[flow]
+fn ask(question: String) -> Result<i64, Error> {
+    let before = add(1, 1)?;
+    let n: i64 = cairn_guest::wait("number", &question)?;
+    Ok(before + add(n, n)?)
+}
+
+/// Tries to wait from inside a checkpoint.
+#[checkpoint]
+fn waits_inside() -> Result<bool, Error> {
+    cairn_guest::wait::<bool>("inside", "may a checkpoint wait?")
+}
+
+/// Runs `waits_inside`.
+#[flow]
+fn wait_in_checkpoint() -> Result<bool, Error> {
+    waits_inside()
+}
+
+/// Logs from the flow, then calls a chatty checkpoint.
+#[flow]
+fn logged(text: String) -> Result<String, Error> {
+    cairn_guest::log::info(&format!("starting with {text}"));
+    let out = chatty(text)?;
+    cairn_guest::log::warn("done");
+    Ok(out)
+}
+
+/// Calls another checkpoint depending on the gate: a replay after the gate
+/// opens diverges from its source at seq 1.
+#[flow]
+fn branchy(flag: String) -> Result<i64, Error> {
+    match gate(flag) {
+        Ok(_) => square(3),
+        Err(_) => add(2, 2),
+    }
+}
