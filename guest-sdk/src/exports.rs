@@ -33,6 +33,9 @@ impl Guest for Exports {
                     Runtime::Inline => WitRuntime::Inline,
                     Runtime::Isolated => WitRuntime::Isolated,
                 },
+                fuel: c.fuel,
+                memory_bytes: c.memory_bytes,
+                timeout_ms: c.timeout_ms,
             })
             .collect();
         checkpoints.sort_by(|a, b| a.name.cmp(&b.name));

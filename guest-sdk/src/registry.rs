@@ -32,6 +32,12 @@ pub struct CheckpointEntry {
     pub kind: Option<&'static str>,
     /// Where it runs.
     pub runtime: Runtime,
+    /// Its own fuel limit per attempt.
+    pub fuel: Option<u64>,
+    /// Its own memory limit in bytes.
+    pub memory_bytes: Option<u64>,
+    /// Its own time limit per attempt in milliseconds.
+    pub timeout_ms: Option<u64>,
     /// Its entry point.
     pub invoke: Invoke,
 }

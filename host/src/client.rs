@@ -11,6 +11,7 @@ use crate::model::{
     AttemptOutcome, CallSource, CallStatus, ComponentHash, ExecutionId, ExecutionStatus, Failure,
     Runtime, TrapKind,
 };
+use crate::policy::PolicyRecord;
 use crate::timefmt::rfc3339;
 
 /// Reads a journal.
@@ -144,6 +145,8 @@ pub struct AttemptView {
     pub stdout: String,
     /// Its captured stderr (lossy UTF-8).
     pub stderr: String,
+    /// The policy it ran under.
+    pub policy: Option<PolicyRecord>,
 }
 
 impl Client {
@@ -255,6 +258,7 @@ fn attempt_view(n: u32, a: AttemptRecord) -> AttemptView {
         fuel_used: a.fuel_used,
         stdout: String::from_utf8_lossy(&a.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&a.stderr).into_owned(),
+        policy: a.policy,
     }
 }
 

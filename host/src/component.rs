@@ -10,7 +10,7 @@ use crate::engine::Engine;
 use crate::error::LoadError;
 use crate::manifest::{CheckpointInfo, FlowInfo, Manifest};
 use crate::model::{ComponentHash, Runtime};
-use crate::policy::Policy;
+use crate::policy::{CheckpointLimits, Policy};
 use crate::runtime::checkpoint::{self, CheckpointState};
 use crate::runtime::flow::FlowState;
 
@@ -127,16 +127,29 @@ fn pre<T: 'static>(
     ComponentPre::new(instance_pre).map_err(|e| LoadError::NotACairnComponent(format!("{e:#}")))
 }
 
+const DESCRIBE_FUEL: u64 = 1_000_000_000;
+const DESCRIBE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 async fn describe(
     engine: &Engine,
     pre: &ComponentPre<CheckpointState>,
 ) -> Result<Manifest, LoadError> {
-    let policy = Policy::default();
+    // `describe` (and the static constructors before it) gets a small
+    // budget: loading a component must not hang on a hostile one.
+    let policy = Policy::default()
+        .fuel(DESCRIBE_FUEL)
+        .timeout(DESCRIBE_TIMEOUT);
     let clock: crate::clock::SharedClock = Arc::new(crate::clock::SystemClock);
     let mut store = checkpoint::new_store(engine, &policy, &clock);
     checkpoint::arm(&mut store, engine, &policy);
-    let bad = |e: wasmtime::Error| LoadError::BadManifest(format!("`describe` trapped: {e:#}"));
-    let guest = pre.instantiate_async(&mut store).await.map_err(bad)?;
+    let bad = |e: wasmtime::Error| {
+        let (kind, message) = crate::runtime::outcome::trap(&e, false, 0, &[]);
+        LoadError::BadManifest(format!("`describe` trapped ({kind}): {message}"))
+    };
+    let guest = pre
+        .instantiate_async(&mut store)
+        .await
+        .map_err(|e| LoadError::Instantiate(format!("{e:#}")))?;
     let manifest = guest
         .cairn_checkpoint_guest()
         .call_describe(&mut store)
@@ -170,6 +183,11 @@ fn from_wit(manifest: bindings::types::Manifest) -> Manifest {
                 runtime: match c.runtime {
                     bindings::types::Runtime::Inline => Runtime::Inline,
                     bindings::types::Runtime::Isolated => Runtime::Isolated,
+                },
+                limits: CheckpointLimits {
+                    fuel: c.fuel,
+                    memory_bytes: c.memory_bytes,
+                    timeout_ms: c.timeout_ms,
                 },
             })
             .collect(),

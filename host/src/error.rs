@@ -73,6 +73,10 @@ pub enum LoadError {
     /// The component does not export Cairn's `guest` interface (another world).
     #[error("not a Cairn component (it must export cairn:checkpoint/guest): {0}")]
     NotACairnComponent(String),
+    /// It cannot be instantiated within the engine's limits (a huge table or
+    /// memory, say).
+    #[error("the component cannot be instantiated: {0}")]
+    Instantiate(String),
     /// Its `describe` trapped or returned an invalid manifest.
     #[error("the component's manifest is invalid: {0}")]
     BadManifest(String),

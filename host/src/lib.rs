@@ -65,7 +65,7 @@ pub use model::{
     AttemptOutcome, CallSource, CallStatus, ComponentHash, ExecutionId, ExecutionStatus, Failure,
     FailureKind, Runtime, TrapKind,
 };
-pub use policy::{DirGrant, Policy};
+pub use policy::{CheckpointLimits, DirGrant, Policy, PolicyRecord};
 pub use runner::replay::ReplayRequest;
 pub use runner::{Durability, Outcome};
 pub use timefmt::rfc3339;

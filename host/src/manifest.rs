@@ -3,6 +3,7 @@
 use serde::Serialize;
 
 use crate::model::Runtime;
+use crate::policy::CheckpointLimits;
 
 /// A component's flows and checkpoints.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -43,6 +44,8 @@ pub struct CheckpointInfo {
     pub kind: Option<String>,
     /// Where it runs.
     pub runtime: Runtime,
+    /// Limits it sets for itself (they only tighten the policy).
+    pub limits: CheckpointLimits,
 }
 
 impl Manifest {

@@ -27,9 +27,12 @@ pub struct Policy {
     pub memory_bytes: u64,
     /// Wall-clock time per attempt. Default: 60 s.
     pub timeout: Duration,
-    /// Captured bytes of stdout and of stderr per attempt; the rest is
-    /// dropped. Default: 64 KiB.
-    pub output_bytes: usize,
+    /// Captured bytes of stdout and of stderr (log lines included) per
+    /// attempt; the rest is dropped and counted. Default: 64 KiB.
+    pub log_bytes: usize,
+    /// The largest output (JSON) a checkpoint may return; a larger one fails
+    /// the attempt. Default: 16 MiB.
+    pub max_output_bytes: usize,
     /// Fuel for a flow's own code over its whole run (checkpoint calls do not
     /// count). Default: 20,000,000,000.
     pub flow_fuel: u64,
@@ -38,6 +41,21 @@ pub struct Policy {
     pub retry_delay: Duration,
     /// Host folders checkpoints may use. Default: none. Flows never see them.
     pub dirs: Vec<DirGrant>,
+    /// Environment variables passed through to checkpoints, by name (with
+    /// the host's value at the time of the attempt). Default: none.
+    pub env: Vec<String>,
+}
+
+/// Limits a checkpoint declares for itself (`#[checkpoint(fuel = ..)]`).
+/// They can only tighten the policy: the smaller of the two applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+pub struct CheckpointLimits {
+    /// Fuel per attempt.
+    pub fuel: Option<u64>,
+    /// Memory per store, in bytes.
+    pub memory_bytes: Option<u64>,
+    /// Wall-clock time per attempt, in milliseconds.
+    pub timeout_ms: Option<u64>,
 }
 
 impl Default for Policy {
@@ -46,10 +64,12 @@ impl Default for Policy {
             fuel: 5_000_000_000,
             memory_bytes: 256 << 20,
             timeout: Duration::from_secs(60),
-            output_bytes: 64 << 10,
+            log_bytes: 64 << 10,
+            max_output_bytes: 16 << 20,
             flow_fuel: 20_000_000_000,
             retry_delay: Duration::ZERO,
             dirs: Vec::new(),
+            env: Vec::new(),
         }
     }
 }
@@ -114,9 +134,108 @@ impl Policy {
         self
     }
 
-    /// Sets the captured output per stream per attempt.
-    pub fn output_bytes(mut self, bytes: usize) -> Self {
-        self.output_bytes = bytes;
+    /// Sets the captured bytes per stream per attempt.
+    pub fn log_bytes(mut self, bytes: usize) -> Self {
+        self.log_bytes = bytes;
         self
+    }
+
+    /// Sets the largest output a checkpoint may return.
+    pub fn max_output_bytes(mut self, bytes: usize) -> Self {
+        self.max_output_bytes = bytes;
+        self
+    }
+
+    /// Passes the host environment variable `name` through to checkpoints.
+    pub fn allow_env(mut self, name: impl Into<String>) -> Self {
+        self.env.push(name.into());
+        self
+    }
+
+    /// This policy tightened by a checkpoint's own limits (never widened).
+    pub fn tightened(&self, limits: &CheckpointLimits) -> Policy {
+        let mut policy = self.clone();
+        if let Some(fuel) = limits.fuel {
+            policy.fuel = policy.fuel.min(fuel);
+        }
+        if let Some(bytes) = limits.memory_bytes {
+            policy.memory_bytes = policy.memory_bytes.min(bytes);
+        }
+        if let Some(ms) = limits.timeout_ms {
+            policy.timeout = policy.timeout.min(Duration::from_millis(ms));
+        }
+        policy
+    }
+
+    /// What the policy grants, as one string (for the cache key).
+    pub(crate) fn grants(&self) -> String {
+        let record = self.record();
+        format!("dirs={:?};env={:?}", record.dirs, record.env)
+    }
+
+    /// What the journal records of the policy an attempt ran under.
+    pub(crate) fn record(&self) -> PolicyRecord {
+        PolicyRecord {
+            fuel: self.fuel,
+            memory_bytes: self.memory_bytes,
+            timeout_ms: u64::try_from(self.timeout.as_millis()).unwrap_or(u64::MAX),
+            dirs: self
+                .dirs
+                .iter()
+                .map(|d| {
+                    format!(
+                        "{}:{}{}",
+                        d.host.display(),
+                        d.guest,
+                        if d.read_only { ":ro" } else { "" }
+                    )
+                })
+                .collect(),
+            env: self.env.clone(),
+        }
+    }
+}
+
+/// The policy an attempt ran under, as the journal keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PolicyRecord {
+    /// Fuel per attempt.
+    pub fuel: u64,
+    /// Memory per store, in bytes.
+    pub memory_bytes: u64,
+    /// Wall-clock time per attempt, in milliseconds.
+    pub timeout_ms: u64,
+    /// Granted folders, as `HOST:GUEST[:ro]`.
+    pub dirs: Vec<String>,
+    /// Environment variables passed through, by name.
+    pub env: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_checkpoint_can_tighten_but_never_widen() {
+        let policy = Policy::default()
+            .fuel(1_000)
+            .timeout(Duration::from_secs(2));
+        let tighter = policy.tightened(&CheckpointLimits {
+            fuel: Some(10),
+            memory_bytes: Some(1 << 20),
+            timeout_ms: Some(50_000),
+        });
+        assert_eq!(tighter.fuel, 10);
+        assert_eq!(tighter.memory_bytes, 1 << 20);
+        assert_eq!(
+            tighter.timeout,
+            Duration::from_secs(2),
+            "50 s asked, 2 s granted"
+        );
+        let wider = policy.tightened(&CheckpointLimits {
+            fuel: Some(1 << 40),
+            ..CheckpointLimits::default()
+        });
+        assert_eq!(wider.fuel, 1_000);
     }
 }

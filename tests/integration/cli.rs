@@ -274,3 +274,87 @@ fn a_big_fan_out_shows_a_running_count_instead_of_a_line_per_call() {
         "{progress}"
     );
 }
+
+#[test]
+fn a_policy_file_sets_the_sandbox_and_flags_override_it() {
+    let dir = temp();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).expect("data");
+    let policy = dir.path().join("policy.toml");
+    std::fs::write(
+        &policy,
+        format!(
+            "fuel = 20_000_000\nmemory = \"64MiB\"\ntimeout = \"5s\"\nallow_env = [\"CARGO_PKG_NAME\"]\n\n[[allow_dir]]\nhost = \"{}\"\nguest = \"/data\"\nread_only = true\n",
+            data.display()
+        ),
+    )
+    .expect("write");
+    let policy = policy.to_str().expect("utf8");
+    let env = guest("zoo_env");
+    let out = run(
+        dir.path(),
+        &[
+            "--policy",
+            policy,
+            "--json",
+            "run",
+            env.to_str().expect("utf8"),
+        ],
+    );
+    assert_eq!(code(&out), 0, "{}", text(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(json["output"], serde_json::json!([null, "cairn-tests"]));
+    let recorded = &json["calls"][0]["attempts"][0]["policy"];
+    assert_eq!(recorded["fuel"], 20_000_000);
+    assert_eq!(recorded["memory_bytes"], 64 << 20);
+    assert_eq!(recorded["dirs"][0], format!("{}:/data:ro", data.display()));
+
+    let spin = guest("zoo_spin");
+    let out = run(
+        dir.path(),
+        &[
+            "--policy",
+            policy,
+            "--fuel",
+            "1000000",
+            "--json",
+            "run",
+            spin.to_str().expect("utf8"),
+        ],
+    );
+    assert_eq!(code(&out), 1);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(
+        json["calls"][0]["attempts"][0]["policy"]["fuel"], 1_000_000,
+        "the flag wins"
+    );
+    assert_eq!(json["calls"][0]["attempts"][0]["trap"], "out_of_fuel");
+
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "fuel = \"lots\"\n").expect("write");
+    let out = run(
+        dir.path(),
+        &[
+            "--policy",
+            bad.to_str().expect("utf8"),
+            "run",
+            spin.to_str().expect("utf8"),
+        ],
+    );
+    assert_eq!(code(&out), 2, "{}", text(&out.stderr));
+    let missing = run(
+        dir.path(),
+        &[
+            "--allow-dir",
+            "/no/such/folder:/data",
+            "run",
+            spin.to_str().expect("utf8"),
+        ],
+    );
+    assert_eq!(code(&missing), 2);
+    assert!(
+        text(&missing.stderr).contains("is not a folder on this host"),
+        "{}",
+        text(&missing.stderr)
+    );
+}

@@ -12,7 +12,7 @@ use std::process::{Command, ExitCode};
 
 const TARGET: &str = "wasm32-wasip2";
 const GUEST_PROFILE: &str = "guest";
-const GUEST_FOLDERS: [&str; 2] = ["examples", "tests/guests"];
+const GUEST_FOLDERS: [&str; 3] = ["examples", "tests/guests", "tests/zoo"];
 
 type Result<T = ()> = std::result::Result<T, String>;
 

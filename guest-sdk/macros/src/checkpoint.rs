@@ -15,7 +15,18 @@ use crate::options;
 use crate::signature::{self, Signature};
 
 pub fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
-    let options = options::parse(attr, &["retries", "cache", "kind", "runtime"])?;
+    let options = options::parse(
+        attr,
+        &[
+            "retries",
+            "cache",
+            "kind",
+            "runtime",
+            "fuel",
+            "memory",
+            "timeout_ms",
+        ],
+    )?;
     let item: ItemFn = syn::parse2(item)?;
     let sig = signature::check(&item, "checkpoint")?;
     let Signature {
@@ -51,6 +62,15 @@ pub fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenStream> 
     } else {
         quote!(::cairn_guest::__private::Runtime::Inline)
     };
+    let some = |v: Option<u64>| match v {
+        Some(n) => quote!(::core::option::Option::Some(#n)),
+        None => quote!(::core::option::Option::None),
+    };
+    let (fuel, memory, timeout_ms) = (
+        some(options.fuel),
+        some(options.memory),
+        some(options.timeout_ms),
+    );
     let to_output = if *fallible {
         quote!(::cairn_guest::__private::fallible_output)
     } else {
@@ -98,6 +118,9 @@ pub fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenStream> 
                     cache: #cache,
                     kind: #kind,
                     runtime: #runtime,
+                    fuel: #fuel,
+                    memory_bytes: #memory,
+                    timeout_ms: #timeout_ms,
                     invoke,
                 }
             }

@@ -15,6 +15,9 @@ pub struct Options {
     pub cache: Option<bool>,
     pub kind: Option<String>,
     pub isolated: Option<bool>,
+    pub fuel: Option<u64>,
+    pub memory: Option<u64>,
+    pub timeout_ms: Option<u64>,
 }
 
 /// Parses `attr`, accepting only the option names in `allowed`.
@@ -57,6 +60,11 @@ pub fn parse(attr: TokenStream, allowed: &[&str]) -> syn::Result<Options> {
             "cache" => options.cache = Some(boolean(value, "cache")?),
             "kind" => options.kind = Some(kind(value)?),
             "runtime" => options.isolated = Some(runtime(value)?),
+            "fuel" => options.fuel = Some(limit(value, "fuel", "fuel = 1_000_000_000")?),
+            "memory" => options.memory = Some(limit(value, "memory", "memory = 67_108_864")?),
+            "timeout_ms" => {
+                options.timeout_ms = Some(limit(value, "timeout_ms", "timeout_ms = 5_000")?)
+            }
             _ => unreachable!("checked against `allowed` above"),
         }
     }
@@ -137,4 +145,16 @@ fn example(name: &str) -> &'static str {
 fn path_text(path: &syn::Path) -> String {
     let segments: Vec<String> = path.segments.iter().map(|s| s.ident.to_string()).collect();
     segments.join("::")
+}
+
+/// A positive whole number: a limit a checkpoint sets for itself.
+fn limit(lit: &Lit, name: &str, example: &str) -> syn::Result<u64> {
+    let message = format!("`{name}` takes a positive whole number, e.g. `{example}`");
+    let Lit::Int(int) = lit else {
+        return Err(syn::Error::new_spanned(lit, message));
+    };
+    match int.base10_parse::<u64>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(syn::Error::new_spanned(int, message)),
+    }
 }

@@ -45,6 +45,21 @@ pub struct Global {
     /// Wall-clock time per checkpoint attempt, e.g. 500ms, 30s, 2m.
     #[arg(long, global = true, value_name = "DURATION", value_parser = parse_duration)]
     pub timeout: Option<Duration>,
+    /// Pass a host environment variable through to checkpoints, by name.
+    #[arg(long = "allow-env", global = true, value_name = "NAME")]
+    pub allow_env: Vec<String>,
+    /// The largest output a checkpoint may return, e.g. 1MiB.
+    #[arg(long, global = true, value_name = "SIZE", value_parser = parse_size)]
+    pub max_output: Option<u64>,
+    /// Captured stdout and stderr per attempt, each, e.g. 64KiB.
+    #[arg(long, global = true, value_name = "SIZE", value_parser = parse_size)]
+    pub log_bytes: Option<u64>,
+    /// The most native stack WebAssembly may use, e.g. 512KiB.
+    #[arg(long, global = true, value_name = "SIZE", value_parser = parse_size)]
+    pub stack: Option<u64>,
+    /// Read the policy from a TOML file; flags given as well override it.
+    #[arg(long, global = true, value_name = "FILE.toml")]
+    pub policy: Option<PathBuf>,
     /// Grant checkpoints a host folder: HOST[:GUEST][:ro] (GUEST defaults to HOST).
     #[arg(long = "allow-dir", global = true, value_name = "HOST[:GUEST][:ro]", value_parser = parse_dir)]
     pub allow_dirs: Vec<DirArg>,
@@ -179,7 +194,7 @@ pub struct ShowArgs {
 }
 
 /// `1024`, `64KiB`, `64MiB`, `1GiB` (also `KB`/`MB`/`GB` as powers of 1000).
-fn parse_size(text: &str) -> Result<u64, String> {
+pub fn parse_size(text: &str) -> Result<u64, String> {
     let text = text.trim();
     let split = text
         .find(|c: char| !c.is_ascii_digit())
@@ -238,7 +253,7 @@ fn parse_dir(text: &str) -> Result<DirArg, String> {
 }
 
 /// `250ms`, `30s`, `2m`, `1h`; a bare number is seconds.
-fn parse_duration(text: &str) -> Result<Duration, String> {
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     let split = text
         .find(|c: char| !c.is_ascii_digit())

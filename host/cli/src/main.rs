@@ -8,6 +8,7 @@ mod args;
 mod executions;
 mod exit;
 mod inspect;
+mod policy_file;
 mod render;
 mod run;
 mod setup;

@@ -27,6 +27,7 @@ pub struct EngineBuilder {
     epoch_tick: Duration,
     max_memory_bytes: u64,
     max_instances: u32,
+    max_wasm_stack: usize,
 }
 
 impl Default for EngineBuilder {
@@ -36,6 +37,7 @@ impl Default for EngineBuilder {
             epoch_tick: Duration::from_millis(10),
             max_memory_bytes: 1 << 30,
             max_instances: 1000,
+            max_wasm_stack: 512 << 10,
         }
     }
 }
@@ -69,6 +71,13 @@ impl EngineBuilder {
         self
     }
 
+    /// The most native stack WebAssembly may use (deeper recursion traps
+    /// with a stack overflow). Default: 512 KiB.
+    pub fn max_wasm_stack(mut self, bytes: usize) -> Self {
+        self.max_wasm_stack = bytes.max(64 << 10);
+        self
+    }
+
     /// Builds the engine and starts its epoch ticker.
     pub fn build(self) -> Result<Engine, LoadError> {
         let compile = |e: wasmtime::Error| LoadError::Compile(format!("{e:#}"));
@@ -87,6 +96,10 @@ impl EngineBuilder {
             .consume_fuel(true)
             .epoch_interruption(true)
             .concurrency_support(false)
+            .max_wasm_stack(self.max_wasm_stack)
+            // Async calls run on their own stack, which must hold the wasm
+            // stack and the host's frames under it.
+            .async_stack_size(self.max_wasm_stack + (1 << 20))
             .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         let wasm = wasmtime::Engine::new(&config).map_err(compile)?;
 

@@ -15,6 +15,7 @@ use crate::error::JournalError;
 use crate::model::{
     AttemptOutcome, CallSource, CallStatus, ComponentHash, ExecutionStatus, Failure, Runtime,
 };
+use crate::policy::PolicyRecord;
 
 /// The version of the envelope and of the record layouts below.
 pub const RECORD_VERSION: u8 = 1;
@@ -115,6 +116,8 @@ pub struct AttemptRecord {
     pub stdout: Vec<u8>,
     /// Its captured stderr (capped).
     pub stderr: Vec<u8>,
+    /// The policy it ran under (the host's, tightened by the checkpoint).
+    pub policy: Option<PolicyRecord>,
 }
 
 /// Where a record lives: its table and key.
@@ -246,6 +249,7 @@ mod tests {
             fuel_used: 300,
             stdout: b"hi".to_vec(),
             stderr: Vec::new(),
+            policy: None,
         };
         let key = RecordKey::Attempt(7, 1, 1);
         let bytes = encode(key, &attempt);

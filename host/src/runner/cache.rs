@@ -7,10 +7,19 @@ use crate::journal::Journal;
 use crate::model::{CallStatus, ComponentHash};
 
 /// The cache key of a call. The parts are length-prefixed so that no two
-/// different calls share a key.
-pub(crate) fn key(component: ComponentHash, checkpoint: &str, input: &str) -> [u8; 32] {
+/// different calls share a key. What the policy grants (folders, env vars)
+/// is part of it: an output read from a granted folder must not be handed to
+/// a run that was granted another one.
+pub(crate) fn key(
+    component: ComponentHash,
+    grants: &str,
+    checkpoint: &str,
+    input: &str,
+) -> [u8; 32] {
     let mut hasher = blake3::Hasher::new_derive_key("cairn cache key v1");
     hasher.update(&component.0);
+    hasher.update(&(grants.len() as u64).to_le_bytes());
+    hasher.update(grants.as_bytes());
     hasher.update(&(checkpoint.len() as u64).to_le_bytes());
     hasher.update(checkpoint.as_bytes());
     hasher.update(&(input.len() as u64).to_le_bytes());
@@ -24,10 +33,11 @@ pub(crate) fn key(component: ComponentHash, checkpoint: &str, input: &str) -> [u
 pub(crate) fn lookup(
     journal: &Journal,
     component: ComponentHash,
+    grants: &str,
     checkpoint: &str,
     input: &str,
 ) -> Result<Option<String>, JournalError> {
-    let Some((exec, seq)) = journal.cached(&key(component, checkpoint, input))? else {
+    let Some((exec, seq)) = journal.cached(&key(component, grants, checkpoint, input))? else {
         return Ok(None);
     };
     let Some(call) = journal.call(exec, seq)? else {

@@ -19,6 +19,7 @@ use crate::journal::record::{AttemptRecord, CallRecord};
 use crate::journal::writer::{Put, Sync};
 use crate::manifest::CheckpointInfo;
 use crate::model::{AttemptOutcome, CallSource, CallStatus, ExecutionId, TrapKind};
+use crate::policy::Policy;
 use crate::runtime::inline::InlineRuntime;
 use crate::runtime::isolated;
 use crate::runtime::outcome::{AttemptReport, AttemptResult};
@@ -91,10 +92,13 @@ async fn attempts(
         completed(runner, exec, seq, &call, 0);
         return Ok(Ok(output));
     }
+    let policy = runner.policy.tightened(&info.limits);
+    let grants = policy.grants();
     if cached {
         let hit = cache::lookup(
             &runner.journal,
             ctx.component.hash(),
+            &grants,
             &call.name,
             &call.input,
         )?;
@@ -125,6 +129,7 @@ async fn attempts(
             fuel_used: 0,
             stdout: Vec::new(),
             stderr: Vec::new(),
+            policy: Some(policy.record()),
         };
         let puts = vec![
             Put::call(exec.0, seq, &call),
@@ -139,7 +144,7 @@ async fn attempts(
             runtime: call.runtime,
             attempt: n,
         });
-        let report = attempt_once(ctx, lane, &call.name, &call.input).await;
+        let report = attempt_once(ctx, lane, &policy, &call.name, &call.input).await;
         attempt.ended_at_us = Some(runner.clock.now_us());
         attempt.fuel_used = report.fuel_used;
         attempt.stdout = report.stdout;
@@ -155,7 +160,7 @@ async fn attempts(
                 ];
                 if cached {
                     puts.push(Put::Cache {
-                        key: cache::key(ctx.component.hash(), &call.name, &call.input),
+                        key: cache::key(ctx.component.hash(), &grants, &call.name, &call.input),
                         exec: exec.0,
                         seq,
                     });
@@ -213,6 +218,7 @@ async fn attempts(
 async fn attempt_once(
     ctx: &CallContext,
     lane: &mut Lane<'_>,
+    policy: &Policy,
     name: &str,
     input: &str,
 ) -> AttemptReport {
@@ -223,7 +229,7 @@ async fn attempt_once(
                 .attempt(
                     &runner.engine,
                     &ctx.component,
-                    &runner.policy,
+                    policy,
                     &runner.clock,
                     name,
                     input,
@@ -237,7 +243,7 @@ async fn attempt_once(
             isolated::attempt(
                 &runner.engine,
                 &ctx.component,
-                &runner.policy,
+                policy,
                 &runner.clock,
                 name,
                 input,

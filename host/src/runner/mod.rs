@@ -436,7 +436,7 @@ impl Runner {
             &mut record.flow_log,
             &stdout,
             &stderr,
-            self.policy.output_bytes.saturating_mul(4),
+            self.policy.log_bytes.saturating_mul(4),
         );
         let call = match (call, settled.aborted) {
             (_, Some(abort)) => Err(wasmtime::Error::new(abort)),

@@ -7,7 +7,7 @@ use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxView, WasiView};
 
 use super::capture::Capture;
 use super::limiter::MemoryLimiter;
-use super::outcome::{self, AttemptReport};
+use super::outcome::{self, AttemptReport, AttemptResult};
 use super::pending::PendingCall;
 use crate::bindings::runner;
 use crate::bindings::types::{self, CallError, GuestError, LogLevel};
@@ -34,15 +34,16 @@ impl WasiView for CheckpointState {
     }
 }
 
-/// A new checkpoint store: no files, no env, no network; stdout and stderr
-/// captured; memory limited by the policy (and the engine's maximum).
+/// A new checkpoint store: only the folders and env vars the policy grants,
+/// no sockets; stdout and stderr captured; memory limited by the policy (and
+/// the engine's maximum).
 pub(crate) fn new_store(
     engine: &Engine,
     policy: &Policy,
     clock: &SharedClock,
 ) -> Store<CheckpointState> {
-    let stdout = Capture::new(policy.output_bytes);
-    let stderr = Capture::new(policy.output_bytes);
+    let stdout = Capture::new(policy.log_bytes);
+    let stderr = Capture::new(policy.log_bytes);
     let mut wasi = WasiCtx::builder();
     wasi.stdout(stdout.clone())
         .stderr(stderr.clone())
@@ -59,6 +60,13 @@ pub(crate) fn new_store(
         // since, the guest finds no such folder and fails on its own terms.
         if let Err(e) = wasi.preopened_dir(&dir.host, &dir.guest, perms) {
             tracing::warn!(dir = %dir.host.display(), error = %e, "cannot grant a folder");
+        }
+    }
+    for name in &policy.env {
+        // Passed through by name, with the host's value now; an unset
+        // variable stays unset for the guest too.
+        if let Ok(value) = std::env::var(name) {
+            wasi.env(name, value);
         }
     }
     let wasi = wasi.build();
@@ -81,7 +89,9 @@ pub(crate) fn arm(store: &mut Store<CheckpointState>, engine: &Engine, policy: &
     // fuel metering, which this engine never makes.
     let _ = store.set_fuel(policy.fuel);
     store.set_epoch_deadline(engine.ticks_for(policy.timeout));
-    store.data_mut().limiter.hit = false;
+    let limiter = &mut store.data_mut().limiter;
+    limiter.hit = false;
+    limiter.set_max_bytes(policy.memory_bytes.min(engine.max_memory_bytes()));
 }
 
 /// Reads the attempt's result and leftovers out of the store.
@@ -94,7 +104,16 @@ pub(crate) fn finish(
     let state = store.data();
     let stdout = state.stdout.take();
     let stderr = state.stderr.take();
-    let result = outcome::classify(call, state.limiter.hit, state.limiter.max_bytes(), &stderr);
+    let mut result = outcome::classify(call, state.limiter.hit, state.limiter.max_bytes(), &stderr);
+    if let AttemptResult::Output(output) = &result
+        && output.len() > policy.max_output_bytes
+    {
+        result = AttemptResult::Failed(format!(
+            "the output is {} bytes; the limit is {} bytes",
+            output.len(),
+            policy.max_output_bytes
+        ));
+    }
     AttemptReport {
         result,
         fuel_used,
@@ -178,5 +197,41 @@ pub(crate) fn level_name(level: LogLevel) -> &'static str {
         LogLevel::Info => "info",
         LogLevel::Warn => "warn",
         LogLevel::Error => "error",
+    }
+}
+
+/// How long an attempt may stay blocked in a host call (a sleep, a read)
+/// past its time limit. Epoch interruption only stops running WebAssembly,
+/// so the host bounds the whole attempt too.
+const HOST_CALL_GRACE: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// Runs `attempt` under the policy's wall-clock limit plus a grace for the
+/// epoch to act; `None` if it had to be cut off while blocked in the host.
+pub(crate) async fn bounded<T>(policy: &Policy, attempt: impl Future<Output = T>) -> Option<T> {
+    tokio::time::timeout(policy.timeout.saturating_add(HOST_CALL_GRACE), attempt)
+        .await
+        .ok()
+}
+
+/// The report of an attempt cut off while blocked in a host call.
+pub(crate) fn blocked(policy: &Policy, stdout: Vec<u8>, stderr: Vec<u8>) -> AttemptReport {
+    AttemptReport {
+        result: AttemptResult::Trapped(
+            crate::model::TrapKind::Timeout,
+            format!(
+                "blocked in a host call past its time limit of {:?}",
+                policy.timeout
+            ),
+        ),
+        fuel_used: 0,
+        stdout,
+        stderr,
+    }
+}
+
+impl CheckpointState {
+    /// Output captured so far (for an attempt that was cut off).
+    pub(crate) fn take_output(&self) -> (Vec<u8>, Vec<u8>) {
+        (self.stdout.take(), self.stderr.take())
     }
 }

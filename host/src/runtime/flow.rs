@@ -52,7 +52,7 @@ pub(crate) fn new_store(engine: &Engine, execution: Execution) -> Store<FlowStat
     let record = execution.record();
     let seed = record.seed;
     let started = Duration::from_micros(record.created_at_us);
-    let output_bytes = execution.policy().output_bytes;
+    let output_bytes = execution.policy().log_bytes;
     let flow_fuel = execution.policy().flow_fuel;
     let limiter = MemoryLimiter::new(
         execution

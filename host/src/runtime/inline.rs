@@ -45,10 +45,14 @@ impl InlineRuntime {
             }
         };
         checkpoint::arm(&mut store, engine, policy);
-        let call = guest
+        let run = guest
             .cairn_checkpoint_guest()
-            .call_run_checkpoint(&mut store, name, input)
-            .await;
+            .call_run_checkpoint(&mut store, name, input);
+        let Some(call) = checkpoint::bounded(policy, run).await else {
+            // Cut off in a host call: the store is poisoned and dropped.
+            let (stdout, stderr) = store.data().take_output();
+            return checkpoint::blocked(policy, stdout, stderr);
+        };
         let trapped = call.is_err();
         let report = checkpoint::finish(&mut store, policy, call);
         if !trapped {

@@ -19,18 +19,27 @@ pub(crate) async fn attempt(
 ) -> AttemptReport {
     let mut store = checkpoint::new_store(engine, policy, clock);
     checkpoint::arm(&mut store, engine, policy);
-    let call = match component
-        .checkpoint_pre()
-        .instantiate_async(&mut store)
-        .await
-    {
-        Ok(guest) => {
-            guest
-                .cairn_checkpoint_guest()
-                .call_run_checkpoint(&mut store, name, input)
-                .await
+    let run = async {
+        match component
+            .checkpoint_pre()
+            .instantiate_async(&mut store)
+            .await
+        {
+            Ok(guest) => {
+                guest
+                    .cairn_checkpoint_guest()
+                    .call_run_checkpoint(&mut store, name, input)
+                    .await
+            }
+            Err(e) => Err(e),
         }
-        Err(e) => Err(e),
     };
-    checkpoint::finish(&mut store, policy, call)
+    match checkpoint::bounded(policy, run).await {
+        Some(call) => checkpoint::finish(&mut store, policy, call),
+        None => {
+            // The cut-off future poisoned the store; it is dropped here.
+            let (stdout, stderr) = store.data().take_output();
+            checkpoint::blocked(policy, stdout, stderr)
+        }
+    }
 }

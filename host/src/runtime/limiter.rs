@@ -25,6 +25,10 @@ impl MemoryLimiter {
     pub(crate) fn max_bytes(&self) -> usize {
         self.max_bytes
     }
+
+    pub(crate) fn set_max_bytes(&mut self, max_bytes: u64) {
+        self.max_bytes = usize::try_from(max_bytes).unwrap_or(usize::MAX);
+    }
 }
 
 impl ResourceLimiter for MemoryLimiter {

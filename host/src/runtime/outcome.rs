@@ -57,6 +57,9 @@ pub(crate) fn trap(
     memory_limit: usize,
     stderr: &[u8],
 ) -> (TrapKind, String) {
+    if let Some(exit) = error.downcast_ref::<wasmtime_wasi::I32Exit>() {
+        return (TrapKind::Trap, format!("exited with code {}", exit.0));
+    }
     match error.downcast_ref::<Trap>() {
         Some(Trap::OutOfFuel) => (TrapKind::OutOfFuel, "ran out of fuel".to_owned()),
         Some(Trap::Interrupt) => (TrapKind::Timeout, "ran past its time limit".to_owned()),
@@ -68,7 +71,9 @@ pub(crate) fn trap(
             TrapKind::Trap,
             panic_message(stderr).unwrap_or_else(|| trap.to_string()),
         ),
-        None => (TrapKind::Trap, format!("{error:#}")),
+        // Not a trap of the guest's own: say what failed, without the wasm
+        // backtrace wasmtime wraps around it.
+        None => (TrapKind::Trap, error.root_cause().to_string()),
     }
 }
 

@@ -1,0 +1,23 @@
+//! Hostile test guest: following a symlink in the granted folder that points out of it.
+
+use cairn_guest::{Error, checkpoint, flow};
+
+/// Reads /data/escape/passwd, where the host put `escape -> /etc`.
+#[checkpoint(runtime = "isolated")]
+fn hostile() -> Result<String, String> {
+    std::fs::read_to_string("/data/escape/passwd").map_err(|e| e.to_string())
+}
+
+/// A harmless call that must not run after an unhandled failure.
+#[checkpoint]
+fn after() -> u32 {
+    1
+}
+
+/// Runs the hostile checkpoint, then `after`.
+#[flow]
+fn run() -> Result<String, Error> {
+    let out = hostile()?;
+    after()?;
+    Ok(out)
+}
