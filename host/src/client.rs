@@ -78,7 +78,17 @@ impl ExecutionDetail {
             .iter()
             .map(|c| (c.seq, c.call_id.as_str(), c.name.as_str()));
         let seq = crate::selector::resolve(calls, selector)?;
-        Ok(&self.calls[seq as usize])
+        let found = self.calls.iter().find(|c| c.seq == seq);
+        found.ok_or_else(|| unreachable_selector(selector))
+    }
+}
+
+/// `resolve` only returns seqs it was given; this error cannot happen, but
+/// is reported rather than panicking.
+fn unreachable_selector(selector: &str) -> SelectorError {
+    SelectorError::Unknown {
+        selector: selector.to_owned(),
+        candidates: String::new(),
     }
 }
 

@@ -44,6 +44,9 @@ pub struct Policy {
     /// Environment variables passed through to checkpoints, by name (with
     /// the host's value at the time of the attempt). Default: none.
     pub env: Vec<String>,
+    /// Hosts checkpoints may send HTTP requests to (`wasi:http`): `host`
+    /// for any port, `host:port` for one. Default: none. Sockets stay off.
+    pub http_hosts: Vec<String>,
 }
 
 /// Limits a checkpoint declares for itself (`#[checkpoint(fuel = ..)]`).
@@ -70,6 +73,7 @@ impl Default for Policy {
             retry_delay: Duration::ZERO,
             dirs: Vec::new(),
             env: Vec::new(),
+            http_hosts: Vec::new(),
         }
     }
 }
@@ -152,6 +156,12 @@ impl Policy {
         self
     }
 
+    /// Lets checkpoints send HTTP requests to `host` (or `host:port`).
+    pub fn allow_http(mut self, host: impl Into<String>) -> Self {
+        self.http_hosts.push(host.into());
+        self
+    }
+
     /// This policy tightened by a checkpoint's own limits (never widened).
     pub fn tightened(&self, limits: &CheckpointLimits) -> Policy {
         let mut policy = self.clone();
@@ -170,7 +180,10 @@ impl Policy {
     /// What the policy grants, as one string (for the cache key).
     pub(crate) fn grants(&self) -> String {
         let record = self.record();
-        format!("dirs={:?};env={:?}", record.dirs, record.env)
+        format!(
+            "dirs={:?};env={:?};http={:?}",
+            record.dirs, record.env, record.http
+        )
     }
 
     /// What the journal records of the policy an attempt ran under.
@@ -192,6 +205,7 @@ impl Policy {
                 })
                 .collect(),
             env: self.env.clone(),
+            http: self.http_hosts.clone(),
         }
     }
 }
@@ -209,6 +223,8 @@ pub struct PolicyRecord {
     pub dirs: Vec<String>,
     /// Environment variables passed through, by name.
     pub env: Vec<String>,
+    /// Hosts allowed for HTTP.
+    pub http: Vec<String>,
 }
 
 #[cfg(test)]

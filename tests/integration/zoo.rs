@@ -516,3 +516,63 @@ async fn a_tampered_artifact_cache_entry_is_compiled_again_not_run() {
     );
     let _ = artifact_dir();
 }
+
+/// A loopback HTTP server that answers `200 OK` and counts connections.
+fn http_server() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a loopback listener");
+    let addr = listener.local_addr().expect("address").to_string();
+    let connections = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = connections.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(16) {
+            let Ok(mut stream) = stream else { continue };
+            seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let mut request = [0u8; 1024];
+            let _ = stream.read(&mut request);
+            let _ = stream
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok");
+        }
+    });
+    (addr, connections)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_reaches_only_the_hosts_the_policy_allows() {
+    let (addr, connections) = http_server();
+    let input = serde_json::json!({ "authority": addr }).to_string();
+    let (outcome, detail) = run(
+        Policy::default().allow_http("api.example.com"),
+        "http",
+        &input,
+    )
+    .await;
+    assert_eq!(outcome.status, ExecutionStatus::Failed);
+    let (status, _, message) = attempt(&detail);
+    assert_eq!(
+        (status, message.as_str()),
+        ("failed", "ErrorCode::HttpRequestDenied")
+    );
+    assert_eq!(
+        connections.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "no connection was made"
+    );
+
+    let (outcome, detail) = run(Policy::default().allow_http(addr.clone()), "http", &input).await;
+    assert_eq!(
+        outcome.output.as_deref(),
+        Some("200"),
+        "{:?}",
+        attempt(&detail)
+    );
+    assert!(
+        connections.load(std::sync::atomic::Ordering::SeqCst) >= 1,
+        "the allowed request went through"
+    );
+    let recorded = detail.calls[0].attempts[0]
+        .policy
+        .clone()
+        .expect("recorded");
+    assert_eq!(recorded.http, [addr]);
+}

@@ -45,6 +45,9 @@ pub struct Global {
     /// Wall-clock time per checkpoint attempt, e.g. 500ms, 30s, 2m.
     #[arg(long, global = true, value_name = "DURATION", value_parser = parse_duration)]
     pub timeout: Option<Duration>,
+    /// Let checkpoints send HTTP requests to HOST (any port) or HOST:PORT.
+    #[arg(long = "allow-http", global = true, value_name = "HOST[:PORT]")]
+    pub allow_http: Vec<String>,
     /// Pass a host environment variable through to checkpoints, by name.
     #[arg(long = "allow-env", global = true, value_name = "NAME")]
     pub allow_env: Vec<String>,

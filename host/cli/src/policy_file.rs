@@ -9,6 +9,7 @@
 //! log_bytes = "64KiB"
 //! stack = "512KiB"
 //! allow_env = ["API_TOKEN"]
+//! allow_http = ["api.example.com", "127.0.0.1:8080"]
 //!
 //! [[allow_dir]]
 //! host = "./data"
@@ -33,6 +34,8 @@ pub struct PolicyFile {
     pub stack: Option<String>,
     #[serde(default)]
     pub allow_env: Vec<String>,
+    #[serde(default)]
+    pub allow_http: Vec<String>,
     #[serde(default)]
     pub allow_dir: Vec<DirEntry>,
 }

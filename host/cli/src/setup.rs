@@ -68,6 +68,9 @@ pub fn policy(global: &Global) -> Result<Policy, Exit> {
     for name in file.allow_env.iter().chain(&global.allow_env) {
         policy = policy.allow_env(name);
     }
+    for host in file.allow_http.iter().chain(&global.allow_http) {
+        policy = policy.allow_http(host);
+    }
     for dir in file.allow_dir {
         let guest = dir.guest.unwrap_or_else(|| dir.host.display().to_string());
         policy = policy.allow_dir(dir.host, guest, dir.read_only);

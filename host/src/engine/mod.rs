@@ -105,6 +105,8 @@ impl EngineBuilder {
 
         let mut checkpoint_linker = Linker::<CheckpointState>::new(&wasm);
         wasmtime_wasi::p2::add_to_linker_async(&mut checkpoint_linker).map_err(compile)?;
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut checkpoint_linker)
+            .map_err(compile)?;
         bindings::Component::add_to_linker::<_, HasSelf<CheckpointState>>(
             &mut checkpoint_linker,
             |s| s,
@@ -112,6 +114,7 @@ impl EngineBuilder {
         .map_err(compile)?;
         let mut flow_linker = Linker::<FlowState>::new(&wasm);
         wasmtime_wasi::p2::add_to_linker_async(&mut flow_linker).map_err(compile)?;
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut flow_linker).map_err(compile)?;
         bindings::Component::add_to_linker::<_, HasSelf<FlowState>>(&mut flow_linker, |s| s)
             .map_err(compile)?;
 

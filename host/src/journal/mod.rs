@@ -48,10 +48,17 @@ pub struct CallHistory {
 
 impl History {
     /// Damage can remove a record without a trace in the others' checksums,
-    /// so the counts kept in the parents are checked: seqs run from 0 without
-    /// a gap (and, once the execution has ended, match its call count), and
-    /// each call has exactly the attempts it counts, numbered from 1.
+    /// so the counts kept in the parents are checked: each call has exactly
+    /// the attempts it counts, numbered from 1, and once the execution has
+    /// ended its seqs run from 0 without a gap, as many as it counts. (While
+    /// it runs, or after its process died, gaps are normal: calls are
+    /// journaled when their first attempt starts, and parallel calls start
+    /// out of order.)
     fn check(&self, id: ExecutionId) -> Result<(), JournalError> {
+        let ended = matches!(
+            self.execution.status,
+            ExecutionStatus::Completed | ExecutionStatus::Failed
+        );
         for (
             i,
             CallHistory {
@@ -61,7 +68,7 @@ impl History {
             },
         ) in self.calls.iter().enumerate()
         {
-            if *seq as usize != i {
+            if ended && *seq as usize != i {
                 return Err(incomplete(id, format!("the call at seq {i} is missing")));
             }
             let numbers_ok = attempts
@@ -79,10 +86,6 @@ impl History {
                 ));
             }
         }
-        let ended = matches!(
-            self.execution.status,
-            ExecutionStatus::Completed | ExecutionStatus::Failed
-        );
         if ended && self.calls.len() != self.execution.calls as usize {
             return Err(incomplete(
                 id,

@@ -131,7 +131,9 @@ impl ReplaySource {
         if self.diverged {
             return (live, None);
         }
-        let Some(source) = self.calls.get(seq as usize).map(|c| &c.call) else {
+        // The source's calls are in seq order (with gaps if it never ended).
+        let found = self.calls.binary_search_by_key(&seq, |c| c.seq).ok();
+        let Some(source) = found.map(|i| &self.calls[i].call) else {
             return (live, None);
         };
         if source.name != name || source.call_id != call_id {

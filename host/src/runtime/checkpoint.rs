@@ -5,7 +5,10 @@ use wasmtime::Store;
 use wasmtime::component::{Resource, ResourceTable};
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxView, WasiView};
 
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
+
 use super::capture::Capture;
+use super::http::HttpGate;
 use super::limiter::MemoryLimiter;
 use super::outcome::{self, AttemptReport, AttemptResult};
 use super::pending::PendingCall;
@@ -18,11 +21,23 @@ use crate::policy::Policy;
 /// What a checkpoint store holds.
 pub(crate) struct CheckpointState {
     wasi: WasiCtx,
+    http: WasiHttpCtx,
+    gate: HttpGate,
     table: ResourceTable,
     limiter: MemoryLimiter,
     stdout: Capture,
     stderr: Capture,
     clock: SharedClock,
+}
+
+impl WasiHttpView for CheckpointState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.gate,
+        }
+    }
 }
 
 impl WasiView for CheckpointState {
@@ -72,6 +87,8 @@ pub(crate) fn new_store(
     let wasi = wasi.build();
     let state = CheckpointState {
         wasi,
+        http: WasiHttpCtx::new(),
+        gate: HttpGate::new(&policy.http_hosts),
         table: ResourceTable::new(),
         limiter: MemoryLimiter::new(policy.memory_bytes.min(engine.max_memory_bytes())),
         stdout,

@@ -8,9 +8,12 @@ use wasmtime::Store;
 use wasmtime::component::{Resource, ResourceTable};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
+
 use super::capture::Capture;
 use super::checkpoint::level_name;
 use super::deterministic::{FixedWallClock, FrozenMonotonicClock, SeededRandom};
+use super::http::HttpGate;
 use super::limiter::MemoryLimiter;
 use super::pending::PendingCall;
 use crate::bindings::runner;
@@ -23,11 +26,25 @@ use crate::runner::slot::CallOutcome;
 /// calls it makes.
 pub(crate) struct FlowState {
     wasi: WasiCtx,
+    http: WasiHttpCtx,
+    gate: HttpGate,
     table: ResourceTable,
     stdout: Capture,
     stderr: Capture,
     limiter: MemoryLimiter,
     pub(crate) execution: Execution,
+}
+
+/// A component whose checkpoints use HTTP imports `wasi:http` in its flows'
+/// store too; there, every request is refused.
+impl WasiHttpView for FlowState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.gate,
+        }
+    }
 }
 
 impl WasiView for FlowState {
@@ -80,6 +97,8 @@ pub(crate) fn new_store(engine: &Engine, execution: Execution) -> Store<FlowStat
         engine.wasm(),
         FlowState {
             wasi,
+            http: WasiHttpCtx::new(),
+            gate: HttpGate::closed(),
             table: ResourceTable::new(),
             stdout,
             stderr,
