@@ -33,6 +33,8 @@
 //! # }
 //! ```
 
+#[doc(hidden)]
+pub mod bench;
 mod bindings;
 mod client;
 mod clock;

@@ -12,13 +12,24 @@ use std::sync::OnceLock;
 
 use cairn_host::{Component, Engine, Host, Policy};
 
-/// `target/` (or `CARGO_TARGET_DIR`), found from the test executable,
-/// which lives in `<target>/debug/deps/`.
-pub fn target_dir() -> PathBuf {
+/// `<target>/<profile>/`, found from the running executable: a test lives
+/// in its `deps/`, the benchmark binary in the folder itself.
+fn profile_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("the test knows its own path");
-    exe.ancestors()
-        .nth(3)
-        .expect("tests run from <target>/<profile>/deps")
+    let dir = exe.parent().expect("an executable is in a folder");
+    let dir = if dir.ends_with("deps") {
+        dir.parent().expect("deps is in a folder")
+    } else {
+        dir
+    };
+    dir.to_path_buf()
+}
+
+/// `target/` (or `CARGO_TARGET_DIR`).
+pub fn target_dir() -> PathBuf {
+    profile_dir()
+        .parent()
+        .expect("a profile folder is in the target folder")
         .to_path_buf()
 }
 
@@ -37,12 +48,7 @@ pub fn guest(name: &str) -> PathBuf {
 
 /// The `cairn` binary of this build.
 pub fn cairn_bin() -> PathBuf {
-    let exe = std::env::current_exe().expect("the test knows its own path");
-    let path = exe
-        .ancestors()
-        .nth(2)
-        .expect("tests run from <target>/<profile>/deps")
-        .join("cairn");
+    let path = profile_dir().join("cairn");
     assert!(
         path.exists(),
         "{} is missing: run `cargo build -p cairn-cli`",

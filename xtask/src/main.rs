@@ -22,8 +22,9 @@ fn main() -> ExitCode {
         "demo" => demo(),
         "test" => test(),
         "build-guests" => build_guests().map(|_| ()),
+        "bench" => bench(),
         _ => Err(format!(
-            "unknown task `{task}`\n\nusage: cargo xtask <task>\n  demo          build the examples and run the hello flow\n  test          fmt, clippy, guests and all tests\n  build-guests  build every guest component for {TARGET}"
+            "unknown task `{task}`\n\nusage: cargo xtask <task>\n  demo          build the examples and run the hello flow\n  test          fmt, clippy, guests and all tests\n  build-guests  build every guest component for {TARGET}\n  bench         measure Cairn beside bare wasmtime and redb; writes target/bench.json"
         )),
     };
     match result {
@@ -65,6 +66,26 @@ fn demo() -> Result {
         "\nThe journal is .cairn/journal.redb; run the demo again and the execution ids go on."
     );
     Ok(())
+}
+
+fn bench() -> Result {
+    build_guests()?;
+    cargo(&[
+        "build",
+        "--quiet",
+        "-p",
+        "cairn-cli",
+        "-p",
+        "cairn-tests",
+        "--bin",
+        "cairn",
+        "--bin",
+        "cairn-figures",
+    ])?;
+    let json = target_dir().join("bench.json");
+    run(Command::new(target_dir().join("debug/cairn-figures"))
+        .arg("--json")
+        .arg(&json))
 }
 
 fn test() -> Result {

@@ -193,6 +193,11 @@ impl Journal {
         self.inner.writer.commits()
     }
 
+    /// Queues `puts` lazily without waiting; see [`Writer::queue`].
+    pub fn queue(&self, puts: Vec<Put>) -> Result<(), JournalError> {
+        self.inner.writer.queue(puts)
+    }
+
     /// Writes `puts` atomically; see [`writer`].
     pub async fn write(&self, puts: Vec<Put>, sync: Sync) -> Result<(), JournalError> {
         self.inner.writer.write(puts, sync).await

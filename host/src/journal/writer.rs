@@ -139,6 +139,23 @@ impl Writer {
             .map_err(|_| JournalError::Closed)?;
         acked.await.map_err(|_| JournalError::Closed)?
     }
+
+    /// Queues `puts` (lazily: see [`Sync::Lazy`]) without waiting for the
+    /// commit. Batches commit in the order they were queued, so a later
+    /// write that is waited for is committed after this one; if this one
+    /// fails, so does that one, and the failure is seen there.
+    pub fn queue(&self, puts: Vec<Put>) -> Result<(), JournalError> {
+        let (ack, _) = oneshot::channel();
+        self.queue
+            .as_ref()
+            .ok_or(JournalError::Closed)?
+            .send(Batch {
+                puts,
+                sync: Sync::Lazy,
+                ack,
+            })
+            .map_err(|_| JournalError::Closed)
+    }
 }
 
 impl Writer {

@@ -93,7 +93,11 @@ async fn attempts(
         return Ok(Ok(output));
     }
     let policy = runner.policy.tightened(&info.limits);
-    let grants = policy.grants();
+    let grants = if cached {
+        policy.grants()
+    } else {
+        String::new()
+    };
     if cached {
         let hit = cache::lookup(
             &runner.journal,
@@ -131,11 +135,14 @@ async fn attempts(
             stderr: Vec::new(),
             policy: Some(policy.record()),
         };
+        // The start of an attempt is not waited for: it only has to be
+        // committed before the attempt's end, which the writer's order
+        // guarantees.
         let puts = vec![
             Put::call(exec.0, seq, &call),
             Put::attempt(exec.0, seq, n, &attempt),
         ];
-        write(runner, puts, Sync::Lazy).await?;
+        runner.journal.queue(puts)?;
         runner.emit(Event::AttemptStarted {
             exec,
             seq,
@@ -271,8 +278,16 @@ fn completed(runner: &Runner, exec: ExecutionId, seq: u32, call: &CallRecord, du
     });
 }
 
+/// Writes a call's records. A lazy write is only queued: nothing waits for
+/// a commit that skips the disk anyway (`eventual` durability), and the
+/// writer's order keeps it before anything written later; a failure shows
+/// up at the next write that is waited for.
 async fn write(runner: &Runner, puts: Vec<Put>, sync: Sync) -> Result<(), Abort> {
-    Ok(runner.journal.write(puts, sync).await?)
+    match sync {
+        Sync::Lazy => runner.journal.queue(puts)?,
+        Sync::Durable => runner.journal.write(puts, sync).await?,
+    }
+    Ok(())
 }
 
 fn wit_trap_kind(kind: TrapKind) -> types::TrapKind {
