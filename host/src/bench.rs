@@ -20,11 +20,9 @@ pub async fn fresh_instance_calls(
     n: u32,
 ) -> Duration {
     let policy = Policy::default();
-    let clock: SharedClock = std::sync::Arc::new(SystemClock);
     let started = Instant::now();
     for _ in 0..n {
-        let mut store = checkpoint::new_store(engine, &policy, &clock);
-        checkpoint::arm(&mut store, engine, &policy);
+        let mut store = armed_store(engine, &policy);
         if let Ok(guest) = component
             .checkpoint_pre()
             .instantiate_async(&mut store)
@@ -49,9 +47,7 @@ pub async fn live_instance_calls(
     n: u32,
 ) -> Duration {
     let policy = Policy::default();
-    let clock: SharedClock = std::sync::Arc::new(SystemClock);
-    let mut store = checkpoint::new_store(engine, &policy, &clock);
-    checkpoint::arm(&mut store, engine, &policy);
+    let mut store = armed_store(engine, &policy);
     let Ok(guest) = component
         .checkpoint_pre()
         .instantiate_async(&mut store)
@@ -68,4 +64,12 @@ pub async fn live_instance_calls(
             .await;
     }
     started.elapsed()
+}
+
+/// A checkpoint store as an isolated attempt gets it.
+fn armed_store(engine: &Engine, policy: &Policy) -> wasmtime::Store<checkpoint::CheckpointState> {
+    let clock: SharedClock = std::sync::Arc::new(SystemClock);
+    let mut store = checkpoint::new_store(engine, policy, &clock);
+    checkpoint::arm(&mut store, engine, policy);
+    store
 }

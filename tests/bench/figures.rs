@@ -95,7 +95,7 @@ async fn measure() -> Vec<Row> {
     };
 
     // 4 and 8 first, so that the peak RSS is the fan-out's.
-    let rss_before = peak_rss_kib();
+    let rss_before = cairn_tests::peak_rss_kib();
     let host = host_on("fan.redb", Durability::Immediate);
     let took = timed(&host, &bench, "fan_out", r#"{"n": 10000}"#).await;
     let throughput = 10_000.0 / took.as_secs_f64();
@@ -109,7 +109,7 @@ async fn measure() -> Vec<Row> {
         target: "≥ 0.5 of baseline".to_owned(),
         pass: share >= 0.5,
     });
-    let rss_after = peak_rss_kib();
+    let rss_after = cairn_tests::peak_rss_kib();
     rows.push(Row {
         figure: "8. peak RSS during figure 4",
         value: rss_after as f64 / 1024.0,
@@ -318,19 +318,6 @@ fn us(d: Duration) -> f64 {
 
 fn ratio(a: Duration, b: Duration) -> f64 {
     a.as_secs_f64() / b.as_secs_f64().max(1e-12)
-}
-
-fn peak_rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines().find_map(|l| {
-                l.strip_prefix("VmHWM:")
-                    .map(|v| v.trim().trim_end_matches(" kB").to_owned())
-            })
-        })
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(0)
 }
 
 fn machine() -> serde_json::Value {

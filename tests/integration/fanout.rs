@@ -221,9 +221,9 @@ async fn a_map_is_cached_item_by_item() {
 async fn a_fan_out_of_10000_isolated_checkpoints_completes_with_bounded_memory() {
     let dir = temp();
     let host = host(dir.path(), Policy::default());
-    let before = peak_rss_kib();
+    let before = cairn_tests::peak_rss_kib();
     let detail = run(&host, "squares", serde_json::json!({"n": 10_000})).await;
-    let after = peak_rss_kib();
+    let after = cairn_tests::peak_rss_kib();
     assert_eq!(detail.execution.status, ExecutionStatus::Completed);
     assert_eq!(detail.calls.len(), 10_000);
     assert_eq!(
@@ -232,17 +232,4 @@ async fn a_fan_out_of_10000_isolated_checkpoints_completes_with_bounded_memory()
     );
     eprintln!("peak RSS: {before} KiB before, {after} KiB after 10,000 isolated calls");
     assert!(after < 1_536 * 1024, "peak RSS {after} KiB");
-}
-
-fn peak_rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines().find_map(|l| {
-                l.strip_prefix("VmHWM:")
-                    .map(|v| v.trim().trim_end_matches(" kB").to_owned())
-            })
-        })
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(0)
 }

@@ -134,3 +134,17 @@ pub fn count_marks(marks: &Path, name: &str) -> usize {
 pub fn marking_policy(dir: &Path) -> Policy {
     Policy::default().allow_dir(marks(dir), "/marks", false)
 }
+
+/// The peak resident memory of this process so far, in KiB (Linux).
+pub fn peak_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines().find_map(|l| {
+                l.strip_prefix("VmHWM:")
+                    .map(|v| v.trim().trim_end_matches(" kB").to_owned())
+            })
+        })
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
+}

@@ -80,17 +80,7 @@ async fn attempts(
     let exec = ctx.exec;
     let runner = &ctx.runner;
     if let Some((source, output)) = preset {
-        call.status = CallStatus::Completed;
-        call.source = source;
-        call.output = Some(output.clone());
-        write(
-            runner,
-            vec![Put::call(exec.0, seq, &call)],
-            runner.ack_sync(),
-        )
-        .await?;
-        completed(runner, exec, seq, &call, 0);
-        return Ok(Ok(output));
+        return complete_without_running(ctx, seq, call, source, output).await;
     }
     let policy = runner.policy.tightened(&info.limits);
     let grants = if cached {
@@ -107,17 +97,7 @@ async fn attempts(
             &call.input,
         )?;
         if let Some(output) = hit {
-            call.status = CallStatus::Completed;
-            call.source = CallSource::Cached;
-            call.output = Some(output.clone());
-            write(
-                runner,
-                vec![Put::call(exec.0, seq, &call)],
-                runner.ack_sync(),
-            )
-            .await?;
-            completed(runner, exec, seq, &call, 0);
-            return Ok(Ok(output));
+            return complete_without_running(ctx, seq, call, CallSource::Cached, output).await;
         }
     }
     let last = first.saturating_add(info.retries);
@@ -220,6 +200,25 @@ async fn attempts(
         }
     }
     unreachable!("the loop runs at least once and returns on its last attempt")
+}
+
+/// Completes a call with an output that needs no attempt (cached, or a
+/// replay's reused or overridden output).
+async fn complete_without_running(
+    ctx: &CallContext,
+    seq: u32,
+    mut call: CallRecord,
+    source: CallSource,
+    output: String,
+) -> Result<Result<String, CallError>, Abort> {
+    let runner = &ctx.runner;
+    call.status = CallStatus::Completed;
+    call.source = source;
+    call.output = Some(output.clone());
+    let put = Put::call(ctx.exec.0, seq, &call);
+    write(runner, vec![put], runner.ack_sync()).await?;
+    completed(runner, ctx.exec, seq, &call, 0);
+    Ok(Ok(output))
 }
 
 async fn attempt_once(
