@@ -97,8 +97,10 @@ fn hog(mib: u32) -> usize {
     std::hint::black_box(&blocks).len()
 }
 
-/// Counts to `n`, spending fuel in proportion.
-#[checkpoint(runtime = "isolated")]
+/// Counts to `n`, spending fuel in proportion. Not cached, so that every
+/// call runs (identical siblings in one map would otherwise share outputs
+/// depending on which finished first).
+#[checkpoint(runtime = "isolated", cache = false)]
 fn busy(n: u64) -> u64 {
     let mut total: u64 = 0;
     for i in 0..n {
