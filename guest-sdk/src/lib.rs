@@ -46,7 +46,9 @@
 //! again; checkpoints log with [`log`].
 //!
 //! Options of `#[checkpoint(...)]`: `retries = N` (extra attempts),
-//! `cache = bool`, `kind = "label"`, `runtime = "inline" | "isolated"`.
+//! `cache = bool`, `kind = "label"`, `runtime = "inline" | "isolated"`, and
+//! limits that can only tighten the host's policy: `fuel = N`,
+//! `memory = BYTES`, `timeout_ms = MS`.
 //! Options of `#[flow(...)]`: `retries = N`, `cache = bool`.
 
 mod bindings;

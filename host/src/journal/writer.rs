@@ -143,7 +143,7 @@ impl Writer {
     /// Queues `puts` (lazily: see [`Sync::Lazy`]) without waiting for the
     /// commit. Batches commit in the order they were queued, so a later
     /// write that is waited for is committed after this one; if this one
-    /// fails, so does that one, and the failure is seen there.
+    /// fails, every later one fails too, and the failure is seen there.
     pub fn queue(&self, puts: Vec<Put>) -> Result<(), JournalError> {
         let (ack, _) = oneshot::channel();
         self.queue
@@ -178,27 +178,40 @@ impl Drop for Writer {
 
 fn run(db: &Database, mut batches: mpsc::UnboundedReceiver<Batch>, commits: &AtomicU64) {
     let mut undurable = false;
+    // After a failed commit every later batch fails too: a batch queued
+    // without waiting may have been lost, and nothing may be acknowledged
+    // on top of a hole.
+    let mut broken: Option<JournalError> = None;
     while let Some(first) = batches.blocking_recv() {
         let mut group = vec![first];
         while let Ok(next) = batches.try_recv() {
             group.push(next);
         }
         let durable = group.iter().any(|b| b.sync == Sync::Durable);
-        undurable = !durable;
-        commits.fetch_add(1, Ordering::Relaxed);
-        let result =
-            catch_unwind(AssertUnwindSafe(|| commit(db, &group, durable))).unwrap_or_else(|_| {
-                Err(JournalError::Storage(
-                    "redb panicked during a commit".to_owned(),
-                ))
-            });
+        let result = match &broken {
+            Some(error) => Err(error.clone()),
+            None => {
+                undurable = !durable;
+                commits.fetch_add(1, Ordering::Relaxed);
+                catch_unwind(AssertUnwindSafe(|| commit(db, &group, durable))).unwrap_or_else(
+                    |_| {
+                        Err(JournalError::Storage(
+                            "redb panicked during a commit".to_owned(),
+                        ))
+                    },
+                )
+            }
+        };
+        if let Err(error) = &result {
+            broken.get_or_insert_with(|| error.clone());
+        }
         for batch in group {
             let _ = batch.ack.send(result.clone());
         }
     }
     // On an orderly close, make lazy commits durable too: `eventual`
     // durability only gives up what a crash interrupts.
-    if undurable {
+    if undurable && broken.is_none() {
         let _ = catch_unwind(AssertUnwindSafe(|| commit(db, &[], true)));
     }
 }
