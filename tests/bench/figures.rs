@@ -122,8 +122,13 @@ async fn measure() -> Vec<Row> {
     drop(host);
 
     let host = host_on("seq.redb", Durability::Immediate);
+    let commits_before = host.journal_commits();
     let took = timed(&host, &bench, "sequential_isolated", r#"{"n": 1000}"#).await;
     let each = per_call(took, 1000);
+    eprintln!(
+        "bench: figure 1 took {:.2} commits per call",
+        (host.journal_commits() - commits_before) as f64 / 1000.0
+    );
     let limit = fresh + fsync;
     rows.push(Row {
         figure: "1. sequential isolated, durable (per call)",

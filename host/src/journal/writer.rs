@@ -104,6 +104,10 @@ struct Batch {
     ack: oneshot::Sender<Result<(), JournalError>>,
 }
 
+/// How many times the writer yields, waiting for a durable batch to join a
+/// group of lazy ones.
+const LINGER_YIELDS: u32 = 200;
+
 /// The handle through which everything writes to the journal.
 pub struct Writer {
     queue: Option<mpsc::UnboundedSender<Batch>>,
@@ -186,6 +190,18 @@ fn run(db: &Database, mut batches: mpsc::UnboundedReceiver<Batch>, commits: &Ato
         let mut group = vec![first];
         while let Ok(next) = batches.try_recv() {
             group.push(next);
+        }
+        // A lone lazy batch is usually the start of an attempt whose end
+        // follows within microseconds: yield a few times to let it arrive
+        // and share this commit (and its fsync) instead of taking two.
+        for _ in 0..LINGER_YIELDS {
+            if group.iter().any(|b| b.sync == Sync::Durable) {
+                break;
+            }
+            std::thread::yield_now();
+            while let Ok(next) = batches.try_recv() {
+                group.push(next);
+            }
         }
         let durable = group.iter().any(|b| b.sync == Sync::Durable);
         let result = match &broken {
