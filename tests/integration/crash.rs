@@ -197,11 +197,7 @@ fn check_trial(scenario: Scenario, dir: &Path, trial: usize) -> u64 {
         return 0;
     };
     let id = execution.id;
-    let before = host
-        .client()
-        .execution(id)
-        .expect("readable")
-        .expect("journaled");
+    let before = cairn_tests::detail(&host, id);
     let completed: Vec<u32> = before
         .calls
         .iter()
@@ -272,11 +268,7 @@ fn check_trial(scenario: Scenario, dir: &Path, trial: usize) -> u64 {
         .policy(Policy::default())
         .open()
         .expect("opens");
-    let after = host
-        .client()
-        .execution(id)
-        .expect("readable")
-        .expect("journaled");
+    let after = cairn_tests::detail(&host, id);
     assert_eq!(
         after.execution.status,
         ExecutionStatus::Completed,

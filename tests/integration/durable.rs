@@ -32,11 +32,7 @@ async fn resume_reuses_completed_calls_and_gives_the_failed_one_new_attempts() {
     );
     assert_eq!(count_marks(&marks(dir.path()), "gate"), 2);
 
-    let detail = host
-        .client()
-        .execution(first.id)
-        .expect("readable")
-        .expect("journaled");
+    let detail = cairn_tests::detail(&host, first.id);
     let gate = &detail.calls[1];
     assert_eq!(gate.status, CallStatus::Completed);
     let attempts: Vec<(u32, &str)> = gate.attempts.iter().map(|a| (a.n, a.status)).collect();
@@ -86,11 +82,7 @@ async fn a_flow_with_retries_runs_again_reusing_completed_calls() {
         "reused across flow retries"
     );
     assert_eq!(count_marks(&marks(dir.path()), "stubborn"), 3);
-    let detail = host
-        .client()
-        .execution(outcome.id)
-        .expect("readable")
-        .expect("journaled");
+    let detail = cairn_tests::detail(&host, outcome.id);
     assert_eq!(detail.calls[1].attempts.len(), 3);
 }
 
@@ -104,11 +96,7 @@ async fn a_flow_that_changes_its_calls_on_resume_fails_with_non_determinism() {
         .await
         .expect("runs");
     assert_eq!(first.status, ExecutionStatus::Failed);
-    let before = host
-        .client()
-        .execution(first.id)
-        .expect("readable")
-        .expect("journaled");
+    let before = cairn_tests::detail(&host, first.id);
 
     std::fs::write(marks(dir.path()).join("open"), b"").expect("flag");
     let resumed = host.resume(first.id).await.expect("resumes");
@@ -130,11 +118,7 @@ async fn a_flow_that_changes_its_calls_on_resume_fails_with_non_determinism() {
         failure.message
     );
 
-    let after = host
-        .client()
-        .execution(first.id)
-        .expect("readable")
-        .expect("journaled");
+    let after = cairn_tests::detail(&host, first.id);
     assert_eq!(
         after.calls.len(),
         before.calls.len(),
@@ -171,11 +155,7 @@ async fn identical_calls_reuse_cached_outputs_unless_caching_is_off() {
         2,
         "cache = false always runs"
     );
-    let detail = host
-        .client()
-        .execution(second.id)
-        .expect("readable")
-        .expect("journaled");
+    let detail = cairn_tests::detail(&host, second.id);
     assert_eq!(detail.calls[0].source, CallSource::Cached);
     assert!(detail.calls[0].attempts.is_empty());
     assert_eq!(detail.calls[1].source, CallSource::Executed);
@@ -247,11 +227,7 @@ async fn eventual_durability_is_made_durable_when_the_journal_closes() {
             .id
     };
     let host = host(dir.path(), Policy::default());
-    let detail = host
-        .client()
-        .execution(id)
-        .expect("readable")
-        .expect("journaled");
+    let detail = cairn_tests::detail(&host, id);
     assert_eq!(detail.execution.status, ExecutionStatus::Completed);
     assert_eq!(detail.calls.len(), 4);
 }
@@ -287,11 +263,7 @@ async fn retries_wait_the_policys_delay_doubling_each_time() {
     let host = host(dir.path(), Policy::default().retry_delay(delay));
     let probe = load(&host, "probe").await;
     let outcome = host.run(&probe, "retrying", "{}").await.expect("runs");
-    let detail = host
-        .client()
-        .execution(outcome.id)
-        .expect("readable")
-        .expect("journaled");
+    let detail = cairn_tests::detail(&host, outcome.id);
     let starts: Vec<String> = detail.calls[0]
         .attempts
         .iter()

@@ -26,11 +26,7 @@ async fn the_markdown_example_renders_a_document() {
         html.contains("<h1>Cairn</h1>") && html.contains("<em>flows</em>"),
         "{html}"
     );
-    let detail = host
-        .client()
-        .execution(outcome.id)
-        .expect("readable")
-        .expect("journaled");
+    let detail = cairn_tests::detail(&host, outcome.id);
     assert!(detail.calls.iter().any(|c| c.runtime == Runtime::Isolated));
 }
 

@@ -11,10 +11,7 @@ async fn run(host: &Host, flow: &str, input: serde_json::Value) -> ExecutionDeta
         .run(&probe, flow, &input.to_string())
         .await
         .expect("runs");
-    host.client()
-        .execution(outcome.id)
-        .expect("readable")
-        .expect("journaled")
+    cairn_tests::detail(host, outcome.id)
 }
 
 fn host_with(dir: &std::path::Path, parallel: usize) -> Host {

@@ -31,11 +31,7 @@ async fn the_hello_flow_journals_every_call_and_attempt() {
     };
     // A new host on the same file reads back what the first one wrote.
     let host = host(dir.path(), Policy::default());
-    let detail = host
-        .client()
-        .execution(id)
-        .expect("readable")
-        .expect("journaled");
+    let detail = cairn_tests::detail(&host, id);
     assert_eq!(detail.execution.status, ExecutionStatus::Completed);
     assert_eq!(detail.execution.input, serde_json::json!({"name": "world"}));
     let calls: Vec<(&str, u32, Runtime)> = detail
@@ -80,11 +76,7 @@ async fn call_ids_number_repeated_checkpoints() {
     let host = host(dir.path(), Policy::default());
     let outcome = run(&host, "probe", "sum", r#"{"a": 2, "b": 3}"#).await;
     assert_eq!(outcome.output.as_deref(), Some("7"));
-    let detail = host
-        .client()
-        .execution(outcome.id)
-        .expect("readable")
-        .expect("journaled");
+    let detail = cairn_tests::detail(&host, outcome.id);
     let ids: Vec<&str> = detail.calls.iter().map(|c| c.call_id.as_str()).collect();
     assert_eq!(ids, ["add", "add_isolated", "add_2"]);
 }
@@ -118,11 +110,7 @@ async fn a_checkpoint_error_is_given_to_the_flow_which_may_handle_it() {
         outcome.output.as_deref(),
         Some(r#""checkpoint `fail` failed: not today; then 5""#)
     );
-    let detail = host
-        .client()
-        .execution(outcome.id)
-        .expect("readable")
-        .expect("journaled");
+    let detail = cairn_tests::detail(&host, outcome.id);
     assert_eq!(detail.calls[0].status, CallStatus::Failed);
     assert_eq!(detail.calls[0].attempts[0].status, "failed");
     assert_eq!(
@@ -141,11 +129,7 @@ async fn every_attempt_of_a_retried_checkpoint_is_recorded_and_the_last_failure_
     let failure = outcome.failure.expect("a failure");
     assert_eq!(failure.kind, FailureKind::FlowError);
     assert_eq!(failure.message, "checkpoint `always_fails` failed: again");
-    let detail = host
-        .client()
-        .execution(outcome.id)
-        .expect("readable")
-        .expect("journaled");
+    let detail = cairn_tests::detail(&host, outcome.id);
     let attempts = &detail.calls[0].attempts;
     assert_eq!(attempts.iter().map(|a| a.n).collect::<Vec<_>>(), [1, 2, 3]);
     assert!(
@@ -166,11 +150,7 @@ async fn a_checkpoint_calling_a_checkpoint_gets_a_nested_call_error() {
         message.contains("called from inside a checkpoint"),
         "{message}"
     );
-    let detail = host
-        .client()
-        .execution(outcome.id)
-        .expect("readable")
-        .expect("journaled");
+    let detail = cairn_tests::detail(&host, outcome.id);
     assert_eq!(
         detail.calls.len(),
         1,
@@ -215,11 +195,7 @@ async fn a_flow_sees_the_journaled_start_time_and_seeded_randomness() {
     let first = run(&host, "probe", "entropy", "{}").await;
     let (now, a, b): (u64, u64, u64) =
         serde_json::from_str(first.output.as_deref().expect("output")).expect("json");
-    let detail = host
-        .client()
-        .execution(first.id)
-        .expect("readable")
-        .expect("journaled");
+    let detail = cairn_tests::detail(&host, first.id);
     let created = detail.execution.created_at;
     assert_eq!(
         cairn_host::rfc3339(now),
@@ -238,11 +214,7 @@ async fn a_checkpoints_stdout_and_stderr_are_captured_with_its_attempt() {
     let dir = temp();
     let host = host(dir.path(), Policy::default());
     let outcome = run(&host, "probe", "talk", r#"{"text": "hi"}"#).await;
-    let detail = host
-        .client()
-        .execution(outcome.id)
-        .expect("readable")
-        .expect("journaled");
+    let detail = cairn_tests::detail(&host, outcome.id);
     let attempt = &detail.calls[0].attempts[0];
     assert_eq!(attempt.stdout, "out: hi\n");
     assert_eq!(attempt.stderr, "err: hi\n");
@@ -289,11 +261,7 @@ async fn a_trapped_attempt_is_recorded_with_its_kind() {
     let dir = temp();
     let host = host(dir.path(), Policy::default().fuel(10_000_000));
     let outcome = run(&host, "probe", "hostile", r#"{"which": "loop"}"#).await;
-    let detail = host
-        .client()
-        .execution(outcome.id)
-        .expect("readable")
-        .expect("journaled");
+    let detail = cairn_tests::detail(&host, outcome.id);
     let attempt = &detail.calls[0].attempts[0];
     assert_eq!(attempt.status, "trapped");
     assert_eq!(attempt.trap, Some(TrapKind::OutOfFuel));

@@ -4,14 +4,7 @@
 use cairn_host::{
     CallSource, CallStatus, ExecutionStatus, Host, Policy, ReplayRequest, RunError, SelectorError,
 };
-use cairn_tests::{count_marks, host, load, marking_policy, marks, temp};
-
-async fn detail(host: &Host, id: cairn_host::ExecutionId) -> cairn_host::ExecutionDetail {
-    host.client()
-        .execution(id)
-        .expect("readable")
-        .expect("journaled")
-}
+use cairn_tests::{count_marks, detail, host, load, marking_policy, marks, temp};
 
 fn sources(detail: &cairn_host::ExecutionDetail) -> Vec<(&str, CallSource)> {
     detail
@@ -44,7 +37,7 @@ async fn a_replay_with_an_overridden_output_reruns_only_its_descendants() {
         fixed.output.as_deref(),
         Some(r#""Invoice for ACME: 57.50""#)
     );
-    let replay = detail(&host, fixed.id).await;
+    let replay = detail(&host, fixed.id);
     assert_eq!(replay.execution.original_exec_id, Some(failed.id));
     use CallSource::{Executed, Overridden};
     assert_eq!(
@@ -62,7 +55,7 @@ async fn a_replay_with_an_overridden_output_reruns_only_its_descendants() {
     );
 
     // The source is untouched.
-    let source = detail(&host, failed.id).await;
+    let source = detail(&host, failed.id);
     assert_eq!(source.execution.status, ExecutionStatus::Failed);
     assert_eq!(source.calls.len(), 2);
 }
@@ -90,7 +83,7 @@ async fn a_replay_reuses_what_did_not_change_and_runs_the_root_live() {
         ("step_3", Replayed),
         ("step_4", Replayed),
     ];
-    assert_eq!(sources(&detail(&host, plain.id).await), all_replayed);
+    assert_eq!(sources(&detail(&host, plain.id)), all_replayed);
     assert_eq!(count_marks(&marks(dir.path()), "step-2"), 1, "nothing ran");
 
     let from = host
@@ -98,7 +91,7 @@ async fn a_replay_reuses_what_did_not_change_and_runs_the_root_live() {
         .await
         .expect("replays");
     assert_eq!(
-        sources(&detail(&host, from.id).await),
+        sources(&detail(&host, from.id)),
         [
             ("step", Replayed),
             ("step_2", Replayed),
@@ -117,7 +110,7 @@ async fn a_replay_reuses_what_did_not_change_and_runs_the_root_live() {
         .replay(first.id, ReplayRequest::default().from("0"))
         .await
         .expect("replays");
-    assert_eq!(detail(&host, by_seq.id).await.calls[0].source, Executed);
+    assert_eq!(detail(&host, by_seq.id).calls[0].source, Executed);
 }
 
 #[tokio::test]
@@ -138,7 +131,6 @@ async fn a_replay_with_a_new_input_runs_the_calls_whose_input_changed() {
         .expect("replays");
     assert_eq!(replay.output.as_deref(), Some("14"));
     let sources: Vec<CallSource> = detail(&host, replay.id)
-        .await
         .calls
         .iter()
         .map(|c| c.source)
@@ -260,7 +252,7 @@ async fn a_replay_that_makes_other_calls_reports_where_it_diverges() {
         [(1, "`add` (add)".to_owned(), "`square` (square)".to_owned())]
     );
     assert_eq!(
-        detail(&host, replay.id).await.calls[1].source,
+        detail(&host, replay.id).calls[1].source,
         CallSource::Executed
     );
 }
@@ -275,7 +267,7 @@ async fn a_durable_wait_suspends_the_execution_until_its_value_is_supplied() {
         .await
         .expect("runs");
     assert_eq!(waiting.status, ExecutionStatus::Waiting);
-    let before = detail(&host, waiting.id).await;
+    let before = detail(&host, waiting.id);
     assert_eq!(before.waits.len(), 1);
     assert_eq!(before.waits[0].name, "number");
     assert_eq!(before.waits[0].question, "How many?");
@@ -304,7 +296,7 @@ async fn a_durable_wait_suspends_the_execution_until_its_value_is_supplied() {
     let done = host.resume(waiting.id).await.expect("resumes");
     assert_eq!(done.status, ExecutionStatus::Completed, "{done:?}");
     assert_eq!(done.output.as_deref(), Some("16"));
-    let after = detail(&host, waiting.id).await;
+    let after = detail(&host, waiting.id);
     assert_eq!(
         after.calls[0].attempts.len(),
         1,
@@ -339,7 +331,7 @@ async fn a_cancelled_execution_cannot_be_resumed_or_answered() {
         .await
         .expect("runs");
     host.cancel(waiting.id).await.expect("cancelled");
-    let status = detail(&host, waiting.id).await.execution.status;
+    let status = detail(&host, waiting.id).execution.status;
     assert_eq!(status, ExecutionStatus::Cancelled);
     assert!(matches!(
         host.resume(waiting.id).await,
@@ -385,7 +377,7 @@ async fn cancelling_a_running_execution_stops_its_flow() {
         .expect("cancels");
     let outcome = running.await.expect("joined").expect("runs");
     assert_eq!(outcome.status, ExecutionStatus::Cancelled);
-    let detail = detail(&host, outcome.id).await;
+    let detail = detail(&host, outcome.id);
     assert!(
         detail.calls.len() < 50,
         "the flow stopped early: {} calls",
@@ -411,7 +403,7 @@ async fn a_resumed_flow_sees_the_same_time_and_random_numbers() {
         .await
         .expect("runs");
     assert_eq!(first.status, ExecutionStatus::Failed);
-    let recorded = detail(&host, first.id).await.calls[0].input.clone();
+    let recorded = detail(&host, first.id).calls[0].input.clone();
     tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     std::fs::write(marks(dir.path()).join("go"), b"").expect("flag");
     let resumed = host.resume(first.id).await.expect("resumes");
@@ -441,7 +433,7 @@ async fn the_flows_log_lines_and_each_attempts_output_are_kept() {
         .run(&probe, "logged", r#"{"text": "hi"}"#)
         .await
         .expect("runs");
-    let detail = detail(&host, outcome.id).await;
+    let detail = detail(&host, outcome.id);
     assert_eq!(detail.flow_log, "[info] starting with hi\n[warn] done\n");
     let chatty = detail.call("chatty").expect("one call");
     assert_eq!(chatty.attempts[0].stdout, "out: hi\n");

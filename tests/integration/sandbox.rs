@@ -20,11 +20,7 @@ async fn run_one(
         .run(&probe, flow, &input.to_string())
         .await
         .expect("the execution runs");
-    let detail = host
-        .client()
-        .execution(outcome.id)
-        .expect("readable")
-        .expect("journaled");
+    let detail = cairn_tests::detail(host, outcome.id);
     let attempt = &detail.calls[0].attempts[0];
     assert!(attempt.ended_at.is_some(), "the attempt is closed");
     let trap = attempt
@@ -47,11 +43,7 @@ async fn hostile(host: &Host, which: &str) -> (TrapKind, String) {
         outcome.failure.as_ref().map(|f| f.kind),
         Some(FailureKind::FlowError)
     );
-    let detail = host
-        .client()
-        .execution(outcome.id)
-        .expect("readable")
-        .expect("journaled");
+    let detail = cairn_tests::detail(host, outcome.id);
     assert_eq!(
         detail.calls.len(),
         1,

@@ -29,11 +29,7 @@ async fn run(policy: Policy, zoo: &str, input: &str) -> (Outcome, ExecutionDetai
         .run(&component, "run", input)
         .await
         .expect("the execution runs");
-    let detail = host
-        .client()
-        .execution(outcome.id)
-        .expect("readable")
-        .expect("journaled");
+    let detail = cairn_tests::detail(&host, outcome.id);
     if outcome.status == ExecutionStatus::Failed {
         assert_eq!(detail.calls.len(), 1, "nothing runs after the failure");
     }

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use cairn_host::{Component, Engine, Host, Policy};
+use cairn_host::{Component, Engine, ExecutionDetail, ExecutionId, Host, Policy};
 
 /// `<target>/<profile>/`, found from the running executable: a test lives
 /// in its `deps/`, the benchmark binary in the folder itself.
@@ -147,4 +147,12 @@ pub fn peak_rss_kib() -> u64 {
         })
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or(0)
+}
+
+/// What the journal holds for an execution that must be there.
+pub fn detail(host: &Host, id: ExecutionId) -> ExecutionDetail {
+    host.client()
+        .execution(id)
+        .expect("the journal is readable")
+        .expect("the execution is journaled")
 }
