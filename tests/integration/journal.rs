@@ -17,11 +17,12 @@ fn a_missing_journal_is_created_with_its_folder() {
     assert!(path.exists());
 }
 
-#[test]
-fn an_empty_file_is_refused_and_left_as_it_is() {
+/// Opening a file that holds `contents` is refused, and the file is left
+/// exactly as it was (not recreated).
+fn refused_and_untouched(contents: &[u8]) {
     let dir = temp();
     let path = dir.path().join("journal.redb");
-    std::fs::write(&path, b"").expect("write");
+    std::fs::write(&path, contents).expect("write");
     let result = open(&path);
     assert!(
         matches!(
@@ -31,29 +32,17 @@ fn an_empty_file_is_refused_and_left_as_it_is() {
         "{:?}",
         result.err()
     );
-    assert_eq!(
-        std::fs::read(&path).expect("read").len(),
-        0,
-        "not recreated"
-    );
+    assert_eq!(std::fs::read(&path).expect("read"), contents, "untouched");
+}
+
+#[test]
+fn an_empty_file_is_refused_and_left_as_it_is() {
+    refused_and_untouched(b"");
 }
 
 #[test]
 fn a_foreign_file_is_refused_and_left_as_it_is() {
-    let dir = temp();
-    let path = dir.path().join("journal.redb");
-    let foreign = b"name,age\nada,36\n".repeat(200);
-    std::fs::write(&path, &foreign).expect("write");
-    let result = open(&path);
-    assert!(
-        matches!(
-            result,
-            Err(OpenError::Journal(JournalError::NotAJournal { .. }))
-        ),
-        "{:?}",
-        result.err()
-    );
-    assert_eq!(std::fs::read(&path).expect("read"), foreign, "untouched");
+    refused_and_untouched(&b"name,age\nada,36\n".repeat(200));
 }
 
 #[test]
