@@ -46,8 +46,9 @@ pub struct ExecutionSummary {
     pub failure: Option<Failure>,
     /// The execution it replays.
     pub original_exec_id: Option<ExecutionId>,
-    /// The component's blake3 hash (hex).
-    pub component: String,
+    /// The blake3 hash (hex) of the component holding the flow; `None`
+    /// for a host-side flow.
+    pub component: Option<String>,
     /// When it was created (RFC 3339).
     pub created_at: String,
     /// When it last changed status (RFC 3339).
@@ -118,6 +119,8 @@ pub struct CallView {
     pub seq: u32,
     /// The checkpoint.
     pub name: String,
+    /// The blake3 hash (hex) of the component it ran in.
+    pub component: String,
     /// The checkpoint's kind label.
     pub kind: Option<String>,
     /// Where it ran.
@@ -227,7 +230,7 @@ fn summary(id: ExecutionId, r: ExecutionRecord) -> ExecutionSummary {
         output: r.output.as_deref().map(json),
         failure: r.failure,
         original_exec_id: r.original_exec_id.map(ExecutionId),
-        component: r.component.to_hex(),
+        component: r.component.map(|c| c.to_hex()),
         created_at: rfc3339(r.created_at_us),
         updated_at: rfc3339(r.updated_at_us),
     }
@@ -238,6 +241,7 @@ fn call_view(seq: u32, c: CallRecord, attempts: Vec<(u32, AttemptRecord)>) -> Ca
         call_id: c.call_id,
         seq,
         name: c.name,
+        component: c.component.to_hex(),
         kind: c.kind,
         runtime: c.runtime,
         status: c.status,

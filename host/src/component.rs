@@ -78,7 +78,8 @@ impl Component {
         &self.inner.manifest
     }
 
-    pub(crate) fn bytes(&self) -> Arc<[u8]> {
+    /// Its bytes (the journal keeps a copy of every component it ran).
+    pub fn bytes(&self) -> Arc<[u8]> {
         self.inner.bytes.clone()
     }
 

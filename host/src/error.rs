@@ -35,6 +35,20 @@ pub enum JournalError {
         /// The version this build reads.
         supported: u64,
     },
+    /// The journal was written by an older Cairn, whose records this build
+    /// does not read (there is no migration yet); it is left untouched.
+    #[error(
+        "journal {path} has format version {found}, from an older Cairn; this Cairn reads \
+         version {supported} and does not migrate journals"
+    )]
+    TooOld {
+        /// The journal file.
+        path: PathBuf,
+        /// Its format version.
+        found: u64,
+        /// The version this build reads.
+        supported: u64,
+    },
     /// A record failed its checksum or did not decode.
     #[error("journal record {what} is corrupt: {reason}")]
     Corrupt {
@@ -83,6 +97,14 @@ pub enum LoadError {
     /// The engine failed to compile it or to use the artifact cache.
     #[error("compiling the component failed: {0}")]
     Compile(String),
+    /// The component has no checkpoint of this name.
+    #[error("unknown checkpoint `{name}`; the component has: {available}")]
+    UnknownCheckpoint {
+        /// The requested name.
+        name: String,
+        /// The checkpoints it has, comma-separated.
+        available: String,
+    },
     /// The journal's copy of a component is missing.
     #[error("component {0} is not in the journal")]
     NotInJournal(ComponentHash),
@@ -128,6 +150,25 @@ pub enum RunError {
         /// The flows it has, comma-separated.
         available: String,
     },
+    /// No host-side flow of this name is registered with the host (to resume
+    /// one after a restart, register it again first).
+    #[error("no host-side flow `{name}` is registered; registered: {registered}")]
+    UnregisteredFlow {
+        /// The requested name.
+        name: String,
+        /// The registered flows, comma-separated.
+        registered: String,
+    },
+    /// A host-side flow of this name is already registered.
+    #[error("a host-side flow `{0}` is already registered")]
+    FlowAlreadyRegistered(String),
+    /// A replay of a host-side flow was given a component: such a flow
+    /// chooses its components in its own code.
+    #[error(
+        "execution {0} ran a host-side flow, which chooses its components in its own code; \
+         a replay cannot swap them"
+    )]
+    ComponentForHostFlow(ExecutionId),
     /// The input is not a JSON object of the flow's parameters.
     #[error("bad input for flow `{flow}`: {reason}")]
     BadInput {

@@ -4,12 +4,15 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use serde::Serialize;
+
 use crate::client::Client;
 use crate::clock::{SharedClock, SystemClock};
 use crate::component::Component;
 use crate::engine::Engine;
 use crate::error::{JournalError, LoadError, RunError};
-use crate::events::EventSink;
+use crate::events::{Event, EventSink};
+use crate::host_flow::HostFlow;
 use crate::journal::Journal;
 use crate::model::ExecutionId;
 use crate::policy::Policy;
@@ -30,6 +33,9 @@ pub enum OpenError {
     #[error("invalid policy: {0}")]
     Policy(String),
 }
+
+/// How many events a slow subscriber may fall behind before it misses some.
+const EVENT_BUFFER: usize = 4096;
 
 /// Where the journal lives.
 enum JournalAt {
@@ -123,6 +129,8 @@ impl HostBuilder {
                 active: Default::default(),
                 components: Default::default(),
                 isolated_pool: tokio::sync::Semaphore::new(self.parallel),
+                host_flows: Default::default(),
+                subscribers: tokio::sync::broadcast::Sender::new(EVENT_BUFFER),
             }),
         })
     }
@@ -180,6 +188,34 @@ impl Host {
         input: &str,
     ) -> Result<Outcome, RunError> {
         self.runner.start(component, flow, input).await
+    }
+
+    /// Registers a host-side flow, so that [`Host::run_flow`] can start it
+    /// and [`Host::resume`] / [`Host::replay`] can run its executions again
+    /// (after a restart, register it again before resuming).
+    pub fn register(&self, flow: HostFlow) -> Result<(), RunError> {
+        self.runner.register(flow)
+    }
+
+    /// Runs the registered host-side flow `flow` with `input` (serialized
+    /// to the execution's input JSON) as a new execution, to its end.
+    pub async fn run_flow(
+        &self,
+        flow: &str,
+        input: &(impl Serialize + ?Sized),
+    ) -> Result<Outcome, RunError> {
+        let input = serde_json::to_string(input).map_err(|e| RunError::BadInput {
+            flow: flow.to_owned(),
+            reason: format!("the input does not serialize: {e}"),
+        })?;
+        self.runner.start_host(flow, &input).await
+    }
+
+    /// Receives every event of every execution from now on. A subscriber
+    /// that falls more than a few thousand events behind misses the oldest
+    /// (`recv` reports how many); the runner never waits for one.
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Event> {
+        self.runner.subscribers.subscribe()
     }
 
     /// Resumes an execution (after a failure, or after the process running it

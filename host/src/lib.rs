@@ -14,6 +14,16 @@
 //! - An **execution** is one run of a flow; each checkpoint call in it is a
 //!   **call** with a `seq`, and each try of a call an **attempt**.
 //! - The **journal** is a redb file holding all of the above.
+//! - A **host-side flow** ([`HostFlow`]) is a flow written as a Rust async
+//!   closure in the embedding program. It calls checkpoints of loaded
+//!   components through its [`FlowCtx`] and is journaled like a guest flow.
+//!
+//! A [`Host`] owns the engine, the journal and the [`Policy`]; it runs,
+//! resumes, replays and cancels executions, answers waits, and reports
+//! progress as [`Event`]s ([`Host::subscribe`]). Its [`Client`] reads
+//! executions, calls and attempts back. Everything is async on tokio, every
+//! future is `Send`, and errors are typed: [`OpenError`], [`LoadError`],
+//! [`RunError`], [`JournalError`], [`CheckpointError`].
 //!
 //! ```no_run
 //! # async fn example() -> Result<(), Box<dyn std::error::Error>> {
@@ -32,6 +42,36 @@
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! A host-side flow calling the same component's `greet` checkpoint:
+//!
+//! ```no_run
+//! # async fn example(host: cairn_host::Host, component: cairn_host::Component)
+//! # -> Result<(), Box<dyn std::error::Error>> {
+//! use cairn_host::{FlowCtx, FlowError, HostFlow};
+//! use serde_json::{Value, json};
+//!
+//! let greet = component.checkpoint::<Value, String>("greet")?;
+//! host.register(HostFlow::new("greet_all", move |ctx: FlowCtx, names: Vec<String>| {
+//!     let greet = greet.clone();
+//!     async move {
+//!         let inputs = names.iter().map(|name| json!({ "name": name }));
+//!         Ok::<_, FlowError>(ctx.map(&greet, inputs).await?)
+//!     }
+//! }))?;
+//! let outcome = host.run_flow("greet_all", &["Ada", "Grace"]).await?;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! A checkpoint handle cannot run by itself, and only the runner makes a
+//! [`FlowCtx`], so calling a checkpoint outside a flow does not compile:
+//!
+//! ```compile_fail
+//! # fn example(greet: cairn_host::Checkpoint<serde_json::Value, String>) {
+//! let ctx = cairn_host::FlowCtx {};
+//! # }
+//! ```
 
 #[doc(hidden)]
 pub mod bench;
@@ -43,6 +83,7 @@ mod engine;
 mod error;
 mod events;
 mod host;
+mod host_flow;
 mod journal;
 mod manifest;
 mod model;
@@ -62,10 +103,11 @@ pub use engine::{Engine, EngineBuilder};
 pub use error::{JournalError, LoadError, RunError, SelectorError};
 pub use events::{Event, EventSink};
 pub use host::{Host, HostBuilder, OpenError};
+pub use host_flow::{Checkpoint, CheckpointError, FlowCtx, FlowError, HostFlow, Pending};
 pub use manifest::{CheckpointInfo, FlowInfo, Manifest};
 pub use model::{
     AttemptOutcome, CallSource, CallStatus, ComponentHash, ExecutionId, ExecutionStatus, Failure,
-    FailureKind, Runtime, TrapKind,
+    FailureKind, ParseHashError, Runtime, TrapKind,
 };
 pub use policy::{CheckpointLimits, DirGrant, Policy, PolicyRecord};
 pub use runner::replay::ReplayRequest;

@@ -46,6 +46,21 @@ impl ComponentHash {
     }
 }
 
+/// A string that is not a component hash.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not a component hash (64 hex digits)")]
+pub struct ParseHashError(String);
+
+impl FromStr for ComponentHash {
+    type Err = ParseHashError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        blake3::Hash::from_hex(s.trim())
+            .map(|hash| ComponentHash(*hash.as_bytes()))
+            .map_err(|_| ParseHashError(s.to_owned()))
+    }
+}
+
 impl fmt::Display for ComponentHash {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.to_hex())

@@ -61,7 +61,7 @@ async fn the_hello_flow_journals_every_call_and_attempt() {
     assert_eq!(detail.calls[2].kind.as_deref(), Some("metric"));
     // The journal keeps the exact component bytes.
     let hash = cairn_host::ComponentHash::of(&std::fs::read(guest("hello")).expect("guest"));
-    assert_eq!(detail.execution.component, hash.to_hex());
+    assert_eq!(detail.execution.component, Some(hash.to_hex()));
     let stored = host
         .client()
         .component(hash)

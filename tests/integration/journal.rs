@@ -105,33 +105,37 @@ async fn an_in_memory_journal_runs_flows_too() {
 }
 
 #[test]
-fn a_journal_from_a_newer_cairn_is_refused() {
-    let dir = temp();
-    let path = dir.path().join("journal.redb");
-    drop(open(&path).expect("created"));
-    {
-        let db = redb::Database::open(&path).expect("redb opens it");
-        let txn = db.begin_write().expect("write");
+fn a_journal_of_another_format_version_is_refused_and_keeps_its_version() {
+    for (version, newer) in [(99, true), (1, false)] {
+        let dir = temp();
+        let path = dir.path().join("journal.redb");
+        drop(open(&path).expect("created"));
         {
-            let meta: redb::TableDefinition<&str, u64> = redb::TableDefinition::new("meta");
-            let mut table = txn.open_table(meta).expect("meta table");
-            table.insert("format_version", 99).expect("insert");
+            let db = redb::Database::open(&path).expect("redb opens it");
+            let txn = db.begin_write().expect("write");
+            {
+                let meta: redb::TableDefinition<&str, u64> = redb::TableDefinition::new("meta");
+                let mut table = txn.open_table(meta).expect("meta table");
+                table.insert("format_version", version).expect("insert");
+            }
+            txn.commit().expect("commit");
         }
-        txn.commit().expect("commit");
+        let result = open(&path);
+        match (newer, &result) {
+            (true, Err(OpenError::Journal(JournalError::TooNew { found, .. })))
+            | (false, Err(OpenError::Journal(JournalError::TooOld { found, .. }))) => {
+                assert_eq!(*found, version);
+            }
+            _ => panic!("version {version}: {:?}", result.err()),
+        }
+        // Nothing was migrated or rewritten: the journal keeps its version.
+        let db = redb::Database::open(&path).expect("redb opens it");
+        let txn = redb::ReadableDatabase::begin_read(&db).expect("read");
+        let meta: redb::TableDefinition<&str, u64> = redb::TableDefinition::new("meta");
+        let table = txn.open_table(meta).expect("meta table");
+        let kept = table.get("format_version").expect("get").map(|v| v.value());
+        assert_eq!(kept, Some(version));
     }
-    let result = open(&path);
-    assert!(
-        matches!(
-            result,
-            Err(OpenError::Journal(JournalError::TooNew {
-                found: 99,
-                supported: 1,
-                ..
-            }))
-        ),
-        "{:?}",
-        result.err()
-    );
 }
 
 /// Flips bytes all over a real journal: each damaged copy must be refused,

@@ -6,6 +6,8 @@
 //! The guests are built by `cargo xtask test` (or `cargo xtask build-guests`)
 //! before the tests run.
 
+pub mod http;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
@@ -48,10 +50,19 @@ pub fn guest(name: &str) -> PathBuf {
 
 /// The `cairn` binary of this build.
 pub fn cairn_bin() -> PathBuf {
-    let path = profile_dir().join("cairn");
+    binary("cairn", "cairn-cli")
+}
+
+/// The embedding example's service binary of this build.
+pub fn embed_bin() -> PathBuf {
+    binary("cairn-embed", "cairn-embed")
+}
+
+fn binary(name: &str, package: &str) -> PathBuf {
+    let path = profile_dir().join(name);
     assert!(
         path.exists(),
-        "{} is missing: run `cargo build -p cairn-cli`",
+        "{} is missing: run `cargo build -p {package}` (`cargo xtask test` does)",
         path.display()
     );
     path

@@ -98,8 +98,17 @@ fn test() -> Result {
         "-D",
         "warnings",
     ])?;
+    // The libraries' docs build without a warning (broken links, missing
+    // docs); the doc tests run with the tests.
+    let cargo_bin = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    eprintln!("xtask: cargo doc --no-deps -p cairn-host -p cairn-guest (warnings denied)");
+    run(Command::new(cargo_bin)
+        .args(["doc", "--no-deps", "-p", "cairn-host", "-p", "cairn-guest"])
+        .env("RUSTDOCFLAGS", "-D warnings")
+        .current_dir(root()))?;
     build_guests()?;
-    cargo(&["build", "-p", "cairn-cli"])?;
+    // The tests run these binaries as real processes.
+    cargo(&["build", "-p", "cairn-cli", "-p", "cairn-embed"])?;
     let mut args = vec!["test", "--workspace", "--no-fail-fast"];
     let guests = guest_crates()?;
     for guest in &guests {

@@ -139,7 +139,10 @@ pub fn execution_table(executions: &[ExecutionSummary]) {
 pub fn execution_detail(detail: &ExecutionDetail) {
     let e = &detail.execution;
     println!("execution {}  flow {}  {}", e.id, e.flow, e.status);
-    println!("  component {}", e.component);
+    match &e.component {
+        Some(component) => println!("  component {component}"),
+        None => println!("  component (host-side flow)"),
+    }
     println!("  input     {}", e.input);
     if let Some(output) = &e.output {
         println!("  output    {output}");

@@ -466,6 +466,11 @@ fn check_format(db: &Database, path: &Path) -> Result<(), JournalError> {
             found,
             supported: FORMAT_VERSION,
         }),
+        Some(found) if found < FORMAT_VERSION => Err(JournalError::TooOld {
+            path: path.to_path_buf(),
+            found,
+            supported: FORMAT_VERSION,
+        }),
         Some(_) => Ok(()),
     }
 }

@@ -18,7 +18,7 @@ use crate::model::{
 use crate::policy::PolicyRecord;
 
 /// The version of the envelope and of the record layouts below.
-pub const RECORD_VERSION: u8 = 1;
+pub const RECORD_VERSION: u8 = 2;
 
 const CHECKSUM_LEN: usize = 8;
 
@@ -27,8 +27,9 @@ const CHECKSUM_LEN: usize = 8;
 pub struct ExecutionRecord {
     /// The flow's name.
     pub flow: String,
-    /// The component that holds it.
-    pub component: ComponentHash,
+    /// The component that holds it; `None` for a host-side flow, which
+    /// the host registered under `flow`.
+    pub component: Option<ComponentHash>,
     /// The input JSON object.
     pub input: String,
     /// Where it stands.
@@ -85,6 +86,8 @@ pub struct CallRecord {
     pub call_id: String,
     /// The checkpoint's name.
     pub name: String,
+    /// The component it ran in (a host-side flow may call several).
+    pub component: ComponentHash,
     /// The checkpoint's kind label.
     pub kind: Option<String>,
     /// Where it runs.
@@ -209,6 +212,7 @@ mod tests {
         CallRecord {
             call_id: "add_one_2".to_owned(),
             name: "add_one".to_owned(),
+            component: ComponentHash([0xab; 32]),
             kind: Some("llm_call".to_owned()),
             runtime: Runtime::Isolated,
             input: r#"{"x":1}"#.to_owned(),
@@ -233,11 +237,12 @@ mod tests {
     #[test]
     fn golden_bytes_of_a_call_and_an_attempt() {
         let call = encode(KEY, &sample_call());
-        // version, "add_one_2", "add_one", Some("llm_call"), Isolated,
-        // "{\"x\":1}", Completed, Executed, Some("2"), 1 attempt, checksum.
+        // version, "add_one_2", "add_one", component (32 bytes),
+        // Some("llm_call"), Isolated, "{\"x\":1}", Completed, Executed,
+        // Some("2"), 1 attempt, checksum.
         assert_eq!(
             to_hex(&call),
-            "01096164645f6f6e655f32076164645f6f6e6501086c6c6d5f63616c6c01077b2278223a317d010001013201256fcfc45bdefc78"
+            "02096164645f6f6e655f32076164645f6f6e65abababababababababababababababababababababababababababababababab01086c6c6d5f63616c6c01077b2278223a317d01000101320139d745be1dd3855b"
         );
         let attempt = AttemptRecord {
             started_at_us: 1,
@@ -255,7 +260,7 @@ mod tests {
         let bytes = encode(key, &attempt);
         let decoded: AttemptRecord = decode(key, &bytes).expect("decodes");
         assert_eq!(decoded, attempt);
-        assert_eq!(&bytes[..8], &[1, 1, 1, 2, 1, 2, 0, 4]);
+        assert_eq!(&bytes[..8], &[2, 1, 1, 2, 1, 2, 0, 4]);
     }
 
     #[test]

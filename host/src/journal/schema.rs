@@ -14,9 +14,11 @@
 
 use redb::TableDefinition;
 
-/// The format this build reads and writes. A journal with a larger version is
-/// refused; one with no version is not a Cairn journal.
-pub const FORMAT_VERSION: u64 = 1;
+/// The format this build reads and writes. A journal with another version is
+/// refused (there is no migration yet); one with no version is not a Cairn
+/// journal. Version 2 added host-side flows (an execution's component became
+/// optional and each call names its component).
+pub const FORMAT_VERSION: u64 = 2;
 
 /// The key in `META` under which the format version is stored.
 pub const FORMAT_VERSION_KEY: &str = "format_version";

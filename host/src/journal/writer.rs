@@ -313,6 +313,7 @@ mod tests {
                 let call = CallRecord {
                     call_id: format!("c_{seq}"),
                     name: "c".to_owned(),
+                    component: crate::model::ComponentHash([0; 32]),
                     kind: None,
                     runtime: crate::model::Runtime::Inline,
                     input: "{}".to_owned(),

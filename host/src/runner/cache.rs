@@ -43,10 +43,7 @@ pub(crate) fn lookup(
     let Some(call) = journal.call(exec, seq)? else {
         return Ok(None);
     };
-    let same_code = journal
-        .execution(exec)?
-        .is_some_and(|e| e.component == component);
-    if same_code
+    if call.component == component
         && call.status == CallStatus::Completed
         && call.name == checkpoint
         && call.input == input

@@ -31,12 +31,13 @@ const MAX_RETRY_DELAY: Duration = Duration::from_secs(60);
 pub(crate) struct CallContext {
     pub(crate) exec: ExecutionId,
     pub(crate) runner: Arc<Runner>,
-    pub(crate) component: Component,
 }
 
 /// A call ready to run.
 pub(crate) struct Job {
     pub(crate) seq: u32,
+    /// The component whose checkpoint it calls.
+    pub(crate) component: Component,
     pub(crate) call: CallRecord,
     pub(crate) info: CheckpointInfo,
     /// The number of its first attempt (after earlier runs' attempts).
@@ -71,6 +72,7 @@ async fn attempts(
 ) -> Result<Result<String, CallError>, Abort> {
     let Job {
         seq,
+        component,
         mut call,
         info,
         first_attempt: first,
@@ -91,7 +93,7 @@ async fn attempts(
     if cached {
         let hit = cache::lookup(
             &runner.journal,
-            ctx.component.hash(),
+            component.hash(),
             &grants,
             &call.name,
             &call.input,
@@ -131,7 +133,7 @@ async fn attempts(
             runtime: call.runtime,
             attempt: n,
         });
-        let report = attempt_once(ctx, lane, &policy, &call.name, &call.input).await;
+        let report = attempt_once(ctx, &component, lane, &policy, &call.name, &call.input).await;
         attempt.ended_at_us = Some(runner.clock.now_us());
         attempt.fuel_used = report.fuel_used;
         attempt.stdout = report.stdout;
@@ -147,7 +149,7 @@ async fn attempts(
                 ];
                 if cached {
                     puts.push(Put::Cache {
-                        key: cache::key(ctx.component.hash(), &grants, &call.name, &call.input),
+                        key: cache::key(component.hash(), &grants, &call.name, &call.input),
                         exec: exec.0,
                         seq,
                     });
@@ -223,6 +225,7 @@ async fn complete_without_running(
 
 async fn attempt_once(
     ctx: &CallContext,
+    component: &Component,
     lane: &mut Lane<'_>,
     policy: &Policy,
     name: &str,
@@ -234,7 +237,7 @@ async fn attempt_once(
             inline
                 .attempt(
                     &runner.engine,
-                    &ctx.component,
+                    component,
                     policy,
                     &runner.clock,
                     name,
@@ -248,7 +251,7 @@ async fn attempt_once(
             let _permit = runner.isolated_pool.acquire().await;
             isolated::attempt(
                 &runner.engine,
-                &ctx.component,
+                component,
                 policy,
                 &runner.clock,
                 name,

@@ -9,6 +9,7 @@
 //! handle waits for it. When the flow ends, every call still running is
 //! waited for, so everything submitted is journaled.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use super::Runner;
@@ -25,9 +26,9 @@ use crate::component::Component;
 use crate::error::JournalError;
 use crate::events::Event;
 use crate::journal::record::{CallRecord, ExecutionRecord, WaitRecord};
-use crate::journal::writer::{Put, Sync};
+use crate::journal::writer::Put;
 use crate::manifest::CheckpointInfo;
-use crate::model::{CallSource, CallStatus, ExecutionId, Runtime};
+use crate::model::{CallSource, CallStatus, ComponentHash, ExecutionId, Runtime};
 use crate::policy::Policy;
 use crate::runtime::deterministic::SeededRandom;
 
@@ -68,6 +69,16 @@ pub(crate) struct Prelude {
     pub(crate) replay: Option<ReplaySource>,
 }
 
+/// What a wait does, decided before anything is written.
+enum WaitStep {
+    /// The value is there (or the wait itself is refused).
+    Answered(Result<String, CallError>),
+    /// The wait is recorded and still unanswered.
+    Pending,
+    /// The wait is new: record it, then suspend.
+    Ask(Put),
+}
+
 /// What the flow's calls came to once it ended.
 pub(crate) struct Settled {
     /// Calls that failed and whose result the flow never asked for.
@@ -89,30 +100,28 @@ pub(crate) struct Execution {
     cancel: Arc<CancelToken>,
     next_seq: u32,
     call_ids: CallIds,
-    inline: Option<InlineLane>,
+    /// One inline lane per component the flow calls inline.
+    inline: BTreeMap<ComponentHash, InlineLane>,
+    /// Components known to be in the journal.
+    stored: BTreeSet<ComponentHash>,
     slots: Vec<Arc<CallSlot>>,
 }
 
 impl Execution {
+    /// `flow_cache` is the flow's default for calls whose checkpoint does
+    /// not say whether it is cached.
     pub(crate) fn new(
         id: ExecutionId,
         record: ExecutionRecord,
         runner: Arc<Runner>,
-        component: Component,
+        flow_cache: bool,
         prelude: Prelude,
         cancel: Arc<CancelToken>,
     ) -> Execution {
-        let flow_cache = component
-            .manifest()
-            .flow(&record.flow)
-            .is_none_or(|f| f.cache);
         let random = SeededRandom::new(record.seed, "runner");
         Execution {
-            ctx: Arc::new(CallContext {
-                exec: id,
-                runner,
-                component,
-            }),
+            ctx: Arc::new(CallContext { exec: id, runner }),
+            stored: record.component.into_iter().collect(),
             record,
             flow_cache,
             recorded_len: prelude.recorded.len(),
@@ -124,7 +133,7 @@ impl Execution {
             cancel,
             next_seq: 0,
             call_ids: CallIds::default(),
-            inline: None,
+            inline: BTreeMap::new(),
             slots: Vec::new(),
         }
     }
@@ -147,29 +156,31 @@ impl Execution {
     /// `Err` stops the flow.
     pub(crate) fn submit(
         &mut self,
+        component: &Component,
         name: &str,
         input: &str,
     ) -> Result<Result<Arc<CallSlot>, CallError>, Abort> {
         self.check_cancelled()?;
-        let (info, input) = match self.check(name, input) {
+        let (info, input) = match check(component, name, input) {
             Ok(checked) => checked,
             Err(refused) => return Ok(Err(refused)),
         };
         let call_id = self.call_ids.next(name);
-        self.enqueue(info, input, call_id).map(Ok)
+        self.enqueue(component, info, input, call_id).map(Ok)
     }
 
     /// Submits one call per input, all or none: call ids `name[i]` (or
     /// `name_2[i]` for the checkpoint's second map), consecutive seqs.
     pub(crate) fn submit_map(
         &mut self,
+        component: &Component,
         name: &str,
         inputs: &[String],
     ) -> Result<Result<Vec<Arc<CallSlot>>, CallError>, Abort> {
         self.check_cancelled()?;
         let mut checked = Vec::with_capacity(inputs.len());
         for input in inputs {
-            match self.check(name, input) {
+            match check(component, name, input) {
                 Ok(ok) => checked.push(ok),
                 Err(refused) => return Ok(Err(refused)),
             }
@@ -177,7 +188,7 @@ impl Execution {
         let base = self.call_ids.next(name);
         let mut slots = Vec::with_capacity(checked.len());
         for (i, (info, input)) in checked.into_iter().enumerate() {
-            slots.push(self.enqueue(info, input, format!("{base}[{i}]"))?);
+            slots.push(self.enqueue(component, info, input, format!("{base}[{i}]"))?);
         }
         Ok(Ok(slots))
     }
@@ -196,30 +207,47 @@ impl Execution {
     }
 
     /// A durable wait: the supplied value, or the execution suspends (after
-    /// recording the wait, the first time).
-    pub(crate) async fn wait(
+    /// recording the wait, the first time). What to do is decided at once;
+    /// the future only writes the wait, so it does not hold the execution.
+    pub(crate) fn wait(
         &mut self,
         name: &str,
         question: &str,
         schema: &str,
-    ) -> Result<Result<String, CallError>, Abort> {
+    ) -> impl Future<Output = Result<Result<String, CallError>, Abort>> + Send + 'static {
+        let decided = self.decide_wait(name, question, schema);
+        let runner = self.ctx.runner.clone();
+        let name = name.to_owned();
+        async move {
+            match decided? {
+                WaitStep::Answered(answer) => Ok(answer),
+                WaitStep::Pending => Err(Abort::Suspended(name)),
+                WaitStep::Ask(put) => {
+                    runner.journal.write(vec![put], runner.ack_sync()).await?;
+                    Err(Abort::Suspended(name))
+                }
+            }
+        }
+    }
+
+    fn decide_wait(&self, name: &str, question: &str, schema: &str) -> Result<WaitStep, Abort> {
         self.check_cancelled()?;
         if let Err(e) = serde_json::from_str::<serde_json::Value>(schema) {
-            return Ok(Err(CallError::Context(format!(
+            return Ok(WaitStep::Answered(Err(CallError::Context(format!(
                 "the schema of wait `{name}` is not valid JSON: {e}"
-            ))));
+            )))));
         }
-        let runner = self.ctx.runner.clone();
+        let runner = &self.ctx.runner;
         let exec = self.ctx.exec;
         let waits = runner.journal.waits(exec)?;
-        match waits.into_iter().find(|(n, _)| n == name) {
+        Ok(match waits.into_iter().find(|(n, _)| n == name) {
             Some((
                 _,
                 WaitRecord {
                     value: Some(value), ..
                 },
-            )) => Ok(Ok(value)),
-            Some(_) => Err(Abort::Suspended(name.to_owned())),
+            )) => WaitStep::Answered(Ok(value)),
+            Some(_) => WaitStep::Pending,
             None => {
                 let record = WaitRecord {
                     question: question.to_owned(),
@@ -228,33 +256,29 @@ impl Execution {
                     asked_at_us: runner.clock.now_us(),
                     answered_at_us: None,
                 };
-                runner
-                    .journal
-                    .write(vec![Put::wait(exec.0, name, &record)], runner.ack_sync())
-                    .await?;
-                Err(Abort::Suspended(name.to_owned()))
+                WaitStep::Ask(Put::wait(exec.0, name, &record))
             }
-        }
+        })
     }
 
     /// The flow's clock: the journaled value on a resume, else the host's
     /// clock, journaled before the flow can act on it.
-    pub(crate) async fn now_us(&mut self) -> Result<u64, Abort> {
+    pub(crate) fn now_us(&mut self) -> Result<u64, Abort> {
         let n = self.next_time;
         self.next_time += 1;
         if let Some(us) = self.times.get(n) {
             return Ok(*us);
         }
-        let runner = self.ctx.runner.clone();
+        let runner = &self.ctx.runner;
         let us = runner.clock.now_us();
         let put = Put::Time {
             exec: self.ctx.exec.0,
             n: u32::try_from(n).unwrap_or(u32::MAX),
             us,
         };
-        // Lazy is enough: the single writer commits in order, so any call
-        // that depends on this value is durable only after it is.
-        runner.journal.write(vec![put], Sync::Lazy).await?;
+        // Queued, not awaited: the single writer commits in order, so any
+        // call that depends on this value is durable only after it is.
+        runner.journal.queue(vec![put])?;
         self.times.push(us);
         Ok(us)
     }
@@ -266,68 +290,69 @@ impl Execution {
     }
 
     /// Waits for every call still running and reports what the flow missed.
-    pub(crate) async fn settle(&mut self) -> Settled {
-        // Dropping the inline lane lets its worker finish its queue and stop.
-        self.inline = None;
-        let mut settled = Settled {
-            unawaited_failures: Vec::new(),
-            aborted: None,
-        };
-        for slot in &self.slots {
-            match slot.wait().await {
-                CallOutcome::Finished(Err(error)) if !slot.awaited() => {
-                    settled
-                        .unawaited_failures
-                        .push((slot.call_id.clone(), error));
+    /// The future does not hold the execution.
+    pub(crate) fn settle(&mut self) -> impl Future<Output = Settled> + Send + 'static {
+        // Dropping the inline lanes lets their workers finish their queues
+        // and stop.
+        self.inline.clear();
+        let slots = std::mem::take(&mut self.slots);
+        async move {
+            let mut settled = Settled {
+                unawaited_failures: Vec::new(),
+                aborted: None,
+            };
+            for slot in &slots {
+                match slot.wait().await {
+                    CallOutcome::Finished(Err(error)) if !slot.awaited() => {
+                        settled
+                            .unawaited_failures
+                            .push((slot.call_id.clone(), error));
+                    }
+                    CallOutcome::Aborted(abort) => {
+                        settled.aborted.get_or_insert(abort);
+                    }
+                    CallOutcome::Finished(_) => {}
                 }
-                CallOutcome::Aborted(abort) => {
-                    settled.aborted.get_or_insert(abort);
-                }
-                CallOutcome::Finished(_) => {}
             }
+            settled
         }
-        settled
-    }
-
-    /// Checks a call before anything is journaled: a known checkpoint and
-    /// an input that is a JSON object.
-    fn check(&self, name: &str, input: &str) -> Result<(CheckpointInfo, String), CallError> {
-        let manifest = self.ctx.component.manifest();
-        let Some(info) = manifest.checkpoint(name) else {
-            return Err(CallError::Context(format!(
-                "unknown checkpoint `{name}`; the component has: {}",
-                manifest.checkpoint_names()
-            )));
-        };
-        let input = canonical_object(input).map_err(|reason| {
-            CallError::Context(format!("the input of checkpoint `{name}` is {reason}"))
-        })?;
-        Ok((info.clone(), input))
     }
 
     /// Gives a checked call its seq and starts it (or answers it from the
     /// journal).
     fn enqueue(
         &mut self,
+        component: &Component,
         info: CheckpointInfo,
         input: String,
         call_id: String,
     ) -> Result<Arc<CallSlot>, Abort> {
         let seq = self.next_seq;
-        let runner = &self.ctx.runner;
+        let hash = component.hash();
         let (call, first_attempt) = match self.recorded.take(seq) {
             Some(recorded) => {
                 let was = &recorded.call;
-                if was.name != info.name || was.input != input || was.call_id != call_id {
+                if was.name != info.name
+                    || was.input != input
+                    || was.call_id != call_id
+                    || was.component != hash
+                {
+                    // The component is named only when it is what changed
+                    // (a host-side flow may call several).
+                    let (was_in, now_in) = if was.component == hash {
+                        (None, None)
+                    } else {
+                        (Some(was.component), Some(hash))
+                    };
                     return Err(Abort::NonDeterminism {
                         seq,
-                        expected: format!("`{}` ({}) with {}", was.name, was.call_id, was.input),
-                        found: format!("`{}` ({call_id}) with {input}", info.name),
+                        expected: describe_call(&was.name, &was.call_id, &was.input, was_in),
+                        found: describe_call(&info.name, &call_id, &input, now_in),
                     });
                 }
                 self.next_seq += 1;
                 if recorded.call.status == CallStatus::Completed {
-                    runner.emit(Event::CallReplayed {
+                    self.ctx.runner.emit(Event::CallReplayed {
                         exec: self.ctx.exec,
                         seq,
                         call_id: recorded.call.call_id.clone(),
@@ -346,6 +371,7 @@ impl Execution {
                 let call = CallRecord {
                     call_id,
                     name: info.name.clone(),
+                    component: hash,
                     kind: info.kind.clone(),
                     runtime: info.runtime,
                     input,
@@ -357,6 +383,8 @@ impl Execution {
                 (call, 1)
             }
         };
+        self.store_component(component)?;
+        let runner = &self.ctx.runner;
         let (preset, root) = match self.replay.as_mut() {
             None => (None, false),
             Some(replay) => {
@@ -387,6 +415,7 @@ impl Execution {
         let runtime = call.runtime;
         let job = Job {
             seq,
+            component: component.clone(),
             call,
             cached: !root && info.cache.unwrap_or(self.flow_cache),
             info,
@@ -399,9 +428,70 @@ impl Execution {
             Runtime::Isolated => lanes::isolated(self.ctx.clone(), job, filler),
             Runtime::Inline => self
                 .inline
-                .get_or_insert_with(|| InlineLane::start(self.ctx.clone()))
+                .entry(hash)
+                .or_insert_with(|| InlineLane::start(self.ctx.clone()))
                 .push(job, filler),
         }
         Ok(slot)
+    }
+
+    /// Puts a component the flow calls into the journal the first time, so
+    /// the journal keeps the exact code of every call. A guest flow's own
+    /// component is stored with the execution; a host-side flow's are
+    /// stored here. The write is queued ahead of the call's records, so it
+    /// is durable before they are.
+    fn store_component(&mut self, component: &Component) -> Result<(), Abort> {
+        let hash = component.hash();
+        if self.stored.contains(&hash) {
+            return Ok(());
+        }
+        let journal = &self.ctx.runner.journal;
+        if !journal.has_component(hash)? {
+            journal.queue(vec![Put::Component {
+                hash: hash.0,
+                bytes: component.bytes(),
+            }])?;
+        }
+        self.stored.insert(hash);
+        Ok(())
+    }
+}
+
+/// Checks a call before anything is journaled: a known checkpoint and an
+/// input that is a JSON object.
+fn check(
+    component: &Component,
+    name: &str,
+    input: &str,
+) -> Result<(CheckpointInfo, String), CallError> {
+    let manifest = component.manifest();
+    let Some(info) = manifest.checkpoint(name) else {
+        return Err(CallError::Context(format!(
+            "unknown checkpoint `{name}`; the component has: {}",
+            manifest.checkpoint_names()
+        )));
+    };
+    let input = canonical_object(input).map_err(|reason| {
+        CallError::Context(format!("the input of checkpoint `{name}` is {reason}"))
+    })?;
+    Ok((info.clone(), input))
+}
+
+/// A call as a non-determinism error shows it.
+fn describe_call(
+    name: &str,
+    call_id: &str,
+    input: &str,
+    component: Option<ComponentHash>,
+) -> String {
+    match component {
+        Some(component) => {
+            let hex = component.to_hex();
+            format!(
+                "`{name}` ({call_id}) of component {} with {input}",
+                &hex[..12]
+            )
+        }
+        None => format!("`{name}` ({call_id}) with {input}"),
     }
 }

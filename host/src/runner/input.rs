@@ -16,6 +16,13 @@ pub(crate) fn canonical_object(input: &str) -> Result<String, String> {
     Ok(value.to_string())
 }
 
+/// Parses `input` as any JSON value (a host-side flow's input) and returns
+/// it in canonical form: objects' keys sorted, no whitespace.
+pub(crate) fn canonical_value(input: &str) -> Result<String, String> {
+    let value: Value = serde_json::from_str(input).map_err(|e| format!("not valid JSON: {e}"))?;
+    Ok(value.to_string())
+}
+
 /// Checks that a flow input names only parameters the flow has. Missing or
 /// mistyped ones are reported by the guest, which knows the types.
 pub(crate) fn check_params(canonical: &str, params: &[String]) -> Result<(), String> {

@@ -1,7 +1,7 @@
 //! Where calls run. Isolated calls each get a task and run in parallel, at
 //! most as many at once as the host's isolated pool allows. Inline calls
-//! share the execution's one store, so they go to one worker task that runs
-//! them one at a time, in submission order.
+//! share the execution's one store per component, so they go to one worker
+//! task per component that runs them one at a time, in submission order.
 
 use std::sync::Arc;
 

@@ -9,6 +9,7 @@ mod call;
 mod call_id;
 mod cancel;
 pub(crate) mod execution;
+mod hosted;
 mod input;
 mod lanes;
 mod recorded;
@@ -29,6 +30,7 @@ use crate::component::Component;
 use crate::engine::Engine;
 use crate::error::{LoadError, RunError};
 use crate::events::{Event, EventSink};
+use crate::host_flow::{HostFlow, Registered};
 use crate::journal::Journal;
 use crate::journal::record::{ExecutionRecord, ReplayPlan};
 use crate::journal::writer::{Put, Sync};
@@ -79,6 +81,37 @@ pub(crate) struct Runner {
     pub(crate) components: Mutex<BTreeMap<ComponentHash, Component>>,
     /// Bounds how many isolated attempts run at once, over all executions.
     pub(crate) isolated_pool: tokio::sync::Semaphore,
+    /// Host-side flows by name.
+    pub(crate) host_flows: Mutex<BTreeMap<String, Registered>>,
+    /// Events for subscribers (see `Host::subscribe`).
+    pub(crate) subscribers: tokio::sync::broadcast::Sender<Event>,
+}
+
+/// The code of an execution's flow.
+#[derive(Clone)]
+pub(crate) enum FlowCode {
+    /// A flow exported by a component, run in a flow store.
+    Guest(Component),
+    /// A host-side flow, run natively.
+    Host(Registered),
+}
+
+impl FlowCode {
+    /// The flow's whole-flow retries.
+    fn retries(&self, flow: &str) -> u32 {
+        match self {
+            FlowCode::Guest(component) => component.manifest().flow(flow).map_or(0, |f| f.retries),
+            FlowCode::Host(registered) => registered.retries,
+        }
+    }
+
+    /// Whether the flow's calls are cached unless a checkpoint says otherwise.
+    fn cache(&self, flow: &str) -> bool {
+        match self {
+            FlowCode::Guest(component) => component.manifest().flow(flow).is_none_or(|f| f.cache),
+            FlowCode::Host(registered) => registered.cache,
+        }
+    }
 }
 
 /// Marks an execution as running in this process until dropped.
@@ -117,6 +150,50 @@ impl Runner {
     pub(crate) fn emit(&self, event: Event) {
         if let Some(sink) = &self.events {
             sink(&event);
+        }
+        if self.subscribers.receiver_count() > 0 {
+            // Only fails when every receiver is gone meanwhile.
+            let _ = self.subscribers.send(event);
+        }
+    }
+
+    /// Registers a host-side flow.
+    pub(crate) fn register(&self, flow: HostFlow) -> Result<(), RunError> {
+        let mut flows = self
+            .host_flows
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if flows.contains_key(flow.name()) {
+            return Err(RunError::FlowAlreadyRegistered(flow.name().to_owned()));
+        }
+        flows.insert(flow.name().to_owned(), Arc::new(flow));
+        Ok(())
+    }
+
+    /// The host-side flow registered as `name`.
+    fn host_flow(&self, name: &str) -> Result<Registered, RunError> {
+        let flows = self
+            .host_flows
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        flows
+            .get(name)
+            .cloned()
+            .ok_or_else(|| RunError::UnregisteredFlow {
+                name: name.to_owned(),
+                registered: if flows.is_empty() {
+                    "none".to_owned()
+                } else {
+                    flows.keys().cloned().collect::<Vec<_>>().join(", ")
+                },
+            })
+    }
+
+    /// The code of a journaled execution's flow.
+    async fn code_of(&self, record: &ExecutionRecord) -> Result<FlowCode, RunError> {
+        match record.component {
+            Some(hash) => Ok(FlowCode::Guest(self.component(hash).await?)),
+            None => Ok(FlowCode::Host(self.host_flow(&record.flow)?)),
         }
     }
 
@@ -177,7 +254,19 @@ impl Runner {
         flow: &str,
         input: &str,
     ) -> Result<Outcome, RunError> {
-        self.create(component, flow, input, None).await
+        self.create(FlowCode::Guest(component.clone()), flow, input, None)
+            .await
+    }
+
+    /// Starts a new execution of the host-side flow `flow`.
+    pub(crate) async fn start_host(
+        self: &Arc<Self>,
+        flow: &str,
+        input: &str,
+    ) -> Result<Outcome, RunError> {
+        let registered = self.host_flow(flow)?;
+        self.create(FlowCode::Host(registered), flow, input, None)
+            .await
     }
 
     /// Replays `source` as a new execution (see [`replay`]).
@@ -191,9 +280,10 @@ impl Runner {
             .history(source)?
             .ok_or(RunError::UnknownExecution(source))?;
         let plan = replay::plan(&history.calls, &request)?;
-        let component = match request.component {
-            Some(component) => component,
-            None => self.component(history.execution.component).await?,
+        let code = match (request.component, history.execution.component) {
+            (Some(_), None) => return Err(RunError::ComponentForHostFlow(source)),
+            (Some(component), Some(_)) => FlowCode::Guest(component),
+            (None, _) => self.code_of(&history.execution).await?,
         };
         let input = request
             .input
@@ -203,38 +293,52 @@ impl Runner {
             plan,
             calls: history.calls,
         };
-        self.create(&component, &history.execution.flow, &input, Some(origin))
+        self.create(code, &history.execution.flow, &input, Some(origin))
             .await
     }
 
     async fn create(
         self: &Arc<Self>,
-        component: &Component,
+        code: FlowCode,
         flow: &str,
         input: &str,
         origin: Option<Origin>,
     ) -> Result<Outcome, RunError> {
-        let manifest = component.manifest();
-        let Some(info) = manifest.flow(flow) else {
-            return Err(RunError::UnknownFlow {
-                name: flow.to_owned(),
-                available: manifest.flow_names(),
-            });
-        };
         let bad_input = |reason: String| RunError::BadInput {
             flow: flow.to_owned(),
             reason,
         };
-        let input = input::canonical_object(input).map_err(bad_input)?;
-        input::check_params(&input, &info.params).map_err(bad_input)?;
-        self.remember(component);
+        let input = match &code {
+            FlowCode::Guest(component) => {
+                let manifest = component.manifest();
+                let Some(info) = manifest.flow(flow) else {
+                    return Err(RunError::UnknownFlow {
+                        name: flow.to_owned(),
+                        available: manifest.flow_names(),
+                    });
+                };
+                let input = input::canonical_object(input).map_err(bad_input)?;
+                input::check_params(&input, &info.params).map_err(bad_input)?;
+                self.remember(component);
+                input
+            }
+            FlowCode::Host(registered) => {
+                let input = input::canonical_value(input).map_err(bad_input)?;
+                registered.check(&input).map_err(bad_input)?;
+                input
+            }
+        };
+        let component = match &code {
+            FlowCode::Guest(component) => Some(component),
+            FlowCode::Host(_) => None,
+        };
 
         let id = self.journal.next_execution_id();
         let claim = self.claim(id)?;
         let now = self.clock.now_us();
         let record = ExecutionRecord {
             flow: flow.to_owned(),
-            component: component.hash(),
+            component: component.map(Component::hash),
             input,
             status: ExecutionStatus::Running,
             output: None,
@@ -248,7 +352,9 @@ impl Runner {
             flow_log: Vec::new(),
         };
         let mut puts = Vec::new();
-        if !self.journal.has_component(component.hash())? {
+        if let Some(component) = component
+            && !self.journal.has_component(component.hash())?
+        {
             puts.push(Put::Component {
                 hash: component.hash().0,
                 bytes: component.bytes(),
@@ -264,9 +370,9 @@ impl Runner {
             replay: origin.map(|o| ReplaySource::new(o.calls, o.plan)),
             ..Prelude::default()
         };
-        let outcome = self.drive(id, record, component, prelude, &claim).await?;
-        self.retry_flow(id, outcome, component, info.retries, &claim)
-            .await
+        let retries = code.retries(flow);
+        let outcome = self.drive(id, record, &code, prelude, &claim).await?;
+        self.retry_flow(id, outcome, &code, retries, &claim).await
     }
 
     /// Resumes an execution: its flow runs again from the start, completed
@@ -284,14 +390,10 @@ impl Runner {
             ExecutionStatus::Cancelled => return Err(RunError::Cancelled(id)),
             _ => {}
         }
-        let component = self.component(record.component).await?;
-        let retries = component
-            .manifest()
-            .flow(&record.flow)
-            .map_or(0, |f| f.retries);
-        let outcome = self.resume_once(id, record, &component, &claim).await?;
-        self.retry_flow(id, outcome, &component, retries, &claim)
-            .await
+        let code = self.code_of(&record).await?;
+        let retries = code.retries(&record.flow);
+        let outcome = self.resume_once(id, record, &code, &claim).await?;
+        self.retry_flow(id, outcome, &code, retries, &claim).await
     }
 
     /// Cancels an execution. One running in this host stops at the flow's
@@ -339,7 +441,7 @@ impl Runner {
         self: &Arc<Self>,
         id: ExecutionId,
         mut outcome: Outcome,
-        component: &Component,
+        code: &FlowCode,
         retries: u32,
         claim: &Claim<'_>,
     ) -> Result<Outcome, RunError> {
@@ -358,7 +460,7 @@ impl Runner {
                 .journal
                 .execution(id)?
                 .ok_or(RunError::UnknownExecution(id))?;
-            outcome = self.resume_once(id, record, component, claim).await?;
+            outcome = self.resume_once(id, record, code, claim).await?;
         }
         Ok(outcome)
     }
@@ -368,7 +470,7 @@ impl Runner {
         self: &Arc<Self>,
         id: ExecutionId,
         mut record: ExecutionRecord,
-        component: &Component,
+        code: &FlowCode,
         claim: &Claim<'_>,
     ) -> Result<Outcome, RunError> {
         let (recorded, closing) = Recorded::load(&self.journal, id)?;
@@ -396,7 +498,7 @@ impl Runner {
         puts.push(Put::execution(id.0, &record));
         self.journal.write(puts, self.ack_sync()).await?;
         self.emit(Event::ExecutionResumed { exec: id });
-        self.drive(id, record, component, prelude, claim).await
+        self.drive(id, record, code, prelude, claim).await
     }
 
     /// Runs the flow of an execution whose record is journaled, and records
@@ -404,8 +506,8 @@ impl Runner {
     async fn drive(
         self: &Arc<Self>,
         id: ExecutionId,
-        mut record: ExecutionRecord,
-        component: &Component,
+        record: ExecutionRecord,
+        code: &FlowCode,
         prelude: Prelude,
         claim: &Claim<'_>,
     ) -> Result<Outcome, RunError> {
@@ -413,11 +515,32 @@ impl Runner {
             id,
             record.clone(),
             self.clone(),
-            component.clone(),
+            code.cache(&record.flow),
             prelude,
             claim.cancel.clone(),
         );
-        let mut store = flow::new_store(&self.engine, execution);
+        match code {
+            FlowCode::Guest(component) => {
+                self.drive_guest(id, record, component, execution, claim)
+                    .await
+            }
+            FlowCode::Host(registered) => {
+                self.drive_host(id, record, registered, execution, claim)
+                    .await
+            }
+        }
+    }
+
+    /// Runs a guest flow in a flow store.
+    async fn drive_guest(
+        self: &Arc<Self>,
+        id: ExecutionId,
+        mut record: ExecutionRecord,
+        component: &Component,
+        execution: Execution,
+        claim: &Claim<'_>,
+    ) -> Result<Outcome, RunError> {
+        let mut store = flow::new_store(&self.engine, component.clone(), execution);
         let call = match component.flow_pre().instantiate_async(&mut store).await {
             Ok(guest) => {
                 guest
@@ -456,26 +579,7 @@ impl Runner {
             Ok(Err(GuestError::BadInput(message))) => failed(FailureKind::BadInput, message),
             Ok(Err(GuestError::Unknown(message))) => failed(FailureKind::FlowError, message),
             Err(error) => match error.downcast_ref::<Abort>() {
-                Some(Abort::Suspended(_)) => Ending::Waiting,
-                Some(Abort::Cancelled) => Ending::Cancelled,
-                Some(nondeterminism @ Abort::NonDeterminism { .. }) => {
-                    failed(FailureKind::NonDeterminism, nondeterminism.to_string())
-                }
-                Some(Abort::Journal(journal_error)) => {
-                    // The journal failed under the flow: try to say so in the
-                    // record, but the error to report is the journal's.
-                    let journal_error = journal_error.clone();
-                    let failure = failed(FailureKind::Host, journal_error.to_string());
-                    let _ = self.finish(id, &mut record, failure).await;
-                    return Err(RunError::Journal(journal_error));
-                }
-                Some(Abort::Host(reason)) => {
-                    let reason = reason.clone();
-                    let _ = self
-                        .finish(id, &mut record, failed(FailureKind::Host, reason.clone()))
-                        .await;
-                    return Err(RunError::Host { exec: id, reason });
-                }
+                Some(abort) => self.abort_ending(id, &mut record, abort).await?,
                 None if claim.cancel.is_cancelled() => Ending::Cancelled,
                 None => {
                     let (kind, message) = outcome::trap(&error, false, 0, &stderr);
@@ -487,6 +591,42 @@ impl Runner {
             },
         };
         self.finish(id, &mut record, ending).await
+    }
+
+    /// What an abort makes of the execution. A journal or host failure is
+    /// recorded as the execution's failure if the journal still takes it,
+    /// and returned as the error to report.
+    async fn abort_ending(
+        &self,
+        id: ExecutionId,
+        record: &mut ExecutionRecord,
+        abort: &Abort,
+    ) -> Result<Ending, RunError> {
+        let error = match abort {
+            Abort::Suspended(_) => return Ok(Ending::Waiting),
+            Abort::Cancelled => return Ok(Ending::Cancelled),
+            Abort::NonDeterminism { .. } => {
+                return Ok(Ending::Failed(Failure {
+                    kind: FailureKind::NonDeterminism,
+                    message: abort.to_string(),
+                }));
+            }
+            Abort::Journal(journal_error) => RunError::Journal(journal_error.clone()),
+            Abort::Host(reason) => RunError::Host {
+                exec: id,
+                reason: reason.clone(),
+            },
+        };
+        let message = match abort {
+            Abort::Host(reason) => reason.clone(),
+            _ => error.to_string(),
+        };
+        let failure = Failure {
+            kind: FailureKind::Host,
+            message,
+        };
+        let _ = self.finish(id, record, Ending::Failed(failure)).await;
+        Err(error)
     }
 
     async fn finish(

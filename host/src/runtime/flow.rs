@@ -18,6 +18,7 @@ use super::limiter::MemoryLimiter;
 use super::pending::PendingCall;
 use crate::bindings::runner;
 use crate::bindings::types::{self, CallError, LogLevel};
+use crate::component::Component;
 use crate::engine::Engine;
 use crate::runner::execution::{Abort, Execution};
 use crate::runner::slot::CallOutcome;
@@ -32,6 +33,8 @@ pub(crate) struct FlowState {
     stdout: Capture,
     stderr: Capture,
     limiter: MemoryLimiter,
+    /// The component the flow belongs to, whose checkpoints it calls.
+    component: Component,
     pub(crate) execution: Execution,
 }
 
@@ -65,7 +68,11 @@ impl FlowState {
 
 /// A new flow store for `execution`: no files, env or network whatever the
 /// policy; time and randomness from the journal; fuel for the flow's own code.
-pub(crate) fn new_store(engine: &Engine, execution: Execution) -> Store<FlowState> {
+pub(crate) fn new_store(
+    engine: &Engine,
+    component: Component,
+    execution: Execution,
+) -> Store<FlowState> {
     let record = execution.record();
     let seed = record.seed;
     let started = Duration::from_micros(record.created_at_us);
@@ -103,6 +110,7 @@ pub(crate) fn new_store(engine: &Engine, execution: Execution) -> Store<FlowStat
             stdout,
             stderr,
             limiter,
+            component,
             execution,
         },
     );
@@ -126,7 +134,7 @@ impl runner::Host for FlowState {
         // flow, and the runner reports it as such.
         match self
             .execution
-            .submit(&name, &input_json)
+            .submit(&self.component, &name, &input_json)
             .map_err(wasmtime::Error::new)?
         {
             Err(refused) => Ok(Err(refused)),
@@ -141,7 +149,7 @@ impl runner::Host for FlowState {
     ) -> wasmtime::Result<Result<Vec<Resource<PendingCall>>, CallError>> {
         match self
             .execution
-            .submit_map(&name, &inputs)
+            .submit_map(&self.component, &name, &inputs)
             .map_err(wasmtime::Error::new)?
         {
             Err(refused) => Ok(Err(refused)),
@@ -176,12 +184,7 @@ impl runner::Host for FlowState {
     }
 
     async fn now(&mut self) -> wasmtime::Result<u64> {
-        Ok(self
-            .execution
-            .now_us()
-            .await
-            .map_err(wasmtime::Error::new)?
-            / 1000)
+        Ok(self.execution.now_us().map_err(wasmtime::Error::new)? / 1000)
     }
 
     async fn random(&mut self) -> wasmtime::Result<u64> {

@@ -1,0 +1,337 @@
+//! What a running host-side flow holds: its [`FlowCtx`], the only way to
+//! call a checkpoint, and the [`Pending`] results of its calls.
+//!
+//! Every request goes to the same execution logic a guest flow's `runner`
+//! import uses, so seqs, call ids, the journal, resume, cache, retries and
+//! replay mean the same. A call is submitted when `call`, `submit` or `map`
+//! is called, not when its future is first polled, so its seq follows
+//! program order however the results are awaited.
+
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, SystemTime};
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tokio::sync::watch;
+
+use super::checkpoint::Checkpoint;
+use crate::bindings::types::{self, CallError};
+use crate::model::{ExecutionId, TrapKind};
+use crate::runner::execution::{Abort, Execution};
+use crate::runner::slot::{CallOutcome, CallSlot};
+
+/// Why a checkpoint call (or a wait) of a host-side flow gave no value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CheckpointError {
+    /// The checkpoint returned an error on its last attempt.
+    #[error("call `{call_id}` failed: {message}")]
+    Failed {
+        /// The call's id.
+        call_id: String,
+        /// The checkpoint's error message.
+        message: String,
+    },
+    /// The checkpoint trapped on its last attempt (a panic, or a limit of
+    /// the policy).
+    #[error("call `{call_id}` trapped ({kind}): {message}")]
+    Trapped {
+        /// The call's id.
+        call_id: String,
+        /// Which limit or fault.
+        kind: TrapKind,
+        /// What happened.
+        message: String,
+    },
+    /// The call was refused before anything was journaled: its input does
+    /// not serialize to a JSON object, or the checkpoint is unknown.
+    #[error("call refused: {0}")]
+    Refused(String),
+    /// An output (or a wait's value) does not decode as the type the flow
+    /// expects. It is journaled all the same.
+    #[error("`{what}` does not decode as the expected type: {reason}")]
+    Decode {
+        /// The call id, or the wait's name.
+        what: String,
+        /// The decode error.
+        reason: String,
+    },
+    /// The execution is stopping (cancelled, waiting for a value,
+    /// non-deterministic or failing to journal). The flow's code is dropped
+    /// at its next await, so it need not handle this.
+    #[error("the execution is stopping: {0}")]
+    Stopped(String),
+}
+
+/// The execution a host-side flow drives, shared by its context and the
+/// runner.
+pub(crate) struct Shared {
+    execution: Mutex<Execution>,
+    /// Why the execution must stop, once something says so; the runner
+    /// watches it and drops the flow's code.
+    stop: watch::Sender<Option<Abort>>,
+}
+
+impl Shared {
+    pub(crate) fn new(execution: Execution) -> Arc<Shared> {
+        Arc::new(Shared {
+            execution: Mutex::new(execution),
+            stop: watch::Sender::new(None),
+        })
+    }
+
+    pub(crate) fn execution(&self) -> MutexGuard<'_, Execution> {
+        // A panic while the lock was held cannot leave the execution half
+        // changed in a way the journal has not seen: its writes are queued
+        // in order, and the runner ends the execution after a panic.
+        self.execution
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Records why the execution stops (the first reason wins).
+    fn stop(&self, abort: Abort) -> CheckpointError {
+        let message = abort.to_string();
+        self.stop.send_if_modified(|stop| {
+            let first = stop.is_none();
+            if first {
+                *stop = Some(abort);
+            }
+            first
+        });
+        CheckpointError::Stopped(message)
+    }
+
+    /// Why the execution stopped, if it did.
+    pub(crate) fn stopped(&self) -> Option<Abort> {
+        self.stop.borrow().clone()
+    }
+
+    /// Waits until something stops the execution.
+    pub(crate) async fn until_stopped(&self) -> Abort {
+        let mut stop = self.stop.subscribe();
+        match stop.wait_for(Option::is_some).await {
+            Ok(abort) => abort.clone().unwrap_or(Abort::Cancelled),
+            // The sender lives in `self`, so it cannot be gone.
+            Err(_) => Abort::Cancelled,
+        }
+    }
+}
+
+/// What a host-side flow uses to call checkpoints, wait for values and read
+/// its deterministic clock and randomness. The runner hands one to each run
+/// of the flow; there is no other way to make one, so a checkpoint cannot
+/// be called outside a flow.
+pub struct FlowCtx {
+    shared: Arc<Shared>,
+    exec: ExecutionId,
+}
+
+impl FlowCtx {
+    pub(crate) fn new(shared: Arc<Shared>, exec: ExecutionId) -> FlowCtx {
+        FlowCtx { shared, exec }
+    }
+
+    /// The execution this flow runs as.
+    pub fn execution_id(&self) -> ExecutionId {
+        self.exec
+    }
+
+    /// Calls a checkpoint and waits for its output. The call is submitted
+    /// (and gets its seq) now; `.await` the returned future for its output.
+    pub fn call<I: Serialize, O: DeserializeOwned + Send + 'static>(
+        &self,
+        checkpoint: &Checkpoint<I, O>,
+        input: &I,
+    ) -> impl Future<Output = Result<O, CheckpointError>> + Send + 'static {
+        self.submit(checkpoint, input).into_future()
+    }
+
+    /// Submits a call that runs while the flow goes on; its [`Pending`]
+    /// gives the output. A call never awaited still runs and is journaled;
+    /// if it fails, the execution fails when the flow ends.
+    pub fn submit<I: Serialize, O: DeserializeOwned>(
+        &self,
+        checkpoint: &Checkpoint<I, O>,
+        input: &I,
+    ) -> Pending<O> {
+        let name = checkpoint.name();
+        let submitted = input_json(name, input).and_then(|input| {
+            let submitted = self
+                .shared
+                .execution()
+                .submit(checkpoint.component(), name, &input);
+            match submitted {
+                Ok(Ok(slot)) => Ok(slot),
+                Ok(Err(refused)) => Err(refused_error(refused)),
+                Err(abort) => Err(self.shared.stop(abort)),
+            }
+        });
+        Pending::new(self.shared.clone(), submitted)
+    }
+
+    /// Calls a checkpoint once per input, all submitted now with call ids
+    /// `name[i]` and consecutive seqs, and waits for their outputs in input
+    /// order. The first failure (by input order) is returned, once every
+    /// call before it has finished; the others still run and are journaled.
+    pub fn map<I: Serialize, O: DeserializeOwned + Send + 'static>(
+        &self,
+        checkpoint: &Checkpoint<I, O>,
+        inputs: impl IntoIterator<Item = I>,
+    ) -> impl Future<Output = Result<Vec<O>, CheckpointError>> + Send + 'static {
+        let name = checkpoint.name();
+        let submitted = inputs
+            .into_iter()
+            .map(|input| input_json(name, &input))
+            .collect::<Result<Vec<String>, CheckpointError>>()
+            .and_then(|inputs| {
+                let submitted =
+                    self.shared
+                        .execution()
+                        .submit_map(checkpoint.component(), name, &inputs);
+                match submitted {
+                    Ok(Ok(slots)) => Ok(slots),
+                    Ok(Err(refused)) => Err(refused_error(refused)),
+                    Err(abort) => Err(self.shared.stop(abort)),
+                }
+            });
+        let shared = self.shared.clone();
+        async move {
+            let mut outputs = Vec::new();
+            for slot in submitted? {
+                outputs.push(Pending::<O>::new(shared.clone(), Ok(slot)).result().await?);
+            }
+            Ok(outputs)
+        }
+    }
+
+    /// A durable wait: the value supplied for `name` (with
+    /// [`Host::answer`](crate::Host::answer)), checked against `schema`
+    /// (a JSON schema). The first time, the execution is recorded as
+    /// waiting with `question` and the flow stops; resuming it after an
+    /// answer runs the flow again and this returns the value.
+    pub async fn wait<T: DeserializeOwned>(
+        &self,
+        name: &str,
+        question: &str,
+        schema: &serde_json::Value,
+    ) -> Result<T, CheckpointError> {
+        let waiting = self
+            .shared
+            .execution()
+            .wait(name, question, &schema.to_string());
+        match waiting.await {
+            Ok(Ok(value)) => serde_json::from_str(&value).map_err(|e| CheckpointError::Decode {
+                what: name.to_owned(),
+                reason: e.to_string(),
+            }),
+            Ok(Err(refused)) => Err(refused_error(refused)),
+            Err(abort) => Err(self.shared.stop(abort)),
+        }
+    }
+
+    /// The flow's clock: journaled the first time, so a resumed or retried
+    /// flow sees the same times in the same order.
+    pub fn now(&self) -> Result<SystemTime, CheckpointError> {
+        let now = self.shared.execution().now_us();
+        match now {
+            Ok(us) => Ok(SystemTime::UNIX_EPOCH + Duration::from_micros(us)),
+            Err(abort) => Err(self.shared.stop(abort)),
+        }
+    }
+
+    /// A random number from the execution's journaled seed: the same
+    /// sequence on every run of the flow.
+    pub fn random_u64(&self) -> u64 {
+        self.shared.execution().random()
+    }
+}
+
+/// The output of a submitted call, once it finishes. `.await` it (or call
+/// [`Pending::result`]).
+#[must_use = "the call runs anyway; await it for its output"]
+pub struct Pending<O> {
+    shared: Arc<Shared>,
+    submitted: Result<Arc<CallSlot>, CheckpointError>,
+    output: PhantomData<fn() -> O>,
+}
+
+impl<O: DeserializeOwned> Pending<O> {
+    fn new(shared: Arc<Shared>, submitted: Result<Arc<CallSlot>, CheckpointError>) -> Self {
+        Pending {
+            shared,
+            submitted,
+            output: PhantomData,
+        }
+    }
+
+    /// The call's id (`name`, `name_2`, `name[i]`), if it was submitted.
+    pub fn call_id(&self) -> Option<&str> {
+        self.submitted
+            .as_ref()
+            .ok()
+            .map(|slot| slot.call_id.as_str())
+    }
+
+    /// Waits for the call's output.
+    pub async fn result(self) -> Result<O, CheckpointError> {
+        let slot = self.submitted?;
+        match slot.result().await {
+            CallOutcome::Finished(Ok(output)) => {
+                serde_json::from_str(&output).map_err(|e| CheckpointError::Decode {
+                    what: slot.call_id.clone(),
+                    reason: e.to_string(),
+                })
+            }
+            CallOutcome::Finished(Err(error)) => Err(call_error(&slot.call_id, error)),
+            CallOutcome::Aborted(abort) => Err(self.shared.stop(abort)),
+        }
+    }
+}
+
+impl<O: DeserializeOwned + Send + 'static> IntoFuture for Pending<O> {
+    type Output = Result<O, CheckpointError>;
+    type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.result())
+    }
+}
+
+/// A checkpoint input as the JSON the journal stores.
+fn input_json<I: Serialize>(checkpoint: &str, input: &I) -> Result<String, CheckpointError> {
+    serde_json::to_string(input).map_err(|e| {
+        CheckpointError::Refused(format!(
+            "the input of checkpoint `{checkpoint}` does not serialize: {e}"
+        ))
+    })
+}
+
+fn refused_error(error: CallError) -> CheckpointError {
+    match error {
+        CallError::Failed(message) | CallError::Context(message) => {
+            CheckpointError::Refused(message)
+        }
+        CallError::Trapped(trapped) => CheckpointError::Refused(trapped.message),
+    }
+}
+
+fn call_error(call_id: &str, error: CallError) -> CheckpointError {
+    let call_id = call_id.to_owned();
+    match error {
+        CallError::Failed(message) => CheckpointError::Failed { call_id, message },
+        CallError::Context(message) => CheckpointError::Refused(message),
+        CallError::Trapped(trapped) => CheckpointError::Trapped {
+            call_id,
+            kind: match trapped.kind {
+                types::TrapKind::OutOfFuel => TrapKind::OutOfFuel,
+                types::TrapKind::Memory => TrapKind::Memory,
+                types::TrapKind::Timeout => TrapKind::Timeout,
+                types::TrapKind::Trap => TrapKind::Trap,
+            },
+            message: trapped.message,
+        },
+    }
+}
