@@ -73,3 +73,74 @@ fn armed_store(engine: &Engine, policy: &Policy) -> wasmtime::Store<checkpoint::
     checkpoint::arm(&mut store, engine, policy);
     store
 }
+
+/// An instance kept alive between calls, as an execution's inline store is.
+pub struct LiveInstance {
+    store: wasmtime::Store<checkpoint::CheckpointState>,
+    guest: crate::bindings::Component,
+    engine: Engine,
+    policy: Policy,
+}
+
+impl LiveInstance {
+    /// Instantiates `component` in a checkpoint store.
+    pub async fn new(engine: &Engine, component: &Component) -> Option<LiveInstance> {
+        let policy = Policy::default();
+        let mut store = armed_store(engine, &policy);
+        let guest = component
+            .checkpoint_pre()
+            .instantiate_async(&mut store)
+            .await
+            .ok()?;
+        Some(LiveInstance {
+            store,
+            guest,
+            engine: engine.clone(),
+            policy,
+        })
+    }
+
+    /// One call of `run-checkpoint(name, input)`, re-armed as an inline
+    /// attempt is; whether it returned an output.
+    pub async fn call(&mut self, name: &str, input: &str) -> bool {
+        checkpoint::arm(&mut self.store, &self.engine, &self.policy);
+        matches!(
+            self.guest
+                .cairn_checkpoint_guest()
+                .call_run_checkpoint(&mut self.store, name, input)
+                .await,
+            Ok(Ok(_))
+        )
+    }
+}
+
+/// Encodes a call record with `input` and decodes it again, as every
+/// journaled call is; whether it came back equal.
+pub fn call_record_round_trip(input: &str) -> bool {
+    use crate::journal::record::{CallRecord, RecordKey, decode, encode};
+    use crate::model::{CallSource, CallStatus, ComponentHash, Runtime};
+    let call = CallRecord {
+        call_id: "step_2".to_owned(),
+        name: "step".to_owned(),
+        component: ComponentHash([7; 32]),
+        kind: None,
+        runtime: Runtime::Isolated,
+        input: input.to_owned(),
+        status: CallStatus::Completed,
+        source: CallSource::Executed,
+        output: Some("42".to_owned()),
+        attempts: 1,
+    };
+    let key = RecordKey::Call(1, 2);
+    decode::<CallRecord>(key, &encode(key, &call)).is_ok_and(|back| back == call)
+}
+
+/// Checks and canonicalizes a call's input, as every submitted call is.
+pub fn canonical_input(input: &str) -> Result<String, String> {
+    crate::runner::canonical_input(input)
+}
+
+/// The cache key of a call with `input`.
+pub fn cache_key(input: &str) -> [u8; 32] {
+    crate::runner::cache_key(crate::model::ComponentHash([7; 32]), "", "step", input)
+}

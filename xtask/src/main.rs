@@ -24,7 +24,7 @@ fn main() -> ExitCode {
         "build-guests" => build_guests().map(|_| ()),
         "bench" => bench(),
         _ => Err(format!(
-            "unknown task `{task}`\n\nusage: cargo xtask <task>\n  demo          build the examples and run the hello flow\n  test          fmt, clippy, guests and all tests\n  build-guests  build every guest component for {TARGET}\n  bench         measure Cairn beside bare wasmtime and redb; writes target/bench.json"
+            "unknown task `{task}`\n\nusage: cargo xtask <task>\n  demo          build the examples and run the hello flow\n  test          fmt, clippy, guests and all tests\n  build-guests  build every guest component for {TARGET}\n  bench         measure Cairn beside bare wasmtime and redb (figures, then divan micro-benchmarks); writes target/bench.json"
         )),
     };
     match result {
@@ -85,7 +85,17 @@ fn bench() -> Result {
     let json = target_dir().join("bench.json");
     run(Command::new(target_dir().join("debug/cairn-figures"))
         .arg("--json")
-        .arg(&json))
+        .arg(&json))?;
+    // The micro-benchmarks of the hot paths, in the same profile.
+    cargo(&[
+        "bench",
+        "--profile",
+        "dev",
+        "-p",
+        "cairn-tests",
+        "--bench",
+        "hot_paths",
+    ])
 }
 
 fn test() -> Result {

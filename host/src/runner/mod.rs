@@ -20,8 +20,10 @@ mod waits;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
+pub(crate) use self::cache::key as cache_key;
 use self::cancel::CancelToken;
 use self::execution::{Abort, Execution, Prelude};
+pub(crate) use self::input::canonical_object as canonical_input;
 use self::recorded::Recorded;
 use self::replay::{ReplayRequest, ReplaySource};
 use crate::bindings::types::{CallError, GuestError};
