@@ -161,7 +161,8 @@ impl Execution {
         input: &str,
     ) -> Result<Result<Arc<CallSlot>, CallError>, Abort> {
         self.check_cancelled()?;
-        let (info, input) = match check(component, name, input) {
+        let recorded = self.recorded.input_at(self.next_seq);
+        let (info, input) = match check(component, name, input, recorded) {
             Ok(checked) => checked,
             Err(refused) => return Ok(Err(refused)),
         };
@@ -179,8 +180,9 @@ impl Execution {
     ) -> Result<Result<Vec<Arc<CallSlot>>, CallError>, Abort> {
         self.check_cancelled()?;
         let mut checked = Vec::with_capacity(inputs.len());
-        for input in inputs {
-            match check(component, name, input) {
+        for (seq, input) in (self.next_seq..).zip(inputs) {
+            let recorded = self.recorded.input_at(seq);
+            match check(component, name, input, recorded) {
                 Ok(ok) => checked.push(ok),
                 Err(refused) => return Ok(Err(refused)),
             }
@@ -458,11 +460,14 @@ impl Execution {
 }
 
 /// Checks a call before anything is journaled: a known checkpoint and an
-/// input that is a JSON object.
+/// input that is a JSON object, in canonical form. On a resume the input is
+/// usually the journaled one byte for byte (`recorded`), which is canonical
+/// already, so it is not parsed again.
 fn check(
     component: &Component,
     name: &str,
     input: &str,
+    recorded: Option<&str>,
 ) -> Result<(CheckpointInfo, String), CallError> {
     let manifest = component.manifest();
     let Some(info) = manifest.checkpoint(name) else {
@@ -471,6 +476,9 @@ fn check(
             manifest.checkpoint_names()
         )));
     };
+    if recorded == Some(input) {
+        return Ok((info.clone(), input.to_owned()));
+    }
     let input = canonical_object(input).map_err(|reason| {
         CallError::Context(format!("the input of checkpoint `{name}` is {reason}"))
     })?;

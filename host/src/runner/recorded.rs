@@ -26,7 +26,8 @@ pub(crate) struct Recorded {
 }
 
 impl Recorded {
-    /// Reads an execution's calls and attempts in one pass each. Attempts
+    /// Reads an execution's calls, and the attempts of those not completed,
+    /// in one pass each. Attempts
     /// left open by a process that died are closed as interrupted; the puts
     /// that record this are returned for the caller to write.
     pub(crate) fn load(
@@ -34,7 +35,7 @@ impl Recorded {
         exec: ExecutionId,
     ) -> Result<(Recorded, Vec<Put>), JournalError> {
         let history = journal
-            .history(exec)?
+            .history_for_resume(exec)?
             .ok_or_else(|| JournalError::Corrupt {
                 what: format!("execution {exec}"),
                 reason: "the execution record is missing".to_owned(),
@@ -45,9 +46,9 @@ impl Recorded {
             seq,
             call,
             attempts,
+            held: last_attempt,
         } in history.calls
         {
-            let last_attempt = attempts.last().map_or(0, |(n, _)| *n);
             for (n, attempt) in attempts {
                 if attempt.outcome.is_none() {
                     let closed = AttemptRecord {
@@ -67,6 +68,11 @@ impl Recorded {
     /// How many calls the journal holds.
     pub(crate) fn len(&self) -> u32 {
         self.calls.last_key_value().map_or(0, |(seq, _)| seq + 1)
+    }
+
+    /// The input of the recorded call at `seq`, if the journal has one.
+    pub(crate) fn input_at(&self, seq: u32) -> Option<&str> {
+        self.calls.get(&seq).map(|c| c.call.input.as_str())
     }
 
     /// The recorded call at `seq`, if the journal has one.
