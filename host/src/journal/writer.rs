@@ -206,12 +206,17 @@ fn run(db: &Database, mut batches: mpsc::UnboundedReceiver<Batch>, commits: &Ato
     // without waiting may have been lost, and nothing may be acknowledged
     // on top of a hole.
     let mut broken: Option<JournalError> = None;
+    // Whether the last commit had a waiting batch in it. Only then is the
+    // writer worth keeping awake: with `eventual` durability nobody waits
+    // for a commit, and spinning would only take a core from the flows.
+    let mut waited_for = false;
     loop {
-        // Right after a commit the next batch is usually a few µs away (a
-        // sequential flow's next call): look for it before parking, since
-        // waking a parked thread costs far more on a busy machine.
+        // Right after a commit someone waited for, the next batch is
+        // usually a few µs away (a sequential flow's next call): look for it
+        // before parking, since waking a parked thread costs far more on a
+        // busy machine.
         let mut first = None;
-        for _ in 0..LINGER_YIELDS {
+        for _ in 0..if waited_for { LINGER_YIELDS } else { 0 } {
             match batches.try_recv() {
                 Ok(batch) => {
                     first = Some(batch);
@@ -228,10 +233,11 @@ fn run(db: &Database, mut batches: mpsc::UnboundedReceiver<Batch>, commits: &Ato
         while let Ok(next) = batches.try_recv() {
             group.push(next);
         }
-        // A lone lazy batch is usually the start of an attempt whose end
-        // follows within microseconds: yield a few times to let it arrive
-        // and share this commit (and its fsync) instead of taking two.
-        for _ in 0..LINGER_YIELDS {
+        // When commits are waited for, a lone lazy batch is usually the
+        // start of an attempt whose end follows within microseconds: yield a
+        // few times to let it arrive and share this commit (and its fsync)
+        // instead of taking two.
+        for _ in 0..if waited_for { LINGER_YIELDS } else { 0 } {
             if group.iter().any(|b| b.sync == Sync::Durable) {
                 break;
             }
@@ -241,6 +247,7 @@ fn run(db: &Database, mut batches: mpsc::UnboundedReceiver<Batch>, commits: &Ato
             }
         }
         let durable = group.iter().any(|b| b.sync == Sync::Durable);
+        waited_for = durable;
         let result = match &broken {
             Some(error) => Err(error.clone()),
             None => {
