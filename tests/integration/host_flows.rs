@@ -529,3 +529,40 @@ fn the_hosts_futures_are_send() {
     send(&host.cancel(cairn_host::ExecutionId(1)));
     send(&host.load_file("x.wasm"));
 }
+
+#[tokio::test]
+async fn a_context_kept_past_its_run_cannot_add_calls() {
+    let dir = temp();
+    let host = host(dir.path(), Policy::default());
+    let probe = load(&host, "probe").await;
+    let (add, _) = adders(&probe);
+    let (report, reported) = tokio::sync::mpsc::unbounded_channel();
+    let (go, gate) = tokio::sync::watch::channel(false);
+    host.register(HostFlow::new("leaky", move |ctx: FlowCtx, (): ()| {
+        let (add, report, mut gate) = (add.clone(), report.clone(), gate.clone());
+        async move {
+            // The flow's code hands its context to a task of its own and
+            // returns without waiting for it.
+            tokio::spawn(async move {
+                let _ = gate.wait_for(|open| *open).await;
+                let late = ctx.call(&add, &json!({ "a": 1, "b": 1 })).await;
+                let _ = report.send(late);
+            });
+            Ok::<_, FlowError>(())
+        }
+    }))
+    .expect("registers");
+    let outcome = host.run_flow("leaky", &()).await.expect("runs");
+    assert_eq!(outcome.status, ExecutionStatus::Completed);
+    go.send(true).expect("the task waits");
+    let mut reported = reported;
+    let late = reported.recv().await.expect("the task reports");
+    assert!(
+        matches!(&late, Err(CheckpointError::Stopped(m)) if m.contains("run is over")),
+        "{late:?}"
+    );
+    assert!(
+        detail(&host, outcome.id).calls.is_empty(),
+        "nothing was journaled"
+    );
+}

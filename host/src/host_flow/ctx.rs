@@ -9,6 +9,7 @@
 
 use std::marker::PhantomData;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime};
 
@@ -72,6 +73,9 @@ pub(crate) struct Shared {
     /// Why the execution must stop, once something says so; the runner
     /// watches it and drops the flow's code.
     stop: watch::Sender<Option<Abort>>,
+    /// Set when the flow's run is over: a context the flow's code leaked
+    /// (into a task of its own, say) can no longer add calls to it.
+    closed: AtomicBool,
 }
 
 impl Shared {
@@ -79,7 +83,26 @@ impl Shared {
         Arc::new(Shared {
             execution: Mutex::new(execution),
             stop: watch::Sender::new(None),
+            closed: AtomicBool::new(false),
         })
+    }
+
+    /// Ends the flow's run: later requests through its context are refused.
+    pub(crate) fn close(&self) {
+        self.closed.store(true, Ordering::SeqCst);
+    }
+
+    /// The execution, unless the flow's run is over or stopping.
+    fn open(&self) -> Result<MutexGuard<'_, Execution>, CheckpointError> {
+        if self.closed.load(Ordering::SeqCst) {
+            return Err(CheckpointError::Stopped(
+                "the flow's run is over; its context can no longer be used".to_owned(),
+            ));
+        }
+        if let Some(abort) = self.stopped() {
+            return Err(CheckpointError::Stopped(abort.to_string()));
+        }
+        Ok(self.execution())
     }
 
     pub(crate) fn execution(&self) -> MutexGuard<'_, Execution> {
@@ -161,7 +184,7 @@ impl FlowCtx {
         let submitted = input_json(name, input).and_then(|input| {
             let submitted = self
                 .shared
-                .execution()
+                .open()?
                 .submit(checkpoint.component(), name, &input);
             match submitted {
                 Ok(Ok(slot)) => Ok(slot),
@@ -189,7 +212,7 @@ impl FlowCtx {
             .and_then(|inputs| {
                 let submitted =
                     self.shared
-                        .execution()
+                        .open()?
                         .submit_map(checkpoint.component(), name, &inputs);
                 match submitted {
                     Ok(Ok(slots)) => Ok(slots),
@@ -220,7 +243,7 @@ impl FlowCtx {
     ) -> Result<T, CheckpointError> {
         let waiting = self
             .shared
-            .execution()
+            .open()?
             .wait(name, question, &schema.to_string());
         match waiting.await {
             Ok(Ok(value)) => serde_json::from_str(&value).map_err(|e| CheckpointError::Decode {
@@ -235,7 +258,7 @@ impl FlowCtx {
     /// The flow's clock: journaled the first time, so a resumed or retried
     /// flow sees the same times in the same order.
     pub fn now(&self) -> Result<SystemTime, CheckpointError> {
-        let now = self.shared.execution().now_us();
+        let now = self.shared.open()?.now_us();
         match now {
             Ok(us) => Ok(SystemTime::UNIX_EPOCH + Duration::from_micros(us)),
             Err(abort) => Err(self.shared.stop(abort)),

@@ -49,6 +49,8 @@ impl Runner {
             // Wait for the task to go, so that it submits nothing more.
             let _ = task.await;
         }
+        // A context the flow's code kept beyond its run cannot add calls.
+        shared.close();
         record.calls = shared.execution().calls_journaled();
         // The lock is released before waiting: `settle` returns a future
         // that does not hold the execution.
