@@ -566,3 +566,35 @@ async fn a_context_kept_past_its_run_cannot_add_calls() {
         "nothing was journaled"
     );
 }
+
+#[tokio::test]
+async fn the_cli_shows_a_host_side_flow_and_explains_it_cannot_resume_it() {
+    let dir = temp();
+    let id = {
+        let host = host(dir.path(), marking_policy(dir.path()));
+        let probe = load(&host, "probe").await;
+        host.register(gated_flow(&probe)).expect("registers");
+        let failed = host.run_flow("gated", "shut").await.expect("runs");
+        assert_eq!(failed.status, ExecutionStatus::Failed);
+        failed.id
+    };
+    let show = cairn_tests::cairn(dir.path())
+        .args(["executions", "show", &id.to_string()])
+        .output()
+        .expect("cairn runs");
+    assert_eq!(show.status.code(), Some(0));
+    let shown = String::from_utf8_lossy(&show.stdout);
+    assert!(shown.contains("host-side flow"), "{shown}");
+    assert!(shown.contains("gate"), "{shown}");
+
+    let resume = cairn_tests::cairn(dir.path())
+        .args(["executions", "resume", &id.to_string()])
+        .output()
+        .expect("cairn runs");
+    assert_eq!(resume.status.code(), Some(2), "a usage error");
+    let said = String::from_utf8_lossy(&resume.stderr);
+    assert!(
+        said.contains("no host-side flow `gated` is registered"),
+        "{said}"
+    );
+}

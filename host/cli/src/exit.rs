@@ -77,7 +77,11 @@ impl From<RunError> for Exit {
             | RunError::UnknownWait { .. }
             | RunError::InvalidWaitValue { .. }
             | RunError::AlreadyAnswered { .. }
-            | RunError::NotCancellable { .. } => Exit::bad_input(e),
+            | RunError::NotCancellable { .. }
+            // A host-side flow runs only in the program that registers it.
+            | RunError::UnregisteredFlow { .. }
+            | RunError::FlowAlreadyRegistered(_)
+            | RunError::ComponentForHostFlow(_) => Exit::bad_input(e),
             RunError::Load(load) => Exit::from(load),
             other => Exit::host(other),
         }
