@@ -67,10 +67,9 @@
 //! A checkpoint handle cannot run by itself, and only the runner makes a
 //! [`FlowCtx`], so calling a checkpoint outside a flow does not compile:
 //!
-//! ```compile_fail
-//! # fn example(greet: cairn_host::Checkpoint<serde_json::Value, String>) {
-//! let ctx = cairn_host::FlowCtx {};
-//! # }
+//! ```compile_fail,E0451
+//! // The fields exist but are private: only the runner makes a `FlowCtx`.
+//! let ctx = cairn_host::FlowCtx { shared: todo!(), exec: todo!() };
 //! ```
 
 #[doc(hidden)]

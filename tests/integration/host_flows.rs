@@ -598,3 +598,98 @@ async fn the_cli_shows_a_host_side_flow_and_explains_it_cannot_resume_it() {
         "{said}"
     );
 }
+
+#[tokio::test]
+async fn a_map_waits_for_every_call_so_a_handled_failure_is_handled() {
+    let dir = temp();
+    let host = host(dir.path(), Policy::default());
+    let probe = load(&host, "probe").await;
+    let fail: Checkpoint<Value, i64> = probe.checkpoint("fail").expect("fail");
+    host.register(HostFlow::new("forgiving", move |ctx: FlowCtx, (): ()| {
+        let fail = fail.clone();
+        async move {
+            let inputs = ["a", "b", "c"].map(|m| json!({ "message": m }));
+            match ctx.map(&fail, inputs).await {
+                Err(CheckpointError::Failed { call_id, .. }) => Ok(call_id),
+                other => Err(FlowError::msg(format!("{other:?}"))),
+            }
+        }
+    }))
+    .expect("registers");
+    let outcome = host.run_flow("forgiving", &()).await.expect("runs");
+    assert_eq!(outcome.status, ExecutionStatus::Completed, "{outcome:?}");
+    assert_eq!(
+        outcome.output.as_deref(),
+        Some(r#""fail[0]""#),
+        "the first by input order"
+    );
+}
+
+#[tokio::test]
+async fn a_panic_before_the_flow_s_first_await_fails_the_execution_too() {
+    let dir = temp();
+    let host = host(dir.path(), Policy::default());
+    host.register(HostFlow::new("eager", |_: FlowCtx, n: u32| {
+        assert!(n > 100, "n is too small: {n}");
+        async move { Ok::<_, FlowError>(n) }
+    }))
+    .expect("registers");
+    let outcome = host.run_flow("eager", &1).await.expect("runs");
+    assert_eq!(outcome.status, ExecutionStatus::Failed);
+    let failure = outcome.failure.expect("a failure");
+    assert_eq!(failure.kind, FailureKind::FlowTrapped);
+    assert!(
+        failure.message.contains("n is too small: 1"),
+        "{}",
+        failure.message
+    );
+    let fine = host.run_flow("eager", &101).await.expect("runs");
+    assert_eq!(fine.output.as_deref(), Some("101"));
+}
+
+#[tokio::test]
+async fn dropping_a_run_stops_its_flow_and_leaves_it_to_resume() {
+    let dir = temp();
+    let host = host(dir.path(), Policy::default().fuel(u64::MAX / 4));
+    let probe = load(&host, "probe").await;
+    let busy: Checkpoint<Value, u64> = probe.checkpoint("busy").expect("busy");
+    let (add, _) = adders(&probe);
+    host.register(HostFlow::new("long", move |ctx: FlowCtx, (): ()| {
+        let (busy, add) = (busy.clone(), add.clone());
+        async move {
+            ctx.call(&busy, &json!({ "n": 200_000_000u64 })).await?;
+            Ok::<_, FlowError>(ctx.call(&add, &json!({ "a": 1, "b": 1 })).await?)
+        }
+    }))
+    .expect("registers");
+    let mut events = host.subscribe();
+    let given_up =
+        tokio::time::timeout(Duration::from_millis(50), host.run_flow("long", &())).await;
+    assert!(given_up.is_err(), "the run was still going");
+    let exec = loop {
+        if let Event::ExecutionStarted { exec, .. } = events.recv().await.expect("events") {
+            break exec;
+        }
+    };
+    // The running call finishes and is journaled; the flow does not go on.
+    loop {
+        if let Event::CallCompleted { .. } = events.recv().await.expect("events") {
+            break;
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let left = detail(&host, exec);
+    assert_eq!(left.execution.status, ExecutionStatus::Running);
+    assert_eq!(
+        left.calls.len(),
+        1,
+        "nothing was submitted after the run was dropped"
+    );
+    let resumed = host.resume(exec).await.expect("resumes");
+    assert_eq!(resumed.output.as_deref(), Some("2"), "{resumed:?}");
+    assert_eq!(
+        detail(&host, exec).calls[0].attempts.len(),
+        1,
+        "the busy call ran once"
+    );
+}

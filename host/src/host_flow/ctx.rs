@@ -88,12 +88,16 @@ impl Shared {
     }
 
     /// Ends the flow's run: later requests through its context are refused.
+    /// The runner calls it holding the execution's lock, so no request is
+    /// half way through when it does.
     pub(crate) fn close(&self) {
         self.closed.store(true, Ordering::SeqCst);
     }
 
-    /// The execution, unless the flow's run is over or stopping.
+    /// The execution, unless the flow's run is over or stopping. The flag
+    /// is read under the lock (see `close`).
     fn open(&self) -> Result<MutexGuard<'_, Execution>, CheckpointError> {
+        let execution = self.execution();
         if self.closed.load(Ordering::SeqCst) {
             return Err(CheckpointError::Stopped(
                 "the flow's run is over; its context can no longer be used".to_owned(),
@@ -102,7 +106,7 @@ impl Shared {
         if let Some(abort) = self.stopped() {
             return Err(CheckpointError::Stopped(abort.to_string()));
         }
-        Ok(self.execution())
+        Ok(execution)
     }
 
     pub(crate) fn execution(&self) -> MutexGuard<'_, Execution> {
@@ -196,9 +200,9 @@ impl FlowCtx {
     }
 
     /// Calls a checkpoint once per input, all submitted now with call ids
-    /// `name[i]` and consecutive seqs, and waits for their outputs in input
-    /// order. The first failure (by input order) is returned, once every
-    /// call before it has finished; the others still run and are journaled.
+    /// `name[i]` and consecutive seqs, and waits for every one of them. The
+    /// outputs come in input order; if any call failed, the first failure
+    /// by input order is returned instead.
     pub fn map<I: Serialize, O: DeserializeOwned + Send + 'static>(
         &self,
         checkpoint: &Checkpoint<I, O>,
@@ -223,10 +227,19 @@ impl FlowCtx {
         let shared = self.shared.clone();
         async move {
             let mut outputs = Vec::new();
+            let mut first_failure = None;
             for slot in submitted? {
-                outputs.push(Pending::<O>::new(shared.clone(), Ok(slot)).result().await?);
+                match Pending::<O>::new(shared.clone(), Ok(slot)).result().await {
+                    Ok(output) => outputs.push(output),
+                    Err(failure) => {
+                        first_failure.get_or_insert(failure);
+                    }
+                }
             }
-            Ok(outputs)
+            match first_failure {
+                Some(failure) => Err(failure),
+                None => Ok(outputs),
+            }
         }
     }
 
@@ -344,8 +357,9 @@ fn refused_error(error: CallError) -> CheckpointError {
 fn call_error(call_id: &str, error: CallError) -> CheckpointError {
     let call_id = call_id.to_owned();
     match error {
-        CallError::Failed(message) => CheckpointError::Failed { call_id, message },
-        CallError::Context(message) => CheckpointError::Refused(message),
+        CallError::Failed(message) | CallError::Context(message) => {
+            CheckpointError::Failed { call_id, message }
+        }
         CallError::Trapped(trapped) => CheckpointError::Trapped {
             call_id,
             kind: match trapped.kind {

@@ -9,10 +9,25 @@ use std::sync::Arc;
 use super::execution::{Abort, Execution};
 use super::{Claim, Ending, Runner};
 use crate::error::RunError;
-use crate::host_flow::{FlowCtx, Registered, Shared};
+use crate::host_flow::{FlowCtx, FlowError, Registered, Shared};
 use crate::journal::record::ExecutionRecord;
 use crate::model::{ExecutionId, Failure, FailureKind};
 use crate::runner::Outcome;
+
+/// The flow's task while the runner drives it. If the runner's future is
+/// dropped (an embedder gave up on it), the task is stopped too rather than
+/// left to run detached, unclaimed, beside a later resume.
+struct FlowTask {
+    task: tokio::task::JoinHandle<Result<Result<String, FlowError>, String>>,
+    shared: Arc<Shared>,
+}
+
+impl Drop for FlowTask {
+    fn drop(&mut self) {
+        self.shared.close();
+        self.task.abort();
+    }
+}
 
 impl Runner {
     pub(super) async fn drive_host(
@@ -26,35 +41,42 @@ impl Runner {
         let failed = |kind: FailureKind, message: String| Ending::Failed(Failure { kind, message });
         let shared = Shared::new(execution);
         let ctx = FlowCtx::new(shared.clone(), id);
-        let run = match flow.start(ctx, &record.input) {
-            Ok(run) => run,
-            // Checked when the execution was created: the flow's input type
-            // has changed since.
-            Err(reason) => {
-                let message =
-                    format!("the input does not decode as the flow's input type: {reason}");
-                return self
-                    .finish(id, &mut record, failed(FailureKind::BadInput, message))
-                    .await;
-            }
+        // Everything of the flow's code runs in its task, the decoding of
+        // its input and the synchronous start of its closure included, so
+        // that a panic anywhere in it is caught the same way.
+        let started = {
+            let flow = flow.clone();
+            let input = record.input.clone();
+            tokio::spawn(async move {
+                match flow.start(ctx, &input) {
+                    Ok(run) => Ok(run.await),
+                    Err(reason) => Err(reason),
+                }
+            })
         };
-        let mut task = tokio::spawn(run);
+        let mut running = FlowTask {
+            task: started,
+            shared: shared.clone(),
+        };
         let joined = tokio::select! {
-            joined = &mut task => Some(joined),
+            joined = &mut running.task => Some(joined),
             _ = shared.until_stopped() => None,
             () = claim.cancel.cancelled() => None,
         };
         if joined.is_none() {
-            task.abort();
+            running.task.abort();
             // Wait for the task to go, so that it submits nothing more.
-            let _ = task.await;
+            let _ = (&mut running.task).await;
         }
-        // A context the flow's code kept beyond its run cannot add calls.
-        shared.close();
-        record.calls = shared.execution().calls_journaled();
-        // The lock is released before waiting: `settle` returns a future
-        // that does not hold the execution.
-        let settling = shared.execution().settle();
+        // From here the flow's context is refused (a context its code kept
+        // cannot add calls), and what it submitted is counted and waited for.
+        let settling = {
+            let mut execution = shared.execution();
+            shared.close();
+            record.calls = execution.calls_journaled();
+            execution.settle()
+        };
+        drop(running);
         let settled = settling.await;
         let stopped = shared
             .stopped()
@@ -62,7 +84,7 @@ impl Runner {
             .or_else(|| claim.cancel.is_cancelled().then_some(Abort::Cancelled));
         let ending = match (stopped, joined) {
             (Some(abort), _) => self.abort_ending(id, &mut record, &abort).await?,
-            (None, Some(Ok(Ok(output)))) => match settled.unawaited_failures.first() {
+            (None, Some(Ok(Ok(Ok(output))))) => match settled.unawaited_failures.first() {
                 Some((call_id, error)) => failed(
                     FailureKind::FlowError,
                     format!(
@@ -72,11 +94,23 @@ impl Runner {
                 ),
                 None => Ending::Completed(output),
             },
-            (None, Some(Ok(Err(error)))) => failed(FailureKind::FlowError, error.to_string()),
-            (None, Some(Err(join_error))) => failed(
+            (None, Some(Ok(Ok(Err(error))))) => failed(FailureKind::FlowError, error.to_string()),
+            // Checked when the execution was created: the flow's input type
+            // has changed since.
+            (None, Some(Ok(Err(reason)))) => failed(
+                FailureKind::BadInput,
+                format!("the input does not decode as the flow's input type: {reason}"),
+            ),
+            (None, Some(Err(join_error))) if join_error.is_panic() => failed(
                 FailureKind::FlowTrapped,
                 format!("the host-side flow panicked: {}", panic_message(join_error)),
             ),
+            // The task was cancelled from outside (the runtime is shutting
+            // down): a host failure, not the flow's, and not retried.
+            (None, Some(Err(join_error))) => {
+                let abort = Abort::Host(format!("the host-side flow's task stopped: {join_error}"));
+                self.abort_ending(id, &mut record, &abort).await?
+            }
             // The task was dropped only when something stopped the execution.
             (None, None) => Ending::Cancelled,
         };
