@@ -13,7 +13,7 @@
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::thread::JoinHandle;
 
 use redb::{Database, Durability};
@@ -93,6 +93,29 @@ impl Put {
     }
 }
 
+/// One caller counted among those waiting for an acknowledgement, until
+/// dropped (also when its future is).
+struct Waiting<'a> {
+    count: &'a AtomicUsize,
+    alone: bool,
+}
+
+impl<'a> Waiting<'a> {
+    fn enter(count: &'a AtomicUsize) -> Waiting<'a> {
+        let before = count.fetch_add(1, Ordering::Relaxed);
+        Waiting {
+            count,
+            alone: before == 0,
+        }
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.count.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 /// Whether a batch must be on disk before it is acknowledged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Sync {
@@ -123,6 +146,8 @@ const ACK_SPINS: u32 = 2000;
 /// The handle through which everything writes to the journal.
 pub struct Writer {
     queue: Option<mpsc::UnboundedSender<Batch>>,
+    /// How many callers are waiting for an acknowledgement.
+    waiting: Arc<AtomicUsize>,
     thread: Option<JoinHandle<()>>,
     commits: Arc<AtomicU64>,
 }
@@ -139,6 +164,7 @@ impl Writer {
             .map_err(|e| JournalError::Storage(format!("cannot start the journal writer: {e}")))?;
         Ok(Writer {
             queue: Some(queue),
+            waiting: Arc::new(AtomicUsize::new(0)),
             thread: Some(thread),
             commits,
         })
@@ -154,7 +180,12 @@ impl Writer {
             .send(Batch { puts, sync, ack })
             .map_err(|_| JournalError::Closed)?;
         let mut acked = acked;
-        for _ in 0..ACK_SPINS {
+        // Only a lone waiter spins (a sequential flow's call): when many
+        // wait at once (a map), they share a commit anyway, and spinning
+        // would take the cores their attempts need.
+        let waiters = Waiting::enter(&self.waiting);
+        let spins = if waiters.alone { ACK_SPINS } else { 0 };
+        for _ in 0..spins {
             match acked.try_recv() {
                 Ok(result) => return result,
                 Err(oneshot::error::TryRecvError::Empty) => tokio::task::yield_now().await,
