@@ -22,31 +22,27 @@ pub struct Pending<T> {
     output: PhantomData<fn() -> T>,
 }
 
-impl<T> Pending<T> {
-    pub(crate) fn from_handle(checkpoint: &'static str, handle: runner::Pending) -> Self {
-        Pending {
-            checkpoint,
-            state: Ok(handle),
-            output: PhantomData,
-        }
-    }
-}
-
 impl<T: DeserializeOwned> Pending<T> {
     /// Waits for the call and returns its output, or why it failed after all
     /// its attempts.
     pub fn result(self) -> Result<T, Error> {
         let pending = self.state?;
-        let json = pending
-            .result()
-            .map_err(|e| from_call_error(self.checkpoint, e))?;
-        serde_json::from_str(&json).map_err(|e| Error::Context {
-            message: format!(
-                "the output of checkpoint `{}` does not match its return type: {e}",
-                self.checkpoint
-            ),
-        })
+        decode(self.checkpoint, pending.result())
     }
+}
+
+/// A call's result as the flow sees it: the output decoded as `T`, or why
+/// the call failed.
+pub(crate) fn decode<T: DeserializeOwned>(
+    checkpoint: &str,
+    result: Result<String, CallError>,
+) -> Result<T, Error> {
+    let json = result.map_err(|e| from_call_error(checkpoint, e))?;
+    serde_json::from_str(&json).map_err(|e| Error::Context {
+        message: format!(
+            "the output of checkpoint `{checkpoint}` does not match its return type: {e}"
+        ),
+    })
 }
 
 /// Submits a call of `checkpoint` with `args`, a struct of its named

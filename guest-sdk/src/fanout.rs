@@ -8,7 +8,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use crate::bindings::cairn::checkpoint::runner;
-use crate::call::{Pending, from_call_error};
+use crate::call::{decode, from_call_error};
 use crate::error::Error;
 
 /// One parameter's values, serialized once.
@@ -101,13 +101,14 @@ fn run<T: DeserializeOwned>(
     checkpoint: &'static str,
     inputs: Vec<String>,
 ) -> Result<Vec<T>, Error> {
-    let handles =
-        runner::submit_map(checkpoint, &inputs).map_err(|e| from_call_error(checkpoint, e))?;
+    // One host call submits the map and waits for every item, so all are
+    // journaled before the flow moves on.
+    let results =
+        runner::call_map(checkpoint, &inputs).map_err(|e| from_call_error(checkpoint, e))?;
     let mut first_error = None;
-    let mut outputs = Vec::with_capacity(handles.len());
-    // Wait for every item, so all are journaled before the flow moves on.
-    for handle in handles {
-        match Pending::<T>::from_handle(checkpoint, handle).result() {
+    let mut outputs = Vec::with_capacity(results.len());
+    for result in results {
+        match decode(checkpoint, result) {
             Ok(output) => outputs.push(output),
             Err(e) => {
                 first_error.get_or_insert(e);

@@ -1,8 +1,6 @@
 //! What the journal already holds for an execution being resumed: its calls
 //! by seq, read once, and how far each call's attempts got.
 
-use std::collections::BTreeMap;
-
 use crate::error::JournalError;
 use crate::journal::record::{AttemptRecord, CallRecord};
 use crate::journal::writer::Put;
@@ -22,7 +20,10 @@ pub(crate) struct RecordedCall {
 /// The replay cursor's source: recorded calls, handed out by seq.
 #[derive(Default)]
 pub(crate) struct Recorded {
-    calls: BTreeMap<u32, RecordedCall>,
+    /// By seq; a running execution's journal may have gaps (calls not yet
+    /// started when its process died). A vector, not a map: a resume takes
+    /// every call in seq order, and taking from a vector moves nothing.
+    calls: Vec<Option<RecordedCall>>,
 }
 
 impl Recorded {
@@ -40,7 +41,7 @@ impl Recorded {
                 what: format!("execution {exec}"),
                 reason: "the execution record is missing".to_owned(),
             })?;
-        let mut calls = BTreeMap::new();
+        let mut calls: Vec<Option<RecordedCall>> = Vec::with_capacity(history.calls.len());
         let mut closing = Vec::new();
         for CallHistory {
             seq,
@@ -60,23 +61,30 @@ impl Recorded {
                     closing.push(Put::attempt(exec.0, seq, n, &closed));
                 }
             }
-            calls.insert(seq, RecordedCall { call, last_attempt });
+            let at = seq as usize;
+            if calls.len() <= at {
+                calls.resize_with(at + 1, || None);
+            }
+            calls[at] = Some(RecordedCall { call, last_attempt });
         }
         Ok((Recorded { calls }, closing))
     }
 
     /// How many calls the journal holds.
     pub(crate) fn len(&self) -> u32 {
-        self.calls.last_key_value().map_or(0, |(seq, _)| seq + 1)
+        u32::try_from(self.calls.len()).unwrap_or(u32::MAX)
     }
 
     /// The input of the recorded call at `seq`, if the journal has one.
     pub(crate) fn input_at(&self, seq: u32) -> Option<&str> {
-        self.calls.get(&seq).map(|c| c.call.input.as_str())
+        self.calls
+            .get(seq as usize)?
+            .as_ref()
+            .map(|c| c.call.input.as_str())
     }
 
     /// The recorded call at `seq`, if the journal has one.
     pub(crate) fn take(&mut self, seq: u32) -> Option<RecordedCall> {
-        self.calls.remove(&seq)
+        self.calls.get_mut(seq as usize)?.take()
     }
 }

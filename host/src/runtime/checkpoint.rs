@@ -162,6 +162,16 @@ impl runner::Host for CheckpointState {
         ))))
     }
 
+    async fn call_map(
+        &mut self,
+        name: String,
+        _inputs: Vec<String>,
+    ) -> wasmtime::Result<Result<Vec<Result<String, CallError>>, CallError>> {
+        Ok(Err(CallError::Context(format!(
+            "a map of checkpoint `{name}` was called from inside a checkpoint; only flows call checkpoints"
+        ))))
+    }
+
     async fn wait(
         &mut self,
         name: String,

@@ -163,6 +163,39 @@ impl runner::Host for FlowState {
         }
     }
 
+    async fn call_map(
+        &mut self,
+        name: String,
+        inputs: Vec<String>,
+    ) -> wasmtime::Result<Result<Vec<Result<String, CallError>>, CallError>> {
+        let slots = match self
+            .execution
+            .submit_map(&self.component, &name, &inputs)
+            .map_err(wasmtime::Error::new)?
+        {
+            Err(refused) => return Ok(Err(refused)),
+            Ok(slots) => slots,
+        };
+        let cancel = self.execution.cancel_token();
+        // Every item is waited for, as a flow awaiting each handle would;
+        // a flow waiting on a long map still stops when it is cancelled.
+        let waited = async {
+            let mut results = Vec::with_capacity(slots.len());
+            for slot in &slots {
+                match slot.result().await {
+                    CallOutcome::Finished(outcome) => results.push(outcome),
+                    CallOutcome::Aborted(abort) => return Err(abort),
+                }
+            }
+            Ok(results)
+        };
+        let results = tokio::select! {
+            results = waited => results,
+            () = cancel.cancelled() => Err(Abort::Cancelled),
+        };
+        results.map(Ok).map_err(wasmtime::Error::new)
+    }
+
     async fn wait(
         &mut self,
         name: String,
