@@ -62,6 +62,18 @@ pub fn submit<A: Serialize, T>(checkpoint: &'static str, args: &A) -> Pending<T>
     }
 }
 
+/// Calls `checkpoint` with `args` and waits for its output, in one host
+/// call. Used by the function `#[checkpoint]` generates.
+pub fn call<A: Serialize, T: DeserializeOwned>(
+    checkpoint: &'static str,
+    args: &A,
+) -> Result<T, Error> {
+    let input = serde_json::to_string(args).map_err(|e| Error::Context {
+        message: format!("the input of checkpoint `{checkpoint}` does not serialize: {e}"),
+    })?;
+    decode(checkpoint, runner::call(checkpoint, &input))
+}
+
 pub(crate) fn from_call_error(checkpoint: &str, error: CallError) -> Error {
     match error {
         CallError::Failed(message) => Error::Failed {

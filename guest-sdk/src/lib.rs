@@ -74,7 +74,7 @@ pub use schemars;
 /// What the attributes' generated code uses. Not a public API.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::call::submit;
+    pub use crate::call::{call, submit};
     pub use crate::entry::{fallible_output, output, parse_input};
     pub use crate::fanout::{column, map, product};
     pub use crate::registry::{CheckpointEntry, FlowEntry, Output, Runtime};

@@ -84,7 +84,7 @@ pub fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenStream> 
 
         #(#attrs)*
         #vis fn #name(#(#names: #types),*) -> ::core::result::Result<#output, ::cairn_guest::Error> {
-            #name::submit(#(#names),*).result()
+            #name::__call(#(#names),*)
         }
 
         #[doc = #mod_doc]
@@ -101,6 +101,13 @@ pub fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenStream> 
             /// number is fixed now.
             pub fn submit(#(#names: #types),*) -> ::cairn_guest::Pending<#output> {
                 ::cairn_guest::__private::submit(NAME, &Args { #(#names),* })
+            }
+
+            /// Calls and waits, in one host call (what the checkpoint's own
+            /// function does).
+            #[doc(hidden)]
+            pub fn __call(#(#names: #types),*) -> ::core::result::Result<#output, ::cairn_guest::Error> {
+                ::cairn_guest::__private::call(NAME, &Args { #(#names),* })
             }
 
             #fanout

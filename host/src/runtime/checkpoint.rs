@@ -162,6 +162,16 @@ impl runner::Host for CheckpointState {
         ))))
     }
 
+    async fn call(
+        &mut self,
+        name: String,
+        _input_json: String,
+    ) -> wasmtime::Result<Result<String, CallError>> {
+        Ok(Err(CallError::Context(format!(
+            "checkpoint `{name}` was called from inside a checkpoint; only flows call checkpoints"
+        ))))
+    }
+
     async fn call_map(
         &mut self,
         name: String,

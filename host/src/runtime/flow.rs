@@ -163,6 +163,30 @@ impl runner::Host for FlowState {
         }
     }
 
+    async fn call(
+        &mut self,
+        name: String,
+        input_json: String,
+    ) -> wasmtime::Result<Result<String, CallError>> {
+        let slot = match self
+            .execution
+            .submit(&self.component, &name, &input_json)
+            .map_err(wasmtime::Error::new)?
+        {
+            Err(refused) => return Ok(Err(refused)),
+            Ok(slot) => slot,
+        };
+        let cancel = self.execution.cancel_token();
+        let outcome = tokio::select! {
+            outcome = slot.result() => outcome,
+            () = cancel.cancelled() => CallOutcome::Aborted(Abort::Cancelled),
+        };
+        match outcome {
+            CallOutcome::Finished(outcome) => Ok(outcome),
+            CallOutcome::Aborted(abort) => Err(wasmtime::Error::new(abort)),
+        }
+    }
+
     async fn call_map(
         &mut self,
         name: String,
