@@ -422,22 +422,26 @@ async fn a_panicking_host_flow_fails_its_execution_and_the_host_goes_on() {
     assert_eq!(next.status, ExecutionStatus::Completed);
 }
 
+/// `long()`: a long `busy(n)` call, then `add(1, 1)`, whose sum it returns.
+fn long_flow(probe: &Component, n: u64) -> HostFlow {
+    let busy: Checkpoint<Value, u64> = probe.checkpoint("busy").expect("busy");
+    let (add, _) = adders(probe);
+    HostFlow::new("long", move |ctx: FlowCtx, (): ()| {
+        let (busy, add) = (busy.clone(), add.clone());
+        async move {
+            ctx.call(&busy, &json!({ "n": n })).await?;
+            Ok::<_, FlowError>(ctx.call(&add, &json!({ "a": 1, "b": 1 })).await?)
+        }
+    })
+}
+
 #[tokio::test]
 async fn a_running_host_flow_is_cancelled_while_its_call_runs() {
     let dir = temp();
     let host = host(dir.path(), Policy::default().fuel(u64::MAX / 4));
     let probe = load(&host, "probe").await;
-    let busy: Checkpoint<Value, u64> = probe.checkpoint("busy").expect("busy");
-    let (add, _) = adders(&probe);
-    host.register(HostFlow::new("long", move |ctx: FlowCtx, (): ()| {
-        let (busy, add) = (busy.clone(), add.clone());
-        async move {
-            ctx.call(&busy, &json!({ "n": 400_000_000u64 })).await?;
-            ctx.call(&add, &json!({ "a": 1, "b": 1 })).await?;
-            Ok::<_, FlowError>(())
-        }
-    }))
-    .expect("registers");
+    host.register(long_flow(&probe, 400_000_000))
+        .expect("registers");
     let mut events = host.subscribe();
     let running = tokio::spawn({
         let host = host.clone();
@@ -652,16 +656,8 @@ async fn dropping_a_run_stops_its_flow_and_leaves_it_to_resume() {
     let dir = temp();
     let host = host(dir.path(), Policy::default().fuel(u64::MAX / 4));
     let probe = load(&host, "probe").await;
-    let busy: Checkpoint<Value, u64> = probe.checkpoint("busy").expect("busy");
-    let (add, _) = adders(&probe);
-    host.register(HostFlow::new("long", move |ctx: FlowCtx, (): ()| {
-        let (busy, add) = (busy.clone(), add.clone());
-        async move {
-            ctx.call(&busy, &json!({ "n": 200_000_000u64 })).await?;
-            Ok::<_, FlowError>(ctx.call(&add, &json!({ "a": 1, "b": 1 })).await?)
-        }
-    }))
-    .expect("registers");
+    host.register(long_flow(&probe, 200_000_000))
+        .expect("registers");
     let mut events = host.subscribe();
     let given_up =
         tokio::time::timeout(Duration::from_millis(50), host.run_flow("long", &())).await;

@@ -21,7 +21,7 @@ use crate::bindings::types::{self, CallError, LogLevel};
 use crate::component::Component;
 use crate::engine::Engine;
 use crate::runner::execution::{Abort, Execution};
-use crate::runner::slot::CallOutcome;
+use crate::runner::slot::{CallOutcome, CallSlot};
 
 /// What a flow store holds: its deterministic WASI and the execution whose
 /// calls it makes.
@@ -176,15 +176,7 @@ impl runner::Host for FlowState {
             Err(refused) => return Ok(Err(refused)),
             Ok(slot) => slot,
         };
-        let cancel = self.execution.cancel_token();
-        let outcome = tokio::select! {
-            outcome = slot.result() => outcome,
-            () = cancel.cancelled() => CallOutcome::Aborted(Abort::Cancelled),
-        };
-        match outcome {
-            CallOutcome::Finished(outcome) => Ok(outcome),
-            CallOutcome::Aborted(abort) => Err(wasmtime::Error::new(abort)),
-        }
+        result_of(&slot, &self.execution).await
     }
 
     async fn call_map(
@@ -255,20 +247,29 @@ impl runner::HostPending for FlowState {
         pending: Resource<PendingCall>,
     ) -> wasmtime::Result<Result<String, CallError>> {
         let slot = self.table.get(&pending)?.0.clone();
-        let cancel = self.execution.cancel_token();
-        // A flow waiting on a long call still stops when it is cancelled.
-        let outcome = tokio::select! {
-            outcome = slot.result() => outcome,
-            () = cancel.cancelled() => CallOutcome::Aborted(Abort::Cancelled),
-        };
-        match outcome {
-            CallOutcome::Finished(outcome) => Ok(outcome),
-            CallOutcome::Aborted(abort) => Err(wasmtime::Error::new(abort)),
-        }
+        result_of(&slot, &self.execution).await
     }
 
     async fn drop(&mut self, pending: Resource<PendingCall>) -> wasmtime::Result<()> {
         self.table.delete(pending)?;
         Ok(())
+    }
+}
+
+/// Waits for a call's outcome as the flow sees it. An `Err` stops the flow
+/// (the host could not run the call, or the execution was cancelled: a flow
+/// waiting on a long call still stops when it is cancelled).
+async fn result_of(
+    slot: &CallSlot,
+    execution: &Execution,
+) -> wasmtime::Result<Result<String, CallError>> {
+    let cancel = execution.cancel_token();
+    let outcome = tokio::select! {
+        outcome = slot.result() => outcome,
+        () = cancel.cancelled() => CallOutcome::Aborted(Abort::Cancelled),
+    };
+    match outcome {
+        CallOutcome::Finished(outcome) => Ok(outcome),
+        CallOutcome::Aborted(abort) => Err(wasmtime::Error::new(abort)),
     }
 }
