@@ -48,7 +48,8 @@ pub(crate) struct Service {
 }
 
 /// The policy of every checkpoint this service runs: no files, env vars or
-/// network; a second of CPU, 64 MiB, ten seconds, a MiB of output.
+/// network; 2·10⁹ fuel (a few hundred ms of CPU), 64 MiB, ten seconds, a MiB
+/// of output.
 fn strict_policy() -> Policy {
     Policy::default()
         .fuel(2_000_000_000)
