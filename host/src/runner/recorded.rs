@@ -1,6 +1,8 @@
 //! What the journal already holds for an execution being resumed: its calls
 //! by seq, read once, and how far each call's attempts got.
 
+use std::collections::HashMap;
+
 use crate::error::JournalError;
 use crate::journal::record::{AttemptRecord, CallRecord};
 use crate::journal::writer::Put;
@@ -21,9 +23,12 @@ pub(crate) struct RecordedCall {
 #[derive(Default)]
 pub(crate) struct Recorded {
     /// By seq; a running execution's journal may have gaps (calls not yet
-    /// started when its process died). A vector, not a map: a resume takes
-    /// every call in seq order, and taking from a vector moves nothing.
-    calls: Vec<Option<RecordedCall>>,
+    /// started when its process died). A hash map, not a B-tree: a resume
+    /// takes every call in seq order, and taking the first entry of a B-tree
+    /// shifts the rest of its node each time.
+    calls: HashMap<u32, RecordedCall>,
+    /// One past the largest seq.
+    len: u32,
 }
 
 impl Recorded {
@@ -41,7 +46,8 @@ impl Recorded {
                 what: format!("execution {exec}"),
                 reason: "the execution record is missing".to_owned(),
             })?;
-        let mut calls: Vec<Option<RecordedCall>> = Vec::with_capacity(history.calls.len());
+        let mut calls = HashMap::with_capacity(history.calls.len());
+        let mut len = 0;
         let mut closing = Vec::new();
         for CallHistory {
             seq,
@@ -61,30 +67,24 @@ impl Recorded {
                     closing.push(Put::attempt(exec.0, seq, n, &closed));
                 }
             }
-            let at = seq as usize;
-            if calls.len() <= at {
-                calls.resize_with(at + 1, || None);
-            }
-            calls[at] = Some(RecordedCall { call, last_attempt });
+            len = len.max(seq.saturating_add(1));
+            calls.insert(seq, RecordedCall { call, last_attempt });
         }
-        Ok((Recorded { calls }, closing))
+        Ok((Recorded { calls, len }, closing))
     }
 
     /// How many calls the journal holds.
     pub(crate) fn len(&self) -> u32 {
-        u32::try_from(self.calls.len()).unwrap_or(u32::MAX)
+        self.len
     }
 
     /// The input of the recorded call at `seq`, if the journal has one.
     pub(crate) fn input_at(&self, seq: u32) -> Option<&str> {
-        self.calls
-            .get(seq as usize)?
-            .as_ref()
-            .map(|c| c.call.input.as_str())
+        self.calls.get(&seq).map(|c| c.call.input.as_str())
     }
 
     /// The recorded call at `seq`, if the journal has one.
     pub(crate) fn take(&mut self, seq: u32) -> Option<RecordedCall> {
-        self.calls.get_mut(seq as usize)?.take()
+        self.calls.remove(&seq)
     }
 }
