@@ -87,6 +87,26 @@ pub(crate) struct Settled {
     pub(crate) aborted: Option<Abort>,
 }
 
+impl Settled {
+    /// The failure of a flow that ended well but left a failed call's
+    /// result unread: the first such call, by seq.
+    pub(crate) fn unawaited_failure(&self) -> Option<String> {
+        let (call_id, error) = self.unawaited_failures.first()?;
+        Some(format!(
+            "call `{call_id}` failed and its result was never awaited: {}",
+            describe(error)
+        ))
+    }
+}
+
+/// A call error as the flow's failure message shows it.
+fn describe(error: &CallError) -> String {
+    match error {
+        CallError::Failed(message) | CallError::Context(message) => message.clone(),
+        CallError::Trapped(trapped) => format!("trapped: {}", trapped.message),
+    }
+}
+
 pub(crate) struct Execution {
     ctx: Arc<CallContext>,
     record: ExecutionRecord,

@@ -77,21 +77,15 @@ impl Runner {
             execution.settle()
         };
         drop(running);
-        let settled = settling.await;
+        let mut settled = settling.await;
         let stopped = shared
             .stopped()
-            .or(settled.aborted)
+            .or(settled.aborted.take())
             .or_else(|| claim.cancel.is_cancelled().then_some(Abort::Cancelled));
         let ending = match (stopped, joined) {
             (Some(abort), _) => self.abort_ending(id, &mut record, &abort).await?,
-            (None, Some(Ok(Ok(Ok(output))))) => match settled.unawaited_failures.first() {
-                Some((call_id, error)) => failed(
-                    FailureKind::FlowError,
-                    format!(
-                        "call `{call_id}` failed and its result was never awaited: {}",
-                        super::describe(error)
-                    ),
-                ),
+            (None, Some(Ok(Ok(Ok(output))))) => match settled.unawaited_failure() {
+                Some(message) => failed(FailureKind::FlowError, message),
                 None => Ending::Completed(output),
             },
             (None, Some(Ok(Ok(Err(error))))) => failed(FailureKind::FlowError, error.to_string()),

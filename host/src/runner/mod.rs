@@ -1,14 +1,18 @@
 //! The runner: the execution state machine and the only writer of the
-//! journal. It creates, resumes or replays an execution, runs its flow in a
-//! flow store, journals every call the flow makes (see [`execution`]),
-//! retries the whole flow when it asks for that, and records how the
-//! execution ended: completed, failed, waiting or cancelled.
+//! journal. It creates, resumes or replays an execution, finds its flow's
+//! code (see [`code`]), runs it — a guest flow in a flow store ([`guest`]),
+//! a host-side flow as a task ([`hosted`]) — journals every call the flow
+//! makes (see [`execution`]), retries the whole flow when it asks for that,
+//! and records how the execution ended: completed, failed, waiting or
+//! cancelled.
 
 mod cache;
 mod call;
 mod call_id;
 mod cancel;
+mod code;
 pub(crate) mod execution;
+mod guest;
 mod hosted;
 mod input;
 mod lanes;
@@ -22,23 +26,22 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 pub(crate) use self::cache::key as cache_key;
 use self::cancel::CancelToken;
+use self::code::FlowCode;
 use self::execution::{Abort, Execution, Prelude};
 pub(crate) use self::input::canonical_object as canonical_input;
 use self::recorded::Recorded;
 use self::replay::{ReplayRequest, ReplaySource};
-use crate::bindings::types::{CallError, GuestError};
 use crate::clock::SharedClock;
 use crate::component::Component;
 use crate::engine::Engine;
-use crate::error::{LoadError, RunError};
+use crate::error::RunError;
 use crate::events::{Event, EventSink};
-use crate::host_flow::{HostFlow, Registered};
+use crate::host_flow::Registered;
 use crate::journal::Journal;
 use crate::journal::record::{ExecutionRecord, ReplayPlan};
 use crate::journal::writer::{Put, Sync};
 use crate::model::{ComponentHash, ExecutionId, ExecutionStatus, Failure, FailureKind};
 use crate::policy::Policy;
-use crate::runtime::{flow, outcome};
 
 /// How an execution ended (or where it stopped).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -89,33 +92,6 @@ pub(crate) struct Runner {
     pub(crate) subscribers: tokio::sync::broadcast::Sender<Event>,
 }
 
-/// The code of an execution's flow.
-#[derive(Clone)]
-pub(crate) enum FlowCode {
-    /// A flow exported by a component, run in a flow store.
-    Guest(Component),
-    /// A host-side flow, run natively.
-    Host(Registered),
-}
-
-impl FlowCode {
-    /// The flow's whole-flow retries.
-    fn retries(&self, flow: &str) -> u32 {
-        match self {
-            FlowCode::Guest(component) => component.manifest().flow(flow).map_or(0, |f| f.retries),
-            FlowCode::Host(registered) => registered.retries,
-        }
-    }
-
-    /// Whether the flow's calls are cached unless a checkpoint says otherwise.
-    fn cache(&self, flow: &str) -> bool {
-        match self {
-            FlowCode::Guest(component) => component.manifest().flow(flow).is_none_or(|f| f.cache),
-            FlowCode::Host(registered) => registered.cache,
-        }
-    }
-}
-
 /// Marks an execution as running in this process until dropped.
 struct Claim<'a> {
     runner: &'a Runner,
@@ -159,46 +135,6 @@ impl Runner {
         }
     }
 
-    /// Registers a host-side flow.
-    pub(crate) fn register(&self, flow: HostFlow) -> Result<(), RunError> {
-        let mut flows = self
-            .host_flows
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if flows.contains_key(flow.name()) {
-            return Err(RunError::FlowAlreadyRegistered(flow.name().to_owned()));
-        }
-        flows.insert(flow.name().to_owned(), Arc::new(flow));
-        Ok(())
-    }
-
-    /// The host-side flow registered as `name`.
-    fn host_flow(&self, name: &str) -> Result<Registered, RunError> {
-        let flows = self
-            .host_flows
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        flows
-            .get(name)
-            .cloned()
-            .ok_or_else(|| RunError::UnregisteredFlow {
-                name: name.to_owned(),
-                registered: if flows.is_empty() {
-                    "none".to_owned()
-                } else {
-                    flows.keys().cloned().collect::<Vec<_>>().join(", ")
-                },
-            })
-    }
-
-    /// The code of a journaled execution's flow.
-    async fn code_of(&self, record: &ExecutionRecord) -> Result<FlowCode, RunError> {
-        match record.component {
-            Some(hash) => Ok(FlowCode::Guest(self.component(hash).await?)),
-            None => Ok(FlowCode::Host(self.host_flow(&record.flow)?)),
-        }
-    }
-
     /// How records the flow depends on are committed.
     pub(crate) fn ack_sync(&self) -> Sync {
         match self.durability {
@@ -219,34 +155,6 @@ impl Runner {
             id,
             cancel,
         })
-    }
-
-    fn remember(&self, component: &Component) {
-        self.components
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .entry(component.hash())
-            .or_insert_with(|| component.clone());
-    }
-
-    /// The component an execution ran, from memory or from the journal's copy.
-    async fn component(&self, hash: ComponentHash) -> Result<Component, RunError> {
-        let known = self
-            .components
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(&hash)
-            .cloned();
-        if let Some(component) = known {
-            return Ok(component);
-        }
-        let bytes = self
-            .journal
-            .component(hash)?
-            .ok_or(LoadError::NotInJournal(hash))?;
-        let component = Component::from_bytes(&self.engine, bytes).await?;
-        self.remember(&component);
-        Ok(component)
     }
 
     /// Starts a new execution of `flow` and runs it to its end.
@@ -533,68 +441,6 @@ impl Runner {
         }
     }
 
-    /// Runs a guest flow in a flow store.
-    async fn drive_guest(
-        self: &Arc<Self>,
-        id: ExecutionId,
-        mut record: ExecutionRecord,
-        component: &Component,
-        execution: Execution,
-        claim: &Claim<'_>,
-    ) -> Result<Outcome, RunError> {
-        let mut store = flow::new_store(&self.engine, component.clone(), execution);
-        let call = match component.flow_pre().instantiate_async(&mut store).await {
-            Ok(guest) => {
-                guest
-                    .cairn_checkpoint_guest()
-                    .call_run_flow(&mut store, &record.flow, &record.input)
-                    .await
-            }
-            Err(e) => Err(e),
-        };
-        // Everything the flow submitted runs to its end and is journaled,
-        // awaited or not.
-        let settled = store.data_mut().execution.settle().await;
-        let (stdout, stderr) = store.data().take_output();
-        record.calls = store.data().execution.calls_journaled();
-        append_log(
-            &mut record.flow_log,
-            &stdout,
-            &stderr,
-            self.policy.log_bytes.saturating_mul(4),
-        );
-        let call = match (call, settled.aborted) {
-            (_, Some(abort)) => Err(wasmtime::Error::new(abort)),
-            (Ok(Ok(output)), None) => match settled.unawaited_failures.first() {
-                Some((call_id, error)) => Ok(Err(GuestError::Failed(format!(
-                    "call `{call_id}` failed and its result was never awaited: {}",
-                    describe(error)
-                )))),
-                None => Ok(Ok(output)),
-            },
-            (call, None) => call,
-        };
-        let failed = |kind: FailureKind, message: String| Ending::Failed(Failure { kind, message });
-        let ending = match call {
-            Ok(Ok(output)) => Ending::Completed(output),
-            Ok(Err(GuestError::Failed(message))) => failed(FailureKind::FlowError, message),
-            Ok(Err(GuestError::BadInput(message))) => failed(FailureKind::BadInput, message),
-            Ok(Err(GuestError::Unknown(message))) => failed(FailureKind::FlowError, message),
-            Err(error) => match error.downcast_ref::<Abort>() {
-                Some(abort) => self.abort_ending(id, &mut record, abort).await?,
-                None if claim.cancel.is_cancelled() => Ending::Cancelled,
-                None => {
-                    let (kind, message) = outcome::trap(&error, false, 0, &stderr);
-                    failed(
-                        FailureKind::FlowTrapped,
-                        format!("the flow trapped ({kind}): {message}"),
-                    )
-                }
-            },
-        };
-        self.finish(id, &mut record, ending).await
-    }
-
     /// What an abort makes of the execution. A journal or host failure is
     /// recorded as the execution's failure if the journal still takes it,
     /// and returned as the error to report.
@@ -657,25 +503,6 @@ impl Runner {
             status: record.status,
         });
         Ok(outcome_of(id, record))
-    }
-}
-
-/// Appends a run's flow output to the execution's log, keeping at most
-/// `cap` bytes (the oldest go first).
-fn append_log(log: &mut Vec<u8>, stdout: &[u8], stderr: &[u8], cap: usize) {
-    log.extend_from_slice(stdout);
-    log.extend_from_slice(stderr);
-    if log.len() > cap {
-        let cut = log.len() - cap;
-        log.drain(..cut);
-    }
-}
-
-/// A call error as the flow's failure message shows it.
-fn describe(error: &CallError) -> String {
-    match error {
-        CallError::Failed(message) | CallError::Context(message) => message.clone(),
-        CallError::Trapped(trapped) => format!("trapped: {}", trapped.message),
     }
 }
 
