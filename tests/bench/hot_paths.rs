@@ -76,6 +76,28 @@ fn fixture() -> &'static Fixture {
     })
 }
 
+/// Executions of the bench guest's `flow`, of `CALLS` calls each.
+fn guest_flow_calls(bencher: Bencher, flow: &str) {
+    let f = fixture();
+    let input = format!(r#"{{"n": {CALLS}}}"#);
+    bencher.counter(ItemsCount::new(CALLS)).bench_local(|| {
+        f.runtime
+            .block_on(f.host.run(&f.bench, flow, &input))
+            .expect("runs")
+    });
+}
+
+/// Executions of the host-side flow calling `checkpoint`, of `CALLS` calls
+/// each.
+fn host_flow_calls(bencher: Bencher, checkpoint: &str) {
+    let f = fixture();
+    bencher.counter(ItemsCount::new(CALLS)).bench_local(|| {
+        f.runtime
+            .block_on(f.host.run_flow(checkpoint, &CALLS))
+            .expect("runs")
+    });
+}
+
 /// Inline checkpoints: the bare call, then through a guest flow and a
 /// host-side flow (per call, execution overhead spread over 100 calls).
 mod inline {
@@ -93,23 +115,12 @@ mod inline {
 
     #[divan::bench]
     fn guest_flow_call(bencher: Bencher) {
-        let f = fixture();
-        let input = format!(r#"{{"n": {CALLS}}}"#);
-        bencher.counter(ItemsCount::new(CALLS)).bench_local(|| {
-            f.runtime
-                .block_on(f.host.run(&f.bench, "sequential_inline", &input))
-                .expect("runs")
-        });
+        guest_flow_calls(bencher, "sequential_inline");
     }
 
     #[divan::bench]
     fn host_flow_call(bencher: Bencher) {
-        let f = fixture();
-        bencher.counter(ItemsCount::new(CALLS)).bench_local(|| {
-            f.runtime
-                .block_on(f.host.run_flow("tick_inline", &CALLS))
-                .expect("runs")
-        });
+        host_flow_calls(bencher, "tick_inline");
     }
 }
 
@@ -133,23 +144,12 @@ mod isolated {
 
     #[divan::bench]
     fn guest_flow_call(bencher: Bencher) {
-        let f = fixture();
-        let input = format!(r#"{{"n": {CALLS}}}"#);
-        bencher.counter(ItemsCount::new(CALLS)).bench_local(|| {
-            f.runtime
-                .block_on(f.host.run(&f.bench, "sequential_isolated", &input))
-                .expect("runs")
-        });
+        guest_flow_calls(bencher, "sequential_isolated");
     }
 
     #[divan::bench]
     fn host_flow_call(bencher: Bencher) {
-        let f = fixture();
-        bencher.counter(ItemsCount::new(CALLS)).bench_local(|| {
-            f.runtime
-                .block_on(f.host.run_flow("tick", &CALLS))
-                .expect("runs")
-        });
+        host_flow_calls(bencher, "tick");
     }
 }
 
