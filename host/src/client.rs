@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use crate::error::{JournalError, SelectorError};
 use crate::journal::Journal;
-use crate::journal::record::{AttemptRecord, CallRecord, ExecutionRecord};
+use crate::journal::record::{AttemptRecord, CallRecord, ExecutionRecord, WaitRecord};
 use crate::model::{
     AttemptOutcome, CallSource, CallStatus, ComponentHash, ExecutionId, ExecutionStatus, Failure,
     Runtime, TrapKind,
@@ -188,6 +188,16 @@ impl Client {
         self.journal.component(hash)
     }
 
+    /// An execution's durable waits, without reading its calls.
+    pub fn waits(&self, id: ExecutionId) -> Result<Vec<WaitView>, JournalError> {
+        Ok(self
+            .journal
+            .waits(id)?
+            .into_iter()
+            .map(|(name, w)| wait_view(name, w))
+            .collect())
+    }
+
     /// One execution with its calls and attempts.
     pub fn execution(&self, id: ExecutionId) -> Result<Option<ExecutionDetail>, JournalError> {
         let Some(history) = self.journal.history(id)? else {
@@ -198,19 +208,7 @@ impl Client {
             .into_iter()
             .map(|c| call_view(c.seq, c.call, c.attempts))
             .collect();
-        let waits = self
-            .journal
-            .waits(id)?
-            .into_iter()
-            .map(|(name, w)| WaitView {
-                name,
-                question: w.question,
-                schema: json(&w.schema),
-                value: w.value.as_deref().map(json),
-                asked_at: rfc3339(w.asked_at_us),
-                answered_at: w.answered_at_us.map(rfc3339),
-            })
-            .collect();
+        let waits = self.waits(id)?;
         let flow_log = String::from_utf8_lossy(&history.execution.flow_log).into_owned();
         Ok(Some(ExecutionDetail {
             execution: summary(id, history.execution),
@@ -218,6 +216,17 @@ impl Client {
             waits,
             flow_log,
         }))
+    }
+}
+
+fn wait_view(name: String, w: WaitRecord) -> WaitView {
+    WaitView {
+        name,
+        question: w.question,
+        schema: json(&w.schema),
+        value: w.value.as_deref().map(json),
+        asked_at: rfc3339(w.asked_at_us),
+        answered_at: w.answered_at_us.map(rfc3339),
     }
 }
 

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use crate::bindings::{self, ComponentPre};
 use crate::engine::Engine;
 use crate::error::LoadError;
+use crate::files::ReadFileError;
 use crate::manifest::{CheckpointInfo, FlowInfo, Manifest};
 use crate::model::{ComponentHash, Runtime};
 use crate::policy::{CheckpointLimits, Policy};
@@ -24,20 +25,33 @@ struct Inner {
     hash: ComponentHash,
     bytes: Arc<[u8]>,
     manifest: Manifest,
+    /// The linear memory an instance takes before it runs any code.
+    min_memory_bytes: u64,
     checkpoint_pre: ComponentPre<CheckpointState>,
     flow_pre: ComponentPre<FlowState>,
 }
 
 impl Component {
-    /// Reads and loads a component file.
+    /// Reads and loads a component file: a regular file of at most 256 MiB
+    /// (a device would be read forever, a FIFO would block forever); anything
+    /// else is a [`LoadError::Read`] that says why.
     pub async fn from_file(
         engine: &Engine,
         path: impl AsRef<Path>,
     ) -> Result<Component, LoadError> {
         let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|e| LoadError::Read {
-            path: path.to_path_buf(),
-            reason: e.to_string(),
+        let bytes = crate::files::read_regular_file(path, MAX_COMPONENT_BYTES).map_err(|e| {
+            LoadError::Read {
+                path: path.to_path_buf(),
+                reason: match e {
+                    ReadFileError::Io { source, .. } => source.to_string(),
+                    ReadFileError::TooLarge { .. } => format!(
+                        "larger than the limit of {} MiB for a component",
+                        MAX_COMPONENT_BYTES >> 20
+                    ),
+                    other => other.to_string(),
+                },
+            }
         })?;
         Component::from_bytes(engine, bytes).await
     }
@@ -55,13 +69,24 @@ impl Component {
         let compiled = compile(engine, hash, &bytes)?;
         let checkpoint_pre = pre(engine.checkpoint_linker().instantiate_pre(&compiled))?;
         let flow_pre = pre(engine.flow_linker().instantiate_pre(&compiled))?;
-        let manifest = describe(engine, &checkpoint_pre).await?;
+        let (manifest, min_memory_bytes) = describe(engine, &checkpoint_pre).await?;
         manifest.validate().map_err(LoadError::BadManifest)?;
+        if let Some(c) = manifest.checkpoints.iter().find(|c| {
+            c.limits
+                .memory_bytes
+                .is_some_and(|limit| limit < min_memory_bytes)
+        }) {
+            return Err(LoadError::BadManifest(format!(
+                "checkpoint `{}` limits its memory below the {min_memory_bytes} bytes the component needs to start",
+                c.name
+            )));
+        }
         Ok(Component {
             inner: Arc::new(Inner {
                 hash,
                 bytes,
                 manifest,
+                min_memory_bytes,
                 checkpoint_pre,
                 flow_pre,
             }),
@@ -78,6 +103,12 @@ impl Component {
         &self.inner.manifest
     }
 
+    /// The linear memory (bytes) an instance takes before running any
+    /// code: a memory limit below it fails every attempt.
+    pub fn min_memory_bytes(&self) -> u64 {
+        self.inner.min_memory_bytes
+    }
+
     /// Its bytes (the journal keeps a copy of every component it ran).
     pub fn bytes(&self) -> Arc<[u8]> {
         self.inner.bytes.clone()
@@ -91,6 +122,9 @@ impl Component {
         &self.inner.flow_pre
     }
 }
+
+/// The largest component file [`Component::from_file`] reads.
+pub const MAX_COMPONENT_BYTES: u64 = 256 << 20;
 
 fn compile(
     engine: &Engine,
@@ -134,7 +168,7 @@ const DESCRIBE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10)
 async fn describe(
     engine: &Engine,
     pre: &ComponentPre<CheckpointState>,
-) -> Result<Manifest, LoadError> {
+) -> Result<(Manifest, u64), LoadError> {
     // `describe` (and the static constructors before it) gets a small
     // budget: loading a component must not hang on a hostile one.
     let policy = Policy::default()
@@ -147,16 +181,22 @@ async fn describe(
         let (kind, message) = crate::runtime::outcome::trap(&e, false, 0, &[]);
         LoadError::BadManifest(format!("`describe` trapped ({kind}): {message}"))
     };
-    let guest = pre
-        .instantiate_async(&mut store)
+    // Epochs only stop running code: a constructor or `describe` blocked
+    // in a host call (a sleep, a poll) is cut off by the host's own bound.
+    let blocked = || LoadError::BadManifest("`describe` blocked past its time limit".to_owned());
+    let guest = checkpoint::bounded(&policy, pre.instantiate_async(&mut store))
         .await
+        .ok_or_else(blocked)?
         .map_err(|e| LoadError::Instantiate(format!("{e:#}")))?;
-    let manifest = guest
-        .cairn_checkpoint_guest()
-        .call_describe(&mut store)
-        .await
-        .map_err(bad)?;
-    Ok(from_wit(manifest))
+    let min_memory = store.data().memory_peak();
+    let manifest = checkpoint::bounded(
+        &policy,
+        guest.cairn_checkpoint_guest().call_describe(&mut store),
+    )
+    .await
+    .ok_or_else(blocked)?
+    .map_err(bad)?;
+    Ok((from_wit(manifest), min_memory))
 }
 
 fn from_wit(manifest: bindings::types::Manifest) -> Manifest {

@@ -63,6 +63,55 @@ pub enum JournalError {
     /// The journal's writer has stopped (its process is shutting down).
     #[error("the journal writer has stopped")]
     Closed,
+    /// A read-only open found no journal at the path (none is created).
+    #[error("no journal at {path}")]
+    Missing {
+        /// Where the journal was looked for.
+        path: PathBuf,
+    },
+    /// The journal was opened read-only, and something tried to write to it.
+    #[error("journal {path} is open read-only; nothing can be written to it")]
+    ReadOnly {
+        /// The journal file.
+        path: PathBuf,
+    },
+    /// The file is a redb database, as Cairn journals are, but redb cannot
+    /// open it: it was truncated or damaged. It is left untouched.
+    #[error(
+        "journal {path} is damaged (truncated or overwritten): {reason}; it was left untouched, \
+         and {}",
+        surviving_text(*.surviving)
+    )]
+    Damaged {
+        /// The journal file.
+        path: PathBuf,
+        /// What redb reported.
+        reason: String,
+        /// How many executions a repair in memory (of a copy, never the
+        /// file) could still read back; `None` if it could read nothing.
+        surviving: Option<usize>,
+    },
+    /// The journal could not grow: the disk (or the quota, or the process's
+    /// file size limit) is full. What was acknowledged before is intact;
+    /// this write and every later one of this handle failed.
+    #[error(
+        "the journal {path} cannot grow: its disk is full (or a quota or file size limit was \
+         reached): {reason}; free some space, then resume"
+    )]
+    DiskFull {
+        /// The journal file.
+        path: PathBuf,
+        /// The I/O error.
+        reason: String,
+    },
+}
+
+fn surviving_text(surviving: Option<usize>) -> String {
+    match surviving {
+        Some(1) => "a repair of a copy in memory can still read 1 execution from it".to_owned(),
+        Some(n) => format!("a repair of a copy in memory can still read {n} executions from it"),
+        None => "nothing in it could be read back, even by a repair of a copy in memory".to_owned(),
+    }
 }
 
 /// Loading a component failed. Nothing has run.
@@ -162,6 +211,23 @@ pub enum RunError {
     /// A host-side flow of this name is already registered.
     #[error("a host-side flow `{0}` is already registered")]
     FlowAlreadyRegistered(String),
+    /// The policy's memory limit is below what the component needs to
+    /// start at all: every attempt would fail.
+    #[error(
+        "the memory limit of {limit} bytes is below the {needed} bytes component {component} needs to start; raise it to at least {needed}"
+    )]
+    MemoryTooSmall {
+        /// The component.
+        component: ComponentHash,
+        /// What it needs to instantiate.
+        needed: u64,
+        /// The policy's limit (after the engine's maximum).
+        limit: u64,
+    },
+    /// A host-side flow's name is not a valid name (see
+    /// [`crate::MAX_NAME_LEN`] and the character set in the README).
+    #[error("invalid host-side flow name: {0}")]
+    BadFlowName(String),
     /// A replay of a host-side flow was given a component: such a flow
     /// chooses its components in its own code.
     #[error(

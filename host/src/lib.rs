@@ -21,8 +21,9 @@
 //! A [`Host`] owns the engine, the journal and the [`Policy`]; it runs,
 //! resumes, replays and cancels executions, answers waits, and reports
 //! progress as [`Event`]s ([`Host::subscribe`]). Its [`Client`] reads
-//! executions, calls and attempts back. Everything is async on tokio, every
-//! future is `Send`, and errors are typed: [`OpenError`], [`LoadError`],
+//! executions, calls and attempts back. Everything is async on tokio (on a
+//! runtime with timers: guest time is bounded with them), every future is
+//! `Send`, and errors are typed: [`OpenError`], [`LoadError`],
 //! [`RunError`], [`JournalError`], [`CheckpointError`].
 //!
 //! ```no_run
@@ -81,11 +82,14 @@ mod component;
 mod engine;
 mod error;
 mod events;
+mod files;
+mod guest_text;
 mod host;
 mod host_flow;
 mod journal;
 mod manifest;
 mod model;
+mod names;
 mod policy;
 mod runner;
 mod runtime;
@@ -97,10 +101,11 @@ pub use client::{
     AttemptView, CallView, Client, ExecutionDetail, ExecutionFilter, ExecutionSummary, WaitView,
 };
 pub use clock::{Clock, SharedClock, SystemClock};
-pub use component::Component;
-pub use engine::{Engine, EngineBuilder};
+pub use component::{Component, MAX_COMPONENT_BYTES};
+pub use engine::{Engine, EngineBuilder, MAX_WASM_STACK, MIN_WASM_STACK};
 pub use error::{JournalError, LoadError, RunError, SelectorError};
 pub use events::{Event, EventSink};
+pub use files::{ReadFileError, read_regular_file};
 pub use host::{Host, HostBuilder, OpenError};
 pub use host_flow::{Checkpoint, CheckpointError, FlowCtx, FlowError, HostFlow, Pending};
 pub use manifest::{CheckpointInfo, FlowInfo, Manifest};
@@ -108,7 +113,8 @@ pub use model::{
     AttemptOutcome, CallSource, CallStatus, ComponentHash, ExecutionId, ExecutionStatus, Failure,
     FailureKind, ParseHashError, Runtime, TrapKind,
 };
-pub use policy::{CheckpointLimits, DirGrant, Policy, PolicyRecord};
+pub use names::MAX_NAME_LEN;
+pub use policy::{CheckpointLimits, DirGrant, MAX_TIMEOUT, MIN_MEMORY_BYTES, Policy, PolicyRecord};
 pub use runner::replay::ReplayRequest;
 pub use runner::{Durability, Outcome};
 pub use timefmt::rfc3339;

@@ -3,6 +3,7 @@
 use serde::Serialize;
 
 use crate::model::Runtime;
+use crate::names;
 use crate::policy::CheckpointLimits;
 
 /// A component's flows and checkpoints.
@@ -72,6 +73,7 @@ impl Manifest {
     /// Checks what the SDK cannot check at compile time: unique names,
     /// unique parameters, sane options.
     pub(crate) fn validate(&self) -> Result<(), String> {
+        self.validate_text()?;
         let mut names: Vec<&str> = self.flows.iter().map(|f| f.name.as_str()).collect();
         names.extend(self.checkpoints.iter().map(|c| c.name.as_str()));
         names.sort_unstable();
@@ -108,6 +110,64 @@ impl Manifest {
         Ok(())
     }
 }
+
+impl Manifest {
+    /// Every name and label keeps to the character set and length of
+    /// [`crate::names`], and there are not absurdly many of them: the
+    /// manifest is guest text that reaches terminals, the journal and
+    /// command lines.
+    fn validate_text(&self) -> Result<(), String> {
+        let entries = self.flows.len() + self.checkpoints.len();
+        if entries > MAX_ENTRIES {
+            return Err(format!(
+                "the component declares {entries} flows and checkpoints; at most {MAX_ENTRIES} are allowed"
+            ));
+        }
+        if self.sdk_version.is_empty()
+            || self.sdk_version.len() > 64
+            || !self
+                .sdk_version
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '+' | '_'))
+        {
+            return Err(format!(
+                "the SDK version {} is not a version",
+                names::shown(&self.sdk_version)
+            ));
+        }
+        let entries = self
+            .flows
+            .iter()
+            .map(|f| ("flow", &f.name, &f.params, None))
+            .chain(
+                self.checkpoints
+                    .iter()
+                    .map(|c| ("checkpoint", &c.name, &c.params, c.kind.as_ref())),
+            );
+        for (what, name, params, kind) in entries {
+            names::check(what, name)?;
+            if params.len() > MAX_PARAMS {
+                return Err(format!(
+                    "{what} `{name}` has {} parameters; at most {MAX_PARAMS} are allowed",
+                    params.len()
+                ));
+            }
+            for param in params {
+                names::check(&format!("parameter of `{name}`"), param)?;
+            }
+            if let Some(kind) = kind {
+                names::check(&format!("kind label of `{name}`"), kind)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The most flows and checkpoints one component may declare.
+const MAX_ENTRIES: usize = 10_000;
+
+/// The most parameters one flow or checkpoint may take.
+const MAX_PARAMS: usize = 256;
 
 /// The most retries an option may ask for (the SDK enforces the same bound).
 pub const MAX_RETRIES: u32 = 100;

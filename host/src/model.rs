@@ -155,6 +155,9 @@ pub enum FailureKind {
     NonDeterminism,
     /// The host failed (journal I/O, for instance).
     Host,
+    /// The flow went past a limit of the policy (calls per execution, map
+    /// items, calls in flight, waits) or handed over an output too large.
+    Limit,
 }
 
 /// Where a checkpoint runs.

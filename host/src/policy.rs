@@ -47,6 +47,26 @@ pub struct Policy {
     /// Hosts checkpoints may send HTTP requests to (`wasi:http`): `host`
     /// for any port, `host:port` for one. Default: none. Sockets stay off.
     pub http_hosts: Vec<String>,
+    /// The most checkpoint calls one execution may make (and the most
+    /// times its flow may read the clock, each reading being journaled);
+    /// the one past it fails the execution. Default: 100,000.
+    pub max_calls: u32,
+    /// The most items one `map` may submit; a larger map is refused.
+    /// Default: 10,000.
+    pub max_map_items: u32,
+    /// The most calls a flow may have submitted and not yet finished or
+    /// taken the result of; a submit past it is refused. Default: 10,000.
+    pub max_pending: u32,
+    /// The most durable waits one execution may ask. Default: 100.
+    pub max_waits: u32,
+    /// The most bytes of call inputs and outputs one execution may make the
+    /// host hold at once (running calls' inputs, outputs the flow has not
+    /// let go of); past it the execution fails. Default: 512 MiB.
+    pub max_held_bytes: u64,
+    /// The longest message a guest hands over (a checkpoint's or flow's
+    /// error, a wait's question), in bytes; a longer one is cut and says
+    /// so. Default: 64 KiB.
+    pub max_message_bytes: usize,
 }
 
 /// Limits a checkpoint declares for itself (`#[checkpoint(fuel = ..)]`).
@@ -74,9 +94,33 @@ impl Default for Policy {
             dirs: Vec::new(),
             env: Vec::new(),
             http_hosts: Vec::new(),
+            max_calls: 100_000,
+            max_map_items: 10_000,
+            max_pending: 10_000,
+            max_waits: 100,
+            max_held_bytes: 512 << 20,
+            max_message_bytes: 64 << 10,
         }
     }
 }
+
+/// The longest wall-clock limit an attempt may have.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
+
+/// The largest output a policy may allow: every output is journaled and
+/// held in memory.
+pub const MAX_OUTPUT_BYTES: u64 = 1 << 30;
+
+/// The longest message a policy may allow.
+pub const MAX_MESSAGE_BYTES: u64 = 16 << 20;
+
+/// The most captured output per stream a policy may allow.
+pub const MAX_LOG_BYTES: u64 = 64 << 20;
+
+/// The smallest memory limit a store may have: one WebAssembly page. (A
+/// component needs more to start at all; what it needs is measured when it
+/// is loaded, see `Component::min_memory_bytes`.)
+pub const MIN_MEMORY_BYTES: u64 = 64 << 10;
 
 impl Policy {
     /// Sets the fuel per attempt.
@@ -113,8 +157,57 @@ impl Policy {
         self
     }
 
-    /// Checks what can be checked before anything runs: granted folders exist.
+    /// Checks what can be checked before anything runs: limits that make
+    /// sense, granted folders that exist.
     pub(crate) fn validate(&self) -> Result<(), String> {
+        if self.timeout.is_zero() || self.timeout > MAX_TIMEOUT {
+            return Err(format!(
+                "the timeout is {:?}; it must be between 1 ms and {} h",
+                self.timeout,
+                MAX_TIMEOUT.as_secs() / 3600
+            ));
+        }
+        if self.memory_bytes < MIN_MEMORY_BYTES {
+            return Err(format!(
+                "the memory limit is {} bytes; it must be at least {MIN_MEMORY_BYTES} (64 KiB)",
+                self.memory_bytes
+            ));
+        }
+        for (name, value) in [
+            ("fuel", self.fuel),
+            ("flow fuel", self.flow_fuel),
+            ("max output", self.max_output_bytes as u64),
+            ("max calls", u64::from(self.max_calls)),
+            ("max map items", u64::from(self.max_map_items)),
+            ("max pending", u64::from(self.max_pending)),
+            ("max message", self.max_message_bytes as u64),
+            ("max held bytes", self.max_held_bytes),
+        ] {
+            if value == 0 {
+                return Err(format!("the {name} limit is 0; it must be at least 1"));
+            }
+        }
+        for (name, value, max) in [
+            ("max output", self.max_output_bytes as u64, MAX_OUTPUT_BYTES),
+            (
+                "max message",
+                self.max_message_bytes as u64,
+                MAX_MESSAGE_BYTES,
+            ),
+            ("log bytes", self.log_bytes as u64, MAX_LOG_BYTES),
+        ] {
+            if value > max {
+                return Err(format!(
+                    "the {name} limit is {value} bytes; it must be at most {max}"
+                ));
+            }
+        }
+        if self.retry_delay > Duration::from_secs(60) {
+            return Err(format!(
+                "the retry delay is {:?}; it must be at most 60 s",
+                self.retry_delay
+            ));
+        }
         for dir in &self.dirs {
             if !dir.host.is_dir() {
                 return Err(format!(
@@ -147,6 +240,43 @@ impl Policy {
     /// Sets the largest output a checkpoint may return.
     pub fn max_output_bytes(mut self, bytes: usize) -> Self {
         self.max_output_bytes = bytes;
+        self
+    }
+
+    /// Sets the most checkpoint calls one execution may make.
+    pub fn max_calls(mut self, n: u32) -> Self {
+        self.max_calls = n;
+        self
+    }
+
+    /// Sets the most items one `map` may submit.
+    pub fn max_map_items(mut self, n: u32) -> Self {
+        self.max_map_items = n;
+        self
+    }
+
+    /// Sets the most calls a flow may have in flight at once.
+    pub fn max_pending(mut self, n: u32) -> Self {
+        self.max_pending = n;
+        self
+    }
+
+    /// Sets the most durable waits one execution may ask.
+    pub fn max_waits(mut self, n: u32) -> Self {
+        self.max_waits = n;
+        self
+    }
+
+    /// Sets the most bytes of call inputs and outputs one execution may
+    /// hold at once.
+    pub fn max_held_bytes(mut self, bytes: u64) -> Self {
+        self.max_held_bytes = bytes;
+        self
+    }
+
+    /// Sets the longest message a guest hands over.
+    pub fn max_message_bytes(mut self, bytes: usize) -> Self {
+        self.max_message_bytes = bytes;
         self
     }
 

@@ -26,8 +26,28 @@ pub(crate) fn resolve<'a>(
             ids.join(", ")
         }
     };
-    if let Some((seq, _, _)) = calls.clone().into_iter().find(|(_, id, _)| *id == selector) {
-        return Ok(seq);
+    if let Some((seq, _, name)) = calls.clone().into_iter().find(|(_, id, _)| *id == selector) {
+        // `step_2` is the id of `step`'s second call, but a checkpoint may
+        // itself be named `step_2`: then the selector could mean either, and
+        // guessing would change the wrong call.
+        let others: Vec<(u32, &str)> = calls
+            .clone()
+            .into_iter()
+            .filter(|(s, _, n)| *s != seq && *n == selector)
+            .map(|(s, id, _)| (s, id))
+            .collect();
+        if name == selector || others.is_empty() {
+            return Ok(seq);
+        }
+        let id = selector;
+        return Err(SelectorError::Ambiguous {
+            selector: selector.to_owned(),
+            candidates: std::iter::once((seq, id))
+                .chain(others)
+                .map(|(seq, id)| format!("{id} (seq {seq})"))
+                .collect::<Vec<_>>()
+                .join(", "),
+        });
     }
     if let Ok(seq) = selector.parse::<u32>()
         && calls.clone().into_iter().any(|(s, _, _)| s == seq)
@@ -80,6 +100,24 @@ mod tests {
         );
         assert_eq!(resolve(CALLS, "score[1]"), Ok(4));
         assert_eq!(resolve(CALLS, "1"), Ok(1));
+    }
+
+    #[test]
+    fn a_call_id_that_is_also_another_calls_checkpoint_name_is_refused() {
+        let calls = [
+            (0, "step", "step"),
+            (1, "step_2", "step"),
+            (2, "step_2_2", "step_2"),
+        ];
+        assert!(
+            matches!(
+                resolve(calls, "step_2"),
+                Err(SelectorError::Ambiguous { .. })
+            ),
+            "`step_2` names seq 1 by id and seq 2 by checkpoint name"
+        );
+        assert_eq!(resolve(calls, "step_2_2"), Ok(2));
+        assert_eq!(resolve(calls, "1"), Ok(1));
     }
 
     #[test]

@@ -358,3 +358,393 @@ fn a_policy_file_sets_the_sandbox_and_flags_override_it() {
         text(&missing.stderr)
     );
 }
+
+/// What the `zoo_terminal_escape` guest puts in every text it hands over.
+const HOSTILE: &str = "\x1b[2J\x1b]0;pwned\x07\x1b]52;c;cHduZWQ=\x07\x1b[6n\u{9b}31m\u{85}\rfake\x7f\u{202e}dlrow\u{2066}x\u{2069}";
+
+/// Characters a terminal acts on rather than shows: ESC, BEL, CR (bare or
+/// not), DEL and the other C0 controls but line breaks and tabs, C1 controls
+/// and bidi controls.
+fn terminal_controls(bytes: &[u8]) -> Vec<char> {
+    text(bytes)
+        .chars()
+        .filter(|&c| {
+            (c.is_control() && c != '\n' && c != '\t')
+                || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+        })
+        .collect()
+}
+
+/// Runs `cairn` and checks that neither stream carries a terminal control.
+fn run_clean(dir: &std::path::Path, args: &[&str]) -> Output {
+    let out = run(dir, args);
+    for (stream, bytes) in [("stdout", &out.stdout), ("stderr", &out.stderr)] {
+        let controls = terminal_controls(bytes);
+        assert!(
+            controls.is_empty(),
+            "{args:?} wrote {controls:?} to {stream}: {:?}",
+            text(bytes)
+        );
+    }
+    out
+}
+
+#[test]
+fn guest_text_reaches_the_terminal_escaped_and_json_exact() {
+    let dir = temp();
+    let journal = dir.path().join("journal.redb");
+    let journal = journal.to_str().expect("utf8");
+    let hostile = guest("zoo_terminal_escape");
+    let hostile = hostile.to_str().expect("utf8");
+    // An answer with controls of its own, as JSON.
+    let answer = "\x1b]0;answer\x07";
+    let answer_json = serde_json::to_string(answer).expect("json");
+
+    for (id, fail) in [("1", false), ("2", true)] {
+        let input = format!(r#"{{"fail": {fail}}}"#);
+        let out = run_clean(dir.path(), &["run", hostile, "--input", &input]);
+        assert_eq!(code(&out), 3, "{}", text(&out.stderr));
+        let progress = text(&out.stderr);
+        // The failure is shown, visibly escaped.
+        assert!(
+            progress.contains(r"failure \x1b[2J\x1b]0;pwned\x07"),
+            "{progress}"
+        );
+        assert!(progress.contains(r"question \x1b[2J"), "{progress}");
+        assert!(progress.contains(r"\u{202e}dlrow"), "{progress}");
+        // The suggested commands name this journal and paste as they are.
+        assert!(
+            progress.contains(&format!(
+                "answer: cairn --journal {journal} executions input {id} --wait answer --value '<JSON>'"
+            )),
+            "{progress}"
+        );
+        assert!(
+            progress.contains(&format!(
+                "then:   cairn --journal {journal} executions resume {id}"
+            )),
+            "{progress}"
+        );
+        let out = run_clean(
+            dir.path(),
+            &[
+                "executions",
+                "input",
+                id,
+                "--wait",
+                "answer",
+                "--value",
+                &answer_json,
+            ],
+        );
+        assert_eq!(code(&out), 0, "{}", text(&out.stderr));
+        let out = run_clean(dir.path(), &["executions", "resume", id]);
+        if fail {
+            assert_eq!(code(&out), 1, "{}", text(&out.stderr));
+            assert!(
+                text(&out.stderr).contains(r"flow failure \x1b[2J"),
+                "{}",
+                text(&out.stderr)
+            );
+        } else {
+            assert_eq!(code(&out), 0, "{}", text(&out.stderr));
+            // The output on stdout is still JSON, with the same meaning.
+            let shown: serde_json::Value =
+                serde_json::from_slice(&out.stdout).expect("the output is still JSON");
+            let output = shown.as_str().expect("a string");
+            assert!(
+                output.starts_with(&format!("output {HOSTILE} ")),
+                "{output:?}"
+            );
+            assert!(output.contains(&format!("failure {HOSTILE}")), "{output:?}");
+            assert!(output.ends_with(answer), "{output:?}");
+        }
+    }
+
+    // Bad input that the guest quotes back in its error.
+    let out = run_clean(
+        dir.path(),
+        &["run", hostile, "--input", r#"{"fail": "\u001b[2J\u0085"}"#],
+    );
+    assert_eq!(code(&out), 2, "{}", text(&out.stderr));
+
+    for args in [
+        vec!["executions", "show", "1"],
+        vec!["executions", "show", "2"],
+        vec!["executions", "logs", "1"],
+        vec!["executions", "logs", "2", "--call", "noisy"],
+        vec!["executions", "list"],
+        vec!["inspect", hostile],
+    ] {
+        let out = run_clean(dir.path(), &args);
+        assert_eq!(code(&out), 0, "{args:?}: {}", text(&out.stderr));
+    }
+    let logs = text(&run_clean(dir.path(), &["executions", "logs", "1"]).stdout);
+    assert!(logs.contains(r"stdout| out \x1b[2J"), "{logs}");
+    assert!(logs.contains(r"log \x1b[2J"), "{logs}");
+    assert!(logs.contains(r"flow log \x1b[2J"), "{logs}");
+    let show = text(&run_clean(dir.path(), &["executions", "show", "2"]).stdout);
+    assert!(show.contains(r"flow failure \x1b[2J"), "{show}");
+
+    // `--json` keeps every string exact.
+    let show = run(dir.path(), &["--json", "executions", "show", "1"]);
+    let json: serde_json::Value = serde_json::from_slice(&show.stdout).expect("json");
+    let output = json["output"].as_str().expect("an output");
+    assert!(
+        output.starts_with(&format!("output {HOSTILE} ")),
+        "{output:?}"
+    );
+    assert!(output.ends_with(answer), "{output:?}");
+    let calls = json["calls"].as_array().expect("calls");
+    let noisy = calls.iter().find(|c| c["name"] == "noisy").expect("noisy");
+    let attempt = &noisy["attempts"][0];
+    assert_eq!(attempt["stdout"], format!("out {HOSTILE}\n"));
+    assert!(
+        attempt["stderr"]
+            .as_str()
+            .is_some_and(|s| s.contains(&format!("err {HOSTILE}\n"))),
+        "{attempt}"
+    );
+    let fails = calls.iter().find(|c| c["name"] == "fails").expect("fails");
+    assert!(
+        fails["attempts"][0]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains(&format!("failure {HOSTILE}"))),
+        "{fails}"
+    );
+    let logs = run(dir.path(), &["--json", "executions", "logs", "1"]);
+    let json: serde_json::Value = serde_json::from_slice(&logs.stdout).expect("json");
+    assert!(
+        json["flow_log"]
+            .as_str()
+            .is_some_and(|log| log.contains(&format!("flow log {HOSTILE}\n"))),
+        "{json}"
+    );
+    let show = run(dir.path(), &["--json", "executions", "show", "2"]);
+    let json: serde_json::Value = serde_json::from_slice(&show.stdout).expect("json");
+    assert!(
+        json["failure"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains(&format!("flow failure {HOSTILE} {answer}"))),
+        "{json}"
+    );
+}
+
+#[test]
+fn files_the_cli_reads_must_be_regular_and_bounded() {
+    let dir = temp();
+    let probe = guest("probe");
+    let probe = probe.to_str().expect("utf8");
+    let folder = dir.path().to_str().expect("utf8");
+    for (args, expected) in [
+        (vec!["run", "/dev/zero"], "not a regular file"),
+        (vec!["inspect", "/dev/zero"], "not a regular file"),
+        (vec!["run", folder], "not a regular file"),
+        (
+            vec!["run", probe, "--flow", "sum", "--input-file", "/dev/zero"],
+            "not a regular file",
+        ),
+        (
+            vec!["--policy", "/dev/zero", "run", probe, "--flow", "sum"],
+            "not a regular file",
+        ),
+    ] {
+        let out = run(dir.path(), &args);
+        assert_eq!(code(&out), 2, "{args:?}: {}", text(&out.stderr));
+        assert!(
+            text(&out.stderr).contains(expected),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+    }
+
+    #[cfg(unix)]
+    {
+        let fifo = dir.path().join("fifo");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        if made.is_ok_and(|s| s.success()) {
+            let fifo = fifo.to_str().expect("utf8");
+            for args in [
+                vec!["run", fifo],
+                vec!["run", probe, "--flow", "sum", "--input-file", fifo],
+                vec!["--policy", fifo, "inspect", probe],
+            ] {
+                let out = run(dir.path(), &args);
+                assert_eq!(code(&out), 2, "{args:?}: {}", text(&out.stderr));
+                assert!(
+                    text(&out.stderr).contains("not a regular file"),
+                    "{args:?}: {}",
+                    text(&out.stderr)
+                );
+            }
+        }
+    }
+
+    // Sparse files: too large without writing gigabytes.
+    let big = |name: &str, len: u64| {
+        let path = dir.path().join(name);
+        std::fs::File::create(&path)
+            .and_then(|f| f.set_len(len))
+            .expect("a sparse file");
+        path.to_str().expect("utf8").to_owned()
+    };
+    let component = big("big.wasm", (256 << 20) + 1);
+    let input = big("input.json", (64 << 20) + 1);
+    let policy = big("policy.toml", (1 << 20) + 1);
+    for (args, expected) in [
+        (vec!["run", component.as_str()], "256 MiB"),
+        (
+            vec![
+                "run",
+                probe,
+                "--flow",
+                "sum",
+                "--input-file",
+                input.as_str(),
+            ],
+            "64MiB",
+        ),
+        (vec!["--policy", policy.as_str(), "inspect", probe], "1MiB"),
+    ] {
+        let out = run(dir.path(), &args);
+        assert_eq!(code(&out), 2, "{args:?}: {}", text(&out.stderr));
+        let error = text(&out.stderr);
+        assert!(error.contains("larger than the limit"), "{args:?}: {error}");
+        assert!(error.contains(expected), "{args:?}: {error}");
+    }
+}
+
+#[test]
+fn numbers_out_of_range_exit_2_with_the_range() {
+    let dir = temp();
+    let probe = guest("probe");
+    let probe = probe.to_str().expect("utf8");
+    for (flag, value, expected) in [
+        ("--stack", "18446744073709551615", "from 64KiB to 64MiB"),
+        ("--stack", "18446744073709551615KiB", "too large"),
+        ("--timeout", "0", "from 1ms to 24h"),
+        ("--timeout", "99999999999999999999h", "too large"),
+        ("--timeout", "18446744073709551615s", "too large"),
+        ("--timeout", "25h", "from 1ms to 24h"),
+        ("--memory", "1KiB", "from 64KiB to 1GiB"),
+        ("--memory", "2GiB", "from 64KiB to 1GiB"),
+        ("--fuel", "0", "the fuel must be from 1"),
+        ("--max-output", "0", "from 1B to 1GiB"),
+        ("--log-bytes", "1GiB", "from 0B to 64MiB"),
+    ] {
+        let args = [flag, value, "run", probe, "--flow", "sum"];
+        let out = run(dir.path(), &args);
+        assert_eq!(code(&out), 2, "{args:?}: {}", text(&out.stderr));
+        assert!(
+            text(&out.stderr).contains(expected),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+    }
+    for (line, expected) in [
+        ("fuel = 0", "the fuel must be from 1"),
+        ("stack = \"18446744073709551615\"", "from 64KiB to 64MiB"),
+        ("timeout = \"0ms\"", "from 1ms to 24h"),
+        ("memory = \"18446744073709551615KiB\"", "too large"),
+    ] {
+        let policy = dir.path().join("policy.toml");
+        std::fs::write(&policy, format!("{line}\n")).expect("write");
+        let args = [
+            "--policy",
+            policy.to_str().expect("utf8"),
+            "run",
+            probe,
+            "--flow",
+            "sum",
+        ];
+        let out = run(dir.path(), &args);
+        assert_eq!(code(&out), 2, "{line}: {}", text(&out.stderr));
+        assert!(
+            text(&out.stderr).contains(expected),
+            "{line}: {}",
+            text(&out.stderr)
+        );
+    }
+    assert!(!dir.path().join("journal.redb").exists());
+}
+
+#[test]
+fn commands_on_a_missing_journal_exit_2_and_create_nothing() {
+    let dir = temp();
+    for args in [
+        vec!["executions", "list"],
+        vec!["executions", "show", "1"],
+        vec!["executions", "logs", "1"],
+        vec!["executions", "input", "1", "--wait", "w", "--value", "1"],
+        vec!["executions", "cancel", "1"],
+        vec!["executions", "resume", "1"],
+        vec!["executions", "replay", "1"],
+    ] {
+        let out = run(dir.path(), &args);
+        assert_eq!(code(&out), 2, "{args:?}: {}", text(&out.stderr));
+        assert!(
+            text(&out.stderr).contains("no journal at"),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+    }
+    assert_eq!(
+        std::fs::read_dir(dir.path()).expect("the folder").count(),
+        0,
+        "nothing was created"
+    );
+}
+
+#[test]
+fn a_memory_limit_the_component_cannot_start_under_exits_2_with_the_minimum() {
+    let dir = temp();
+    let forged = guest("zoo_forged");
+    let forged = forged.to_str().expect("utf8");
+    let args = ["run", forged, "--flow", "map", "--input", r#"{"n": 1}"#];
+    let out = run(dir.path(), &[&args[..], &["--memory", "2MiB"]].concat());
+    assert_eq!(code(&out), 2, "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("raise it to at least"), "{stderr}");
+    let listed = run(dir.path(), &["executions", "list", "--json"]);
+    assert_eq!(text(&listed.stdout).trim(), "[]", "nothing ran");
+    let out = run(dir.path(), &[&args[..], &["--memory", "16MiB"]].concat());
+    assert_eq!(code(&out), 0, "{}", text(&out.stderr));
+}
+
+#[test]
+fn guest_limits_are_policy_flags_and_a_flow_past_one_exits_1() {
+    let dir = temp();
+    let forged = guest("zoo_forged");
+    let forged = forged.to_str().expect("utf8");
+    let out = run(
+        dir.path(),
+        &[
+            "run",
+            forged,
+            "--flow",
+            "calls_forever",
+            "--input",
+            r#"{"n": 0}"#,
+            "--max-calls",
+            "50",
+        ],
+    );
+    assert_eq!(code(&out), 1, "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("more than 50 checkpoint calls"));
+    let policy = dir.path().join("policy.toml");
+    std::fs::write(&policy, "max_map_items = 10\n").expect("policy");
+    let policy = policy.to_str().expect("utf8");
+    let map = |n: &str| {
+        let input = format!(r#"{{"n": {n}}}"#);
+        let out = run(
+            dir.path(),
+            &[
+                "run", forged, "--flow", "map", "--input", &input, "--policy", policy,
+            ],
+        );
+        code(&out)
+    };
+    assert_eq!((map("10"), map("11")), (0, 1));
+    let zero = run(dir.path(), &["executions", "list", "--max-waits", "0"]);
+    assert_eq!(code(&zero), 2, "a zero limit is refused");
+}

@@ -4,6 +4,10 @@
 //! done, so real executions are counted from outside the sandbox and outside
 //! the journal under test.
 //!
+//! With `--durability eventual`, a kill loses at most the last moments of
+//! a run: the test reads the progress the process reports and checks the
+//! journal against it.
+//!
 //! 50 trials of a sequential flow and 8 of a 1,000-item map by default; set
 //! CAIRN_CRASH_TRIALS / CAIRN_CRASH_MAP_TRIALS for more, and
 //! CAIRN_CRASH_SEED to replay a run's kill times.
@@ -308,4 +312,111 @@ fn step_marks(marks: &Path, steps: u64) -> Vec<usize> {
     (0..steps)
         .map(|i| count_marks(marks, &format!("step-{i}")))
         .collect()
+}
+
+/// `--durability eventual` may lose the last moments of a run, never more:
+/// a real `cairn run` of a long sequential flow is killed with SIGKILL after
+/// a few seconds, and the journal must hold the execution and at least every
+/// call the process had reported completed a second before the kill (the
+/// writer makes a durable commit at least every 200 ms).
+#[test]
+fn sigkill_during_an_eventual_run_loses_at_most_its_last_moments() {
+    use std::io::BufRead;
+
+    let command = |dir: &Path, n: u64| {
+        let mut command = cairn(dir);
+        command
+            .args(["--durability", "eventual", "run"])
+            .arg(guest("bench"))
+            .args(["--flow", "sequential_inline", "--input"])
+            .arg(format!(r#"{{"n": {n}}}"#))
+            .stdout(Stdio::null());
+        command
+    };
+    // Fill the artifact cache first.
+    let warm = temp();
+    assert!(
+        command(warm.path(), 1)
+            .stderr(Stdio::null())
+            .status()
+            .expect("cairn runs")
+            .success()
+    );
+
+    let dir = temp();
+    let mut child = command(dir.path(), 1_000_000_000)
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("cairn starts");
+    // Progress on stderr: "… N calls completed, …" at most every 500 ms.
+    let stderr = child.stderr.take().expect("piped");
+    let (reports, reported) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            let count = line
+                .trim()
+                .strip_prefix("… ")
+                .and_then(|rest| rest.split(' ').next())
+                .and_then(|n| n.parse::<u64>().ok());
+            if let Some(count) = count
+                && reports.send((Instant::now(), count)).is_err()
+            {
+                break;
+            }
+        }
+    });
+    let mut seen: Vec<(Instant, u64)> = Vec::new();
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(4) {
+        if let Ok(report) = reported.recv_timeout(Duration::from_millis(50)) {
+            seen.push(report);
+        }
+        assert!(
+            child.try_wait().expect("waits").is_none(),
+            "cairn ended before the kill"
+        );
+    }
+    let _ = child.kill(); // SIGKILL
+    let killed_at = Instant::now();
+    child.wait().expect("reaped");
+    seen.extend(reported.try_iter().filter(|(at, _)| *at <= killed_at));
+    let before = |margin: Duration| {
+        seen.iter()
+            .filter(|(at, _)| *at + margin <= killed_at)
+            .map(|(_, n)| *n)
+            .max()
+            .unwrap_or(0)
+    };
+    let (at_kill, a_second_before) = (before(Duration::ZERO), before(Duration::from_secs(1)));
+    assert!(a_second_before > 0, "no progress reported: {seen:?}");
+
+    let host = Host::builder()
+        .journal(dir.path().join("journal.redb"))
+        .engine(engine())
+        .read_only(true)
+        .open()
+        .expect("the journal opens after a kill");
+    let executions = host
+        .client()
+        .executions(&Default::default())
+        .expect("readable");
+    assert_eq!(executions.len(), 1, "the execution survives the kill");
+    let detail = cairn_tests::detail(&host, executions[0].id);
+    assert_eq!(detail.execution.status, ExecutionStatus::Running);
+    let journaled = detail
+        .calls
+        .iter()
+        .filter(|c| c.status == CallStatus::Completed)
+        .count() as u64;
+    eprintln!(
+        "eventual kill: {at_kill} calls reported completed at the kill, {a_second_before} a \
+         second before; the journal holds {journaled} (at most {} lost)",
+        at_kill.saturating_sub(journaled)
+    );
+    assert!(
+        journaled >= a_second_before,
+        "lost calls completed more than a second before the kill: {journaled} journaled, \
+         {a_second_before} reported a second before"
+    );
 }

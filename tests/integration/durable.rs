@@ -1,12 +1,18 @@
 //! Durable control flow: resume reuses what completed and continues what did
-//! not, flow retries, the output cache, non-determinism, durability modes.
+//! not, flow retries, the output cache, non-determinism, durability modes,
+//! and a full disk.
 //! Real executions are counted from outside the sandbox, by the marks the
 //! checkpoints leave in a granted folder.
 
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+
 use cairn_host::{
-    CallSource, CallStatus, Durability, ExecutionStatus, FailureKind, Host, Policy, RunError,
+    CallSource, CallStatus, Durability, ExecutionId, ExecutionStatus, FailureKind, Host,
+    JournalError, Policy, RunError,
 };
-use cairn_tests::{count_marks, engine, host, load, marking_policy, marks, temp};
+use cairn_tests::{cairn_bin, count_marks, engine, guest, host, load, marking_policy, marks, temp};
 
 #[tokio::test]
 async fn resume_reuses_completed_calls_and_gives_the_failed_one_new_attempts() {
@@ -285,4 +291,194 @@ async fn retries_wait_the_policys_delay_doubling_each_time() {
     assert_eq!(gaps.len(), 2);
     assert!(gaps[0] >= 40_000, "first retry waited {} µs", gaps[0]);
     assert!(gaps[1] >= 80_000, "second retry waited {} µs", gaps[1]);
+}
+
+// A full disk. The journal goes on a small disk: a tmpfs mounted in a mount
+// namespace of the command's own (so nothing outlives it), or, where
+// mounting is not allowed, a file size limit (`ulimit -f`, with SIGXFSZ
+// ignored so that writes fail with EFBIG instead of killing the process).
+// Either way real writes fail; what the disk holds is copied out when the
+// command ends.
+
+/// The size of the small disk: room for a new journal and the bench
+/// component, and a few thousand calls.
+const SMALL_DISK: u64 = 2 << 20;
+
+fn tmpfs_allowed() -> bool {
+    static ALLOWED: OnceLock<bool> = OnceLock::new();
+    *ALLOWED.get_or_init(|| {
+        let probe = temp();
+        Command::new("unshare")
+            .args(["-m", "mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs"])
+            .arg(probe.path())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    })
+}
+
+/// `program` run with the folder `disk` on a small disk, whose content is
+/// copied to `out` when it ends.
+fn on_small_disk(disk: &Path, out: &Path, program: &Path) -> Command {
+    let then = r#""$@"; code=$?; cp -a "$disk"/. "$out"/; exit $code"#;
+    let mut command = if tmpfs_allowed() {
+        let mut command = Command::new("unshare");
+        command.args(["-m", "sh", "-c"]).arg(format!(
+            r#"disk=$1 out=$2; shift 2; mount -t tmpfs -o size={SMALL_DISK} tmpfs "$disk" || exit 90; {then}"#
+        ));
+        command
+    } else {
+        eprintln!("mounting a tmpfs is not allowed here: using a file size limit instead");
+        let mut command = Command::new("sh");
+        command.arg("-c").arg(format!(
+            r#"disk=$1 out=$2; shift 2; trap '' XFSZ; ulimit -f {}; {then}"#,
+            SMALL_DISK / 512
+        ));
+        command
+    };
+    command.arg("sh").arg(disk).arg(out).arg(program);
+    command
+}
+
+/// Two folders: the small disk's mount point and where its content lands.
+fn disk_and_out(dir: &Path) -> (PathBuf, PathBuf) {
+    let (disk, out) = (dir.join("disk"), dir.join("out"));
+    for folder in [&disk, &out] {
+        std::fs::create_dir_all(folder).expect("a folder");
+    }
+    (disk, out)
+}
+
+/// What a journal copied out of a small disk holds for execution 1: its
+/// status and how many completed calls.
+fn left_on(journal: &Path) -> (ExecutionStatus, usize) {
+    let host = Host::builder()
+        .journal(journal)
+        .engine(engine())
+        .read_only(true)
+        .open()
+        .expect("the journal opens read-only");
+    let detail = cairn_tests::detail(&host, ExecutionId(1));
+    let completed = detail
+        .calls
+        .iter()
+        .filter(|c| c.status == CallStatus::Completed)
+        .count();
+    (detail.execution.status, completed)
+}
+
+const CHILD: &str = "CAIRN_DISK_FULL_CHILD";
+
+/// A journal write that fails because the disk is full is a typed
+/// `DiskFull` error, for the run and for closing the host, under both
+/// durabilities; the execution and what was durably acknowledged before
+/// stay readable. Each case
+/// runs this test binary again, as [`disk_full_child`], on a small disk.
+#[tokio::test]
+async fn a_full_disk_is_a_typed_error_and_keeps_what_was_acknowledged() {
+    // Compile the bench guest into the shared artifact cache first: the
+    // child must not write it under a file size limit.
+    let warm = Host::builder()
+        .in_memory()
+        .engine(engine())
+        .open()
+        .expect("opens");
+    load(&warm, "bench").await;
+    for durability in ["immediate", "eventual"] {
+        let dir = temp();
+        let (disk, out) = disk_and_out(dir.path());
+        let exe = std::env::current_exe().expect("the test binary");
+        let child = on_small_disk(&disk, &out, &exe)
+            .args(["disk_full_child", "--exact", "--nocapture"])
+            .env(CHILD, durability)
+            .env("CAIRN_SMALL_DISK", &disk)
+            .output()
+            .expect("the child runs");
+        let stdout = String::from_utf8_lossy(&child.stdout);
+        assert!(
+            child.status.success() && stdout.contains("disk-full child: ok"),
+            "{durability}: {}\n{stdout}\n{}",
+            child.status,
+            String::from_utf8_lossy(&child.stderr)
+        );
+        let (status, completed) = left_on(&out.join("journal.redb"));
+        eprintln!("{durability}: {completed} calls journaled before the disk filled");
+        assert_eq!(status, ExecutionStatus::Running, "{durability}");
+        // Eventual durability acknowledges calls before they are on disk,
+        // so only immediate durability promises that some are there.
+        assert!(completed > 0 || durability == "eventual", "{durability}");
+    }
+}
+
+/// Run by the test above on a small disk (does nothing on its own): runs
+/// a flow until the disk is full and checks the errors.
+#[tokio::test]
+async fn disk_full_child() {
+    let Ok(durability) = std::env::var(CHILD) else {
+        return;
+    };
+    let durability = match durability.as_str() {
+        "eventual" => Durability::Eventual,
+        _ => Durability::Immediate,
+    };
+    let disk = PathBuf::from(std::env::var_os("CAIRN_SMALL_DISK").expect("the small disk"));
+    let host = Host::builder()
+        .journal(disk.join("journal.redb"))
+        .engine(engine())
+        .durability(durability)
+        .open()
+        .expect("opens");
+    let bench = load(&host, "bench").await;
+    let run = host
+        .run(&bench, "sequential_inline", r#"{"n": 50000}"#)
+        .await;
+    assert!(
+        matches!(run, Err(RunError::Journal(JournalError::DiskFull { .. }))),
+        "{run:?}"
+    );
+    let closed = host.close().await;
+    assert!(
+        matches!(closed, Err(JournalError::DiskFull { .. })),
+        "{closed:?}"
+    );
+    println!("disk-full child: ok");
+}
+
+/// The measured failure: with `--durability eventual`, a disk that filled
+/// up gave exit 0 "completed" and an empty journal. Now the run fails
+/// (exit 4) and the journal keeps the execution.
+#[test]
+fn eventual_durability_on_a_full_disk_fails_the_run_instead_of_completing() {
+    let run = |dir: &Path, command: Command| {
+        let mut command = command;
+        command
+            .arg("--journal")
+            .arg(dir.join("journal.redb"))
+            .env("CAIRN_ARTIFACTS", cairn_tests::artifact_dir())
+            .env_remove("CAIRN_JOURNAL")
+            .args(["--durability", "eventual", "run"])
+            .arg(guest("bench"))
+            .args(["--flow", "sequential_inline", "--input"]);
+        command
+    };
+    // Fill the artifact cache first, off the small disk.
+    let warm = temp();
+    let warmed = run(warm.path(), Command::new(cairn_bin()))
+        .arg(r#"{"n": 1}"#)
+        .output()
+        .expect("cairn runs");
+    assert!(warmed.status.success());
+
+    let dir = temp();
+    let (disk, out) = disk_and_out(dir.path());
+    let output = run(&disk, on_small_disk(&disk, &out, &cairn_bin()))
+        .arg(r#"{"n": 50000}"#)
+        .output()
+        .expect("cairn runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(4), "{stderr}");
+    assert!(!stderr.contains("execution 1 completed"), "{stderr}");
+    assert!(output.stdout.is_empty(), "no output is reported");
+    let (status, _) = left_on(&out.join("journal.redb"));
+    assert_eq!(status, ExecutionStatus::Running, "the execution is kept");
 }

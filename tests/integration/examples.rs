@@ -59,7 +59,7 @@ fn the_approval_example_waits_for_a_person_and_continues_after_the_answer() {
         "{err}"
     );
     assert!(
-        err.contains("cairn executions input 1 --wait approve --value '<JSON>'"),
+        err.contains("executions input 1 --wait approve --value '<JSON>'"),
         "{err}"
     );
 
@@ -170,7 +170,7 @@ fn logs_and_cancel_from_the_command_line() {
     let (code, out, _) = cli(dir.path(), &["executions", "logs", "1"]);
     assert_eq!(code, 0);
     assert!(
-        out.contains("== flow `logged` ==\n[info] starting with hey\n[warn] done\n"),
+        out.contains("== flow `logged` ==\nflow| [info] starting with hey\nflow| [warn] done\n"),
         "{out}"
     );
     assert!(

@@ -516,7 +516,9 @@ async fn many_executions_run_at_once_in_one_host_and_events_reach_subscribers() 
 #[test]
 fn the_hosts_futures_are_send() {
     fn send<T: Send>(_: &T) {}
+    // The host bounds guest time with tokio timers, so its runtime has them.
     let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
         .build()
         .expect("a runtime");
     let host = Host::builder()

@@ -1,8 +1,9 @@
 //! The journal file: created when missing, refused (and left untouched) when
-//! it is not a Cairn journal, locked against a second opener, and read back
-//! intact by a new process.
+//! it is not a Cairn journal or is damaged, locked against a second opener,
+//! read back intact by a new process, and readable read-only without ever
+//! being created or written.
 
-use cairn_host::{ExecutionId, Host, JournalError, OpenError, Policy};
+use cairn_host::{ExecutionId, Host, JournalError, OpenError, Policy, RunError};
 use cairn_tests::{engine, host, load, temp};
 
 fn open(path: &std::path::Path) -> Result<Host, OpenError> {
@@ -205,4 +206,180 @@ async fn a_damaged_journal_is_reported_never_read_back_wrong() {
         "{flips} flips: {refused} refused at open, {reported} reads reported damage, {missing} records missing, {intact} intact"
     );
     assert!(refused + reported > 0, "some damage must be noticed");
+}
+
+/// Opens `path` read-only.
+fn open_read_only(path: &std::path::Path) -> Result<Host, OpenError> {
+    Host::builder()
+        .journal(path)
+        .engine(engine())
+        .read_only(true)
+        .open()
+}
+
+/// An outcome's output as the client shows it.
+fn output_of(outcome: &cairn_host::Outcome) -> Option<serde_json::Value> {
+    let output = outcome.output.as_deref().expect("an output");
+    Some(serde_json::from_str(output).expect("JSON"))
+}
+
+/// The bytes and modification time of a file, to prove nothing wrote it.
+fn fingerprint(path: &std::path::Path) -> (Vec<u8>, std::time::SystemTime) {
+    let bytes = std::fs::read(path).expect("read");
+    let modified = std::fs::metadata(path)
+        .and_then(|m| m.modified())
+        .expect("mtime");
+    (bytes, modified)
+}
+
+fn set_mode(path: &std::path::Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod");
+}
+
+#[tokio::test]
+async fn a_read_only_journal_is_listed_and_shown_and_never_written() {
+    let dir = temp();
+    let folder = dir.path().join("ro");
+    let path = folder.join("journal.redb");
+    let done = {
+        let host = Host::builder()
+            .journal(&path)
+            .engine(engine())
+            .open()
+            .expect("opens");
+        let probe = load(&host, "probe").await;
+        host.run(&probe, "sum", r#"{"a": 2, "b": 3}"#)
+            .await
+            .expect("runs")
+    };
+    let id = done.id;
+    // A read-only file in a read-only folder (root ignores both, so the
+    // fingerprint below is what proves nothing was written).
+    set_mode(&path, 0o444);
+    set_mode(&folder, 0o555);
+    let before = fingerprint(&path);
+
+    let host = open_read_only(&path).expect("opens read-only");
+    assert!(host.is_read_only());
+    let listed = host
+        .client()
+        .executions(&Default::default())
+        .expect("listed");
+    assert_eq!(listed.iter().map(|e| e.id).collect::<Vec<_>>(), [id]);
+    let shown = cairn_tests::detail(&host, id);
+    assert_eq!(shown.execution.output, output_of(&done));
+    assert!(!shown.calls.is_empty());
+    // Writing is refused, with a typed error.
+    let probe = load(&host, "probe").await;
+    let refused = host.run(&probe, "sum", r#"{"a": 1, "b": 1}"#).await;
+    assert!(
+        matches!(
+            refused,
+            Err(RunError::Journal(JournalError::ReadOnly { .. }))
+        ),
+        "{refused:?}"
+    );
+    host.close().await.expect("a read-only host closes");
+
+    assert!(fingerprint(&path) == before, "the journal was written");
+    set_mode(&folder, 0o755);
+    set_mode(&path, 0o644);
+}
+
+#[test]
+fn a_read_only_open_of_a_missing_journal_creates_nothing() {
+    let dir = temp();
+    let path = dir.path().join("missing/journal.redb");
+    let result = open_read_only(&path);
+    assert!(
+        matches!(
+            result,
+            Err(OpenError::Journal(JournalError::Missing { .. }))
+        ),
+        "{:?}",
+        result.err()
+    );
+    assert!(!dir.path().join("missing").exists(), "nothing was created");
+}
+
+/// A copy of an open journal's file is what a kill -9 leaves: redb's own
+/// read-only open refuses to repair it; a read-only host reads it anyway,
+/// without writing to it. A journal in use by a writer is refused.
+#[tokio::test]
+async fn a_journal_left_by_a_dead_process_is_read_read_only() {
+    let dir = temp();
+    let host = host(dir.path(), Policy::default());
+    let probe = load(&host, "probe").await;
+    let done = host
+        .run(&probe, "sum", r#"{"a": 1, "b": 2}"#)
+        .await
+        .expect("runs");
+    let id = done.id;
+    let in_use = open_read_only(&dir.path().join("journal.redb"));
+    assert!(
+        matches!(in_use, Err(OpenError::Journal(JournalError::InUse { .. }))),
+        "{:?}",
+        in_use.err()
+    );
+    let crashed = dir.path().join("crashed.redb");
+    std::fs::copy(dir.path().join("journal.redb"), &crashed).expect("copy");
+    drop(host);
+    let before = fingerprint(&crashed);
+
+    let host = open_read_only(&crashed).expect("opens read-only");
+    let shown = cairn_tests::detail(&host, id);
+    assert_eq!(shown.execution.output, output_of(&done));
+    drop(host);
+    assert!(fingerprint(&crashed) == before, "the journal was written");
+    // And it still opens for writing (and is repaired) as it was.
+    open(&crashed).expect("opens");
+}
+
+/// A journal cut short is a damaged journal, not a foreign file, whichever
+/// way it is opened; it is left as it is, and the error says how much of it
+/// can still be read.
+#[tokio::test]
+async fn a_truncated_journal_is_reported_damaged_and_left_as_it_is() {
+    let dir = temp();
+    {
+        let host = host(dir.path(), Policy::default());
+        let probe = load(&host, "probe").await;
+        for b in 0..2 {
+            host.run(&probe, "sum", &format!(r#"{{"a": 1, "b": {b}}}"#))
+                .await
+                .expect("runs");
+        }
+    }
+    let original = std::fs::read(dir.path().join("journal.redb")).expect("read");
+    for (what, len) in [
+        ("one byte short", original.len() - 1),
+        ("half", original.len() / 2),
+        ("its first 5 bytes", 5),
+    ] {
+        let copy = temp();
+        let path = copy.path().join("journal.redb");
+        std::fs::write(&path, &original[..len]).expect("write");
+        for read_only in [false, true] {
+            let result = if read_only {
+                open_read_only(&path)
+            } else {
+                open(&path)
+            };
+            match &result {
+                Err(OpenError::Journal(error @ JournalError::Damaged { surviving, .. })) => {
+                    eprintln!("{what} (read-only: {read_only}): {error}");
+                    if len == original.len() - 1 {
+                        assert_eq!(*surviving, Some(2), "{what}: both executions survive");
+                    }
+                }
+                other => panic!("{what}: {:?}", other.as_ref().err()),
+            }
+            assert_eq!(
+                std::fs::read(&path).expect("read"),
+                &original[..len],
+                "{what}: untouched"
+            );
+        }
+    }
 }

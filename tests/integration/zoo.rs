@@ -11,6 +11,9 @@ use cairn_host::{
 };
 use cairn_tests::{artifact_dir, engine, guest, temp};
 
+#[path = "forged.rs"]
+mod forged;
+
 /// A hostile run: its outcome, what the journal says, and proof that the
 /// host still works afterwards.
 async fn run(policy: Policy, zoo: &str, input: &str) -> (Outcome, ExecutionDetail) {

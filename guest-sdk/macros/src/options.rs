@@ -110,12 +110,25 @@ fn boolean(lit: &Lit, name: &str) -> syn::Result<bool> {
     }
 }
 
+/// A kind label keeps to the host's rule for names: 1 to 128 ASCII letters,
+/// digits, `_`, `-` or `.`, starting with a letter or `_` (the host refuses
+/// any other at load, so the SDK says so at compile time).
 fn kind(lit: &Lit) -> syn::Result<String> {
+    let valid = |label: &str| {
+        label.len() <= 128
+            && label
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && label
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+    };
     match lit {
-        Lit::Str(s) if !s.value().trim().is_empty() => Ok(s.value()),
+        Lit::Str(s) if valid(&s.value()) => Ok(s.value()),
         other => Err(syn::Error::new_spanned(
             other,
-            "`kind` takes a non-empty string, e.g. `kind = \"llm_call\"`",
+            "`kind` takes a label of ASCII letters, digits, `_`, `-` or `.` (at most 128, starting with a letter or `_`), e.g. `kind = \"llm_call\"`",
         )),
     }
 }

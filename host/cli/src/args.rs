@@ -6,6 +6,11 @@ use std::time::Duration;
 use cairn_host::{ExecutionId, ExecutionStatus};
 use clap::{Args, Parser, Subcommand};
 
+use crate::limits;
+
+/// `--journal` when neither the flag nor `CAIRN_JOURNAL` is given.
+pub const DEFAULT_JOURNAL: &str = ".cairn/journal.redb";
+
 #[derive(Parser)]
 #[command(
     name = "cairn",
@@ -27,7 +32,7 @@ pub struct Global {
         long,
         global = true,
         env = "CAIRN_JOURNAL",
-        default_value = ".cairn/journal.redb"
+        default_value = DEFAULT_JOURNAL
     )]
     pub journal: PathBuf,
     /// Where compiled components are cached [default: beside the journal, in artifacts/].
@@ -36,14 +41,14 @@ pub struct Global {
     /// Print machine-readable JSON on stdout.
     #[arg(long, global = true)]
     pub json: bool,
-    /// Fuel per checkpoint attempt (about one unit per WebAssembly instruction).
-    #[arg(long, global = true, value_name = "N")]
+    /// Fuel per checkpoint attempt (about one unit per WebAssembly instruction; at least 1).
+    #[arg(long, global = true, value_name = "N", value_parser = limits::fuel_text)]
     pub fuel: Option<u64>,
-    /// Memory per checkpoint store, e.g. 64MiB.
-    #[arg(long, global = true, value_name = "SIZE", value_parser = parse_size)]
+    /// Memory per checkpoint store, e.g. 64MiB (64KiB to 1GiB).
+    #[arg(long, global = true, value_name = "SIZE", value_parser = limits::memory)]
     pub memory: Option<u64>,
-    /// Wall-clock time per checkpoint attempt, e.g. 500ms, 30s, 2m.
-    #[arg(long, global = true, value_name = "DURATION", value_parser = parse_duration)]
+    /// Wall-clock time per checkpoint attempt, e.g. 500ms, 30s, 2m (1ms to 24h).
+    #[arg(long, global = true, value_name = "DURATION", value_parser = limits::timeout)]
     pub timeout: Option<Duration>,
     /// Let checkpoints send HTTP requests to HOST (any port) or HOST:PORT.
     #[arg(long = "allow-http", global = true, value_name = "HOST[:PORT]")]
@@ -51,25 +56,51 @@ pub struct Global {
     /// Pass a host environment variable through to checkpoints, by name.
     #[arg(long = "allow-env", global = true, value_name = "NAME")]
     pub allow_env: Vec<String>,
-    /// The largest output a checkpoint may return, e.g. 1MiB.
-    #[arg(long, global = true, value_name = "SIZE", value_parser = parse_size)]
+    /// The largest output a checkpoint may return, e.g. 1MiB (1B to 1GiB).
+    #[arg(long, global = true, value_name = "SIZE", value_parser = limits::max_output)]
     pub max_output: Option<u64>,
-    /// Captured stdout and stderr per attempt, each, e.g. 64KiB.
-    #[arg(long, global = true, value_name = "SIZE", value_parser = parse_size)]
+    /// The most checkpoint calls (and clock readings) one execution may make (default 100000).
+    #[arg(long, global = true, value_name = "N", value_parser = limits::count)]
+    pub max_calls: Option<u32>,
+    /// The most items one map may submit (default 10000).
+    #[arg(long, global = true, value_name = "N", value_parser = limits::count)]
+    pub max_map_items: Option<u32>,
+    /// The most calls a flow may have running or unread at once (default 10000).
+    #[arg(long, global = true, value_name = "N", value_parser = limits::count)]
+    pub max_pending: Option<u32>,
+    /// The most durable waits one execution may ask (default 100).
+    #[arg(long, global = true, value_name = "N", value_parser = limits::count)]
+    pub max_waits: Option<u32>,
+    /// The most bytes of call inputs and outputs one execution may hold at once, e.g. 512MiB (default).
+    #[arg(long, global = true, value_name = "SIZE", value_parser = limits::max_held)]
+    pub max_held: Option<u64>,
+    /// The longest error message or question a guest hands over, e.g. 64KiB (64B to 16MiB); longer ones are cut.
+    #[arg(long, global = true, value_name = "SIZE", value_parser = limits::max_message)]
+    pub max_message: Option<u64>,
+    /// Captured stdout and stderr per attempt, each, e.g. 64KiB (at most 64MiB).
+    #[arg(long, global = true, value_name = "SIZE", value_parser = limits::log_bytes)]
     pub log_bytes: Option<u64>,
-    /// The most native stack WebAssembly may use, e.g. 512KiB.
-    #[arg(long, global = true, value_name = "SIZE", value_parser = parse_size)]
+    /// The most native stack WebAssembly may use, e.g. 512KiB (64KiB to 64MiB).
+    #[arg(long, global = true, value_name = "SIZE", value_parser = limits::stack)]
     pub stack: Option<u64>,
-    /// Read the policy from a TOML file; flags given as well override it.
+    /// Read the policy from a TOML file (at most 1MiB); flags given as well override it.
     #[arg(long, global = true, value_name = "FILE.toml")]
     pub policy: Option<PathBuf>,
     /// Grant checkpoints a host folder: HOST[:GUEST][:ro] (GUEST defaults to HOST).
     #[arg(long = "allow-dir", global = true, value_name = "HOST[:GUEST][:ro]", value_parser = parse_dir)]
     pub allow_dirs: Vec<DirArg>,
     /// immediate: a completed call is fsynced before the flow sees it;
-    /// eventual: faster, a crash may lose the last calls (they run again on resume).
+    /// eventual: faster, a crash may lose the calls of the last 200 ms (they run again on resume).
     #[arg(long, global = true, value_enum, default_value_t = DurabilityArg::Immediate)]
     pub durability: DurabilityArg,
+}
+
+impl Global {
+    /// The journal to name in a command suggested to the operator: none when
+    /// it is the default one.
+    pub fn journal_to_suggest(&self) -> Option<&std::path::Path> {
+        (self.journal != std::path::Path::new(DEFAULT_JOURNAL)).then_some(self.journal.as_path())
+    }
 }
 
 /// `--durability`.
@@ -110,7 +141,7 @@ pub struct RunArgs {
     /// The input: a JSON object of the flow's named parameters.
     #[arg(long, conflicts_with = "input_file")]
     pub input: Option<String>,
-    /// Read the input JSON from a file.
+    /// Read the input JSON from a file (at most 64MiB).
     #[arg(long, value_name = "FILE")]
     pub input_file: Option<PathBuf>,
 }
@@ -196,35 +227,6 @@ pub struct ShowArgs {
     pub id: ExecutionId,
 }
 
-/// `1024`, `64KiB`, `64MiB`, `1GiB` (also `KB`/`MB`/`GB` as powers of 1000).
-pub fn parse_size(text: &str) -> Result<u64, String> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let number: u64 = number
-        .parse()
-        .map_err(|_| format!("`{text}` is not a size like 64MiB"))?;
-    let factor: u64 = match unit.trim() {
-        "" | "B" => 1,
-        "KiB" | "K" => 1 << 10,
-        "MiB" | "M" => 1 << 20,
-        "GiB" | "G" => 1 << 30,
-        "KB" => 1_000,
-        "MB" => 1_000_000,
-        "GB" => 1_000_000_000,
-        other => {
-            return Err(format!(
-                "unknown size unit `{other}`; use B, KiB, MiB or GiB"
-            ));
-        }
-    };
-    number
-        .checked_mul(factor)
-        .ok_or_else(|| format!("`{text}` is too large"))
-}
-
 /// `SELECTOR=JSON`: the selector never holds `=`, so the first one splits.
 fn parse_override(text: &str) -> Result<(String, String), String> {
     match text.split_once('=') {
@@ -255,41 +257,12 @@ fn parse_dir(text: &str) -> Result<DirArg, String> {
     })
 }
 
-/// `250ms`, `30s`, `2m`, `1h`; a bare number is seconds.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let number: u64 = number
-        .parse()
-        .map_err(|_| format!("`{text}` is not a duration like 30s"))?;
-    Ok(match unit.trim() {
-        "ms" => Duration::from_millis(number),
-        "" | "s" => Duration::from_secs(number),
-        "m" => Duration::from_secs(number.saturating_mul(60)),
-        "h" => Duration::from_secs(number.saturating_mul(3600)),
-        other => {
-            return Err(format!(
-                "unknown duration unit `{other}`; use ms, s, m or h"
-            ));
-        }
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn sizes_and_durations() {
-        assert_eq!(parse_size("64MiB"), Ok(64 << 20));
-        assert_eq!(parse_size("1000"), Ok(1000));
-        assert!(parse_size("12 parsecs").is_err());
-        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
-        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
-        assert!(parse_duration("soon").is_err());
+    fn dirs() {
         assert_eq!(
             parse_dir("/tmp/data:/data:ro"),
             Ok(DirArg {

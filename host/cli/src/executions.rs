@@ -1,4 +1,5 @@
-//! `cairn executions list|show`: reading the journal.
+//! `cairn executions list|show|logs|input|cancel`: reading the journal and
+//! answering or cancelling what is in it. None of them creates a journal.
 
 use std::process::ExitCode;
 
@@ -6,11 +7,17 @@ use cairn_host::{ExecutionFilter, Host, Policy};
 
 use crate::args::{Global, InputArgs, ListArgs, LogsArgs, ShowArgs};
 use crate::exit::Exit;
-use crate::render;
+use crate::terminal::{self, line};
+use crate::{render, setup};
 
-fn open(global: &Global) -> Result<Host, Exit> {
+/// The journal, which must exist; opened read-only for commands that only
+/// read (they then work on a read-only file, and never repair or lock it
+/// for writing).
+fn open(global: &Global, read_only: bool) -> Result<Host, Exit> {
+    setup::existing_journal(global)?;
     Ok(Host::builder()
         .journal(&global.journal)
+        .read_only(read_only)
         .policy(Policy::default())
         .open()?)
 }
@@ -20,7 +27,7 @@ pub fn list(global: &Global, args: &ListArgs) -> Result<ExitCode, Exit> {
         status: args.status,
         flow: args.flow.clone(),
     };
-    let executions = open(global)?.client().executions(&filter)?;
+    let executions = open(global, true)?.client().executions(&filter)?;
     if global.json {
         render::json(&executions)?;
     } else {
@@ -30,13 +37,16 @@ pub fn list(global: &Global, args: &ListArgs) -> Result<ExitCode, Exit> {
 }
 
 pub fn show(global: &Global, args: &ShowArgs) -> Result<ExitCode, Exit> {
-    let detail = open(global)?.client().execution(args.id)?.ok_or_else(|| {
-        Exit::bad_input(anyhow::anyhow!(
-            "no execution {} in {}",
-            args.id,
-            global.journal.display()
-        ))
-    })?;
+    let detail = open(global, true)?
+        .client()
+        .execution(args.id)?
+        .ok_or_else(|| {
+            Exit::bad_input(anyhow::anyhow!(
+                "no execution {} in {}",
+                args.id,
+                line(&global.journal.to_string_lossy())
+            ))
+        })?;
     if global.json {
         render::json(&detail)?;
     } else {
@@ -46,24 +56,28 @@ pub fn show(global: &Global, args: &ShowArgs) -> Result<ExitCode, Exit> {
 }
 
 pub async fn input(global: &Global, args: &InputArgs) -> Result<ExitCode, Exit> {
-    open(global)?
-        .answer(args.id, &args.wait, &args.value)
-        .await?;
+    let host = open(global, false)?;
+    host.answer(args.id, &args.wait, &args.value).await?;
+    host.close().await?;
+    let id = args.id.to_string();
     eprintln!(
-        "cairn: stored the value of `{}`; continue with: cairn executions resume {}",
-        args.wait, args.id
+        "cairn: stored the value of `{}`; continue with: {}",
+        line(&args.wait),
+        terminal::command(global.journal_to_suggest(), &["executions", "resume", &id])
     );
     Ok(ExitCode::SUCCESS)
 }
 
 pub async fn cancel(global: &Global, args: &ShowArgs) -> Result<ExitCode, Exit> {
-    open(global)?.cancel(args.id).await?;
+    let host = open(global, false)?;
+    host.cancel(args.id).await?;
+    host.close().await?;
     eprintln!("cairn: execution {} cancelled", args.id);
     Ok(ExitCode::SUCCESS)
 }
 
 pub fn logs(global: &Global, args: &LogsArgs) -> Result<ExitCode, Exit> {
-    let detail = open(global)?
+    let detail = open(global, true)?
         .client()
         .execution(args.id)?
         .ok_or_else(|| Exit::bad_input(anyhow::anyhow!("no execution {}", args.id)))?;
@@ -79,8 +93,10 @@ pub fn logs(global: &Global, args: &LogsArgs) -> Result<ExitCode, Exit> {
         return Ok(ExitCode::SUCCESS);
     }
     if args.call.is_none() && !detail.flow_log.is_empty() {
-        println!("== flow `{}` ==", detail.execution.flow);
-        print!("{}", detail.flow_log);
+        // Prefixed like a call's output, so a flow cannot print lines that
+        // pass for the headers or another stream's lines.
+        println!("== flow `{}` ==", line(&detail.execution.flow));
+        print!("{}", prefixed("flow", &detail.flow_log));
     }
     for call in calls {
         for attempt in &call.attempts {
@@ -89,7 +105,9 @@ pub fn logs(global: &Global, args: &LogsArgs) -> Result<ExitCode, Exit> {
             }
             println!(
                 "== {} (seq {}) attempt {} ==",
-                call.call_id, call.seq, attempt.n
+                line(&call.call_id),
+                call.seq,
+                attempt.n
             );
             print!("{}", prefixed("stdout", &attempt.stdout));
             print!("{}", prefixed("stderr", &attempt.stderr));
@@ -98,8 +116,10 @@ pub fn logs(global: &Global, args: &LogsArgs) -> Result<ExitCode, Exit> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Each line of captured output after its stream's name, made safe to show
+/// (a CR that ends a line goes with its line break).
 fn prefixed(stream: &str, text: &str) -> String {
     text.lines()
-        .map(|line| format!("{stream}| {line}\n"))
+        .map(|text| format!("{stream}| {}\n", terminal::block(text)))
         .collect()
 }

@@ -42,7 +42,11 @@ impl Exit {
 
 impl From<JournalError> for Exit {
     fn from(e: JournalError) -> Exit {
-        Exit::host(e)
+        match e {
+            // A path the user gave that holds no journal.
+            JournalError::Missing { .. } => Exit::bad_input(e),
+            other => Exit::host(other),
+        }
     }
 }
 
@@ -50,6 +54,7 @@ impl From<OpenError> for Exit {
     fn from(e: OpenError) -> Exit {
         match e {
             OpenError::Policy(_) => Exit::bad_input(e),
+            OpenError::Journal(journal) => Exit::from(journal),
             other => Exit::host(other),
         }
     }
@@ -81,7 +86,10 @@ impl From<RunError> for Exit {
             // A host-side flow runs only in the program that registers it.
             | RunError::UnregisteredFlow { .. }
             | RunError::FlowAlreadyRegistered(_)
-            | RunError::ComponentForHostFlow(_) => Exit::bad_input(e),
+            | RunError::ComponentForHostFlow(_)
+            // The policy cannot run the component at all: raise the limit.
+            | RunError::MemoryTooSmall { .. }
+            | RunError::BadFlowName(_) => Exit::bad_input(e),
             RunError::Load(load) => Exit::from(load),
             other => Exit::host(other),
         }

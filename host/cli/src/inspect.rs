@@ -6,6 +6,7 @@ use cairn_host::Component;
 
 use crate::args::{Global, InspectArgs};
 use crate::exit::Exit;
+use crate::terminal::line;
 use crate::{render, setup};
 
 pub async fn inspect(global: &Global, args: &InspectArgs) -> Result<ExitCode, Exit> {
@@ -24,14 +25,14 @@ pub async fn inspect(global: &Global, args: &InspectArgs) -> Result<ExitCode, Ex
     println!(
         "component {}  (cairn-guest {})",
         component.hash(),
-        manifest.sdk_version
+        line(&manifest.sdk_version)
     );
     println!("\nflows");
     for flow in &manifest.flows {
         println!(
             "  {}({})  retries={} cache={}",
-            flow.name,
-            flow.params.join(", "),
+            line(&flow.name),
+            line(&flow.params.join(", ")),
             flow.retries,
             flow.cache
         );
@@ -40,13 +41,13 @@ pub async fn inspect(global: &Global, args: &InspectArgs) -> Result<ExitCode, Ex
     for c in &manifest.checkpoints {
         println!(
             "  {}({})  runtime={} retries={} cache={} kind={}",
-            c.name,
-            c.params.join(", "),
+            line(&c.name),
+            line(&c.params.join(", ")),
             c.runtime,
             c.retries,
             c.cache
                 .map_or_else(|| "flow default".to_owned(), |b| b.to_string()),
-            c.kind.as_deref().unwrap_or("-"),
+            line(c.kind.as_deref().unwrap_or("-")),
         );
     }
     Ok(ExitCode::SUCCESS)

@@ -7,11 +7,14 @@
 mod args;
 mod executions;
 mod exit;
+mod files;
 mod inspect;
+mod limits;
 mod policy_file;
 mod render;
 mod run;
 mod setup;
+mod terminal;
 
 use std::process::ExitCode;
 
@@ -79,7 +82,11 @@ async fn dispatch(cli: Cli) -> Result<ExitCode, Exit> {
     }
 }
 
+/// The final `error:` line. Errors carry guest text (flow lists, input
+/// errors, non-determinism descriptions), so it is made safe to show, on one
+/// line: a line break in it could forge a second `error:` line.
 fn report(exit: Exit) -> ExitCode {
-    eprintln!("error: {:#}", exit.error);
+    let error = format!("{:#}", exit.error);
+    eprintln!("error: {}", terminal::line(&error));
     exit.code
 }

@@ -1,4 +1,5 @@
-//! Human and JSON output.
+//! Human and JSON output. Everything human output shows from a guest or
+//! the journal goes through [`terminal`] first.
 
 use cairn_host::{
     AttemptOutcome, CallSource, CallStatus, Event, ExecutionDetail, ExecutionStatus,
@@ -9,6 +10,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use crate::exit::Exit;
+use crate::terminal::{self, line};
 
 /// Pretty JSON on stdout.
 pub fn json(value: &impl Serialize) -> Result<(), Exit> {
@@ -37,7 +39,7 @@ impl Progress {
     pub fn on(&mut self, event: &Event) {
         match event {
             Event::ExecutionStarted { exec, flow } => {
-                eprintln!("cairn: execution {exec} of flow `{flow}` started")
+                eprintln!("cairn: execution {exec} of flow `{}` started", line(flow))
             }
             Event::CallSubmitted { .. } => self.submitted += 1,
             Event::AttemptFailed {
@@ -51,13 +53,14 @@ impl Progress {
                     self.failed += 1;
                 }
                 let why = match outcome {
-                    AttemptOutcome::Failed { message } => format!("failed: {message}"),
+                    AttemptOutcome::Failed { message } => format!("failed: {}", line(message)),
                     AttemptOutcome::Trapped { kind, message } => {
-                        format!("trapped ({kind}): {message}")
+                        format!("trapped ({}): {}", line(&kind.to_string()), line(message))
                     }
                     _ => "failed".to_owned(),
                 };
                 let next = if *will_retry { ", retrying" } else { "" };
+                let call_id = line(call_id);
                 self.line(format!("  ✗ {call_id:<24} attempt {attempt} {why}{next}"));
             }
             Event::CallCompleted {
@@ -68,23 +71,27 @@ impl Progress {
                 ..
             } => {
                 self.completed += 1;
-                let line = match source {
+                let call_id = line(call_id);
+                let text = match source {
                     CallSource::Executed => {
                         format!("  ✓ {call_id:<24} seq {seq:<6} {}", duration(*duration_us))
                     }
                     other => format!("  ↺ {call_id:<24} seq {seq:<6} {}", source_name(*other)),
                 };
-                self.line(line);
+                self.line(text);
             }
             Event::CallReplayed { seq, call_id, .. } => {
                 self.completed += 1;
+                let call_id = line(call_id);
                 self.line(format!("  ↺ {call_id:<24} seq {seq:<6} from the journal"));
             }
             Event::ExecutionResumed { exec } => eprintln!("cairn: execution {exec} resumed"),
             Event::ReplayDiverged {
                 seq, source, now, ..
             } => eprintln!(
-                "cairn: the replay diverges from its source at seq {seq}: the source called {source}, this run calls {now}; later calls run live"
+                "cairn: the replay diverges from its source at seq {seq}: the source called {}, this run calls {}; later calls run live",
+                line(source),
+                line(now)
             ),
             Event::FlowRetrying { exec, retries_left } => eprintln!(
                 "cairn: execution {exec} failed; running the flow again ({retries_left} retries left)"
@@ -99,10 +106,10 @@ impl Progress {
         }
     }
 
-    fn line(&mut self, line: String) {
+    fn line(&mut self, text: String) {
         self.lines += 1;
         if self.lines <= CALL_LINES {
-            eprintln!("{line}");
+            eprintln!("{text}");
             return;
         }
         let due = self
@@ -131,26 +138,29 @@ pub fn execution_table(executions: &[ExecutionSummary]) {
     for e in executions {
         println!(
             "{:<6} {:<24} {:<10} {:<28}",
-            e.id, e.flow, e.status, e.created_at
+            e.id,
+            line(&e.flow),
+            e.status,
+            line(&e.created_at)
         );
     }
 }
 
 pub fn execution_detail(detail: &ExecutionDetail) {
     let e = &detail.execution;
-    println!("execution {}  flow {}  {}", e.id, e.flow, e.status);
+    println!("execution {}  flow {}  {}", e.id, line(&e.flow), e.status);
     match &e.component {
-        Some(component) => println!("  component {component}"),
+        Some(component) => println!("  component {}", line(component)),
         None => println!("  component (host-side flow)"),
     }
-    println!("  input     {}", e.input);
+    println!("  input     {}", terminal::value(&e.input));
     if let Some(output) = &e.output {
-        println!("  output    {output}");
+        println!("  output    {}", terminal::value(output));
     }
     if let Some(failure) = &e.failure {
-        println!("  failure   {:?}: {}", failure.kind, failure.message);
+        println!("  failure   {:?}: {}", failure.kind, line(&failure.message));
     }
-    println!("  created   {}", e.created_at);
+    println!("  created   {}", line(&e.created_at));
     if e.status == ExecutionStatus::Running {
         println!("  (running, or left running by a process that stopped)");
     }
@@ -165,12 +175,12 @@ pub fn execution_detail(detail: &ExecutionDetail) {
         let output = call
             .output
             .as_ref()
-            .map(ToString::to_string)
+            .map(terminal::value)
             .unwrap_or_default();
         println!(
             "{:<4} {:<24} {:<9} {:<10} {:<9} {:>8}  {}",
             call.seq,
-            call.call_id,
+            line(&call.call_id),
             call.runtime.to_string(),
             status,
             source_name(call.source),
@@ -182,7 +192,7 @@ pub fn execution_detail(detail: &ExecutionDetail) {
                 "       attempt {} {}: {}",
                 attempt.n,
                 attempt.status,
-                attempt.error.as_deref().unwrap_or("")
+                line(attempt.error.as_deref().unwrap_or(""))
             );
         }
     }

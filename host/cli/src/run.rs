@@ -8,13 +8,13 @@ use cairn_host::{Event, EventSink, ExecutionStatus, FailureKind, Host, Outcome, 
 
 use crate::args::{Global, ReplayArgs, RunArgs, ShowArgs};
 use crate::exit::{Exit, code};
-use crate::{render, setup};
+use crate::{files, limits, render, setup, terminal};
 
 pub async fn run(global: &Global, args: &RunArgs) -> Result<ExitCode, Exit> {
     let input = match (&args.input, &args.input_file) {
         (Some(input), _) => input.clone(),
-        (None, Some(file)) => std::fs::read_to_string(file)
-            .map_err(|e| Exit::bad_input(anyhow::anyhow!("cannot read {}: {e}", file.display())))?,
+        (None, Some(file)) => files::read_text(file, "input file", limits::INPUT_FILE_BYTES)
+            .map_err(|e| Exit::bad_input(anyhow::anyhow!(e)))?,
         (None, None) => "{}".to_owned(),
     };
     let host = setup::host(global, Some(progress()))?;
@@ -32,19 +32,21 @@ pub async fn run(global: &Global, args: &RunArgs) -> Result<ExitCode, Exit> {
         },
     };
     let outcome = host.run(&component, &flow, &input).await?;
-    report(global, &host, &outcome)
+    finish(global, &host, &outcome).await
 }
 
 /// `cairn executions resume`: the same output and exit codes as `run`.
 pub async fn resume(global: &Global, args: &ShowArgs) -> Result<ExitCode, Exit> {
+    setup::existing_journal(global)?;
     let host = setup::host(global, Some(progress()))?;
     let outcome = host.resume(args.id).await?;
-    report(global, &host, &outcome)
+    finish(global, &host, &outcome).await
 }
 
 /// `cairn executions replay`: a new execution; the same output and exit
 /// codes as `run`.
 pub async fn replay(global: &Global, args: &ReplayArgs) -> Result<ExitCode, Exit> {
+    setup::existing_journal(global)?;
     let host = setup::host(global, Some(progress()))?;
     let mut request = ReplayRequest::default();
     if let Some(from) = &args.from {
@@ -64,7 +66,7 @@ pub async fn replay(global: &Global, args: &ReplayArgs) -> Result<ExitCode, Exit
         "cairn: execution {} replays execution {}",
         outcome.id, args.id
     );
-    report(global, &host, &outcome)
+    finish(global, &host, &outcome).await
 }
 
 fn progress() -> EventSink {
@@ -74,6 +76,14 @@ fn progress() -> EventSink {
             progress.on(event);
         }
     })
+}
+
+/// Makes sure the journal holds what the run did (a commit nobody waited
+/// for may have failed, with eventual durability) before reporting it: a
+/// journal that failed is a host error (exit 4), never success.
+async fn finish(global: &Global, host: &Host, outcome: &Outcome) -> Result<ExitCode, Exit> {
+    host.sync().await?;
+    report(global, host, outcome)
 }
 
 /// Prints an outcome (the output on stdout, a failure on stderr) and
@@ -88,12 +98,12 @@ fn report(global: &Global, host: &Host, outcome: &Outcome) -> Result<ExitCode, E
         })?;
         render::json(&detail)?;
     } else if let Some(output) = &outcome.output {
-        println!("{output}");
+        println!("{}", terminal::json(output));
     }
     Ok(ExitCode::from(match outcome.status {
         ExecutionStatus::Completed => code::COMPLETED,
         ExecutionStatus::Waiting => {
-            explain_waits(host, outcome)?;
+            explain_waits(global, host, outcome)?;
             code::WAITING
         }
         ExecutionStatus::Cancelled => {
@@ -102,13 +112,14 @@ fn report(global: &Global, host: &Host, outcome: &Outcome) -> Result<ExitCode, E
         }
         _ => match &outcome.failure {
             Some(failure) if failure.kind == FailureKind::BadInput => {
-                eprintln!("cairn: bad input: {}", failure.message);
+                eprintln!("cairn: bad input: {}", terminal::line(&failure.message));
                 code::BAD_INPUT
             }
             Some(failure) => {
                 eprintln!(
                     "cairn: execution {} failed: {}",
-                    outcome.id, failure.message
+                    outcome.id,
+                    terminal::line(&failure.message)
                 );
                 code::FAILED
             }
@@ -118,21 +129,30 @@ fn report(global: &Global, host: &Host, outcome: &Outcome) -> Result<ExitCode, E
 }
 
 /// Tells a person what a waiting execution needs and how to give it.
-fn explain_waits(host: &Host, outcome: &Outcome) -> Result<(), Exit> {
-    let Some(detail) = host.client().execution(outcome.id)? else {
-        return Ok(());
-    };
-    for wait in detail.waits.iter().filter(|w| w.value.is_none()) {
+fn explain_waits(global: &Global, host: &Host, outcome: &Outcome) -> Result<(), Exit> {
+    // Only the waits: the execution's calls may hold large outputs.
+    let waits = host.client().waits(outcome.id)?;
+    let id = outcome.id.to_string();
+    let journal = global.journal_to_suggest();
+    for wait in waits.iter().filter(|w| w.value.is_none()) {
         eprintln!(
-            "cairn: execution {} is waiting for `{}`: {}",
-            outcome.id, wait.name, wait.question
+            "cairn: execution {id} is waiting for `{}`: {}",
+            terminal::line(&wait.name),
+            terminal::line(&wait.question)
         );
-        eprintln!("  schema: {}", wait.schema);
-        eprintln!(
-            "  answer: cairn executions input {} --wait {} --value '<JSON>'",
-            outcome.id, wait.name
-        );
-        eprintln!("  then:   cairn executions resume {}", outcome.id);
+        eprintln!("  schema: {}", terminal::value(&wait.schema));
+        let answer = [
+            "executions",
+            "input",
+            &id,
+            "--wait",
+            &wait.name,
+            "--value",
+            "<JSON>",
+        ];
+        eprintln!("  answer: {}", terminal::command(journal, &answer));
+        let resume = ["executions", "resume", &id];
+        eprintln!("  then:   {}", terminal::command(journal, &resume));
     }
     Ok(())
 }

@@ -5,9 +5,10 @@ use std::path::PathBuf;
 
 use cairn_host::{Durability, Engine, EventSink, Host, Policy};
 
-use crate::args::{DurabilityArg, Global, parse_duration, parse_size};
+use crate::args::{DurabilityArg, Global};
 use crate::exit::Exit;
 use crate::policy_file::PolicyFile;
+use crate::terminal;
 
 /// Compiled components are cached beside the journal unless told otherwise.
 fn artifact_dir(global: &Global) -> PathBuf {
@@ -28,9 +29,20 @@ fn policy_file(global: &Global) -> Result<PolicyFile, Exit> {
     }
 }
 
-/// A size from the file (already checked when it was read).
-fn size(text: Option<&str>) -> Option<u64> {
-    text.and_then(|t| parse_size(t).ok())
+/// Commands about existing executions refuse a journal that is not there,
+/// instead of creating an empty one.
+pub fn existing_journal(global: &Global) -> Result<(), Exit> {
+    match global.journal.try_exists() {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(Exit::bad_input(anyhow::anyhow!(
+            "no journal at {}",
+            terminal::line(&global.journal.to_string_lossy())
+        ))),
+        Err(e) => Err(Exit::host(anyhow::anyhow!(
+            "cannot look for the journal at {}: {e}",
+            terminal::line(&global.journal.to_string_lossy())
+        ))),
+    }
 }
 
 fn usize_of(bytes: u64) -> usize {
@@ -40,7 +52,7 @@ fn usize_of(bytes: u64) -> usize {
 pub fn engine(global: &Global) -> Result<Engine, Exit> {
     let file = policy_file(global)?;
     let mut builder = Engine::builder().artifact_cache(artifact_dir(global));
-    if let Some(bytes) = global.stack.or(size(file.stack.as_deref())) {
+    if let Some(bytes) = global.stack.or(file.stack) {
         builder = builder.max_wasm_stack(usize_of(bytes));
     }
     Ok(builder.build()?)
@@ -52,18 +64,35 @@ pub fn policy(global: &Global) -> Result<Policy, Exit> {
     if let Some(fuel) = global.fuel.or(file.fuel) {
         policy = policy.fuel(fuel);
     }
-    if let Some(bytes) = global.memory.or(size(file.memory.as_deref())) {
+    if let Some(bytes) = global.memory.or(file.memory) {
         policy = policy.memory_bytes(bytes);
     }
-    let file_timeout = file.timeout.as_deref().and_then(|t| parse_duration(t).ok());
-    if let Some(timeout) = global.timeout.or(file_timeout) {
+    if let Some(timeout) = global.timeout.or(file.timeout) {
         policy = policy.timeout(timeout);
     }
-    if let Some(bytes) = global.max_output.or(size(file.max_output.as_deref())) {
+    if let Some(bytes) = global.max_output.or(file.max_output) {
         policy = policy.max_output_bytes(usize_of(bytes));
     }
-    if let Some(bytes) = global.log_bytes.or(size(file.log_bytes.as_deref())) {
+    if let Some(bytes) = global.log_bytes.or(file.log_bytes) {
         policy = policy.log_bytes(usize_of(bytes));
+    }
+    if let Some(n) = global.max_calls.or(file.max_calls) {
+        policy = policy.max_calls(n);
+    }
+    if let Some(n) = global.max_map_items.or(file.max_map_items) {
+        policy = policy.max_map_items(n);
+    }
+    if let Some(n) = global.max_pending.or(file.max_pending) {
+        policy = policy.max_pending(n);
+    }
+    if let Some(n) = global.max_waits.or(file.max_waits) {
+        policy = policy.max_waits(n);
+    }
+    if let Some(bytes) = global.max_held.or(file.max_held) {
+        policy = policy.max_held_bytes(bytes);
+    }
+    if let Some(bytes) = global.max_message.or(file.max_message) {
+        policy = policy.max_message_bytes(usize_of(bytes));
     }
     for name in file.allow_env.iter().chain(&global.allow_env) {
         policy = policy.allow_env(name);

@@ -20,10 +20,27 @@ use crate::error::LoadError;
 use crate::runtime::checkpoint::CheckpointState;
 use crate::runtime::flow::FlowState;
 
+/// The smallest native stack WebAssembly may be given.
+pub const MIN_WASM_STACK: usize = 64 << 10;
+
+/// The largest native stack WebAssembly may be given (each async call
+/// reserves this much plus 1 MiB for the host's frames).
+pub const MAX_WASM_STACK: usize = 64 << 20;
+
+/// The most linear memories one component instance may have.
+const MAX_MEMORIES_PER_COMPONENT: u32 = 8;
+
+/// The most tables one component instance may have.
+const MAX_TABLES_PER_COMPONENT: u32 = 16;
+
+/// The most core instances one component instance may have.
+const MAX_CORE_INSTANCES_PER_COMPONENT: u32 = 64;
+
 /// How to build an [`Engine`]. Every knob has a documented default.
 #[derive(Debug, Clone)]
 pub struct EngineBuilder {
     artifact_cache: Option<PathBuf>,
+    artifact_key: Option<PathBuf>,
     epoch_tick: Duration,
     max_memory_bytes: u64,
     max_instances: u32,
@@ -34,6 +51,7 @@ impl Default for EngineBuilder {
     fn default() -> Self {
         EngineBuilder {
             artifact_cache: None,
+            artifact_key: None,
             epoch_tick: Duration::from_millis(10),
             max_memory_bytes: 1 << 30,
             max_instances: 1000,
@@ -50,31 +68,42 @@ impl EngineBuilder {
         self
     }
 
+    /// The file holding the secret that signs artifact cache entries.
+    /// Default: `<cache folder>.key`, beside the folder, made on first use
+    /// with mode 0600. Anyone who can write the cache folder can only make
+    /// Cairn compile again; anyone who can read or write the key can make
+    /// it run native code of their choosing.
+    pub fn artifact_key(mut self, file: impl Into<PathBuf>) -> Self {
+        self.artifact_key = Some(file.into());
+        self
+    }
+
     /// How often running guests check their wall-clock deadline. Timeouts
-    /// are rounded up to whole ticks. Default: 10 ms.
+    /// are rounded up to whole ticks. Default: 10 ms; from 1 ms to 1 s.
     pub fn epoch_tick(mut self, tick: Duration) -> Self {
-        self.epoch_tick = tick.max(Duration::from_millis(1));
+        self.epoch_tick = tick.clamp(Duration::from_millis(1), Duration::from_secs(1));
         self
     }
 
     /// The most linear memory any one guest memory may ever have; a
-    /// [`crate::Policy`] limit above it is cut to it. Default: 1 GiB.
+    /// [`crate::Policy`] limit above it is cut to it. Default: 1 GiB; at
+    /// least one page (64 KiB).
     pub fn max_memory_bytes(mut self, bytes: u64) -> Self {
-        self.max_memory_bytes = bytes;
+        self.max_memory_bytes = bytes.max(crate::policy::MIN_MEMORY_BYTES);
         self
     }
 
     /// How many component instances may be alive at once (the pooling
-    /// allocator's slots). Default: 1000.
+    /// allocator's slots). Default: 1000; from 4 to 100,000.
     pub fn max_instances(mut self, n: u32) -> Self {
-        self.max_instances = n.max(4);
+        self.max_instances = n.clamp(4, 100_000);
         self
     }
 
     /// The most native stack WebAssembly may use (deeper recursion traps
     /// with a stack overflow). Default: 512 KiB.
     pub fn max_wasm_stack(mut self, bytes: usize) -> Self {
-        self.max_wasm_stack = bytes.max(64 << 10);
+        self.max_wasm_stack = bytes.clamp(MIN_WASM_STACK, MAX_WASM_STACK);
         self
     }
 
@@ -87,6 +116,12 @@ impl EngineBuilder {
             .total_memories(self.max_instances)
             .total_tables(self.max_instances * 2)
             .max_memory_size(usize::try_from(self.max_memory_bytes).unwrap_or(usize::MAX))
+            // A component built by a toolchain has one memory and a handful
+            // of core instances; a hand-made one must not take a share of
+            // the pool that starves every other store.
+            .max_memories_per_component(MAX_MEMORIES_PER_COMPONENT)
+            .max_tables_per_component(MAX_TABLES_PER_COMPONENT)
+            .max_core_instances_per_component(MAX_CORE_INSTANCES_PER_COMPONENT)
             // Fresh stores reuse warm pages instead of faulting new ones in
             // (see ../shared/WASMTIME-NOTES.md: 26 µs → 10 µs per isolated call).
             .linear_memory_keep_resident(1 << 20)
@@ -120,7 +155,7 @@ impl EngineBuilder {
 
         let cache = self
             .artifact_cache
-            .map(|dir| ArtifactCache::new(dir, &wasm));
+            .map(|dir| ArtifactCache::new(dir, self.artifact_key, &wasm));
         Ok(Engine {
             inner: Arc::new(Inner {
                 ticker: Ticker::start(wasm.clone(), self.epoch_tick),
@@ -190,8 +225,10 @@ impl Engine {
     /// The number of epoch ticks that covers `timeout`, rounded up.
     pub(crate) fn ticks_for(&self, timeout: Duration) -> u64 {
         let tick = self.inner.tick.as_nanos().max(1);
+        // wasmtime adds the current epoch to the deadline: leave room, so a
+        // huge timeout means "practically never" rather than an overflow.
         u64::try_from(timeout.as_nanos().div_ceil(tick))
             .unwrap_or(u64::MAX)
-            .max(1)
+            .clamp(1, u64::MAX / 4)
     }
 }

@@ -314,7 +314,10 @@ impl<O: DeserializeOwned> Pending<O> {
     /// Waits for the call's output.
     pub async fn result(self) -> Result<O, CheckpointError> {
         let slot = self.submitted?;
-        match slot.result().await {
+        let outcome = slot.result().await;
+        // Decoded below into the flow's own value; the host lets go of it.
+        slot.release();
+        match outcome {
             CallOutcome::Finished(Ok(output)) => {
                 serde_json::from_str(&output).map_err(|e| CheckpointError::Decode {
                     what: slot.call_id.clone(),

@@ -3,8 +3,12 @@
 //!
 //! Reads go straight to redb (they see every committed write, durable or
 //! not); writes go through the single [`writer`]. The file is locked while
-//! open, so a second process gets [`JournalError::InUse`].
+//! open, so a second process gets [`JournalError::InUse`]. A journal opened
+//! read-only ([`Journal::open_read_only`]) has no writer: it is never
+//! created or changed, and refuses writes with [`JournalError::ReadOnly`].
 
+mod file;
+mod overlay;
 pub mod record;
 pub mod schema;
 pub mod writer;
@@ -14,14 +18,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use redb::{Database, DatabaseError, ReadableDatabase, ReadableTable, TableError};
+use redb::{Database, ReadableTable, TableError};
 
+use self::file::Db;
 use self::record::{AttemptRecord, CallRecord, ExecutionRecord, RecordKey, WaitRecord, decode};
-use self::schema::{
-    ATTEMPTS, CACHE, CALLS, COMPONENTS, EXECUTIONS, FORMAT_VERSION, FORMAT_VERSION_KEY, META,
-    TIMES, WAITS,
-};
-use self::writer::{Put, Sync, Writer};
+use self::schema::{ATTEMPTS, CACHE, CALLS, COMPONENTS, EXECUTIONS, TIMES, WAITS};
+use self::writer::{LazyWindow, Put, Sync, Writer};
 use crate::error::JournalError;
 use crate::model::{CallStatus, ComponentHash, ExecutionId, ExecutionStatus};
 
@@ -111,34 +113,33 @@ pub struct Journal {
 
 struct Inner {
     // Declared before `db`: dropping the writer joins its thread first.
-    writer: Writer,
-    db: Arc<Database>,
+    // `None` when the journal is open read-only.
+    writer: Option<Writer>,
+    db: Db,
     path: Option<PathBuf>,
     next_execution: AtomicU64,
 }
 
 impl Journal {
     /// Opens the journal at `path`, creating it (and its folder) if there is
-    /// no file there. An existing file that is not a Cairn journal is refused
-    /// and left as it is.
-    pub fn open(path: impl AsRef<Path>) -> Result<Journal, JournalError> {
+    /// no file there, with a writer keeping lazy commits within `window`.
+    /// An existing file that is not a Cairn journal, or a damaged one, is
+    /// refused and left as it is.
+    pub fn open(path: impl AsRef<Path>, window: LazyWindow) -> Result<Journal, JournalError> {
         let path = path.as_ref().to_path_buf();
-        let db = match std::fs::metadata(&path) {
-            Ok(meta) if meta.len() == 0 => {
-                return Err(not_a_journal(&path, "the file is empty"));
-            }
-            Ok(_) => {
-                guard(|| Database::open(&path)).and_then(|r| r.map_err(|e| open_error(&path, e)))?
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => create(&path)?,
-            Err(e) => {
-                return Err(JournalError::Storage(format!(
-                    "cannot read {}: {e}",
-                    path.display()
-                )));
-            }
-        };
-        Journal::start(db, Some(path))
+        let db = file::writable(&path)?;
+        Journal::start(Db::Database(Arc::new(db)), Some(path), Some(window))
+    }
+
+    /// Opens the journal at `path` to read it only: a missing file is
+    /// [`JournalError::Missing`] (nothing is created), the file is never
+    /// written (it may be read-only, in a read-only folder), and every
+    /// write is refused with [`JournalError::ReadOnly`]. A journal left open
+    /// by a process that died is repaired in memory for reading.
+    pub fn open_read_only(path: impl AsRef<Path>) -> Result<Journal, JournalError> {
+        let path = path.as_ref().to_path_buf();
+        let db = file::read_only(&path)?;
+        Journal::start(db, Some(path), None)
     }
 
     /// An in-memory journal, for tests and short-lived embedders.
@@ -146,13 +147,23 @@ impl Journal {
         let db = Database::builder()
             .create_with_backend(redb::backends::InMemoryBackend::new())
             .map_err(|e| JournalError::Storage(e.to_string()))?;
-        initialize(&db)?;
-        Journal::start(db, None)
+        file::initialize(&db, Path::new(MEMORY))?;
+        Journal::start(
+            Db::Database(Arc::new(db)),
+            None,
+            Some(LazyWindow::default()),
+        )
     }
 
-    fn start(db: Database, path: Option<PathBuf>) -> Result<Journal, JournalError> {
-        let shown = path.clone().unwrap_or_else(|| PathBuf::from(":memory:"));
-        check_format(&db, &shown)?;
+    /// Starts a journal on `db`: with a writer keeping lazy commits within
+    /// `window`, or read-only without one.
+    fn start(
+        db: Db,
+        path: Option<PathBuf>,
+        window: Option<LazyWindow>,
+    ) -> Result<Journal, JournalError> {
+        let shown = path.clone().unwrap_or_else(|| PathBuf::from(MEMORY));
+        file::check_format(&db, &shown)?;
         let last = guard(|| -> Result<u64, JournalError> {
             let txn = db.begin_read().map_err(storage)?;
             let table = txn.open_table(EXECUTIONS).map_err(storage)?;
@@ -162,10 +173,13 @@ impl Journal {
                 .map(|(k, _)| k.value())
                 .unwrap_or(0))
         })??;
-        let db = Arc::new(db);
+        let writer = match (window, &db) {
+            (Some(window), Db::Database(db)) => Some(Writer::start(db.clone(), shown, window)?),
+            _ => None,
+        };
         Ok(Journal {
             inner: Arc::new(Inner {
-                writer: Writer::start(db.clone())?,
+                writer,
                 db,
                 path,
                 next_execution: AtomicU64::new(last + 1),
@@ -178,6 +192,25 @@ impl Journal {
         self.inner.path.as_deref()
     }
 
+    /// Whether the journal was opened read-only.
+    pub fn is_read_only(&self) -> bool {
+        self.inner.writer.is_none()
+    }
+
+    /// The writer, or why there is none.
+    fn writer(&self) -> Result<&Writer, JournalError> {
+        self.inner
+            .writer
+            .as_ref()
+            .ok_or_else(|| JournalError::ReadOnly {
+                path: self
+                    .inner
+                    .path
+                    .clone()
+                    .unwrap_or_else(|| PathBuf::from(MEMORY)),
+            })
+    }
+
     /// Hands out the next execution id. Safe without a transaction because
     /// the file is locked to this process while open.
     pub fn next_execution_id(&self) -> ExecutionId {
@@ -186,17 +219,28 @@ impl Journal {
 
     /// How many transactions have been committed since the journal opened.
     pub fn commits(&self) -> u64 {
-        self.inner.writer.commits()
+        self.inner.writer.as_ref().map_or(0, Writer::commits)
     }
 
     /// Queues `puts` lazily without waiting; see [`Writer::queue`].
     pub fn queue(&self, puts: Vec<Put>) -> Result<(), JournalError> {
-        self.inner.writer.queue(puts)
+        self.writer()?.queue(puts)
     }
 
     /// Writes `puts` atomically; see [`writer`].
     pub async fn write(&self, puts: Vec<Put>, sync: Sync) -> Result<(), JournalError> {
-        self.inner.writer.write(puts, sync).await
+        self.writer()?.write(puts, sync).await
+    }
+
+    /// Makes everything written so far durable, and reports the first
+    /// commit that failed since the journal opened, if one did (lazy
+    /// commits included); see [`Writer::sync`]. A read-only journal has
+    /// nothing to make durable.
+    pub async fn sync(&self) -> Result<(), JournalError> {
+        match &self.inner.writer {
+            Some(writer) => writer.sync().await,
+            None => Ok(()),
+        }
     }
 
     /// One execution.
@@ -425,97 +469,8 @@ fn open<K: redb::Key + 'static, V: redb::Value + 'static>(
     }
 }
 
-/// Creates a journal beside `path` and moves it into place once it is
-/// initialized, so a process killed halfway never leaves a half-made journal
-/// that later opens would refuse.
-fn create(path: &Path) -> Result<Database, JournalError> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| JournalError::Storage(format!("cannot create {}: {e}", dir.display())))?;
-    }
-    let fresh = path.with_extension(format!("creating-{}", std::process::id()));
-    let _ = std::fs::remove_file(&fresh);
-    let db =
-        guard(|| Database::create(&fresh)).and_then(|r| r.map_err(|e| open_error(&fresh, e)))?;
-    initialize(&db)?;
-    drop(db);
-    std::fs::rename(&fresh, path)
-        .map_err(|e| JournalError::Storage(format!("cannot create {}: {e}", path.display())))?;
-    guard(|| Database::open(path)).and_then(|r| r.map_err(|e| open_error(path, e)))
-}
-
-fn initialize(db: &Database) -> Result<(), JournalError> {
-    guard(|| {
-        let txn = db.begin_write().map_err(storage)?;
-        {
-            let mut meta = txn.open_table(META).map_err(storage)?;
-            meta.insert(FORMAT_VERSION_KEY, FORMAT_VERSION)
-                .map_err(storage)?;
-            txn.open_table(COMPONENTS).map_err(storage)?;
-            txn.open_table(EXECUTIONS).map_err(storage)?;
-            txn.open_table(CALLS).map_err(storage)?;
-            txn.open_table(ATTEMPTS).map_err(storage)?;
-            txn.open_table(CACHE).map_err(storage)?;
-            txn.open_table(WAITS).map_err(storage)?;
-            txn.open_table(TIMES).map_err(storage)?;
-        }
-        txn.commit().map_err(storage)
-    })?
-}
-
-fn check_format(db: &Database, path: &Path) -> Result<(), JournalError> {
-    let version = guard(|| -> Result<Option<u64>, JournalError> {
-        let txn = db.begin_read().map_err(storage)?;
-        let meta = match txn.open_table(META) {
-            Ok(meta) => meta,
-            Err(TableError::TableDoesNotExist(_)) => return Ok(None),
-            Err(e) => return Err(storage(e)),
-        };
-        Ok(meta
-            .get(FORMAT_VERSION_KEY)
-            .map_err(storage)?
-            .map(|v| v.value()))
-    })??;
-    match version {
-        None => Err(not_a_journal(path, "it has no Cairn format version")),
-        Some(found) if found > FORMAT_VERSION => Err(JournalError::TooNew {
-            path: path.to_path_buf(),
-            found,
-            supported: FORMAT_VERSION,
-        }),
-        Some(found) if found < FORMAT_VERSION => Err(JournalError::TooOld {
-            path: path.to_path_buf(),
-            found,
-            supported: FORMAT_VERSION,
-        }),
-        Some(_) => Ok(()),
-    }
-}
-
-fn open_error(path: &Path, error: DatabaseError) -> JournalError {
-    match error {
-        DatabaseError::DatabaseAlreadyOpen => JournalError::InUse {
-            path: path.to_path_buf(),
-        },
-        // redb reports a file that is not a redb database as invalid data.
-        DatabaseError::Storage(redb::StorageError::Io(e))
-            if e.kind() == std::io::ErrorKind::InvalidData =>
-        {
-            not_a_journal(path, &e.to_string())
-        }
-        DatabaseError::Storage(redb::StorageError::Io(e)) => {
-            JournalError::Storage(format!("cannot open {}: {e}", path.display()))
-        }
-        other => not_a_journal(path, &other.to_string()),
-    }
-}
-
-fn not_a_journal(path: &Path, reason: &str) -> JournalError {
-    JournalError::NotAJournal {
-        path: path.to_path_buf(),
-        reason: reason.to_owned(),
-    }
-}
+/// How an in-memory journal is named in errors.
+const MEMORY: &str = ":memory:";
 
 fn storage(e: impl std::fmt::Display) -> JournalError {
     JournalError::Storage(e.to_string())

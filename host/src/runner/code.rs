@@ -41,6 +41,7 @@ impl FlowCode {
 impl Runner {
     /// Registers a host-side flow.
     pub(crate) fn register(&self, flow: HostFlow) -> Result<(), RunError> {
+        crate::names::check("flow", flow.name()).map_err(RunError::BadFlowName)?;
         let mut flows = self
             .host_flows
             .lock()

@@ -20,7 +20,7 @@ use super::input::canonical_object;
 use super::lanes::{self, InlineLane};
 use super::recorded::Recorded;
 use super::replay::{Decision, ReplaySource};
-use super::slot::{CallOutcome, CallSlot};
+use super::slot::{self, CallOutcome, CallSlot, HeldBytes};
 use crate::bindings::types::CallError;
 use crate::component::Component;
 use crate::error::JournalError;
@@ -29,6 +29,7 @@ use crate::journal::record::{CallRecord, ExecutionRecord, WaitRecord};
 use crate::journal::writer::Put;
 use crate::manifest::CheckpointInfo;
 use crate::model::{CallSource, CallStatus, ComponentHash, ExecutionId, Runtime};
+use crate::names;
 use crate::policy::Policy;
 use crate::runtime::deterministic::SeededRandom;
 
@@ -55,6 +56,11 @@ pub(crate) enum Abort {
     /// The execution was cancelled.
     #[error("the execution was cancelled")]
     Cancelled,
+    /// The flow went past a limit of the policy (calls, map items, pending
+    /// calls, waits): the execution fails, since going on would let a
+    /// guest grow the host without bound.
+    #[error("{0}")]
+    Limit(String),
 }
 
 /// What earlier runs (and, for a replay, the source execution) left for
@@ -124,7 +130,21 @@ pub(crate) struct Execution {
     inline: BTreeMap<ComponentHash, InlineLane>,
     /// Components known to be in the journal.
     stored: BTreeSet<ComponentHash>,
+    /// Calls that still matter to the flow's end: running, held by the
+    /// flow, or failed unawaited. Finished calls the flow is done with are
+    /// dropped from it now and then (see [`Execution::make_room`]).
     slots: Vec<Arc<CallSlot>>,
+    /// The slots at their last count (see [`Execution::make_room`]).
+    counted: Counted,
+    /// The bytes the calls' slots hold.
+    held: Arc<HeldBytes>,
+}
+
+/// The call slots of an execution when they were last counted.
+#[derive(Default)]
+struct Counted {
+    len_then: usize,
+    pending_then: usize,
 }
 
 impl Execution {
@@ -139,6 +159,7 @@ impl Execution {
         cancel: Arc<CancelToken>,
     ) -> Execution {
         let random = SeededRandom::new(record.seed, "runner");
+        let held = HeldBytes::new(runner.policy.max_held_bytes);
         Execution {
             ctx: Arc::new(CallContext { exec: id, runner }),
             stored: record.component.into_iter().collect(),
@@ -155,6 +176,8 @@ impl Execution {
             call_ids: CallIds::default(),
             inline: BTreeMap::new(),
             slots: Vec::new(),
+            counted: Counted::default(),
+            held,
         }
     }
 
@@ -181,8 +204,10 @@ impl Execution {
         input: &str,
     ) -> Result<Result<Arc<CallSlot>, CallError>, Abort> {
         self.check_cancelled()?;
+        self.make_room(1, input.len() as u64)?;
         let recorded = self.recorded.input_at(self.next_seq);
-        let (info, input) = match check(component, name, input, recorded) {
+        let max_input = self.policy().max_output_bytes;
+        let (info, input) = match check(component, name, input, recorded, max_input) {
             Ok(checked) => checked,
             Err(refused) => return Ok(Err(refused)),
         };
@@ -199,10 +224,30 @@ impl Execution {
         inputs: &[String],
     ) -> Result<Result<Vec<Arc<CallSlot>>, CallError>, Abort> {
         self.check_cancelled()?;
+        // The name is checked before anything is kept of it, and an empty
+        // map makes no call: it takes no call id (a loop of empty maps
+        // under a huge name would otherwise grow the id table for free).
+        if component.manifest().checkpoint(name).is_none() {
+            return Ok(Err(unknown_checkpoint(component, name)));
+        }
+        if inputs.is_empty() {
+            return Ok(Ok(Vec::new()));
+        }
+        let max_items = self.policy().max_map_items;
+        if inputs.len() > max_items as usize {
+            return Err(Abort::Limit(format!(
+                "a map of checkpoint {} has {} items; the policy allows at most {max_items} per map",
+                names::shown(name),
+                inputs.len()
+            )));
+        }
+        let bytes = inputs.iter().map(|i| i.len() as u64).sum();
+        self.make_room(inputs.len(), bytes)?;
+        let max_input = self.policy().max_output_bytes;
         let mut checked = Vec::with_capacity(inputs.len());
         for (seq, input) in (self.next_seq..).zip(inputs) {
             let recorded = self.recorded.input_at(seq);
-            match check(component, name, input, recorded) {
+            match check(component, name, input, recorded, max_input) {
                 Ok(ok) => checked.push(ok),
                 Err(refused) => return Ok(Err(refused)),
             }
@@ -213,6 +258,52 @@ impl Execution {
             slots.push(self.enqueue(component, info, input, format!("{base}[{i}]"))?);
         }
         Ok(Ok(slots))
+    }
+
+    /// Makes sure `more` calls with inputs of `bytes` may be submitted:
+    /// within the policy's calls per execution, calls in flight and bytes
+    /// held. The slots are counted again only when an upper bound of the
+    /// pending calls (those at the last count plus every slot added since)
+    /// could pass the limit, when the bytes would, or when the list has
+    /// doubled; a count drops the finished calls the flow is done with (and
+    /// their bytes), so the list stays near the number of calls that matter
+    /// and the check costs O(1) per call on average.
+    fn make_room(&mut self, more: usize, bytes: u64) -> Result<(), Abort> {
+        let policy = self.policy();
+        let (max_calls, max_pending) = (policy.max_calls, policy.max_pending as usize);
+        let calls = u64::from(self.next_seq) + more as u64;
+        if calls > u64::from(max_calls) {
+            return Err(Abort::Limit(format!(
+                "the flow made more than {max_calls} checkpoint calls, the policy's limit per execution"
+            )));
+        }
+        let added = self.slots.len().saturating_sub(self.counted.len_then);
+        let bound = self.counted.pending_then + added + more;
+        let fits = !self.held.would_pass(bytes);
+        if fits && bound <= max_pending && self.slots.len() < self.counted.len_then.max(512) * 2 {
+            return Ok(());
+        }
+        // Kept: calls that run or that the flow still holds, and the first
+        // failure the flow never read (the one the execution's end reports).
+        let mut first_unread = true;
+        self.slots.retain(|slot| {
+            CallSlot::pending(slot) || (slot.failed_unread() && std::mem::take(&mut first_unread))
+        });
+        let pending = self.slots.iter().filter(|s| CallSlot::pending(s)).count();
+        self.counted = Counted {
+            len_then: self.slots.len(),
+            pending_then: pending,
+        };
+        if pending + more > max_pending {
+            return Err(Abort::Limit(format!(
+                "the flow has {pending} calls running or unread and submits {more} more; the policy allows at most {max_pending} at once"
+            )));
+        }
+        if self.held.would_pass(bytes) {
+            let held = self.held.now().saturating_add(bytes);
+            return Err(Abort::Limit(slot::over_limit(held, self.held.limit())));
+        }
+        Ok(())
     }
 
     /// The cancel token of this execution.
@@ -254,33 +345,59 @@ impl Execution {
 
     fn decide_wait(&self, name: &str, question: &str, schema: &str) -> Result<WaitStep, Abort> {
         self.check_cancelled()?;
-        if let Err(e) = serde_json::from_str::<serde_json::Value>(schema) {
-            return Ok(WaitStep::Answered(Err(CallError::Context(format!(
-                "the schema of wait `{name}` is not valid JSON: {e}"
-            )))));
+        let refuse = |reason: String| Ok(WaitStep::Answered(Err(CallError::Context(reason))));
+        if let Err(reason) = names::check("wait", name) {
+            return refuse(reason);
+        }
+        let max_message = self.policy().max_message_bytes;
+        if question.len() > max_message {
+            return refuse(format!(
+                "the question of wait `{name}` is {} bytes; the policy allows {max_message}",
+                question.len()
+            ));
         }
         let runner = &self.ctx.runner;
         let exec = self.ctx.exec;
         let waits = runner.journal.waits(exec)?;
-        Ok(match waits.into_iter().find(|(n, _)| n == name) {
-            Some((
-                _,
-                WaitRecord {
-                    value: Some(value), ..
-                },
-            )) => WaitStep::Answered(Ok(value)),
-            Some(_) => WaitStep::Pending,
-            None => {
-                let record = WaitRecord {
-                    question: question.to_owned(),
-                    schema: schema.to_owned(),
-                    value: None,
-                    asked_at_us: runner.clock.now_us(),
-                    answered_at_us: None,
-                };
-                WaitStep::Ask(Put::wait(exec.0, name, &record))
+        let asked = waits.len();
+        match waits.into_iter().find(|(n, _)| n == name) {
+            // A value was checked against the schema recorded with the
+            // wait; a flow asking again under the same name with another
+            // schema (or question) would take a value never checked
+            // against what it asks now.
+            Some((_, recorded)) if recorded.schema != schema || recorded.question != question => {
+                return refuse(format!(
+                    "wait `{name}` was asked before with another question or schema; a wait's name must be unique to what it asks"
+                ));
             }
-        })
+            Some((_, recorded)) => {
+                return Ok(match recorded.value {
+                    Some(value) => WaitStep::Answered(Ok(value)),
+                    None => WaitStep::Pending,
+                });
+            }
+            None => {}
+        }
+        let max_waits = self.policy().max_waits;
+        if asked >= max_waits as usize {
+            return Err(Abort::Limit(format!(
+                "the flow asks more than {max_waits} waits, the policy's limit per execution"
+            )));
+        }
+        // Compiled only when the wait is new: a recorded wait's schema was
+        // compiled when it was recorded, and a flow asking again in a loop
+        // must not make the host compile it again.
+        if let Err(e) = crate::schema::compile(schema) {
+            return refuse(format!("the schema of wait `{name}` is refused: {e}"));
+        }
+        let record = WaitRecord {
+            question: question.to_owned(),
+            schema: schema.to_owned(),
+            value: None,
+            asked_at_us: runner.clock.now_us(),
+            answered_at_us: None,
+        };
+        Ok(WaitStep::Ask(Put::wait(exec.0, name, &record)))
     }
 
     /// The flow's clock: the journaled value on a resume, else the host's
@@ -290,6 +407,14 @@ impl Execution {
         self.next_time += 1;
         if let Some(us) = self.times.get(n) {
             return Ok(*us);
+        }
+        // Each new reading is journaled: a flow reading the clock in a loop
+        // would grow the journal and the host without bound.
+        let max = self.policy().max_calls;
+        if n >= max as usize {
+            return Err(Abort::Limit(format!(
+                "the flow read the clock more than {max} times, the policy's limit per execution (max_calls)"
+            )));
         }
         let runner = &self.ctx.runner;
         let us = runner.clock.now_us();
@@ -380,7 +505,8 @@ impl Execution {
                         call_id: recorded.call.call_id.clone(),
                     });
                     let output = recorded.call.output.unwrap_or_else(|| "null".to_owned());
-                    let slot = CallSlot::ready(call_id, CallOutcome::Finished(Ok(output)));
+                    let outcome = CallOutcome::Finished(Ok(output));
+                    let slot = CallSlot::ready(call_id, outcome, &self.held);
                     self.slots.push(slot.clone());
                     return Ok(slot);
                 }
@@ -432,7 +558,8 @@ impl Execution {
             seq,
             call_id: call.call_id.clone(),
         });
-        let (slot, filler) = CallSlot::empty(call.call_id.clone());
+        let (slot, filler) =
+            CallSlot::empty(call.call_id.clone(), &self.held, call.input.len() as u64);
         self.slots.push(slot.clone());
         let runtime = call.runtime;
         let job = Job {
@@ -488,22 +615,48 @@ fn check(
     name: &str,
     input: &str,
     recorded: Option<&str>,
+    max_input: usize,
 ) -> Result<(CheckpointInfo, String), CallError> {
-    let manifest = component.manifest();
-    let Some(info) = manifest.checkpoint(name) else {
-        return Err(CallError::Context(format!(
-            "unknown checkpoint `{name}`; the component has: {}",
-            manifest.checkpoint_names()
-        )));
+    let Some(info) = component.manifest().checkpoint(name) else {
+        return Err(unknown_checkpoint(component, name));
     };
     if recorded == Some(input) {
         return Ok((info.clone(), input.to_owned()));
+    }
+    if input.len() > max_input {
+        return Err(CallError::Context(format!(
+            "the input of checkpoint `{name}` is {} bytes; the policy allows {max_input}",
+            input.len()
+        )));
     }
     let input = canonical_object(input).map_err(|reason| {
         CallError::Context(format!("the input of checkpoint `{name}` is {reason}"))
     })?;
     Ok((info.clone(), input))
 }
+
+/// The refusal of a call to a checkpoint the component does not have: the
+/// name shown short and inert, and at most a few of the real names.
+fn unknown_checkpoint(component: &Component, name: &str) -> CallError {
+    let names: Vec<&str> = component
+        .manifest()
+        .checkpoints
+        .iter()
+        .map(|c| c.name.as_str())
+        .collect();
+    let listed = match names.len() {
+        0 => "(none)".to_owned(),
+        n if n <= 20 => names.join(", "),
+        n => format!("{}, … ({n} in all)", names[..20].join(", ")),
+    };
+    CallError::Context(format!(
+        "unknown checkpoint {}; the component has: {listed}",
+        names::shown(name)
+    ))
+}
+
+/// The most of a call's input a non-determinism error quotes.
+const SHOWN_INPUT: usize = 200;
 
 /// A call as a non-determinism error shows it.
 fn describe_call(
@@ -512,6 +665,7 @@ fn describe_call(
     input: &str,
     component: Option<ComponentHash>,
 ) -> String {
+    let input = crate::guest_text::bounded(input.to_owned(), SHOWN_INPUT);
     match component {
         Some(component) => {
             let hex = component.to_hex();

@@ -11,6 +11,7 @@ use super::{Claim, Ending, Outcome, Runner};
 use crate::bindings::types::GuestError;
 use crate::component::Component;
 use crate::error::RunError;
+use crate::guest_text;
 use crate::journal::record::ExecutionRecord;
 use crate::model::{ExecutionId, Failure, FailureKind};
 use crate::runtime::{flow, outcome};
@@ -26,14 +27,25 @@ impl Runner {
         claim: &Claim<'_>,
     ) -> Result<Outcome, RunError> {
         let mut store = flow::new_store(&self.engine, component.clone(), execution);
-        let call = match component.flow_pre().instantiate_async(&mut store).await {
-            Ok(guest) => {
-                guest
-                    .cairn_checkpoint_guest()
-                    .call_run_flow(&mut store, &record.flow, &record.input)
-                    .await
+        let activity = store.data().activity();
+        let run = async {
+            let guest = component.flow_pre().instantiate_async(&mut store).await?;
+            guest
+                .cairn_checkpoint_guest()
+                .call_run_flow(&mut store, &record.flow, &record.input)
+                .await
+        };
+        // Dropping the flow's call stops it wherever it is (its store is
+        // thrown away after): when it is cancelled, or when its own code has
+        // gone on past the attempt time limit since its last runner request
+        // (blocked in a WASI sleep or poll, which fuel and epochs do not
+        // reach).
+        let call = tokio::select! {
+            call = run => call,
+            () = activity.overrun(self.policy.timeout) => {
+                Err(wasmtime::Error::new(wasmtime::Trap::Interrupt))
             }
-            Err(e) => Err(e),
+            () = claim.cancel.cancelled() => Err(wasmtime::Error::new(Abort::Cancelled)),
         };
         // Everything the flow submitted runs to its end and is journaled,
         // awaited or not.
@@ -54,9 +66,23 @@ impl Runner {
             },
             (call, None) => call,
         };
-        let failed = |kind: FailureKind, message: String| Ending::Failed(Failure { kind, message });
+        let max_message = self.policy.max_message_bytes;
+        let failed = |kind: FailureKind, message: String| {
+            Ending::Failed(Failure {
+                kind,
+                message: guest_text::bounded(message, max_message),
+            })
+        };
+        let (memory_hit, memory_limit) = store.data().memory_hit();
         let ending = match call {
-            Ok(Ok(output)) => Ending::Completed(output),
+            Ok(Ok(output)) => match guest_text::check_output(&output, self.policy.max_output_bytes)
+            {
+                Ok(()) => Ending::Completed(output),
+                Err(reason) => failed(
+                    FailureKind::FlowError,
+                    format!("the flow's output {reason}"),
+                ),
+            },
             Ok(Err(GuestError::Failed(message))) => failed(FailureKind::FlowError, message),
             Ok(Err(GuestError::BadInput(message))) => failed(FailureKind::BadInput, message),
             Ok(Err(GuestError::Unknown(message))) => failed(FailureKind::FlowError, message),
@@ -64,7 +90,7 @@ impl Runner {
                 Some(abort) => self.abort_ending(id, &mut record, abort).await?,
                 None if claim.cancel.is_cancelled() => Ending::Cancelled,
                 None => {
-                    let (kind, message) = outcome::trap(&error, false, 0, &stderr);
+                    let (kind, message) = outcome::trap(&error, memory_hit, memory_limit, &stderr);
                     failed(
                         FailureKind::FlowTrapped,
                         format!("the flow trapped ({kind}): {message}"),

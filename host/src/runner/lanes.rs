@@ -15,7 +15,7 @@ use crate::runtime::inline::InlineRuntime;
 pub(crate) fn isolated(ctx: Arc<CallContext>, job: Job, filler: Filler) {
     tokio::spawn(async move {
         let outcome = call::run(&ctx, job, Lane::Isolated).await;
-        let _ = filler.send(Some(outcome));
+        filler.fill(outcome);
     });
 }
 
@@ -33,7 +33,7 @@ impl InlineLane {
             let mut runtime = InlineRuntime::default();
             while let Some((job, filler)) = queue.recv().await {
                 let outcome = call::run(&ctx, job, Lane::Inline(&mut runtime)).await;
-                let _ = filler.send(Some(outcome));
+                filler.fill(outcome);
             }
         });
         InlineLane { jobs }

@@ -36,6 +36,7 @@ use crate::component::Component;
 use crate::engine::Engine;
 use crate::error::RunError;
 use crate::events::{Event, EventSink};
+use crate::guest_text;
 use crate::host_flow::Registered;
 use crate::journal::Journal;
 use crate::journal::record::{ExecutionRecord, ReplayPlan};
@@ -65,9 +66,12 @@ pub enum Durability {
     /// output. Nothing acknowledged is lost, even on power loss.
     #[default]
     Immediate,
-    /// Commits skip fsync and become durable with the next durable commit
-    /// (at the latest when the journal is closed). A crash or power loss can
-    /// lose the last calls, which then run again on resume.
+    /// Commits skip fsync and become durable with the next durable commit,
+    /// at most 200 ms or 10,000 records later (see
+    /// [`HostBuilder::eventual_window`](crate::HostBuilder::eventual_window));
+    /// an execution's own record is always committed durably. A crash or
+    /// power loss can lose the calls of that window, which then run again
+    /// on resume.
     Eventual,
 }
 
@@ -164,6 +168,14 @@ impl Runner {
         flow: &str,
         input: &str,
     ) -> Result<Outcome, RunError> {
+        let limit = self.policy.memory_bytes.min(self.engine.max_memory_bytes());
+        if limit < component.min_memory_bytes() {
+            return Err(RunError::MemoryTooSmall {
+                component: component.hash(),
+                needed: component.min_memory_bytes(),
+                limit,
+            });
+        }
         self.create(FlowCode::Guest(component.clone()), flow, input, None)
             .await
     }
@@ -271,7 +283,9 @@ impl Runner {
             });
         }
         puts.push(Put::execution(id.0, &record));
-        self.journal.write(puts, self.ack_sync()).await?;
+        // Durable even with `eventual` durability: a crash may lose the last
+        // calls, never the execution itself.
+        self.journal.write(puts, Sync::Durable).await?;
         self.emit(Event::ExecutionStarted {
             exec: id,
             flow: flow.to_owned(),
@@ -456,7 +470,13 @@ impl Runner {
             Abort::NonDeterminism { .. } => {
                 return Ok(Ending::Failed(Failure {
                     kind: FailureKind::NonDeterminism,
-                    message: abort.to_string(),
+                    message: guest_text::bounded(abort.to_string(), self.policy.max_message_bytes),
+                }));
+            }
+            Abort::Limit(message) => {
+                return Ok(Ending::Failed(Failure {
+                    kind: FailureKind::Limit,
+                    message: message.clone(),
                 }));
             }
             Abort::Journal(journal_error) => RunError::Journal(journal_error.clone()),
@@ -469,6 +489,7 @@ impl Runner {
             Abort::Host(reason) => reason.clone(),
             _ => error.to_string(),
         };
+        let message = guest_text::bounded(message, self.policy.max_message_bytes);
         let failure = Failure {
             kind: FailureKind::Host,
             message,

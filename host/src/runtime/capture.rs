@@ -49,6 +49,14 @@ impl Capture {
         bytes
     }
 
+    /// Appends a `log` line (`[level] message`) the same way, without
+    /// copying more of the message than the cap can take.
+    pub(crate) fn append_line(&self, level: &str, message: &str) {
+        self.append(format!("[{level}] ").as_bytes());
+        self.append(message.as_bytes());
+        self.append(b"\n");
+    }
+
     /// Appends what fits under the cap and counts the rest.
     pub(crate) fn append(&self, data: &[u8]) {
         let mut buffer = self.buffer.lock().unwrap_or_else(PoisonError::into_inner);

@@ -16,6 +16,7 @@ use crate::bindings::runner;
 use crate::bindings::types::{self, CallError, GuestError, LogLevel};
 use crate::clock::SharedClock;
 use crate::engine::Engine;
+use crate::guest_text;
 use crate::policy::Policy;
 
 /// What a checkpoint store holds.
@@ -121,16 +122,18 @@ pub(crate) fn finish(
     let state = store.data();
     let stdout = state.stdout.take();
     let stderr = state.stderr.take();
-    let mut result = outcome::classify(call, state.limiter.hit, state.limiter.max_bytes(), &stderr);
-    if let AttemptResult::Output(output) = &result
-        && output.len() > policy.max_output_bytes
-    {
-        result = AttemptResult::Failed(format!(
-            "the output is {} bytes; the limit is {} bytes",
-            output.len(),
-            policy.max_output_bytes
-        ));
-    }
+    let result = outcome::classify(call, state.limiter.hit, state.limiter.max_bytes(), &stderr);
+    let bounded = |message| guest_text::bounded(message, policy.max_message_bytes);
+    let result = match result {
+        AttemptResult::Output(output) => {
+            match guest_text::check_output(&output, policy.max_output_bytes) {
+                Ok(()) => AttemptResult::Output(output),
+                Err(reason) => AttemptResult::Failed(format!("the output {reason}")),
+            }
+        }
+        AttemptResult::Failed(message) => AttemptResult::Failed(bounded(message)),
+        AttemptResult::Trapped(kind, message) => AttemptResult::Trapped(kind, bounded(message)),
+    };
     AttemptReport {
         result,
         fuel_used,
@@ -195,8 +198,7 @@ impl runner::Host for CheckpointState {
 
     async fn log(&mut self, level: LogLevel, message: String) -> wasmtime::Result<()> {
         // Log lines go with the attempt's stderr, so they are capped with it.
-        self.stderr
-            .append(format!("[{}] {message}\n", level_name(level)).as_bytes());
+        self.stderr.append_line(level_name(level), &message);
         Ok(())
     }
 
@@ -267,6 +269,11 @@ pub(crate) fn blocked(policy: &Policy, stdout: Vec<u8>, stderr: Vec<u8>) -> Atte
 }
 
 impl CheckpointState {
+    /// The most linear memory the store has held so far, in bytes.
+    pub(crate) fn memory_peak(&self) -> u64 {
+        self.limiter.peak as u64
+    }
+
     /// Output captured so far (for an attempt that was cut off).
     pub(crate) fn take_output(&self) -> (Vec<u8>, Vec<u8>) {
         (self.stdout.take(), self.stderr.take())

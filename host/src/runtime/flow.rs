@@ -13,6 +13,7 @@ use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 use super::capture::Capture;
 use super::checkpoint::level_name;
 use super::deterministic::{FixedWallClock, FrozenMonotonicClock, SeededRandom};
+use super::flow_activity::FlowActivity;
 use super::http::HttpGate;
 use super::limiter::MemoryLimiter;
 use super::pending::PendingCall;
@@ -33,6 +34,8 @@ pub(crate) struct FlowState {
     stdout: Capture,
     stderr: Capture,
     limiter: MemoryLimiter,
+    /// When the flow last asked the runner for something.
+    activity: FlowActivity,
     /// The component the flow belongs to, whose checkpoints it calls.
     component: Component,
     pub(crate) execution: Execution,
@@ -63,6 +66,17 @@ impl FlowState {
     /// The flow's stdout and stderr so far (capped like a checkpoint's).
     pub(crate) fn take_output(&self) -> (Vec<u8>, Vec<u8>) {
         (self.stdout.take(), self.stderr.take())
+    }
+
+    /// Watches the time the flow's own code takes between runner requests.
+    pub(crate) fn activity(&self) -> FlowActivity {
+        self.activity.clone()
+    }
+
+    /// Whether the flow's memory limit refused a growth, and the limit: a
+    /// flow out of memory traps like a panic, and this tells them apart.
+    pub(crate) fn memory_hit(&self) -> (bool, usize) {
+        (self.limiter.hit, self.limiter.max_bytes())
     }
 }
 
@@ -110,6 +124,7 @@ pub(crate) fn new_store(
             stdout,
             stderr,
             limiter,
+            activity: FlowActivity::new(),
             component,
             execution,
         },
@@ -130,6 +145,7 @@ impl runner::Host for FlowState {
         name: String,
         input_json: String,
     ) -> wasmtime::Result<Result<Resource<PendingCall>, CallError>> {
+        let _request = self.activity.request();
         // An `Err` here is a host failure or non-determinism: it traps the
         // flow, and the runner reports it as such.
         match self
@@ -147,6 +163,7 @@ impl runner::Host for FlowState {
         name: String,
         inputs: Vec<String>,
     ) -> wasmtime::Result<Result<Vec<Resource<PendingCall>>, CallError>> {
+        let _request = self.activity.request();
         match self
             .execution
             .submit_map(&self.component, &name, &inputs)
@@ -168,6 +185,7 @@ impl runner::Host for FlowState {
         name: String,
         input_json: String,
     ) -> wasmtime::Result<Result<String, CallError>> {
+        let _request = self.activity.request();
         let slot = match self
             .execution
             .submit(&self.component, &name, &input_json)
@@ -176,7 +194,10 @@ impl runner::Host for FlowState {
             Err(refused) => return Ok(Err(refused)),
             Ok(slot) => slot,
         };
-        result_of(&slot, &self.execution).await
+        let result = result_of(&slot, &self.execution).await;
+        // The output now goes to the flow; the host keeps no other use of it.
+        slot.release();
+        result
     }
 
     async fn call_map(
@@ -184,6 +205,7 @@ impl runner::Host for FlowState {
         name: String,
         inputs: Vec<String>,
     ) -> wasmtime::Result<Result<Vec<Result<String, CallError>>, CallError>> {
+        let _request = self.activity.request();
         let slots = match self
             .execution
             .submit_map(&self.component, &name, &inputs)
@@ -209,6 +231,9 @@ impl runner::Host for FlowState {
             results = waited => results,
             () = cancel.cancelled() => Err(Abort::Cancelled),
         };
+        // The outputs count against the execution until every item is in,
+        // then they go to the flow.
+        slots.iter().for_each(|slot| slot.release());
         results.map(Ok).map_err(wasmtime::Error::new)
     }
 
@@ -218,6 +243,7 @@ impl runner::Host for FlowState {
         question: String,
         schema_json: String,
     ) -> wasmtime::Result<Result<String, CallError>> {
+        let _request = self.activity.request();
         // Suspending is an `Err`: it stops the flow, and the runner records
         // the execution as waiting.
         self.execution
@@ -227,16 +253,18 @@ impl runner::Host for FlowState {
     }
 
     async fn log(&mut self, level: LogLevel, message: String) -> wasmtime::Result<()> {
-        self.stderr
-            .append(format!("[{}] {message}\n", level_name(level)).as_bytes());
+        let _request = self.activity.request();
+        self.stderr.append_line(level_name(level), &message);
         Ok(())
     }
 
     async fn now(&mut self) -> wasmtime::Result<u64> {
+        let _request = self.activity.request();
         Ok(self.execution.now_us().map_err(wasmtime::Error::new)? / 1000)
     }
 
     async fn random(&mut self) -> wasmtime::Result<u64> {
+        let _request = self.activity.request();
         Ok(self.execution.random())
     }
 }
@@ -246,12 +274,14 @@ impl runner::HostPending for FlowState {
         &mut self,
         pending: Resource<PendingCall>,
     ) -> wasmtime::Result<Result<String, CallError>> {
+        let _request = self.activity.request();
         let slot = self.table.get(&pending)?.0.clone();
         result_of(&slot, &self.execution).await
     }
 
     async fn drop(&mut self, pending: Resource<PendingCall>) -> wasmtime::Result<()> {
-        self.table.delete(pending)?;
+        let _request = self.activity.request();
+        self.table.delete(pending)?.0.release();
         Ok(())
     }
 }

@@ -12,6 +12,11 @@ const MAX_TABLE_ELEMENTS: usize = 1_000_000;
 pub(crate) struct MemoryLimiter {
     max_bytes: usize,
     pub(crate) hit: bool,
+    /// The linear memory of all the store's memories together: the limit is
+    /// the store's, however many memories a component declares.
+    total: usize,
+    /// The largest total granted so far.
+    pub(crate) peak: usize,
 }
 
 impl MemoryLimiter {
@@ -19,6 +24,8 @@ impl MemoryLimiter {
         MemoryLimiter {
             max_bytes: usize::try_from(max_bytes).unwrap_or(usize::MAX),
             hit: false,
+            total: 0,
+            peak: 0,
         }
     }
 
@@ -34,12 +41,16 @@ impl MemoryLimiter {
 impl ResourceLimiter for MemoryLimiter {
     fn memory_growing(
         &mut self,
-        _current: usize,
+        current: usize,
         desired: usize,
         maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        let allowed = desired <= self.max_bytes && maximum.is_none_or(|m| desired <= m);
-        if !allowed {
+        let total = self.total.saturating_sub(current).saturating_add(desired);
+        let allowed = total <= self.max_bytes && maximum.is_none_or(|m| desired <= m);
+        if allowed {
+            self.total = total;
+            self.peak = self.peak.max(total);
+        } else {
             self.hit = true;
         }
         Ok(allowed)

@@ -13,6 +13,7 @@ pub(crate) mod capture;
 pub(crate) mod checkpoint;
 pub(crate) mod deterministic;
 pub(crate) mod flow;
+pub(crate) mod flow_activity;
 pub(crate) mod http;
 pub(crate) mod inline;
 pub(crate) mod isolated;

@@ -1,0 +1,222 @@
+//! Text from guests and from the journal, made safe for the operator's
+//! terminal, and commands suggested to the operator, made safe to paste.
+//!
+//! Names, messages, outputs, logs and questions all come from guest code. Raw,
+//! they could clear the screen, set the window title, write the clipboard
+//! (OSC 52), ask the terminal to answer on stdin, overwrite a line with a bare
+//! CR, or reorder what is shown with bidi overrides. Human output therefore
+//! shows every such character as a visible escape (`\x1b`, `\r`,
+//! `\u{202e}`); `--json` output is left exact.
+
+use std::borrow::Cow;
+use std::fmt::Write as _;
+use std::path::Path;
+
+/// Whether `c` must not reach a terminal raw: C0 controls and DEL, C1
+/// controls (`char::is_control` is exactly these), the bidi controls, and the
+/// line and paragraph separators.
+fn is_unsafe(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            // Bidi marks, embeddings, overrides and isolates.
+            '\u{061c}'
+                | '\u{200e}'
+                | '\u{200f}'
+                | '\u{202a}'..='\u{202e}'
+                | '\u{2066}'..='\u{2069}'
+                // Line and paragraph separators.
+                | '\u{2028}'
+                | '\u{2029}'
+                // Invisible format characters that hide or join text: the
+                // soft hyphen, zero-width space and joiners, word joiner and
+                // invisible operators, the byte order mark, tag characters.
+                | '\u{00ad}'
+                | '\u{180e}'
+                | '\u{200b}'..='\u{200d}'
+                | '\u{2060}'..='\u{2064}'
+                | '\u{feff}'
+                | '\u{fff9}'..='\u{fffb}'
+                | '\u{e0000}'..='\u{e007f}'
+        )
+}
+
+/// Rewrites the characters `escape_it` picks with `escape`; borrows when
+/// there is nothing to rewrite, which is nearly always.
+fn rewrite(
+    text: &str,
+    escape_it: impl Fn(char) -> bool,
+    escape: impl Fn(&mut String, char),
+) -> Cow<'_, str> {
+    if !text.chars().any(&escape_it) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        if escape_it(c) {
+            escape(&mut out, c);
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// `\n`, `\r`, `\t`, `\x1b`, `\u{85}`, `\u{202e}`: Rust's own notation.
+fn visible(out: &mut String, c: char) {
+    match c {
+        '\n' => out.push_str("\\n"),
+        '\r' => out.push_str("\\r"),
+        '\t' => out.push_str("\\t"),
+        c if u32::from(c) < 0x80 => {
+            let _ = write!(out, "\\x{:02x}", u32::from(c));
+        }
+        c => {
+            let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
+        }
+    }
+}
+
+/// One line of guest text: every control character is escaped, line breaks
+/// and tabs too, so the text cannot pose as another line.
+pub fn line(text: &str) -> Cow<'_, str> {
+    rewrite(text, is_unsafe, visible)
+}
+
+/// Several lines of guest text (logs, captured output, error reports): line
+/// breaks and tabs stay, everything else unsafe (a bare CR too) is escaped.
+pub fn block(text: &str) -> Cow<'_, str> {
+    rewrite(text, |c| is_unsafe(c) && c != '\n' && c != '\t', visible)
+}
+
+/// JSON text (a flow's output, a call's input): unsafe characters become
+/// JSON's own `\u001b` escapes, so valid JSON stays valid and means the same
+/// (they can only be inside strings). Line breaks and tabs, JSON whitespace,
+/// stay.
+pub fn json(text: &str) -> Cow<'_, str> {
+    rewrite(
+        text,
+        |c| is_unsafe(c) && c != '\n' && c != '\t',
+        // Every unsafe character is in the Basic Multilingual Plane.
+        |out, c| {
+            let _ = write!(out, "\\u{:04x}", u32::from(c));
+        },
+    )
+}
+
+/// A JSON value in compact form, safe to show.
+pub fn value(value: &serde_json::Value) -> String {
+    json(&value.to_string()).into_owned()
+}
+
+/// Whether a shell leaves `c` alone outside quotes.
+fn shell_plain(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '/' | ':' | '=' | '@' | '%' | '+' | '-')
+}
+
+/// `arg` as one POSIX shell word: as it is when every character is plainly
+/// safe, otherwise in single quotes (a `'` inside becomes `'\''`).
+pub fn quote(arg: &str) -> Cow<'_, str> {
+    if !arg.is_empty() && arg.chars().all(shell_plain) {
+        return Cow::Borrowed(arg);
+    }
+    Cow::Owned(format!("'{}'", arg.replace('\'', r"'\''")))
+}
+
+/// A `cairn` command to suggest to the operator: every argument quoted for
+/// the shell, `--journal` first when the current command used another
+/// journal than the default, and the whole made safe to show.
+pub fn command(journal: Option<&Path>, args: &[&str]) -> String {
+    let mut command = "cairn".to_owned();
+    let journal = journal.map(|path| path.to_string_lossy());
+    let journal_args = journal.as_deref().map(|path| ["--journal", path]);
+    for arg in journal_args.iter().flatten().chain(args) {
+        command.push(' ');
+        command.push_str(&quote(arg));
+    }
+    line(&command).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_show_every_control_character_visibly() {
+        assert_eq!(line("plain text, ünïcode ✓"), "plain text, ünïcode ✓");
+        assert!(matches!(line("plain"), Cow::Borrowed(_)));
+        assert_eq!(line("\x1b[2J\x07"), r"\x1b[2J\x07");
+        assert_eq!(line("a\rb\nc\td"), r"a\rb\nc\td");
+        assert_eq!(line("\x1b]52;c;cHduZWQ=\x07"), r"\x1b]52;c;cHduZWQ=\x07");
+        assert_eq!(
+            line("\u{9b}31m\u{85}\u{9f}\x7f\0"),
+            r"\u{9b}31m\u{85}\u{9f}\x7f\x00"
+        );
+        assert_eq!(
+            line("\u{202e}txt.exe\u{2066}\u{2069}\u{200f}\u{2028}"),
+            r"\u{202e}txt.exe\u{2066}\u{2069}\u{200f}\u{2028}"
+        );
+        assert_eq!(
+            line("pay\u{200b}pal\u{feff}\u{ad}\u{2060}\u{e0041}"),
+            r"pay\u{200b}pal\u{feff}\u{ad}\u{2060}\u{e0041}"
+        );
+        // A backslash is not escaped: JSON and paths stay readable.
+        assert_eq!(line(r#"{"a":"b\"c"}"#), r#"{"a":"b\"c"}"#);
+    }
+
+    #[test]
+    fn blocks_keep_line_breaks_and_tabs_but_no_bare_cr() {
+        assert_eq!(block("one\n\ttwo\n"), "one\n\ttwo\n");
+        assert_eq!(block("one\r\ntwo\rthree"), "one\\r\ntwo\\rthree");
+        assert_eq!(block("\x1b[1A\x1b[Kfake\u{9d}"), r"\x1b[1A\x1b[Kfake\u{9d}");
+    }
+
+    #[test]
+    fn json_stays_json_with_the_same_meaning() {
+        let hostile = serde_json::json!({"out": "\x1b]0;title\x07\u{85}\u{202e}\x7f"});
+        let shown = value(&hostile);
+        assert!(!shown.chars().any(is_unsafe), "{shown}");
+        assert_eq!(shown, r#"{"out":"\u001b]0;title\u0007\u0085\u202e\u007f"}"#);
+        let back: serde_json::Value = serde_json::from_str(&shown).expect("still JSON");
+        assert_eq!(back, hostile);
+        assert_eq!(json("[1,\n 2]"), "[1,\n 2]");
+    }
+
+    #[test]
+    fn shell_words_are_quoted_unless_plainly_safe() {
+        assert_eq!(quote("approve-1.v2"), "approve-1.v2");
+        assert_eq!(quote("/tmp/j.redb"), "/tmp/j.redb");
+        assert_eq!(quote(""), "''");
+        assert_eq!(quote("a b"), "'a b'");
+        assert_eq!(quote("it's"), r"'it'\''s'");
+        assert_eq!(quote("$(rm -rf ~)`x`;|&"), "'$(rm -rf ~)`x`;|&'");
+        assert_eq!(quote("<JSON>"), "'<JSON>'");
+    }
+
+    #[test]
+    fn suggested_commands_carry_the_journal_quoted_and_escaped() {
+        assert_eq!(
+            command(None, &["executions", "resume", "7"]),
+            "cairn executions resume 7"
+        );
+        assert_eq!(
+            command(
+                Some(Path::new("/tmp/my journal's.redb")),
+                &[
+                    "executions",
+                    "input",
+                    "7",
+                    "--wait",
+                    "ok",
+                    "--value",
+                    "<JSON>"
+                ]
+            ),
+            r"cairn --journal '/tmp/my journal'\''s.redb' executions input 7 --wait ok --value '<JSON>'"
+        );
+        assert_eq!(
+            command(None, &["--wait", "a\x1bb"]),
+            r"cairn --wait 'a\x1bb'"
+        );
+    }
+}
