@@ -32,9 +32,10 @@ pub(crate) fn check_output(output: &str, limit: usize) -> Result<(), String> {
 /// the 128th level), which every later read of the value meets.
 const MAX_NESTING: usize = 127;
 
-/// The deepest nesting of arrays and objects in `text`, outside strings
-/// (assuming well-formed JSON; anything else fails the parse after).
-fn nesting(text: &str) -> usize {
+/// The deepest nesting of arrays and objects in the JSON `text`, outside
+/// strings, found without parsing (for text that is not JSON, what its
+/// brackets would make of it).
+pub(crate) fn nesting(text: &str) -> usize {
     let (mut depth, mut deepest) = (0usize, 0usize);
     let (mut in_string, mut escaped) = (false, false);
     for byte in text.bytes() {

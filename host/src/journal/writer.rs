@@ -736,23 +736,7 @@ mod tests {
         let before = journal.commits();
         let writes = (0..200u32).map(|seq| {
             let journal = journal.clone();
-            tokio::spawn(async move {
-                let call = CallRecord {
-                    call_id: format!("c_{seq}"),
-                    name: "c".to_owned(),
-                    component: crate::model::ComponentHash([0; 32]),
-                    kind: None,
-                    runtime: crate::model::Runtime::Inline,
-                    input: "{}".to_owned(),
-                    status: crate::model::CallStatus::Completed,
-                    source: crate::model::CallSource::Executed,
-                    output: Some("1".to_owned()),
-                    attempts: 0,
-                };
-                journal
-                    .write(vec![Put::call(1, seq, &call)], Sync::Durable)
-                    .await
-            })
+            tokio::spawn(async move { journal.write(vec![call(seq)], Sync::Durable).await })
         });
         for write in writes.collect::<Vec<_>>() {
             write.await.expect("joined").expect("committed");

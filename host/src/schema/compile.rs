@@ -23,7 +23,8 @@ pub(crate) fn compile(schema_json: &str) -> Result<Schema, SchemaError> {
             limit: MAX_SCHEMA_BYTES,
         });
     }
-    if nests_deeper_than(schema_json, MAX_NESTING) {
+    // Measured without parsing (and so without recursing).
+    if crate::guest_text::nesting(schema_json) > MAX_NESTING {
         return Err(SchemaError::TooDeep { limit: MAX_NESTING });
     }
     let root: Value = serde_json::from_str(schema_json).map_err(SchemaError::NotJson)?;
@@ -34,35 +35,6 @@ pub(crate) fn compile(schema_json: &str) -> Result<Schema, SchemaError> {
     Ok(Schema {
         nodes: builder.nodes,
     })
-}
-
-/// Whether arrays and objects in `text` nest deeper than `limit`, found
-/// without parsing (and so without recursing).
-fn nests_deeper_than(text: &str, limit: usize) -> bool {
-    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
-    for byte in text.bytes() {
-        if in_string {
-            match byte {
-                _ if escaped => escaped = false,
-                b'\\' => escaped = true,
-                b'"' => in_string = false,
-                _ => {}
-            }
-            continue;
-        }
-        match byte {
-            b'"' => in_string = true,
-            b'{' | b'[' => {
-                depth += 1;
-                if depth > limit {
-                    return true;
-                }
-            }
-            b'}' | b']' => depth = depth.saturating_sub(1),
-            _ => {}
-        }
-    }
-    false
 }
 
 #[derive(Default)]
