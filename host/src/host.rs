@@ -148,6 +148,14 @@ impl HostBuilder {
             Some(engine) => engine,
             None => Engine::new()?,
         };
+        // A checkpoint granted the journal or the artifact cache could
+        // rewrite history or forge compiled code (the cache's key is beside
+        // it): no grant may hold them or lie inside them.
+        let mut protected: Vec<&Path> = engine.protected_paths();
+        protected.extend(journal.path());
+        self.policy
+            .check_grants_avoid(&protected)
+            .map_err(OpenError::Policy)?;
         Ok(Host {
             runner: Arc::new(Runner {
                 engine,

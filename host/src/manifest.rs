@@ -173,10 +173,5 @@ const MAX_PARAMS: usize = 256;
 pub const MAX_RETRIES: u32 = 100;
 
 fn join<'a>(names: impl Iterator<Item = &'a str>) -> String {
-    let names: Vec<&str> = names.collect();
-    if names.is_empty() {
-        "(none)".to_owned()
-    } else {
-        names.join(", ")
-    }
+    names::listed(&names.collect::<Vec<_>>())
 }

@@ -48,6 +48,24 @@ pub(crate) fn check(what: &str, name: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// How many items an error message lists before it says how many there are.
+const LISTED: usize = 20;
+
+/// Items for an error message, comma-separated: the first 20 and how many
+/// there are in all (a guest controls how many names or calls there are,
+/// and an error is one line), or `(none)`.
+pub(crate) fn listed<S: AsRef<str>>(items: &[S]) -> String {
+    if items.is_empty() {
+        return "(none)".to_owned();
+    }
+    let shown: Vec<&str> = items.iter().take(LISTED).map(AsRef::as_ref).collect();
+    if items.len() <= LISTED {
+        shown.join(", ")
+    } else {
+        format!("{}, … ({} in all)", shown.join(", "), items.len())
+    }
+}
+
 /// A guest-given name as an error message may quote it: at most 64
 /// characters, control characters escaped, in backquotes.
 pub(crate) fn shown(name: &str) -> String {

@@ -225,6 +225,30 @@ impl Policy {
         Ok(())
     }
 
+    /// Checks that no granted folder holds one of `protected` (files or
+    /// folders the host keeps for itself) or lies inside one, comparing
+    /// real paths (symlinks resolved).
+    pub(crate) fn check_grants_avoid(&self, protected: &[&std::path::Path]) -> Result<(), String> {
+        let real =
+            |path: &std::path::Path| path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+        for dir in &self.dirs {
+            let granted = real(&dir.host);
+            for kept in protected {
+                // A path not made yet (the artifact folder before its first
+                // entry) is compared through its nearest existing parent.
+                let kept = real_or_parent(kept);
+                if kept.starts_with(&granted) || granted.starts_with(&kept) {
+                    return Err(format!(
+                        "granted folder {} overlaps {}, which Cairn keeps for itself (the journal or the compiled-code cache); grant a folder beside it instead",
+                        dir.host.display(),
+                        kept.display()
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Sets the pause before a checkpoint's first retry.
     pub fn retry_delay(mut self, delay: Duration) -> Self {
         self.retry_delay = delay;
@@ -337,6 +361,22 @@ impl Policy {
             env: self.env.clone(),
             http: self.http_hosts.clone(),
         }
+    }
+}
+
+/// `path` with symlinks resolved, or, while it does not exist, its nearest
+/// existing ancestor resolved with the rest appended.
+fn real_or_parent(path: &std::path::Path) -> PathBuf {
+    if let Ok(real) = path.canonicalize() {
+        return real;
+    }
+    match (path.parent(), path.file_name()) {
+        (Some(parent), Some(name)) if !parent.as_os_str().is_empty() => {
+            real_or_parent(parent).join(name)
+        }
+        _ => std::env::current_dir()
+            .map(|cwd| cwd.join(path))
+            .unwrap_or_else(|_| path.to_path_buf()),
     }
 }
 

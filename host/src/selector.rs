@@ -20,11 +20,7 @@ pub(crate) fn resolve<'a>(
             .into_iter()
             .map(|(seq, id, _)| format!("{id} (seq {seq})"))
             .collect();
-        if ids.is_empty() {
-            "(none)".to_owned()
-        } else {
-            ids.join(", ")
-        }
+        crate::names::listed(&ids)
     };
     if let Some((seq, _, name)) = calls.clone().into_iter().find(|(_, id, _)| *id == selector) {
         // `step_2` is the id of `step`'s second call, but a checkpoint may
@@ -68,11 +64,12 @@ pub(crate) fn resolve<'a>(
         }),
         several => Err(SelectorError::Ambiguous {
             selector: selector.to_owned(),
-            candidates: several
-                .iter()
-                .map(|(seq, id)| format!("{id} (seq {seq})"))
-                .collect::<Vec<_>>()
-                .join(", "),
+            candidates: crate::names::listed(
+                &several
+                    .iter()
+                    .map(|(seq, id)| format!("{id} (seq {seq})"))
+                    .collect::<Vec<_>>(),
+            ),
         }),
     }
 }

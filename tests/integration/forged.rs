@@ -471,3 +471,42 @@ async fn cancel_reaches_a_flow_blocked_anywhere() {
     let outcome = running.await.expect("joins").expect("runs");
     assert_eq!(outcome.status, ExecutionStatus::Cancelled);
 }
+
+#[tokio::test]
+async fn a_grant_that_holds_the_journal_or_the_compiled_code_cache_is_refused() {
+    let root = temp();
+    let cache = root.path().join("cache").join("artifacts");
+    let engine = Engine::builder()
+        .artifact_cache(&cache)
+        .build()
+        .expect("engine");
+    let open = |grant: &std::path::Path| {
+        std::fs::create_dir_all(grant).expect("a folder");
+        Host::builder()
+            .journal(root.path().join("state").join("journal.redb"))
+            .engine(engine.clone())
+            .policy(Policy::default().allow_dir(grant, "/data", false))
+            .open()
+            .map(|_| ())
+    };
+    // The folder holding the journal, the one holding the cache and its
+    // key, and the cache itself: a checkpoint there could rewrite history
+    // or sign native code.
+    for grant in [
+        root.path().join("state"),
+        root.path().join("cache"),
+        cache.clone(),
+        root.path().to_path_buf(),
+    ] {
+        let refused = open(&grant);
+        assert!(
+            matches!(&refused, Err(cairn_host::OpenError::Policy(m)) if m.contains("keeps for itself")),
+            "{}: {refused:?}",
+            grant.display()
+        );
+    }
+    assert!(
+        open(&root.path().join("data")).is_ok(),
+        "a folder beside them is fine"
+    );
+}

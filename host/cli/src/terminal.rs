@@ -35,9 +35,17 @@ fn is_unsafe(c: char) -> bool {
                 | '\u{180e}'
                 | '\u{200b}'..='\u{200d}'
                 | '\u{2060}'..='\u{2064}'
+                | '\u{206a}'..='\u{206f}'
                 | '\u{feff}'
                 | '\u{fff9}'..='\u{fffb}'
                 | '\u{e0000}'..='\u{e007f}'
+                // Variation selectors and fillers that show as nothing.
+                | '\u{fe00}'..='\u{fe0f}'
+                | '\u{e0100}'..='\u{e01ef}'
+                | '\u{115f}'
+                | '\u{1160}'
+                | '\u{3164}'
+                | '\u{ffa0}'
         )
 }
 
@@ -97,9 +105,13 @@ pub fn json(text: &str) -> Cow<'_, str> {
     rewrite(
         text,
         |c| is_unsafe(c) && c != '\n' && c != '\t',
-        // Every unsafe character is in the Basic Multilingual Plane.
+        // Past the Basic Multilingual Plane (tag characters), JSON spells
+        // a character as its UTF-16 surrogate pair.
         |out, c| {
-            let _ = write!(out, "\\u{:04x}", u32::from(c));
+            let mut units = [0u16; 2];
+            for unit in c.encode_utf16(&mut units) {
+                let _ = write!(out, "\\u{unit:04x}");
+            }
         },
     )
 }
@@ -180,6 +192,11 @@ mod tests {
         let back: serde_json::Value = serde_json::from_str(&shown).expect("still JSON");
         assert_eq!(back, hostile);
         assert_eq!(json("[1,\n 2]"), "[1,\n 2]");
+        let tagged = serde_json::json!({"out": "a\u{e0041}\u{fe0f}b"});
+        let shown = value(&tagged);
+        assert!(!shown.chars().any(is_unsafe), "{shown}");
+        let back: serde_json::Value = serde_json::from_str(&shown).expect("still JSON");
+        assert_eq!(back, tagged, "a character past U+FFFF keeps its meaning");
     }
 
     #[test]

@@ -38,6 +38,7 @@ const HEADER_LEN: usize = 8 + 4 + 32;
 /// A folder of verified, compiled components.
 pub(crate) struct ArtifactCache {
     dir: PathBuf,
+    key_file: PathBuf,
     engine_key: String,
     /// The installation's secret; `None` if it could not be read or made,
     /// and then nothing is cached.
@@ -74,6 +75,7 @@ impl ArtifactCache {
         };
         ArtifactCache {
             dir,
+            key_file,
             engine_key,
             mac_key,
         }
@@ -86,6 +88,12 @@ impl ArtifactCache {
         mac.update(self.engine_key.as_bytes());
         mac.update(body);
         mac.finalize()
+    }
+
+    /// The cache folder and its key file: what no checkpoint may be
+    /// granted (it could forge entries, i.e. native code).
+    pub(crate) fn protected_paths(&self) -> [&Path; 2] {
+        [&self.dir, &self.key_file]
     }
 
     /// Where the entry for `hash` lives.

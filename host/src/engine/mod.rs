@@ -6,7 +6,7 @@
 mod artifact_cache;
 mod ticker;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -28,13 +28,13 @@ pub const MIN_WASM_STACK: usize = 64 << 10;
 pub const MAX_WASM_STACK: usize = 64 << 20;
 
 /// The most linear memories one component instance may have.
-const MAX_MEMORIES_PER_COMPONENT: u32 = 8;
+const MAX_MEMORIES_PER_COMPONENT: u32 = 2;
 
 /// The most tables one component instance may have.
-const MAX_TABLES_PER_COMPONENT: u32 = 16;
+const MAX_TABLES_PER_COMPONENT: u32 = 8;
 
 /// The most core instances one component instance may have.
-const MAX_CORE_INSTANCES_PER_COMPONENT: u32 = 64;
+const MAX_CORE_INSTANCES_PER_COMPONENT: u32 = 16;
 
 /// How to build an [`Engine`]. Every knob has a documented default.
 #[derive(Debug, Clone)]
@@ -212,6 +212,14 @@ impl Engine {
 
     pub(crate) fn flow_linker(&self) -> &Linker<FlowState> {
         &self.inner.flow_linker
+    }
+
+    /// The files and folders no checkpoint may be granted: the artifact
+    /// cache and its key.
+    pub(crate) fn protected_paths(&self) -> Vec<&Path> {
+        self.artifact_cache()
+            .map(|cache| cache.protected_paths().to_vec())
+            .unwrap_or_default()
     }
 
     pub(crate) fn artifact_cache(&self) -> Option<&ArtifactCache> {

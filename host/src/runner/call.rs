@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use super::Runner;
 use super::cache;
+use super::cancel::CancelToken;
 use super::execution::Abort;
 use super::slot::CallOutcome;
 use crate::bindings::types::{self, CallError};
@@ -31,6 +32,10 @@ const MAX_RETRY_DELAY: Duration = Duration::from_secs(60);
 pub(crate) struct CallContext {
     pub(crate) exec: ExecutionId,
     pub(crate) runner: Arc<Runner>,
+    /// The execution's cancel token: a cancelled execution starts no
+    /// further attempt (an attempt already running finishes and is
+    /// journaled).
+    pub(crate) cancel: Arc<CancelToken>,
 }
 
 /// A call ready to run.
@@ -98,14 +103,25 @@ async fn attempts(
             &call.name,
             &call.input,
         )?;
-        if let Some(output) = hit {
+        // An output cached under a roomier policy that this one would
+        // refuse runs again instead.
+        let fits = |output: &String| {
+            crate::guest_text::check_output(output, policy.max_output_bytes).is_ok()
+        };
+        if let Some(output) = hit.filter(fits) {
             return complete_without_running(ctx, seq, call, CallSource::Cached, output).await;
         }
     }
     let last = first.saturating_add(info.retries);
     for n in first..=last {
         if n > first {
-            tokio::time::sleep(retry_delay(runner, n - first)).await;
+            tokio::select! {
+                () = tokio::time::sleep(retry_delay(runner, n - first)) => {}
+                () = ctx.cancel.cancelled() => {}
+            }
+        }
+        if ctx.cancel.is_cancelled() {
+            return Err(Abort::Cancelled);
         }
         call.attempts = n;
         let mut attempt = AttemptRecord {

@@ -161,7 +161,11 @@ impl Execution {
         let random = SeededRandom::new(record.seed, "runner");
         let held = HeldBytes::new(runner.policy.max_held_bytes);
         Execution {
-            ctx: Arc::new(CallContext { exec: id, runner }),
+            ctx: Arc::new(CallContext {
+                exec: id,
+                runner,
+                cancel: cancel.clone(),
+            }),
             stored: record.component.into_iter().collect(),
             record,
             flow_cache,
@@ -638,20 +642,10 @@ fn check(
 /// The refusal of a call to a checkpoint the component does not have: the
 /// name shown short and inert, and at most a few of the real names.
 fn unknown_checkpoint(component: &Component, name: &str) -> CallError {
-    let names: Vec<&str> = component
-        .manifest()
-        .checkpoints
-        .iter()
-        .map(|c| c.name.as_str())
-        .collect();
-    let listed = match names.len() {
-        0 => "(none)".to_owned(),
-        n if n <= 20 => names.join(", "),
-        n => format!("{}, … ({n} in all)", names[..20].join(", ")),
-    };
     CallError::Context(format!(
-        "unknown checkpoint {}; the component has: {listed}",
-        names::shown(name)
+        "unknown checkpoint {}; the component has: {}",
+        names::shown(name),
+        component.manifest().checkpoint_names()
     ))
 }
 

@@ -38,7 +38,13 @@ impl Runner {
         execution: Execution,
         claim: &Claim<'_>,
     ) -> Result<Outcome, RunError> {
-        let failed = |kind: FailureKind, message: String| Ending::Failed(Failure { kind, message });
+        let max_message = self.policy.max_message_bytes;
+        let failed = |kind: FailureKind, message: String| {
+            Ending::Failed(Failure {
+                kind,
+                message: crate::guest_text::bounded(message, max_message),
+            })
+        };
         let shared = Shared::new(execution);
         let ctx = FlowCtx::new(shared.clone(), id);
         // Everything of the flow's code runs in its task, the decoding of

@@ -202,6 +202,16 @@ impl Runner {
             .history(source)?
             .ok_or(RunError::UnknownExecution(source))?;
         let plan = replay::plan(&history.calls, &request)?;
+        // An override is journaled and handed to the flow like an output:
+        // it must fit what the policy lets an output be.
+        for (seq, output) in &plan.overrides {
+            guest_text::check_output(output, self.policy.max_output_bytes).map_err(|reason| {
+                RunError::BadOverride {
+                    selector: format!("seq {seq}"),
+                    reason: format!("the override {reason}"),
+                }
+            })?;
+        }
         let code = match (request.component, history.execution.component) {
             (Some(_), None) => return Err(RunError::ComponentForHostFlow(source)),
             (Some(component), Some(_)) => FlowCode::Guest(component),

@@ -108,23 +108,35 @@ pub(crate) fn over_limit(held: u64, limit: u64) -> String {
 
 pub(crate) struct CallSlot {
     pub(crate) call_id: String,
-    outcome: watch::Receiver<Option<CallOutcome>>,
+    /// Shared with the filler; the slot keeps a sender too, so that it can
+    /// drop an output the flow has let go of.
+    outcome: Arc<watch::Sender<Option<CallOutcome>>>,
     awaited: AtomicBool,
-    _charge: Arc<Charge>,
+    charge: Arc<Charge>,
 }
 
 /// The task's side of a slot.
 pub(crate) struct Filler {
-    sender: watch::Sender<Option<CallOutcome>>,
+    outcome: Option<Arc<watch::Sender<Option<CallOutcome>>>>,
     charge: Arc<Charge>,
 }
 
 impl Filler {
     /// Hands the call's outcome to everyone waiting for it.
-    pub(crate) fn fill(self, outcome: CallOutcome) {
-        let outcome = self.charge.output(outcome);
-        // Nobody waiting any more is fine: the flow is done with the call.
-        let _ = self.sender.send(Some(outcome));
+    pub(crate) fn fill(mut self, outcome: CallOutcome) {
+        if let Some(sender) = self.outcome.take() {
+            sender.send_replace(Some(self.charge.output(outcome)));
+        }
+    }
+}
+
+impl Drop for Filler {
+    /// A task that ends without an outcome (it panicked) must not leave
+    /// the flow waiting forever.
+    fn drop(&mut self) {
+        if let Some(sender) = self.outcome.take() {
+            sender.send_replace(Some(stopped()));
+        }
     }
 }
 
@@ -137,12 +149,12 @@ impl CallSlot {
         held: &Arc<HeldBytes>,
     ) -> Arc<CallSlot> {
         let charge = Charge::new(held.clone(), 0);
-        let (_, outcome) = watch::channel(Some(charge.output(outcome)));
+        let (outcome, _) = watch::channel(Some(charge.output(outcome)));
         Arc::new(CallSlot {
             call_id,
-            outcome,
+            outcome: Arc::new(outcome),
             awaited: AtomicBool::new(false),
-            _charge: charge,
+            charge,
         })
     }
 
@@ -153,22 +165,37 @@ impl CallSlot {
         held: &Arc<HeldBytes>,
         input_bytes: u64,
     ) -> (Arc<CallSlot>, Filler) {
-        let (sender, outcome) = watch::channel(None);
+        let (outcome, _) = watch::channel(None);
+        let outcome = Arc::new(outcome);
         let charge = Charge::new(held.clone(), input_bytes);
         let slot = Arc::new(CallSlot {
             call_id,
-            outcome,
+            outcome: outcome.clone(),
             awaited: AtomicBool::new(false),
-            _charge: charge.clone(),
+            charge: charge.clone(),
         });
-        (slot, Filler { sender, charge })
+        let filler = Filler {
+            outcome: Some(outcome),
+            charge,
+        };
+        (slot, filler)
     }
 
     /// The flow has read the outcome and let go of it (a direct call
     /// returned, a handle was dropped): its bytes no longer count.
     pub(crate) fn release(&self) {
-        if self.is_finished() {
-            self._charge.refund();
+        // The output itself goes too: the slot may stay in the execution's
+        // list a while (it is pruned now and then), and must not keep bytes
+        // it no longer counts.
+        let released = self.outcome.send_if_modified(|outcome| {
+            if let Some(CallOutcome::Finished(Ok(output))) = outcome {
+                *output = String::new();
+                return true;
+            }
+            false
+        });
+        if released || self.is_finished() {
+            self.charge.refund();
         }
     }
 
@@ -203,7 +230,7 @@ impl CallSlot {
 
     /// Waits for the outcome without counting as the flow's await.
     pub(crate) async fn wait(&self) -> CallOutcome {
-        let mut outcome = self.outcome.clone();
+        let mut outcome = self.outcome.subscribe();
         match outcome.wait_for(Option::is_some).await {
             Ok(value) => value.clone().unwrap_or_else(stopped),
             Err(_) => stopped(),

@@ -29,11 +29,7 @@ impl Runner {
             return Err(RunError::UnknownWait {
                 exec: id,
                 name: name.to_owned(),
-                waits: if names.is_empty() {
-                    "(none)".to_owned()
-                } else {
-                    names.join(", ")
-                },
+                waits: crate::names::listed(&names),
             });
         };
         if wait.value.is_some() {

@@ -34,13 +34,20 @@ impl InlineRuntime {
             None => {
                 let mut store = checkpoint::new_store(engine, policy, clock);
                 checkpoint::arm(&mut store, engine, policy);
-                match component
-                    .checkpoint_pre()
-                    .instantiate_async(&mut store)
-                    .await
-                {
-                    Ok(guest) => (store, guest),
-                    Err(e) => return checkpoint::finish(&mut store, policy, Err(e)),
+                // Start functions run here: bounded like the call itself,
+                // since one blocked in a host call is beyond epochs.
+                let instantiated = checkpoint::bounded(
+                    policy,
+                    component.checkpoint_pre().instantiate_async(&mut store),
+                )
+                .await;
+                match instantiated {
+                    Some(Ok(guest)) => (store, guest),
+                    Some(Err(e)) => return checkpoint::finish(&mut store, policy, Err(e)),
+                    None => {
+                        let (stdout, stderr) = store.data().take_output();
+                        return checkpoint::blocked(policy, stdout, stderr);
+                    }
                 }
             }
         };

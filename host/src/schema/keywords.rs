@@ -30,6 +30,13 @@ impl<'v> Check<'_, 'v> {
         match value {
             Value::Number(n) => self.number(k, n),
             Value::String(s) => {
+                // Reading a string costs its length; matching it, its length
+                // times the pattern's size (a linear-time matcher walks the
+                // program for each byte): charged to the step budget, so a
+                // schema cannot fan a long string out to many patterns.
+                let bytes = s.len() as u64;
+                let program = k.pattern.as_ref().map_or(0, |p| p.as_str().len() as u64);
+                self.charge(bytes / 64 + bytes.saturating_mul(program.div_ceil(64)) / 64)?;
                 let length = s.chars().count() as f64;
                 self.bound(length, k.min_length, k.max_length, "length")?;
                 if let Some(pattern) = &k.pattern
