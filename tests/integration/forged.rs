@@ -510,3 +510,18 @@ async fn a_grant_that_holds_the_journal_or_the_compiled_code_cache_is_refused() 
         "a folder beside them is fine"
     );
 }
+
+#[tokio::test]
+async fn a_map_whose_entries_all_point_at_one_string_is_measured_not_copied() {
+    let dir = temp();
+    let host = host_with(dir.path(), Policy::default().max_held_bytes(64 << 20));
+    let before = cairn_tests::peak_rss_kib();
+    // 4,000 entries of 1 MiB each, all the same bytes: 4 GB if lifted.
+    // (wasmtime's own budget for data copied by one host call would trap
+    // first, as an unexplained `trap`; the policy's limit says what it is.)
+    let (kind, message) = failure(&run(&host, "shared_strings", 0).await);
+    let grown_mib = cairn_tests::peak_rss_kib().saturating_sub(before) / 1024;
+    assert_eq!(kind, FailureKind::Limit, "{message}");
+    assert!(message.contains("max_held_bytes"), "{message}");
+    assert!(grown_mib < 1024, "the host grew by {grown_mib} MiB");
+}

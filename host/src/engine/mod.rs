@@ -19,6 +19,7 @@ use crate::bindings;
 use crate::error::LoadError;
 use crate::runtime::checkpoint::CheckpointState;
 use crate::runtime::flow::FlowState;
+use crate::runtime::map_imports;
 
 /// The smallest native stack WebAssembly may be given.
 pub const MIN_WASM_STACK: usize = 64 << 10;
@@ -147,11 +148,13 @@ impl EngineBuilder {
             |s| s,
         )
         .map_err(compile)?;
+        map_imports::define_for_checkpoints(&mut checkpoint_linker).map_err(compile)?;
         let mut flow_linker = Linker::<FlowState>::new(&wasm);
         wasmtime_wasi::p2::add_to_linker_async(&mut flow_linker).map_err(compile)?;
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut flow_linker).map_err(compile)?;
         bindings::Component::add_to_linker::<_, HasSelf<FlowState>>(&mut flow_linker, |s| s)
             .map_err(compile)?;
+        map_imports::define_for_flows(&mut flow_linker).map_err(compile)?;
 
         let cache = self
             .artifact_cache

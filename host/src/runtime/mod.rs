@@ -18,5 +18,6 @@ pub(crate) mod http;
 pub(crate) mod inline;
 pub(crate) mod isolated;
 pub(crate) mod limiter;
+pub(crate) mod map_imports;
 pub(crate) mod outcome;
 pub(crate) mod pending;

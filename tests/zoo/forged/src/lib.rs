@@ -19,11 +19,41 @@ use bindings::exports::cairn::checkpoint::guest::Guest;
 
 struct Forged;
 
+// The runner's `call-map` as the canonical ABI lowers it, called by hand so
+// that every entry of the list can point at the same bytes (the bindings
+// would lay out one string per entry).
+#[link(wasm_import_module = "cairn:checkpoint/runner@0.1.0")]
+unsafe extern "C" {
+    #[link_name = "call-map"]
+    fn raw_call_map(name: *const u8, name_len: usize, list: *const u8, len: usize, ret: *mut u8);
+}
+
+/// Calls `call-map("ok", …)` with `n` entries that all point at one string
+/// of `bytes` bytes.
+fn shared_strings(n: usize, bytes: usize) {
+    let text = format!("{{\"n\": \"{}\"}}", "x".repeat(bytes));
+    let entries: Vec<[usize; 2]> = vec![[text.as_ptr() as usize, text.len()]; n];
+    let name = "ok";
+    let mut ret = [0u64; 8];
+    // SAFETY: the pointers and lengths describe live memory of this
+    // instance, as the canonical ABI asks; the host writes at most a
+    // result's 16 bytes to `ret`.
+    unsafe {
+        raw_call_map(
+            name.as_ptr(),
+            name.len(),
+            entries.as_ptr().cast(),
+            entries.len(),
+            ret.as_mut_ptr().cast(),
+        );
+    }
+}
+
 /// 4 MiB of zeroed memory the component holds from the start, so its
 /// instances need more than 4 MiB before running any code.
 static BALLAST: std::sync::Mutex<[u8; 4 << 20]> = std::sync::Mutex::new([0; 4 << 20]);
 
-const FLOWS: [&str; 17] = [
+const FLOWS: [&str; 18] = [
     "bad_json",
     "deep_json",
     "huge_error",
@@ -41,6 +71,7 @@ const FLOWS: [&str; 17] = [
     "hoard",
     "stream",
     "sleep_forever",
+    "shared_strings",
 ];
 
 const CHECKPOINTS: [(&str, Runtime); 7] = [
@@ -170,6 +201,10 @@ impl Guest for Forged {
                         return Ok("0".to_owned());
                     }
                 }
+            }
+            "shared_strings" => {
+                shared_strings(4_000, 1 << 20);
+                Ok("0".to_owned())
             }
             "sleep_forever" => {
                 // Blocks in a WASI poll, where neither fuel nor epochs reach.
