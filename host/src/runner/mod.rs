@@ -105,6 +105,11 @@ struct Claim<'a> {
 
 impl Drop for Claim<'_> {
     fn drop(&mut self) {
+        // A run whose future was dropped (an embedder gave up on it) leaves
+        // its calls' tasks behind: cancelled, they start no further attempt,
+        // so they cannot race a later resume of the same execution for long.
+        // After a normal end nothing watches the token any more.
+        self.cancel.cancel();
         self.runner
             .active
             .lock()
