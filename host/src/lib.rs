@@ -114,7 +114,10 @@ pub use model::{
     FailureKind, ParseHashError, Runtime, TrapKind,
 };
 pub use names::MAX_NAME_LEN;
-pub use policy::{CheckpointLimits, DirGrant, MAX_TIMEOUT, MIN_MEMORY_BYTES, Policy, PolicyRecord};
+pub use policy::{
+    CheckpointLimits, DirGrant, MAX_LOG_BYTES, MAX_MESSAGE_BYTES, MAX_OUTPUT_BYTES, MAX_TIMEOUT,
+    MIN_MEMORY_BYTES, Policy, PolicyRecord,
+};
 pub use runner::replay::ReplayRequest;
 pub use runner::{Durability, Outcome};
 pub use timefmt::rfc3339;

@@ -17,13 +17,13 @@ pub const STACK: RangeInclusive<u64> =
 /// the CLI keeps; above it the limit would be cut silently).
 pub const MEMORY: RangeInclusive<u64> = cairn_host::MIN_MEMORY_BYTES..=(1 << 30);
 /// `--max-output`: a checkpoint's output is journaled and held in memory.
-pub const MAX_OUTPUT: RangeInclusive<u64> = 1..=(1 << 30);
+pub const MAX_OUTPUT: RangeInclusive<u64> = 1..=cairn_host::MAX_OUTPUT_BYTES;
 /// `--max-held`: at least one output's worth, at most what a host has.
 pub const MAX_HELD: RangeInclusive<u64> = (1 << 20)..=(1 << 40);
 /// `--max-message`: guest messages are journaled and shown.
-pub const MAX_MESSAGE: RangeInclusive<u64> = 64..=(16 << 20);
+pub const MAX_MESSAGE: RangeInclusive<u64> = 64..=cairn_host::MAX_MESSAGE_BYTES;
 /// `--log-bytes`: 0 keeps no captured output at all.
-pub const LOG_BYTES: RangeInclusive<u64> = 0..=(64 << 20);
+pub const LOG_BYTES: RangeInclusive<u64> = 0..=cairn_host::MAX_LOG_BYTES;
 /// `--timeout`: a deadline past a day is a mistake, and past the runtime's
 /// clock arithmetic it would never fire.
 pub const TIMEOUT: RangeInclusive<Duration> = Duration::from_millis(1)..=cairn_host::MAX_TIMEOUT;

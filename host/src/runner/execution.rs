@@ -237,14 +237,7 @@ impl Execution {
         if inputs.is_empty() {
             return Ok(Ok(Vec::new()));
         }
-        let max_items = self.policy().max_map_items;
-        if inputs.len() > max_items as usize {
-            return Err(Abort::Limit(format!(
-                "a map of checkpoint {} has {} items; the policy allows at most {max_items} per map",
-                names::shown(name),
-                inputs.len()
-            )));
-        }
+        check_map_items(self.policy(), name, inputs.len())?;
         let bytes = inputs.iter().map(|i| i.len() as u64).sum();
         self.make_room(inputs.len(), bytes)?;
         let max_input = self.policy().max_output_bytes;
@@ -637,6 +630,20 @@ fn check(
         CallError::Context(format!("the input of checkpoint `{name}` is {reason}"))
     })?;
     Ok((info.clone(), input))
+}
+
+/// A map of `items` items within the policy's `max_map_items`, checked
+/// wherever a map comes in (a guest's list before it is copied, a host-side
+/// flow's inputs).
+pub(crate) fn check_map_items(policy: &Policy, name: &str, items: usize) -> Result<(), Abort> {
+    let max_items = policy.max_map_items;
+    if items > max_items as usize {
+        return Err(Abort::Limit(format!(
+            "a map of checkpoint {} has {items} items; the policy allows at most {max_items} per map",
+            names::shown(name)
+        )));
+    }
+    Ok(())
 }
 
 /// The refusal of a call to a checkpoint the component does not have: the

@@ -17,7 +17,7 @@ use super::pending::PendingCall;
 use crate::bindings::runner::Host as _;
 use crate::bindings::types::CallError;
 use crate::names;
-use crate::runner::execution::Abort;
+use crate::runner::execution::{Abort, check_map_items};
 use crate::runner::slot::over_limit;
 
 /// The runner interface as a component names it.
@@ -97,19 +97,9 @@ fn lift_within_policy(
     inputs: &WasmList<WasmStr>,
 ) -> wasmtime::Result<Vec<String>> {
     let policy = store.data().execution.policy();
-    let (max_items, max_input, max_total) = (
-        policy.max_map_items as usize,
-        policy.max_output_bytes,
-        policy.max_held_bytes,
-    );
+    check_map_items(policy, name, inputs.len()).map_err(wasmtime::Error::new)?;
+    let (max_input, max_total) = (policy.max_output_bytes, policy.max_held_bytes);
     let limit = |message: String| wasmtime::Error::new(Abort::Limit(message));
-    if inputs.len() > max_items {
-        return Err(limit(format!(
-            "a map of checkpoint {} has {} items; the policy allows at most {max_items} per map",
-            names::shown(name),
-            inputs.len()
-        )));
-    }
     // Measured first, without copying: `to_str` borrows guest memory.
     let item =
         |store: &mut StoreContextMut<'_, FlowState>, i: usize| -> wasmtime::Result<WasmStr> {
