@@ -12,7 +12,7 @@ use crate::call::{decode, from_call_error};
 use crate::error::Error;
 
 /// One parameter's values, serialized once.
-pub type Column = Vec<Value>;
+pub(crate) type Column = Vec<Value>;
 
 /// Serializes the values of one parameter.
 pub fn column<A: Serialize>(

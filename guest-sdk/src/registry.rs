@@ -7,7 +7,7 @@ use crate::bindings::cairn::checkpoint::types::GuestError;
 pub type Output = Result<String, GuestError>;
 
 /// Runs one entry point: JSON input object in, JSON output out.
-pub type Invoke = fn(&str) -> Output;
+pub(crate) type Invoke = fn(&str) -> Output;
 
 /// Where a checkpoint runs (mirrors the WIT `runtime`).
 #[derive(Debug, Clone, Copy)]

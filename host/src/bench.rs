@@ -117,7 +117,8 @@ impl LiveInstance {
 /// Encodes a call record with `input` and decodes it again, as every
 /// journaled call is; whether it came back equal.
 pub fn call_record_round_trip(input: &str) -> bool {
-    use crate::journal::record::{CallRecord, RecordKey, decode, encode};
+    use crate::journal::record::CallRecord;
+    use crate::journal::redb::envelope::{RecordKey, decode, encode};
     use crate::model::{CallSource, CallStatus, ComponentHash, Runtime};
     let call = CallRecord {
         call_id: "step_2".to_owned(),

@@ -7,7 +7,7 @@ wasmtime::component::bindgen!({
     imports: { default: async | trappable },
     exports: { default: async },
     with: {
-        "cairn:checkpoint/runner.pending": crate::runtime::pending::PendingCall,
+        "cairn:checkpoint/runner.pending": crate::call::PendingCall,
     },
 });
 

@@ -1,10 +1,14 @@
-//! Reading executions → calls → attempts. The views serialize to the JSON
-//! the CLI prints with `--json` (DESIGN §3.4).
+//! Reading executions → calls → attempts, through the host's journal, so
+//! every read is a future (a journal may be behind a network). The views
+//! serialize to the JSON the CLI prints with `--json` (DESIGN §3.4).
+
+use std::sync::Arc;
 
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::error::{JournalError, SelectorError};
+pub use crate::journal::ExecutionFilter;
 use crate::journal::Journal;
 use crate::journal::record::{AttemptRecord, CallRecord, ExecutionRecord, WaitRecord};
 use crate::model::{
@@ -14,19 +18,10 @@ use crate::model::{
 use crate::policy::PolicyRecord;
 use crate::timefmt::rfc3339;
 
-/// Reads a journal.
+/// Reads a journal; cheap to clone.
 #[derive(Clone)]
 pub struct Client {
-    journal: Journal,
-}
-
-/// Which executions to list.
-#[derive(Debug, Clone, Default)]
-pub struct ExecutionFilter {
-    /// Only those with this status.
-    pub status: Option<ExecutionStatus>,
-    /// Only those of this flow.
-    pub flow: Option<String>,
+    journal: Arc<dyn Journal>,
 }
 
 /// An execution without its calls.
@@ -53,6 +48,10 @@ pub struct ExecutionSummary {
     pub created_at: String,
     /// When it last changed status (RFC 3339).
     pub updated_at: String,
+    /// When it was created, in microseconds since the Unix epoch (the
+    /// value the flow's clock starts from).
+    #[serde(skip)]
+    pub created_at_us: u64,
 }
 
 /// An execution with its calls and their attempts.
@@ -163,44 +162,47 @@ pub struct AttemptView {
 }
 
 impl Client {
-    pub(crate) fn new(journal: Journal) -> Client {
+    pub(crate) fn new(journal: Arc<dyn Journal>) -> Client {
         Client { journal }
     }
 
     /// The executions that match `filter`, in id order.
-    pub fn executions(
+    pub async fn executions(
         &self,
         filter: &ExecutionFilter,
     ) -> Result<Vec<ExecutionSummary>, JournalError> {
         Ok(self
             .journal
-            .executions()?
+            .executions(filter)
+            .await?
             .into_iter()
-            .filter(|(_, r)| filter.status.is_none_or(|s| s == r.status))
-            .filter(|(_, r)| filter.flow.as_ref().is_none_or(|f| *f == r.flow))
             .map(|(id, r)| summary(id, r))
             .collect())
     }
 
     /// The exact bytes of a component the journal holds (every execution's
     /// component is there), checked against its hash.
-    pub fn component(&self, hash: ComponentHash) -> Result<Option<Vec<u8>>, JournalError> {
-        self.journal.component(hash)
+    pub async fn component(&self, hash: ComponentHash) -> Result<Option<Vec<u8>>, JournalError> {
+        self.journal.component(hash).await
     }
 
     /// An execution's durable waits, without reading its calls.
-    pub fn waits(&self, id: ExecutionId) -> Result<Vec<WaitView>, JournalError> {
+    pub async fn waits(&self, id: ExecutionId) -> Result<Vec<WaitView>, JournalError> {
         Ok(self
             .journal
-            .waits(id)?
+            .waits(id)
+            .await?
             .into_iter()
             .map(|(name, w)| wait_view(name, w))
             .collect())
     }
 
     /// One execution with its calls and attempts.
-    pub fn execution(&self, id: ExecutionId) -> Result<Option<ExecutionDetail>, JournalError> {
-        let Some(history) = self.journal.history(id)? else {
+    pub async fn execution(
+        &self,
+        id: ExecutionId,
+    ) -> Result<Option<ExecutionDetail>, JournalError> {
+        let Some(history) = self.journal.history(id).await? else {
             return Ok(None);
         };
         let calls = history
@@ -208,7 +210,7 @@ impl Client {
             .into_iter()
             .map(|c| call_view(c.seq, c.call, c.attempts))
             .collect();
-        let waits = self.waits(id)?;
+        let waits = self.waits(id).await?;
         let flow_log = String::from_utf8_lossy(&history.execution.flow_log).into_owned();
         Ok(Some(ExecutionDetail {
             execution: summary(id, history.execution),
@@ -242,6 +244,7 @@ fn summary(id: ExecutionId, r: ExecutionRecord) -> ExecutionSummary {
         component: r.component.map(|c| c.to_hex()),
         created_at: rfc3339(r.created_at_us),
         updated_at: rfc3339(r.updated_at_us),
+        created_at_us: r.created_at_us,
     }
 }
 

@@ -1,19 +1,18 @@
 //! A loaded component: its bytes and hash, its compiled code (from the
-//! artifact cache when there is an intact entry), its pre-instances for both
-//! store kinds, and its manifest.
+//! artifact cache when there is an intact entry), its pre-instance for
+//! checkpoint stores, and its manifest. (The runner makes flow stores'
+//! pre-instances from the compiled code, on first use.)
 
 use std::path::Path;
 use std::sync::Arc;
 
 use crate::bindings::{self, ComponentPre};
 use crate::engine::Engine;
-use crate::error::LoadError;
-use crate::files::ReadFileError;
+use crate::error::{LoadError, wasm_cause};
 use crate::manifest::{CheckpointInfo, FlowInfo, Manifest};
 use crate::model::{ComponentHash, Runtime};
 use crate::policy::{CheckpointLimits, Policy};
 use crate::runtime::checkpoint::{self, CheckpointState};
-use crate::runtime::flow::FlowState;
 
 /// A component ready to run; cheap to clone.
 #[derive(Clone)]
@@ -27,8 +26,9 @@ struct Inner {
     manifest: Manifest,
     /// The linear memory an instance takes before it runs any code.
     min_memory_bytes: u64,
+    /// Its compiled code.
+    compiled: wasmtime::component::Component,
     checkpoint_pre: ComponentPre<CheckpointState>,
-    flow_pre: ComponentPre<FlowState>,
 }
 
 impl Component {
@@ -40,19 +40,13 @@ impl Component {
         path: impl AsRef<Path>,
     ) -> Result<Component, LoadError> {
         let path = path.as_ref();
-        let bytes = crate::files::read_regular_file(path, MAX_COMPONENT_BYTES).map_err(|e| {
-            LoadError::Read {
-                path: path.to_path_buf(),
-                reason: match e {
-                    ReadFileError::Io { source, .. } => source.to_string(),
-                    ReadFileError::TooLarge { .. } => format!(
-                        "larger than the limit of {} MiB for a component",
-                        MAX_COMPONENT_BYTES >> 20
-                    ),
-                    other => other.to_string(),
-                },
-            }
-        })?;
+        let bytes =
+            crate::files::read_regular_file(path, MAX_COMPONENT_BYTES).map_err(|source| {
+                LoadError::Read {
+                    path: path.to_path_buf(),
+                    source,
+                }
+            })?;
         Component::from_bytes(engine, bytes).await
     }
 
@@ -67,8 +61,10 @@ impl Component {
         let bytes: Arc<[u8]> = bytes.into();
         let hash = ComponentHash::of(&bytes);
         let compiled = compile(engine, hash, &bytes)?;
+        // A flow store's linker has the same imports as a checkpoint
+        // store's, so this also refuses a component whose flows could not
+        // be instantiated.
         let checkpoint_pre = pre(engine.checkpoint_linker().instantiate_pre(&compiled))?;
-        let flow_pre = pre(engine.flow_linker().instantiate_pre(&compiled))?;
         let (manifest, min_memory_bytes) = describe(engine, &checkpoint_pre).await?;
         manifest.validate().map_err(LoadError::BadManifest)?;
         if let Some(c) = manifest.checkpoints.iter().find(|c| {
@@ -87,8 +83,8 @@ impl Component {
                 bytes,
                 manifest,
                 min_memory_bytes,
+                compiled,
                 checkpoint_pre,
-                flow_pre,
             }),
         })
     }
@@ -118,8 +114,10 @@ impl Component {
         &self.inner.checkpoint_pre
     }
 
-    pub(crate) fn flow_pre(&self) -> &ComponentPre<FlowState> {
-        &self.inner.flow_pre
+    /// Its compiled code, for the runner to make flow stores'
+    /// pre-instances from.
+    pub(crate) fn compiled(&self) -> &wasmtime::component::Component {
+        &self.inner.compiled
     }
 }
 
@@ -136,13 +134,10 @@ fn compile(
         return Ok(compiled);
     }
     if is_core_module(bytes) {
-        return Err(LoadError::Invalid(
-            "this is a core WebAssembly module, not a component; build the guest for wasm32-wasip2"
-                .to_owned(),
-        ));
+        return Err(LoadError::CoreModule);
     }
     let compiled = wasmtime::component::Component::new(engine.wasm(), bytes)
-        .map_err(|e| LoadError::Invalid(format!("{e:#}")))?;
+        .map_err(|e| LoadError::Invalid(wasm_cause(e)))?;
     if let Some(cache) = cache {
         cache.store(hash, &compiled);
     }
@@ -155,11 +150,14 @@ fn is_core_module(bytes: &[u8]) -> bool {
     bytes.len() >= 8 && bytes[..4] == *b"\0asm" && bytes[4..8] == [1, 0, 0, 0]
 }
 
-fn pre<T: 'static>(
+/// A pre-instance from `linker.instantiate_pre(..)`, wrapped in the world's
+/// bindings: an import the linker lacks is [`LoadError::UnsupportedImports`],
+/// a missing export [`LoadError::NotACairnComponent`].
+pub(crate) fn pre<T: 'static>(
     instance_pre: wasmtime::Result<wasmtime::component::InstancePre<T>>,
 ) -> Result<ComponentPre<T>, LoadError> {
-    let instance_pre = instance_pre.map_err(|e| LoadError::UnsupportedImports(format!("{e:#}")))?;
-    ComponentPre::new(instance_pre).map_err(|e| LoadError::NotACairnComponent(format!("{e:#}")))
+    let instance_pre = instance_pre.map_err(|e| LoadError::UnsupportedImports(wasm_cause(e)))?;
+    ComponentPre::new(instance_pre).map_err(|e| LoadError::NotACairnComponent(wasm_cause(e)))
 }
 
 const DESCRIBE_FUEL: u64 = 1_000_000_000;
@@ -187,7 +185,7 @@ async fn describe(
     let guest = checkpoint::bounded(&policy, pre.instantiate_async(&mut store))
         .await
         .ok_or_else(blocked)?
-        .map_err(|e| LoadError::Instantiate(format!("{e:#}")))?;
+        .map_err(|e| LoadError::Instantiate(wasm_cause(e)))?;
     let min_memory = store.data().memory_peak();
     let manifest = checkpoint::bounded(
         &policy,

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 #[non_exhaustive]
 pub enum ReadFileError {
     /// The file could not be opened or read.
-    #[error("{}: {source}", path.display())]
+    #[error("{}", path.display())]
     Io {
         /// The file.
         path: PathBuf,
@@ -24,7 +24,7 @@ pub enum ReadFileError {
         path: PathBuf,
     },
     /// The file is larger than the limit.
-    #[error("{}: larger than the limit of {limit} bytes", path.display())]
+    #[error("{}: larger than the limit of {}", path.display(), size(*limit))]
     TooLarge {
         /// The file.
         path: PathBuf,
@@ -114,5 +114,14 @@ mod tests {
             read_regular_file(&fifo, 1 << 20),
             Err(ReadFileError::NotRegular { .. })
         ));
+    }
+}
+
+/// A size limit as a person reads it: whole MiB when it is some.
+fn size(bytes: u64) -> String {
+    if bytes >= 1 << 20 && bytes % (1 << 20) == 0 {
+        format!("{} MiB", bytes >> 20)
+    } else {
+        format!("{bytes} bytes")
     }
 }

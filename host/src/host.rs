@@ -11,11 +11,15 @@ use crate::client::Client;
 use crate::clock::{SharedClock, SystemClock};
 use crate::component::Component;
 use crate::engine::Engine;
-use crate::error::{JournalError, LoadError, RunError};
+use crate::error::{
+    AnswerError, CancelError, JournalError, LoadError, RegisterError, ReplayError, ResumeError,
+    RunError,
+};
 use crate::events::{Event, EventSink};
 use crate::host_flow::HostFlow;
 use crate::journal::Journal;
-use crate::journal::writer::LazyWindow;
+use crate::journal::redb::RedbJournal;
+use crate::journal::redb::writer::LazyWindow;
 use crate::model::ExecutionId;
 use crate::policy::Policy;
 use crate::runner::replay::ReplayRequest;
@@ -39,7 +43,8 @@ pub enum OpenError {
 /// How many events a slow subscriber may fall behind before it misses some.
 const EVENT_BUFFER: usize = 4096;
 
-/// Where the journal lives.
+/// Where the journal lives (one variant per implementation; see
+/// [`HostBuilder::open`]).
 enum JournalAt {
     File(PathBuf),
     Memory,
@@ -139,10 +144,11 @@ impl HostBuilder {
     /// Opens the journal and builds the engine.
     pub fn open(self) -> Result<Host, OpenError> {
         self.policy.validate().map_err(OpenError::Policy)?;
-        let journal = match self.journal {
-            JournalAt::File(path) if self.read_only => Journal::open_read_only(path)?,
-            JournalAt::File(path) => Journal::open(path, self.lazy_window)?,
-            JournalAt::Memory => Journal::in_memory()?,
+        // The one place that picks the journal's implementation.
+        let journal: Arc<dyn Journal> = match self.journal {
+            JournalAt::File(path) if self.read_only => Arc::new(RedbJournal::open_read_only(path)?),
+            JournalAt::File(path) => Arc::new(RedbJournal::open(path, self.lazy_window)?),
+            JournalAt::Memory => Arc::new(RedbJournal::in_memory()?),
         };
         let engine = match self.engine {
             Some(engine) => engine,
@@ -233,7 +239,7 @@ impl Host {
     /// Registers a host-side flow, so that [`Host::run_flow`] can start it
     /// and [`Host::resume`] / [`Host::replay`] can run its executions again
     /// (after a restart, register it again before resuming).
-    pub fn register(&self, flow: HostFlow) -> Result<(), RunError> {
+    pub fn register(&self, flow: HostFlow) -> Result<(), RegisterError> {
         self.runner.register(flow)
     }
 
@@ -264,7 +270,7 @@ impl Host {
     /// new attempts, numbered after the earlier ones. A completed execution
     /// returns its output and runs nothing. The component comes from the
     /// journal's copy, so the exact code runs again.
-    pub async fn resume(&self, id: ExecutionId) -> Result<Outcome, RunError> {
+    pub async fn resume(&self, id: ExecutionId) -> Result<Outcome, ResumeError> {
         self.runner.resume(id).await
     }
 
@@ -276,7 +282,7 @@ impl Host {
         &self,
         source: ExecutionId,
         request: ReplayRequest,
-    ) -> Result<Outcome, RunError> {
+    ) -> Result<Outcome, ReplayError> {
         self.runner.replay(source, request).await
     }
 
@@ -287,7 +293,7 @@ impl Host {
         id: ExecutionId,
         name: &str,
         value_json: &str,
-    ) -> Result<(), RunError> {
+    ) -> Result<(), AnswerError> {
         self.runner.answer(id, name, value_json).await
     }
 
@@ -295,7 +301,7 @@ impl Host {
     /// failed, so that it cannot be resumed. One running in this host stops
     /// at the flow's next request to the runner; calls already running finish
     /// and are journaled.
-    pub async fn cancel(&self, id: ExecutionId) -> Result<(), RunError> {
+    pub async fn cancel(&self, id: ExecutionId) -> Result<(), CancelError> {
         self.runner.cancel(id).await
     }
 

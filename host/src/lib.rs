@@ -13,7 +13,8 @@
 //!   time limits of a [`Policy`].
 //! - An **execution** is one run of a flow; each checkpoint call in it is a
 //!   **call** with a `seq`, and each try of a call an **attempt**.
-//! - The **journal** is a redb file holding all of the above.
+//! - The **journal** holds all of the above: a redb file (or memory)
+//!   today, behind a trait so that other stores can follow.
 //! - A **host-side flow** ([`HostFlow`]) is a flow written as a Rust async
 //!   closure in the embedding program. It calls checkpoints of loaded
 //!   components through its [`FlowCtx`] and is journaled like a guest flow.
@@ -21,10 +22,13 @@
 //! A [`Host`] owns the engine, the journal and the [`Policy`]; it runs,
 //! resumes, replays and cancels executions, answers waits, and reports
 //! progress as [`Event`]s ([`Host::subscribe`]). Its [`Client`] reads
-//! executions, calls and attempts back. Everything is async on tokio (on a
+//! executions, calls and attempts back (asynchronously, like every journal
+//! read). Everything is async on tokio (on a
 //! runtime with timers: guest time is bounded with them), every future is
-//! `Send`, and errors are typed: [`OpenError`], [`LoadError`],
-//! [`RunError`], [`JournalError`], [`CheckpointError`].
+//! `Send`, and errors are typed, one enum per operation: [`OpenError`],
+//! [`LoadError`], [`RunError`], [`ResumeError`], [`ReplayError`],
+//! [`AnswerError`], [`CancelError`], [`RegisterError`], [`JournalError`],
+//! [`CheckpointError`].
 //!
 //! ```no_run
 //! # async fn example() -> Result<(), Box<dyn std::error::Error>> {
@@ -36,7 +40,7 @@
 //! assert_eq!(outcome.status, ExecutionStatus::Completed);
 //! println!("{}", outcome.output.unwrap_or_default());
 //!
-//! let detail = host.client().execution(outcome.id)?.expect("journaled");
+//! let detail = host.client().execution(outcome.id).await?.expect("journaled");
 //! for call in &detail.calls {
 //!     println!("{} {:?} after {} attempt(s)", call.call_id, call.status, call.attempts.len());
 //! }
@@ -73,9 +77,13 @@
 //! let ctx = cairn_host::FlowCtx { shared: todo!(), exec: todo!() };
 //! ```
 
+// Baselines for `cargo xtask bench`, outside the public API: only the
+// benchmark crate turns the feature on.
+#[cfg(feature = "bench")]
 #[doc(hidden)]
 pub mod bench;
 mod bindings;
+mod call;
 mod client;
 mod clock;
 mod component;
@@ -103,15 +111,18 @@ pub use client::{
 pub use clock::{Clock, SharedClock, SystemClock};
 pub use component::{Component, MAX_COMPONENT_BYTES};
 pub use engine::{Engine, EngineBuilder, MAX_WASM_STACK, MIN_WASM_STACK};
-pub use error::{JournalError, LoadError, RunError, SelectorError};
+pub use error::{
+    AnswerError, CancelError, Cause, JournalError, LoadError, RegisterError, ReplayError,
+    ResumeError, RunError, SelectorError,
+};
 pub use events::{Event, EventSink};
 pub use files::{ReadFileError, read_regular_file};
 pub use host::{Host, HostBuilder, OpenError};
 pub use host_flow::{Checkpoint, CheckpointError, FlowCtx, FlowError, HostFlow, Pending};
 pub use manifest::{CheckpointInfo, FlowInfo, Manifest};
 pub use model::{
-    AttemptOutcome, CallSource, CallStatus, ComponentHash, ExecutionId, ExecutionStatus, Failure,
-    FailureKind, ParseHashError, Runtime, TrapKind,
+    AttemptOutcome, CallSource, CallStatus, ComponentHash, Divergence, ExecutionId,
+    ExecutionStatus, Failure, FailureKind, ParseHashError, Runtime, TrapKind,
 };
 pub use names::MAX_NAME_LEN;
 pub use policy::{
@@ -120,4 +131,3 @@ pub use policy::{
 };
 pub use runner::replay::ReplayRequest;
 pub use runner::{Durability, Outcome};
-pub use timefmt::rfc3339;

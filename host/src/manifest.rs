@@ -60,14 +60,14 @@ impl Manifest {
         self.checkpoints.iter().find(|c| c.name == name)
     }
 
-    /// The flow names, comma-separated (for error messages).
-    pub fn flow_names(&self) -> String {
-        join(self.flows.iter().map(|f| f.name.as_str()))
+    /// The flow names, in the component's order.
+    pub fn flow_names(&self) -> Vec<String> {
+        self.flows.iter().map(|f| f.name.clone()).collect()
     }
 
-    /// The checkpoint names, comma-separated (for error messages).
-    pub fn checkpoint_names(&self) -> String {
-        join(self.checkpoints.iter().map(|c| c.name.as_str()))
+    /// The checkpoint names, in the component's order.
+    pub fn checkpoint_names(&self) -> Vec<String> {
+        self.checkpoints.iter().map(|c| c.name.clone()).collect()
     }
 
     /// Checks what the SDK cannot check at compile time: unique names,
@@ -170,8 +170,4 @@ const MAX_ENTRIES: usize = 10_000;
 const MAX_PARAMS: usize = 256;
 
 /// The most retries an option may ask for (the SDK enforces the same bound).
-pub const MAX_RETRIES: u32 = 100;
-
-fn join<'a>(names: impl Iterator<Item = &'a str>) -> String {
-    names::listed(&names.collect::<Vec<_>>())
-}
+pub(crate) const MAX_RETRIES: u32 = 100;

@@ -137,6 +137,33 @@ pub struct Failure {
     pub kind: FailureKind,
     /// What happened, for a person.
     pub message: String,
+    /// For a [`FailureKind::NonDeterminism`] failure, where the flow left
+    /// its journal, as data; `None` for every other kind.
+    pub divergence: Option<Divergence>,
+}
+
+impl Failure {
+    /// A failure of `kind` with no further data.
+    pub fn new(kind: FailureKind, message: impl Into<String>) -> Failure {
+        Failure {
+            kind,
+            message: message.into(),
+            divergence: None,
+        }
+    }
+}
+
+/// The first call at which a resumed (or retried) flow made another call
+/// than its journal records.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Divergence {
+    /// The call's seq.
+    pub seq: u32,
+    /// The call the journal has at that seq, as a person reads it (its
+    /// checkpoint, call id and input, cut short).
+    pub expected: String,
+    /// The call the flow made instead, likewise.
+    pub found: String,
 }
 
 /// The kinds of execution failure.

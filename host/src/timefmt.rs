@@ -2,7 +2,7 @@
 //! crate: the civil-from-days algorithm (Howard Hinnant's) in a few lines.
 
 /// Formats `us` as `YYYY-MM-DDTHH:MM:SS.ffffffZ`.
-pub fn rfc3339(us: u64) -> String {
+pub(crate) fn rfc3339(us: u64) -> String {
     let secs = us / 1_000_000;
     let micros = us % 1_000_000;
     let days = i64::try_from(secs / 86_400).unwrap_or(0);

@@ -3,6 +3,7 @@
 
 use std::process::Output;
 
+use crate::guests;
 use cairn_tests::{cairn, guest, temp};
 
 fn run(dir: &std::path::Path, args: &[&str]) -> Output {
@@ -20,7 +21,7 @@ fn code(output: &Output) -> i32 {
 #[test]
 fn run_prints_the_output_on_stdout_and_progress_on_stderr() {
     let dir = temp();
-    let hello = guest("hello");
+    let hello = guest(guests::HELLO);
     let out = run(
         dir.path(),
         &[
@@ -47,7 +48,7 @@ fn run_prints_the_output_on_stdout_and_progress_on_stderr() {
 #[test]
 fn show_and_list_give_the_design_json() {
     let dir = temp();
-    let probe = guest("probe");
+    let probe = guest(guests::PROBE);
     let probe = probe.to_str().expect("utf8");
     assert_eq!(
         code(&run(
@@ -136,7 +137,7 @@ fn a_failed_flow_exits_1_with_its_failure_on_stderr() {
         dir.path(),
         &[
             "run",
-            guest("probe").to_str().expect("utf8"),
+            guest(guests::PROBE).to_str().expect("utf8"),
             "--flow",
             "retrying",
         ],
@@ -161,7 +162,7 @@ fn bad_components_exit_2_with_a_clear_error() {
     for (path, expected) in [
         (&garbage, "not a valid WebAssembly component"),
         (&core, "core WebAssembly module, not a component"),
-        (&missing, "cannot read component"),
+        (&missing, "cannot read the component"),
     ] {
         let out = run(dir.path(), &["run", path.to_str().expect("utf8")]);
         assert_eq!(code(&out), 2, "{}", text(&out.stderr));
@@ -176,7 +177,7 @@ fn bad_components_exit_2_with_a_clear_error() {
 #[test]
 fn unknown_flows_and_bad_inputs_exit_2() {
     let dir = temp();
-    let probe = guest("probe");
+    let probe = guest(guests::PROBE);
     let probe = probe.to_str().expect("utf8");
     for (args, expected) in [
         (vec!["run", probe, "--flow", "nope"], "unknown flow `nope`"),
@@ -231,7 +232,11 @@ fn inspect_lists_flows_and_checkpoints_with_their_options() {
     let dir = temp();
     let out = run(
         dir.path(),
-        &["inspect", "--json", guest("hello").to_str().expect("utf8")],
+        &[
+            "inspect",
+            "--json",
+            guest(guests::HELLO).to_str().expect("utf8"),
+        ],
     );
     assert_eq!(code(&out), 0, "{}", text(&out.stderr));
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
@@ -252,7 +257,7 @@ fn inspect_lists_flows_and_checkpoints_with_their_options() {
 #[test]
 fn a_big_fan_out_shows_a_running_count_instead_of_a_line_per_call() {
     let dir = temp();
-    let probe = guest("probe");
+    let probe = guest(guests::PROBE);
     let out = run(
         dir.path(),
         &[
@@ -290,7 +295,7 @@ fn a_policy_file_sets_the_sandbox_and_flags_override_it() {
     )
     .expect("write");
     let policy = policy.to_str().expect("utf8");
-    let env = guest("zoo_env");
+    let env = guest(guests::ZOO_ENV);
     let out = run(
         dir.path(),
         &[
@@ -309,7 +314,7 @@ fn a_policy_file_sets_the_sandbox_and_flags_override_it() {
     assert_eq!(recorded["memory_bytes"], 64 << 20);
     assert_eq!(recorded["dirs"][0], format!("{}:/data:ro", data.display()));
 
-    let spin = guest("zoo_spin");
+    let spin = guest(guests::ZOO_SPIN);
     let out = run(
         dir.path(),
         &[
@@ -394,7 +399,7 @@ fn guest_text_reaches_the_terminal_escaped_and_json_exact() {
     let dir = temp();
     let journal = dir.path().join("journal.redb");
     let journal = journal.to_str().expect("utf8");
-    let hostile = guest("zoo_terminal_escape");
+    let hostile = guest(guests::ZOO_TERMINAL_ESCAPE);
     let hostile = hostile.to_str().expect("utf8");
     // An answer with controls of its own, as JSON.
     let answer = "\x1b]0;answer\x07";
@@ -533,7 +538,7 @@ fn guest_text_reaches_the_terminal_escaped_and_json_exact() {
 #[test]
 fn files_the_cli_reads_must_be_regular_and_bounded() {
     let dir = temp();
-    let probe = guest("probe");
+    let probe = guest(guests::PROBE);
     let probe = probe.to_str().expect("utf8");
     let folder = dir.path().to_str().expect("utf8");
     for (args, expected) in [
@@ -617,7 +622,7 @@ fn files_the_cli_reads_must_be_regular_and_bounded() {
 #[test]
 fn numbers_out_of_range_exit_2_with_the_range() {
     let dir = temp();
-    let probe = guest("probe");
+    let probe = guest(guests::PROBE);
     let probe = probe.to_str().expect("utf8");
     for (flag, value, expected) in [
         ("--stack", "18446744073709551615", "from 64KiB to 64MiB"),
@@ -698,7 +703,7 @@ fn commands_on_a_missing_journal_exit_2_and_create_nothing() {
 #[test]
 fn a_memory_limit_the_component_cannot_start_under_exits_2_with_the_minimum() {
     let dir = temp();
-    let forged = guest("zoo_forged");
+    let forged = guest(guests::ZOO_FORGED);
     let forged = forged.to_str().expect("utf8");
     let args = ["run", forged, "--flow", "map", "--input", r#"{"n": 1}"#];
     let out = run(dir.path(), &[&args[..], &["--memory", "2MiB"]].concat());
@@ -714,7 +719,7 @@ fn a_memory_limit_the_component_cannot_start_under_exits_2_with_the_minimum() {
 #[test]
 fn guest_limits_are_policy_flags_and_a_flow_past_one_exits_1() {
     let dir = temp();
-    let forged = guest("zoo_forged");
+    let forged = guest(guests::ZOO_FORGED);
     let forged = forged.to_str().expect("utf8");
     let out = run(
         dir.path(),
@@ -747,4 +752,95 @@ fn guest_limits_are_policy_flags_and_a_flow_past_one_exits_1() {
     assert_eq!((map("10"), map("11")), (0, 1));
     let zero = run(dir.path(), &["executions", "list", "--max-waits", "0"]);
     assert_eq!(code(&zero), 2, "a zero limit is refused");
+}
+
+/// The char offsets where each of `header`'s column names start.
+fn column_starts(header: &str) -> Vec<usize> {
+    let chars: Vec<char> = header.chars().collect();
+    (0..chars.len())
+        .filter(|&i| chars[i] != ' ' && (i == 0 || chars[i - 1] == ' '))
+        .collect()
+}
+
+/// Every row of the table whose header line starts with `first_column`
+/// has each of its cells starting exactly where the cell's header starts,
+/// or empty. Returns the rows.
+fn assert_aligned(output: &str, first_column: &str) -> Vec<String> {
+    let mut lines = output.lines().skip_while(|l| !l.starts_with(first_column));
+    let header = lines.next().expect("a table header");
+    let starts = column_starts(header);
+    let rows: Vec<String> = lines
+        .take_while(|l| !l.is_empty() && !l.starts_with("       attempt"))
+        .map(str::to_owned)
+        .collect();
+    for row in &rows {
+        let chars: Vec<char> = row.chars().collect();
+        for (k, &start) in starts.iter().enumerate() {
+            if start >= chars.len() {
+                continue; // empty cells at the end of a row
+            }
+            let end = starts.get(k + 1).copied().unwrap_or(chars.len());
+            let cell = chars.get(start..end.max(start)).unwrap_or_default();
+            let empty = cell.iter().all(|c| *c == ' ');
+            assert!(
+                (empty || cell[0] != ' ') && (start == 0 || chars[start - 1] == ' '),
+                "column {k} of {row:?} does not start under its header {header:?}"
+            );
+        }
+    }
+    rows
+}
+
+#[tokio::test]
+async fn tables_line_up_under_their_headers_whatever_the_widths() {
+    use cairn_host::{Checkpoint, FlowCtx, FlowError, HostFlow, Policy};
+    use serde_json::{Value, json};
+
+    // Longer than any fixed width would allow.
+    const LONG: &str = "a_host_side_flow_whose_name_is_far_longer_than_any_column_width";
+    let dir = temp();
+    let host = cairn_tests::host(dir.path(), Policy::default());
+    let probe = cairn_tests::load(&host, guests::PROBE).await;
+    let add: Checkpoint<Value, i64> = probe.checkpoint("add").expect("probe has add");
+    host.register(HostFlow::new(LONG, move |ctx: FlowCtx, n: i64| {
+        let add = add.clone();
+        async move {
+            let sums = ctx
+                .map(&add, (0..n).map(|i| json!({ "a": i, "b": 1_000_000_000 })))
+                .await?;
+            Ok::<_, FlowError>(sums.len())
+        }
+    }))
+    .expect("registers");
+    host.register(HostFlow::new("s", |_: FlowCtx, (): ()| async {
+        Ok::<_, FlowError>(())
+    }))
+    .expect("registers");
+    // Calls with seqs of one to three digits, and ids up to three digits.
+    let mapped = host.run_flow(LONG, &120).await.expect("runs");
+    for _ in 0..100 {
+        host.run_flow("s", &()).await.expect("runs");
+    }
+    host.close().await.expect("closes");
+
+    let list = run(dir.path(), &["executions", "list"]);
+    assert_eq!(code(&list), 0, "{}", text(&list.stderr));
+    let rows = assert_aligned(&text(&list.stdout), "ID");
+    assert_eq!(rows.len(), 101, "{}", text(&list.stdout));
+    assert!(rows.iter().any(|r| r.contains(LONG)));
+
+    let id = mapped.id.to_string();
+    let show = run(dir.path(), &["executions", "show", &id]);
+    assert_eq!(code(&show), 0, "{}", text(&show.stderr));
+    let rows = assert_aligned(&text(&show.stdout), "SEQ");
+    assert_eq!(rows.len(), 120, "{}", text(&show.stdout));
+    assert!(rows.iter().any(|r| r.contains("1000000119")));
+
+    let inspect = run(
+        dir.path(),
+        &["inspect", guest(guests::PROBE).to_str().expect("utf8")],
+    );
+    assert_eq!(code(&inspect), 0, "{}", text(&inspect.stderr));
+    assert!(assert_aligned(&text(&inspect.stdout), "FLOW").len() > 1);
+    assert!(assert_aligned(&text(&inspect.stdout), "CHECKPOINT").len() > 1);
 }

@@ -18,6 +18,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::guests;
 use cairn_host::{CallStatus, ExecutionStatus, Host, Policy};
 use cairn_tests::{cairn, count_marks, engine, guest, marks, temp};
 
@@ -64,7 +65,7 @@ impl Scenario {
             .arg("--allow-dir")
             .arg(format!("{}:/marks", marks(dir).display()))
             .arg("run")
-            .arg(guest("probe"))
+            .arg(guest(guests::PROBE))
             .args(["--flow", self.flow, "--input"])
             .arg(format!(
                 r#"{{"count": {}, "work": {}}}"#,
@@ -188,10 +189,8 @@ fn check_trial(scenario: Scenario, dir: &Path, trial: usize) -> u64 {
         .engine(engine())
         .open()
         .expect("the journal opens after a kill");
-    let executions = host
-        .client()
-        .executions(&Default::default())
-        .expect("readable");
+    let executions =
+        cairn_tests::block_on(host.client().executions(&Default::default())).expect("readable");
     let Some(execution) = executions.first() else {
         assert_eq!(
             step_marks(&marks, steps),
@@ -201,7 +200,7 @@ fn check_trial(scenario: Scenario, dir: &Path, trial: usize) -> u64 {
         return 0;
     };
     let id = execution.id;
-    let before = cairn_tests::detail(&host, id);
+    let before = cairn_tests::block_on(cairn_tests::detail(&host, id));
     let completed: Vec<u32> = before
         .calls
         .iter()
@@ -272,7 +271,7 @@ fn check_trial(scenario: Scenario, dir: &Path, trial: usize) -> u64 {
         .policy(Policy::default())
         .open()
         .expect("opens");
-    let after = cairn_tests::detail(&host, id);
+    let after = cairn_tests::block_on(cairn_tests::detail(&host, id));
     assert_eq!(
         after.execution.status,
         ExecutionStatus::Completed,
@@ -327,7 +326,7 @@ fn sigkill_during_an_eventual_run_loses_at_most_its_last_moments() {
         let mut command = cairn(dir);
         command
             .args(["--durability", "eventual", "run"])
-            .arg(guest("bench"))
+            .arg(guest(guests::BENCH))
             .args(["--flow", "sequential_inline", "--input"])
             .arg(format!(r#"{{"n": {n}}}"#))
             .stdout(Stdio::null());
@@ -397,12 +396,10 @@ fn sigkill_during_an_eventual_run_loses_at_most_its_last_moments() {
         .read_only(true)
         .open()
         .expect("the journal opens after a kill");
-    let executions = host
-        .client()
-        .executions(&Default::default())
-        .expect("readable");
+    let executions =
+        cairn_tests::block_on(host.client().executions(&Default::default())).expect("readable");
     assert_eq!(executions.len(), 1, "the execution survives the kill");
-    let detail = cairn_tests::detail(&host, executions[0].id);
+    let detail = cairn_tests::block_on(cairn_tests::detail(&host, executions[0].id));
     assert_eq!(detail.execution.status, ExecutionStatus::Running);
     let journaled = detail
         .calls

@@ -8,9 +8,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
+use crate::guests;
 use cairn_host::{
     CallSource, CallStatus, Durability, ExecutionId, ExecutionStatus, FailureKind, Host,
-    JournalError, Policy, RunError,
+    JournalError, Policy, ResumeError, RunError,
 };
 use cairn_tests::{cairn_bin, count_marks, engine, guest, host, load, marking_policy, marks, temp};
 
@@ -18,7 +19,7 @@ use cairn_tests::{cairn_bin, count_marks, engine, guest, host, load, marking_pol
 async fn resume_reuses_completed_calls_and_gives_the_failed_one_new_attempts() {
     let dir = temp();
     let host = host(dir.path(), marking_policy(dir.path()));
-    let probe = load(&host, "probe").await;
+    let probe = load(&host, guests::PROBE).await;
     let first = host
         .run(&probe, "gated", r#"{"flag": "open"}"#)
         .await
@@ -38,7 +39,7 @@ async fn resume_reuses_completed_calls_and_gives_the_failed_one_new_attempts() {
     );
     assert_eq!(count_marks(&marks(dir.path()), "gate"), 2);
 
-    let detail = cairn_tests::detail(&host, first.id);
+    let detail = cairn_tests::detail(&host, first.id).await;
     let gate = &detail.calls[1];
     assert_eq!(gate.status, CallStatus::Completed);
     let attempts: Vec<(u32, &str)> = gate.attempts.iter().map(|a| (a.n, a.status)).collect();
@@ -54,7 +55,7 @@ async fn resume_reuses_completed_calls_and_gives_the_failed_one_new_attempts() {
 async fn resuming_a_completed_execution_returns_its_output_and_runs_nothing() {
     let dir = temp();
     let host = host(dir.path(), marking_policy(dir.path()));
-    let probe = load(&host, "probe").await;
+    let probe = load(&host, guests::PROBE).await;
     let done = host
         .run(&probe, "steps", r#"{"count": 3, "work": 0}"#)
         .await
@@ -66,7 +67,7 @@ async fn resuming_a_completed_execution_returns_its_output_and_runs_nothing() {
     }
     let unknown = host.resume(cairn_host::ExecutionId(99)).await;
     assert!(
-        matches!(unknown, Err(RunError::UnknownExecution(_))),
+        matches!(unknown, Err(ResumeError::UnknownExecution(_))),
         "{unknown:?}"
     );
 }
@@ -75,7 +76,7 @@ async fn resuming_a_completed_execution_returns_its_output_and_runs_nothing() {
 async fn a_flow_with_retries_runs_again_reusing_completed_calls() {
     let dir = temp();
     let host = host(dir.path(), marking_policy(dir.path()));
-    let probe = load(&host, "probe").await;
+    let probe = load(&host, guests::PROBE).await;
     let outcome = host
         .run(&probe, "persistent", r#"{"tries": 3}"#)
         .await
@@ -88,7 +89,7 @@ async fn a_flow_with_retries_runs_again_reusing_completed_calls() {
         "reused across flow retries"
     );
     assert_eq!(count_marks(&marks(dir.path()), "stubborn"), 3);
-    let detail = cairn_tests::detail(&host, outcome.id);
+    let detail = cairn_tests::detail(&host, outcome.id).await;
     assert_eq!(detail.calls[1].attempts.len(), 3);
 }
 
@@ -96,35 +97,29 @@ async fn a_flow_with_retries_runs_again_reusing_completed_calls() {
 async fn a_flow_that_changes_its_calls_on_resume_fails_with_non_determinism() {
     let dir = temp();
     let host = host(dir.path(), marking_policy(dir.path()));
-    let probe = load(&host, "probe").await;
+    let probe = load(&host, guests::PROBE).await;
     let first = host
         .run(&probe, "fickle", r#"{"flag": "open"}"#)
         .await
         .expect("runs");
     assert_eq!(first.status, ExecutionStatus::Failed);
-    let before = cairn_tests::detail(&host, first.id);
+    let before = cairn_tests::detail(&host, first.id).await;
 
     std::fs::write(marks(dir.path()).join("open"), b"").expect("flag");
     let resumed = host.resume(first.id).await.expect("resumes");
     let failure = resumed.failure.expect("a failure");
     assert_eq!(failure.kind, FailureKind::NonDeterminism);
+    // The divergence is data: the seq, what the journal has, what the flow
+    // called instead.
+    let divergence = failure
+        .divergence
+        .expect("a non-determinism failure has its divergence");
+    assert_eq!(divergence.seq, 1);
+    assert_eq!(divergence.expected, r#"`add` (add) with {"a":2,"b":2}"#);
+    assert_eq!(divergence.found, r#"`add` (add) with {"a":1,"b":1}"#);
     assert!(failure.message.contains("seq 1"), "{}", failure.message);
-    assert!(
-        failure
-            .message
-            .contains(r#"`add` (add) with {"a":2,"b":2}"#),
-        "{}",
-        failure.message
-    );
-    assert!(
-        failure
-            .message
-            .contains(r#"`add` (add) with {"a":1,"b":1}"#),
-        "{}",
-        failure.message
-    );
 
-    let after = cairn_tests::detail(&host, first.id);
+    let after = cairn_tests::detail(&host, first.id).await;
     assert_eq!(
         after.calls.len(),
         before.calls.len(),
@@ -141,7 +136,7 @@ async fn a_flow_that_changes_its_calls_on_resume_fails_with_non_determinism() {
 async fn identical_calls_reuse_cached_outputs_unless_caching_is_off() {
     let dir = temp();
     let host = host(dir.path(), marking_policy(dir.path()));
-    let probe = load(&host, "probe").await;
+    let probe = load(&host, guests::PROBE).await;
     let first = host
         .run(&probe, "additions", r#"{"a": 1, "b": 2}"#)
         .await
@@ -161,7 +156,7 @@ async fn identical_calls_reuse_cached_outputs_unless_caching_is_off() {
         2,
         "cache = false always runs"
     );
-    let detail = cairn_tests::detail(&host, second.id);
+    let detail = cairn_tests::detail(&host, second.id).await;
     assert_eq!(detail.calls[0].source, CallSource::Cached);
     assert!(detail.calls[0].attempts.is_empty());
     assert_eq!(detail.calls[1].source, CallSource::Executed);
@@ -182,8 +177,8 @@ async fn identical_calls_reuse_cached_outputs_unless_caching_is_off() {
 async fn a_changed_component_never_hits_the_cache() {
     let dir = temp();
     let host = host(dir.path(), marking_policy(dir.path()));
-    let probe = load(&host, "probe").await;
-    let twin = load(&host, "twin").await;
+    let probe = load(&host, guests::PROBE).await;
+    let twin = load(&host, guests::TWIN).await;
     host.run(&probe, "additions", r#"{"a": 1, "b": 2}"#)
         .await
         .expect("runs");
@@ -203,7 +198,7 @@ async fn a_changed_component_never_hits_the_cache() {
 async fn an_unknown_checkpoint_is_a_clear_error_for_the_flow() {
     let dir = temp();
     let host = host(dir.path(), Policy::default());
-    let probe = load(&host, "probe").await;
+    let probe = load(&host, guests::PROBE).await;
     let outcome = host
         .run(&probe, "unknown_checkpoint", "{}")
         .await
@@ -226,14 +221,14 @@ async fn eventual_durability_is_made_durable_when_the_journal_closes() {
             .durability(Durability::Eventual)
             .open()
             .expect("opens");
-        let probe = load(&host, "probe").await;
+        let probe = load(&host, guests::PROBE).await;
         host.run(&probe, "steps", r#"{"count": 4, "work": 0}"#)
             .await
             .expect("runs")
             .id
     };
     let host = host(dir.path(), Policy::default());
-    let detail = cairn_tests::detail(&host, id);
+    let detail = cairn_tests::detail(&host, id).await;
     assert_eq!(detail.execution.status, ExecutionStatus::Completed);
     assert_eq!(detail.calls.len(), 4);
 }
@@ -242,7 +237,7 @@ async fn eventual_durability_is_made_durable_when_the_journal_closes() {
 async fn a_checkpoints_cache_option_beats_its_flows() {
     let dir = temp();
     let host = host(dir.path(), marking_policy(dir.path()));
-    let probe = load(&host, "probe").await;
+    let probe = load(&host, guests::PROBE).await;
     for _ in 0..2 {
         let outcome = host
             .run(&probe, "additions_uncached", r#"{"a": 5, "b": 5}"#)
@@ -267,9 +262,9 @@ async fn retries_wait_the_policys_delay_doubling_each_time() {
     let dir = temp();
     let delay = std::time::Duration::from_millis(40);
     let host = host(dir.path(), Policy::default().retry_delay(delay));
-    let probe = load(&host, "probe").await;
+    let probe = load(&host, guests::PROBE).await;
     let outcome = host.run(&probe, "retrying", "{}").await.expect("runs");
-    let detail = cairn_tests::detail(&host, outcome.id);
+    let detail = cairn_tests::detail(&host, outcome.id).await;
     let starts: Vec<String> = detail.calls[0]
         .attempts
         .iter()
@@ -351,14 +346,14 @@ fn disk_and_out(dir: &Path) -> (PathBuf, PathBuf) {
 
 /// What a journal copied out of a small disk holds for execution 1: its
 /// status and how many completed calls.
-fn left_on(journal: &Path) -> (ExecutionStatus, usize) {
+async fn left_on(journal: &Path) -> (ExecutionStatus, usize) {
     let host = Host::builder()
         .journal(journal)
         .engine(engine())
         .read_only(true)
         .open()
         .expect("the journal opens read-only");
-    let detail = cairn_tests::detail(&host, ExecutionId(1));
+    let detail = cairn_tests::detail(&host, ExecutionId(1)).await;
     let completed = detail
         .calls
         .iter()
@@ -383,13 +378,13 @@ async fn a_full_disk_is_a_typed_error_and_keeps_what_was_acknowledged() {
         .engine(engine())
         .open()
         .expect("opens");
-    load(&warm, "bench").await;
+    load(&warm, guests::BENCH).await;
     for durability in ["immediate", "eventual"] {
         let dir = temp();
         let (disk, out) = disk_and_out(dir.path());
         let exe = std::env::current_exe().expect("the test binary");
         let child = on_small_disk(&disk, &out, &exe)
-            .args(["disk_full_child", "--exact", "--nocapture"])
+            .args(["durable::disk_full_child", "--exact", "--nocapture"])
             .env(CHILD, durability)
             .env("CAIRN_SMALL_DISK", &disk)
             .output()
@@ -401,7 +396,7 @@ async fn a_full_disk_is_a_typed_error_and_keeps_what_was_acknowledged() {
             child.status,
             String::from_utf8_lossy(&child.stderr)
         );
-        let (status, completed) = left_on(&out.join("journal.redb"));
+        let (status, completed) = left_on(&out.join("journal.redb")).await;
         eprintln!("{durability}: {completed} calls journaled before the disk filled");
         assert_eq!(status, ExecutionStatus::Running, "{durability}");
         // Eventual durability acknowledges calls before they are on disk,
@@ -428,7 +423,7 @@ async fn disk_full_child() {
         .durability(durability)
         .open()
         .expect("opens");
-    let bench = load(&host, "bench").await;
+    let bench = load(&host, guests::BENCH).await;
     let run = host
         .run(&bench, "sequential_inline", r#"{"n": 50000}"#)
         .await;
@@ -447,8 +442,8 @@ async fn disk_full_child() {
 /// The measured failure: with `--durability eventual`, a disk that filled
 /// up gave exit 0 "completed" and an empty journal. Now the run fails
 /// (exit 4) and the journal keeps the execution.
-#[test]
-fn eventual_durability_on_a_full_disk_fails_the_run_instead_of_completing() {
+#[tokio::test]
+async fn eventual_durability_on_a_full_disk_fails_the_run_instead_of_completing() {
     let run = |dir: &Path, command: Command| {
         let mut command = command;
         command
@@ -457,7 +452,7 @@ fn eventual_durability_on_a_full_disk_fails_the_run_instead_of_completing() {
             .env("CAIRN_ARTIFACTS", cairn_tests::artifact_dir())
             .env_remove("CAIRN_JOURNAL")
             .args(["--durability", "eventual", "run"])
-            .arg(guest("bench"))
+            .arg(guest(guests::BENCH))
             .args(["--flow", "sequential_inline", "--input"]);
         command
     };
@@ -479,6 +474,6 @@ fn eventual_durability_on_a_full_disk_fails_the_run_instead_of_completing() {
     assert_eq!(output.status.code(), Some(4), "{stderr}");
     assert!(!stderr.contains("execution 1 completed"), "{stderr}");
     assert!(output.stdout.is_empty(), "no output is reported");
-    let (status, _) = left_on(&out.join("journal.redb"));
+    let (status, _) = left_on(&out.join("journal.redb")).await;
     assert_eq!(status, ExecutionStatus::Running, "the execution is kept");
 }

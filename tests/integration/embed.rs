@@ -8,8 +8,9 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::guests;
 use cairn_tests::http::{get, post_json, request};
-use cairn_tests::{artifact_dir, embed_bin, guest, temp};
+use cairn_tests::{Guest, artifact_dir, embed_bin, temp};
 use serde_json::{Value, json};
 
 /// A running service and its address.
@@ -42,8 +43,8 @@ impl Service {
         Service { child, addr }
     }
 
-    fn upload(&self, name: &str) -> String {
-        let bytes = std::fs::read(guest(name)).expect("a guest");
+    fn upload(&self, component: Guest) -> String {
+        let bytes = std::fs::read(component.path()).expect("a guest");
         let answer = request(&self.addr, "POST", "/components", &bytes, false);
         assert_eq!(answer.status, 200, "{answer:?}");
         answer.body["hash"].as_str().expect("a hash").to_owned()
@@ -67,7 +68,7 @@ impl Drop for Service {
 fn the_service_runs_uploaded_components_under_its_strict_policy() {
     let dir = temp();
     let service = Service::start(dir.path());
-    let hello = service.upload("hello");
+    let hello = service.upload(guests::HELLO);
     let answer = post_json(
         &service.addr,
         "/executions",
@@ -93,7 +94,7 @@ fn the_service_runs_uploaded_components_under_its_strict_policy() {
 
     // A hostile checkpoint hits the policy's limits and fails its flow; the
     // service goes on.
-    let probe = service.upload("probe");
+    let probe = service.upload(guests::PROBE);
     for (which, expected) in [("memory", "out of memory"), ("loop", "out of fuel")] {
         let answer = post_json(
             &service.addr,
@@ -138,7 +139,7 @@ fn busy(n: u64) -> u64 {
 fn a_batch_is_a_host_side_flow_that_resumes_after_the_service_is_killed() {
     let dir = temp();
     let service = Service::start(dir.path());
-    let probe = service.upload("probe");
+    let probe = service.upload(guests::PROBE);
     let items: Vec<Value> = (0..60u64).map(|i| json!({ "n": 20_000_000 + i })).collect();
     let batch = json!({ "component": probe, "checkpoint": "busy", "items": items });
     let addr = service.addr.clone();

@@ -2,16 +2,17 @@
 //! calls, partial failure, and a journal whose meaning does not depend on
 //! completion order.
 
+use crate::guests;
 use cairn_host::{CallSource, CallStatus, ExecutionDetail, ExecutionStatus, Host, Policy};
 use cairn_tests::{count_marks, engine, host, load, marking_policy, marks, temp};
 
 async fn run(host: &Host, flow: &str, input: serde_json::Value) -> ExecutionDetail {
-    let probe = load(host, "probe").await;
+    let probe = load(host, guests::PROBE).await;
     let outcome = host
         .run(&probe, flow, &input.to_string())
         .await
         .expect("runs");
-    cairn_tests::detail(host, outcome.id)
+    cairn_tests::detail(host, outcome.id).await
 }
 
 fn host_with(dir: &std::path::Path, parallel: usize) -> Host {

@@ -1,13 +1,14 @@
 //! Flows run end to end through real components and a real journal file:
 //! what the flow returns, and what the journal says happened.
 
+use crate::guests;
 use cairn_host::{
     CallSource, CallStatus, ExecutionStatus, FailureKind, Host, Outcome, Policy, RunError, Runtime,
     TrapKind,
 };
-use cairn_tests::{guest, host, load, temp};
+use cairn_tests::{Guest, guest, host, load, temp};
 
-async fn run(host: &Host, component: &str, flow: &str, input: &str) -> Outcome {
+async fn run(host: &Host, component: Guest, flow: &str, input: &str) -> Outcome {
     let component = load(host, component).await;
     host.run(&component, flow, input)
         .await
@@ -19,7 +20,7 @@ async fn the_hello_flow_journals_every_call_and_attempt() {
     let dir = temp();
     let id = {
         let host = host(dir.path(), Policy::default());
-        let outcome = run(&host, "hello", "hello", r#"{"name": "world"}"#).await;
+        let outcome = run(&host, guests::HELLO, "hello", r#"{"name": "world"}"#).await;
         assert_eq!(outcome.status, ExecutionStatus::Completed, "{outcome:?}");
         let output: serde_json::Value =
             serde_json::from_str(outcome.output.as_deref().expect("output")).expect("json");
@@ -31,7 +32,7 @@ async fn the_hello_flow_journals_every_call_and_attempt() {
     };
     // A new host on the same file reads back what the first one wrote.
     let host = host(dir.path(), Policy::default());
-    let detail = cairn_tests::detail(&host, id);
+    let detail = cairn_tests::detail(&host, id).await;
     assert_eq!(detail.execution.status, ExecutionStatus::Completed);
     assert_eq!(detail.execution.input, serde_json::json!({"name": "world"}));
     let calls: Vec<(&str, u32, Runtime)> = detail
@@ -60,23 +61,24 @@ async fn the_hello_flow_journals_every_call_and_attempt() {
     );
     assert_eq!(detail.calls[2].kind.as_deref(), Some("metric"));
     // The journal keeps the exact component bytes.
-    let hash = cairn_host::ComponentHash::of(&std::fs::read(guest("hello")).expect("guest"));
+    let hash = cairn_host::ComponentHash::of(&std::fs::read(guest(guests::HELLO)).expect("guest"));
     assert_eq!(detail.execution.component, Some(hash.to_hex()));
     let stored = host
         .client()
         .component(hash)
+        .await
         .expect("readable")
         .expect("stored");
-    assert_eq!(stored, std::fs::read(guest("hello")).expect("guest"));
+    assert_eq!(stored, std::fs::read(guest(guests::HELLO)).expect("guest"));
 }
 
 #[tokio::test]
 async fn call_ids_number_repeated_checkpoints() {
     let dir = temp();
     let host = host(dir.path(), Policy::default());
-    let outcome = run(&host, "probe", "sum", r#"{"a": 2, "b": 3}"#).await;
+    let outcome = run(&host, guests::PROBE, "sum", r#"{"a": 2, "b": 3}"#).await;
     assert_eq!(outcome.output.as_deref(), Some("7"));
-    let detail = cairn_tests::detail(&host, outcome.id);
+    let detail = cairn_tests::detail(&host, outcome.id).await;
     let ids: Vec<&str> = detail.calls.iter().map(|c| c.call_id.as_str()).collect();
     assert_eq!(ids, ["add", "add_isolated", "add_2"]);
 }
@@ -85,7 +87,7 @@ async fn call_ids_number_repeated_checkpoints() {
 async fn inline_calls_share_a_store_and_isolated_calls_never_do() {
     let dir = temp();
     let host = host(dir.path(), Policy::default());
-    let outcome = run(&host, "probe", "counters", "{}").await;
+    let outcome = run(&host, guests::PROBE, "counters", "{}").await;
     let (inline, isolated): (Vec<u32>, Vec<u32>) =
         serde_json::from_str(outcome.output.as_deref().expect("output")).expect("json");
     assert_eq!(
@@ -104,13 +106,13 @@ async fn inline_calls_share_a_store_and_isolated_calls_never_do() {
 async fn a_checkpoint_error_is_given_to_the_flow_which_may_handle_it() {
     let dir = temp();
     let host = host(dir.path(), Policy::default());
-    let outcome = run(&host, "probe", "recover", "{}").await;
+    let outcome = run(&host, guests::PROBE, "recover", "{}").await;
     assert_eq!(outcome.status, ExecutionStatus::Completed);
     assert_eq!(
         outcome.output.as_deref(),
         Some(r#""checkpoint `fail` failed: not today; then 5""#)
     );
-    let detail = cairn_tests::detail(&host, outcome.id);
+    let detail = cairn_tests::detail(&host, outcome.id).await;
     assert_eq!(detail.calls[0].status, CallStatus::Failed);
     assert_eq!(detail.calls[0].attempts[0].status, "failed");
     assert_eq!(
@@ -124,12 +126,12 @@ async fn a_checkpoint_error_is_given_to_the_flow_which_may_handle_it() {
 async fn every_attempt_of_a_retried_checkpoint_is_recorded_and_the_last_failure_fails_the_flow() {
     let dir = temp();
     let host = host(dir.path(), Policy::default());
-    let outcome = run(&host, "probe", "retrying", "{}").await;
+    let outcome = run(&host, guests::PROBE, "retrying", "{}").await;
     assert_eq!(outcome.status, ExecutionStatus::Failed);
     let failure = outcome.failure.expect("a failure");
     assert_eq!(failure.kind, FailureKind::FlowError);
     assert_eq!(failure.message, "checkpoint `always_fails` failed: again");
-    let detail = cairn_tests::detail(&host, outcome.id);
+    let detail = cairn_tests::detail(&host, outcome.id).await;
     let attempts = &detail.calls[0].attempts;
     assert_eq!(attempts.iter().map(|a| a.n).collect::<Vec<_>>(), [1, 2, 3]);
     assert!(
@@ -143,14 +145,14 @@ async fn every_attempt_of_a_retried_checkpoint_is_recorded_and_the_last_failure_
 async fn a_checkpoint_calling_a_checkpoint_gets_a_nested_call_error() {
     let dir = temp();
     let host = host(dir.path(), Policy::default());
-    let outcome = run(&host, "probe", "nest", "{}").await;
+    let outcome = run(&host, guests::PROBE, "nest", "{}").await;
     assert_eq!(outcome.status, ExecutionStatus::Failed);
     let message = outcome.failure.expect("a failure").message;
     assert!(
         message.contains("called from inside a checkpoint"),
         "{message}"
     );
-    let detail = cairn_tests::detail(&host, outcome.id);
+    let detail = cairn_tests::detail(&host, outcome.id).await;
     assert_eq!(
         detail.calls.len(),
         1,
@@ -162,7 +164,7 @@ async fn a_checkpoint_calling_a_checkpoint_gets_a_nested_call_error() {
 async fn an_inline_trap_rebuilds_the_shared_store_for_the_next_call() {
     let dir = temp();
     let host = host(dir.path(), Policy::default().fuel(50_000_000));
-    let outcome = run(&host, "probe", "trap_then_inline", "{}").await;
+    let outcome = run(&host, guests::PROBE, "trap_then_inline", "{}").await;
     assert_eq!(outcome.status, ExecutionStatus::Completed, "{outcome:?}");
     let (error, sum): (String, i64) =
         serde_json::from_str(outcome.output.as_deref().expect("output")).expect("json");
@@ -177,7 +179,7 @@ async fn an_inline_trap_rebuilds_the_shared_store_for_the_next_call() {
 async fn a_panicking_flow_fails_its_execution_with_the_panic_message() {
     let dir = temp();
     let host = host(dir.path(), Policy::default());
-    let outcome = run(&host, "probe", "flow_panics", "{}").await;
+    let outcome = run(&host, guests::PROBE, "flow_panics", "{}").await;
     assert_eq!(outcome.status, ExecutionStatus::Failed);
     let failure = outcome.failure.expect("a failure");
     assert_eq!(failure.kind, FailureKind::FlowTrapped);
@@ -192,18 +194,16 @@ async fn a_panicking_flow_fails_its_execution_with_the_panic_message() {
 async fn a_flow_sees_the_journaled_start_time_and_seeded_randomness() {
     let dir = temp();
     let host = host(dir.path(), Policy::default());
-    let first = run(&host, "probe", "entropy", "{}").await;
+    let first = run(&host, guests::PROBE, "entropy", "{}").await;
     let (now, a, b): (u64, u64, u64) =
         serde_json::from_str(first.output.as_deref().expect("output")).expect("json");
-    let detail = cairn_tests::detail(&host, first.id);
-    let created = detail.execution.created_at;
+    let detail = cairn_tests::detail(&host, first.id).await;
     assert_eq!(
-        cairn_host::rfc3339(now),
-        created,
+        now, detail.execution.created_at_us,
         "the flow's clock is the execution's start"
     );
     assert_ne!(a, b, "two hashers still get different keys");
-    let second = run(&host, "probe", "entropy", "{}").await;
+    let second = run(&host, guests::PROBE, "entropy", "{}").await;
     let (_, a2, _): (u64, u64, u64) =
         serde_json::from_str(second.output.as_deref().expect("output")).expect("json");
     assert_ne!(a, a2, "each execution has its own seed");
@@ -213,8 +213,8 @@ async fn a_flow_sees_the_journaled_start_time_and_seeded_randomness() {
 async fn a_checkpoints_stdout_and_stderr_are_captured_with_its_attempt() {
     let dir = temp();
     let host = host(dir.path(), Policy::default());
-    let outcome = run(&host, "probe", "talk", r#"{"text": "hi"}"#).await;
-    let detail = cairn_tests::detail(&host, outcome.id);
+    let outcome = run(&host, guests::PROBE, "talk", r#"{"text": "hi"}"#).await;
+    let detail = cairn_tests::detail(&host, outcome.id).await;
     let attempt = &detail.calls[0].attempts[0];
     assert_eq!(attempt.stdout, "out: hi\n");
     assert_eq!(attempt.stderr, "err: hi\n");
@@ -224,7 +224,7 @@ async fn a_checkpoints_stdout_and_stderr_are_captured_with_its_attempt() {
 async fn an_unknown_flow_or_bad_input_is_refused_before_anything_is_journaled() {
     let dir = temp();
     let host = host(dir.path(), Policy::default());
-    let component = load(&host, "probe").await;
+    let component = load(&host, guests::PROBE).await;
     let unknown = host.run(&component, "nope", "{}").await;
     assert!(
         matches!(unknown, Err(RunError::UnknownFlow { ref name, .. }) if name == "nope"),
@@ -240,6 +240,7 @@ async fn an_unknown_flow_or_bad_input_is_refused_before_anything_is_journaled() 
     let all = host
         .client()
         .executions(&Default::default())
+        .await
         .expect("readable");
     assert!(all.is_empty(), "nothing was journaled: {all:?}");
 }
@@ -248,7 +249,7 @@ async fn an_unknown_flow_or_bad_input_is_refused_before_anything_is_journaled() 
 async fn an_input_of_the_wrong_type_fails_the_execution_as_bad_input() {
     let dir = temp();
     let host = host(dir.path(), Policy::default());
-    let outcome = run(&host, "probe", "sum", r#"{"a": "two", "b": 3}"#).await;
+    let outcome = run(&host, guests::PROBE, "sum", r#"{"a": "two", "b": 3}"#).await;
     assert_eq!(outcome.status, ExecutionStatus::Failed);
     assert_eq!(
         outcome.failure.expect("a failure").kind,
@@ -260,8 +261,8 @@ async fn an_input_of_the_wrong_type_fails_the_execution_as_bad_input() {
 async fn a_trapped_attempt_is_recorded_with_its_kind() {
     let dir = temp();
     let host = host(dir.path(), Policy::default().fuel(10_000_000));
-    let outcome = run(&host, "probe", "hostile", r#"{"which": "loop"}"#).await;
-    let detail = cairn_tests::detail(&host, outcome.id);
+    let outcome = run(&host, guests::PROBE, "hostile", r#"{"which": "loop"}"#).await;
+    let detail = cairn_tests::detail(&host, outcome.id).await;
     let attempt = &detail.calls[0].attempts[0];
     assert_eq!(attempt.status, "trapped");
     assert_eq!(attempt.trap, Some(TrapKind::OutOfFuel));

@@ -3,14 +3,17 @@
 //! checked and bounded, and what it makes the host hold is limited by the
 //! policy. Limits come as obeyed/violated pairs.
 
+use crate::guests;
 use cairn_host::{
-    Component, Engine, ExecutionStatus, FailureKind, Host, LoadError, Outcome, Policy,
+    Component, Engine, ExecutionStatus, FailureKind, Host, LoadError, Outcome, Policy, ReplayError,
     ReplayRequest, RunError, SelectorError,
 };
 use cairn_tests::{detail, engine, guest, temp};
 
 async fn forged(host: &Host) -> Component {
-    host.load_file(guest("zoo_forged")).await.expect("loads")
+    host.load_file(guest(guests::ZOO_FORGED))
+        .await
+        .expect("loads")
 }
 
 async fn run(host: &Host, flow: &str, n: u64) -> Outcome {
@@ -38,7 +41,7 @@ fn host_with(dir: &std::path::Path, policy: Policy) -> Host {
 
 #[tokio::test]
 async fn a_manifest_with_forged_names_is_refused_at_load() {
-    let error = match Component::from_file(&engine(), guest("zoo_bad_names")).await {
+    let error = match Component::from_file(&engine(), guest(guests::ZOO_BAD_NAMES)).await {
         Ok(_) => panic!("a manifest with a terminal escape in a flow name loaded"),
         Err(e) => e,
     };
@@ -64,7 +67,7 @@ async fn an_output_that_is_not_json_fails_the_attempt() {
         let outcome = run(&host, flow, 0).await;
         let (kind, message) = failure(&outcome);
         assert_eq!(kind, FailureKind::FlowError, "{flow}: {message}");
-        let detail = detail(&host, outcome.id);
+        let detail = detail(&host, outcome.id).await;
         let attempt = &detail.calls[0].attempts[0];
         assert_eq!(attempt.status, "failed", "{flow}");
         let error = attempt.error.as_deref().unwrap_or_default();
@@ -95,7 +98,7 @@ async fn error_messages_are_cut_to_the_message_limit() {
     let dir = temp();
     let host = host_with(dir.path(), Policy::default().max_message_bytes(1000));
     let outcome = run(&host, "huge_error", 20 << 20).await;
-    let detail = detail(&host, outcome.id);
+    let detail = detail(&host, outcome.id).await;
     let error = detail.calls[0].attempts[0]
         .error
         .clone()
@@ -110,7 +113,7 @@ async fn error_messages_are_cut_to_the_message_limit() {
     assert!(message.len() < 1100, "{} bytes journaled", message.len());
 
     let short = run(&host, "huge_error", 900).await;
-    let detail = cairn_tests::detail(&host, short.id);
+    let detail = cairn_tests::detail(&host, short.id).await;
     let error = detail.calls[0].attempts[0]
         .error
         .clone()
@@ -132,7 +135,7 @@ async fn calls_per_execution_are_bounded() {
     let (kind, message) = failure(&forever);
     assert_eq!(kind, FailureKind::Limit, "{message}");
     assert!(message.contains("300 checkpoint calls"), "{message}");
-    assert_eq!(detail(&host, forever.id).calls.len(), 300);
+    assert_eq!(detail(&host, forever.id).await.calls.len(), 300);
     // A limit is not a flow error: resuming runs into it again at once.
     let again = host.resume(forever.id).await.expect("resumes");
     assert_eq!(failure(&again).0, FailureKind::Limit);
@@ -147,7 +150,7 @@ async fn items_per_map_are_bounded_before_anything_is_journaled() {
     let (kind, message) = failure(&big);
     assert_eq!(kind, FailureKind::Limit);
     assert!(message.contains("2000000 items"), "{message}");
-    assert!(detail(&host, big.id).calls.is_empty());
+    assert!(detail(&host, big.id).await.calls.is_empty());
 }
 
 #[tokio::test]
@@ -159,7 +162,7 @@ async fn handles_a_flow_holds_are_bounded() {
     let (kind, message) = failure(&greedy);
     assert_eq!(kind, FailureKind::Limit, "{message}");
     assert!(message.contains("at most 50 at once"), "{message}");
-    assert_eq!(detail(&host, greedy.id).calls.len(), 50);
+    assert_eq!(detail(&host, greedy.id).await.calls.len(), 50);
     // Calls the flow is done with do not count: a long sequential flow is
     // fine under a small pending limit.
     assert_eq!(run(&host, "map", 50).await.output.as_deref(), Some("50"));
@@ -169,7 +172,7 @@ async fn handles_a_flow_holds_are_bounded() {
     );
     let outcome = run(&sequential, "calls_forever", 0).await;
     assert_eq!(failure(&outcome).0, FailureKind::Limit);
-    assert_eq!(detail(&sequential, outcome.id).calls.len(), 2_000);
+    assert_eq!(detail(&sequential, outcome.id).await.calls.len(), 2_000);
 }
 
 #[tokio::test]
@@ -214,7 +217,7 @@ async fn forged_wait_names_are_refused_at_the_wait_call() {
         assert!(message.len() < 400, "{} bytes", message.len());
         assert!(!message.contains('\u{1b}'), "{message:?}");
         assert!(
-            detail(&host, outcome.id).waits.is_empty(),
+            detail(&host, outcome.id).await.waits.is_empty(),
             "nothing journaled"
         );
     }
@@ -246,7 +249,7 @@ async fn a_flow_out_of_memory_is_reported_as_memory() {
 
 #[tokio::test]
 async fn a_memory_limit_below_what_the_component_needs_is_refused_before_running() {
-    let needed = Component::from_file(&engine(), guest("zoo_forged"))
+    let needed = Component::from_file(&engine(), guest(guests::ZOO_FORGED))
         .await
         .expect("loads")
         .min_memory_bytes();
@@ -268,6 +271,7 @@ async fn a_memory_limit_below_what_the_component_needs_is_refused_before_running
     let listed = host
         .client()
         .executions(&Default::default())
+        .await
         .expect("reads");
     assert!(listed.is_empty(), "nothing was journaled");
     let enough = host_with(temp().path(), Policy::default().memory_bytes(needed));
@@ -281,6 +285,7 @@ async fn call_ids_stay_unique_and_an_ambiguous_selector_is_refused() {
     let outcome = run(&host, "collide", 0).await;
     assert_eq!(outcome.output.as_deref(), Some("6"));
     let ids: Vec<String> = detail(&host, outcome.id)
+        .await
         .calls
         .iter()
         .map(|c| c.call_id.clone())
@@ -295,7 +300,7 @@ async fn call_ids_stay_unique_and_an_ambiguous_selector_is_refused() {
     assert!(
         matches!(
             ambiguous,
-            Err(RunError::Selector(SelectorError::Ambiguous { .. }))
+            Err(ReplayError::Selector(SelectorError::Ambiguous { .. }))
         ),
         "{ambiguous:?}"
     );
@@ -317,10 +322,10 @@ async fn an_artifact_copied_over_another_components_entry_is_not_run() {
         .artifact_cache(&cache)
         .build()
         .expect("engine");
-    let probe = Component::from_file(&engine, guest("probe"))
+    let probe = Component::from_file(&engine, guest(guests::PROBE))
         .await
         .expect("loads");
-    let forged = Component::from_file(&engine, guest("zoo_forged"))
+    let forged = Component::from_file(&engine, guest(guests::ZOO_FORGED))
         .await
         .expect("loads");
     let entry = |c: &Component| {
@@ -339,7 +344,7 @@ async fn an_artifact_copied_over_another_components_entry_is_not_run() {
         .artifact_cache(&cache)
         .build()
         .expect("engine");
-    let reloaded = Component::from_file(&engine, guest("probe"))
+    let reloaded = Component::from_file(&engine, guest(guests::PROBE))
         .await
         .expect("loads");
     assert_eq!(
@@ -366,7 +371,7 @@ async fn an_artifact_copied_over_another_components_entry_is_not_run() {
         .artifact_cache(&cache)
         .build()
         .expect("engine");
-    let compiled_again = Component::from_file(&other, guest("probe"))
+    let compiled_again = Component::from_file(&other, guest(guests::PROBE))
         .await
         .expect("loads");
     assert_eq!(compiled_again.manifest(), probe.manifest());
@@ -390,7 +395,7 @@ async fn a_key_others_could_read_or_plant_is_not_used() {
         .artifact_cache(&cache)
         .build()
         .expect("engine");
-    let probe = Component::from_file(&engine, guest("probe"))
+    let probe = Component::from_file(&engine, guest(guests::PROBE))
         .await
         .expect("loads");
     assert_eq!(
@@ -407,7 +412,7 @@ async fn a_key_others_could_read_or_plant_is_not_used() {
         .artifact_cache(&cache)
         .build()
         .expect("engine");
-    let again = Component::from_file(&engine, guest("probe"))
+    let again = Component::from_file(&engine, guest(guests::PROBE))
         .await
         .expect("loads");
     assert_eq!(entries(), 0, "nothing is cached under a linked key");
@@ -425,7 +430,7 @@ async fn bytes_a_flow_keeps_in_the_host_are_bounded() {
     let (kind, message) = failure(&hoarded);
     assert_eq!(kind, FailureKind::Limit, "{message}");
     assert!(message.contains("max_held_bytes"), "{message}");
-    let calls = detail(&host, hoarded.id).calls.len();
+    let calls = detail(&host, hoarded.id).await.calls.len();
     assert!((30..=50).contains(&calls), "stopped after {calls} calls");
 }
 
@@ -464,7 +469,7 @@ async fn cancel_reaches_a_flow_blocked_anywhere() {
         tokio::spawn(async move { host.run(&component, "sleep_forever", r#"{"n": 0}"#).await })
     };
     let id = cairn_host::ExecutionId(1);
-    while host.client().execution(id).ok().flatten().is_none() {
+    while host.client().execution(id).await.ok().flatten().is_none() {
         tokio::task::yield_now().await;
     }
     host.cancel(id).await.expect("cancels");

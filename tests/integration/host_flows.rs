@@ -7,10 +7,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
+use crate::guests;
 use cairn_host::{
-    CallSource, CallStatus, Checkpoint, CheckpointError, Component, Event, ExecutionStatus,
-    FailureKind, FlowCtx, FlowError, Host, HostFlow, LoadError, Policy, ReplayRequest, RunError,
-    TrapKind,
+    AnswerError, CallSource, CallStatus, Checkpoint, CheckpointError, Component, Event,
+    ExecutionStatus, FailureKind, FlowCtx, FlowError, Host, HostFlow, LoadError, Policy,
+    RegisterError, ReplayError, ReplayRequest, ResumeError, RunError, TrapKind,
 };
 use cairn_tests::{count_marks, detail, engine, host, load, marking_policy, marks, temp};
 use serde_json::{Value, json};
@@ -49,14 +50,14 @@ fn total_flow(probe: &Component) -> HostFlow {
 async fn a_host_flow_calls_checkpoints_and_is_journaled_like_a_guest_flow() {
     let dir = temp();
     let host = host(dir.path(), Policy::default());
-    let probe = load(&host, "probe").await;
+    let probe = load(&host, guests::PROBE).await;
     host.register(total_flow(&probe)).expect("registers");
 
     let outcome = host.run_flow("total", &[1, 2, 3]).await.expect("runs");
     assert_eq!(outcome.status, ExecutionStatus::Completed, "{outcome:?}");
     assert_eq!(outcome.output.as_deref(), Some("[6,[2,4,6]]"));
 
-    let detail = detail(&host, outcome.id);
+    let detail = detail(&host, outcome.id).await;
     assert_eq!(detail.execution.flow, "total");
     assert_eq!(detail.execution.component, None, "a host-side flow");
     assert_eq!(detail.execution.input, json!([1, 2, 3]));
@@ -75,7 +76,11 @@ async fn a_host_flow_calls_checkpoints_and_is_journaled_like_a_guest_flow() {
     let hash = probe.hash().to_hex();
     assert!(detail.calls.iter().all(|c| c.component == hash));
     // The journal keeps the code the flow called.
-    let bytes = host.client().component(probe.hash()).expect("readable");
+    let bytes = host
+        .client()
+        .component(probe.hash())
+        .await
+        .expect("readable");
     assert_eq!(bytes.as_deref(), Some(&*probe.bytes()));
 }
 
@@ -83,7 +88,7 @@ async fn a_host_flow_calls_checkpoints_and_is_journaled_like_a_guest_flow() {
 async fn submitted_calls_take_seqs_in_program_order_whatever_order_they_are_awaited() {
     let dir = temp();
     let host = host(dir.path(), Policy::default());
-    let probe = load(&host, "probe").await;
+    let probe = load(&host, guests::PROBE).await;
     let busy: Checkpoint<Value, u64> = probe.checkpoint("busy").expect("busy");
     host.register(HostFlow::new("race", move |ctx: FlowCtx, (): ()| {
         let busy = busy.clone();
@@ -100,7 +105,7 @@ async fn submitted_calls_take_seqs_in_program_order_whatever_order_they_are_awai
     .expect("registers");
     let outcome = host.run_flow("race", &()).await.expect("runs");
     assert_eq!(outcome.output.as_deref(), Some("[true,0]"), "{outcome:?}");
-    let detail = detail(&host, outcome.id);
+    let detail = detail(&host, outcome.id).await;
     let by_seq: Vec<(u32, &str)> = detail
         .calls
         .iter()
@@ -131,7 +136,7 @@ async fn a_failed_host_flow_resumes_in_a_new_host_reusing_completed_calls() {
     let marks = marks(dir.path());
     let id = {
         let host = host(dir.path(), marking_policy(dir.path()));
-        let probe = load(&host, "probe").await;
+        let probe = load(&host, guests::PROBE).await;
         host.register(gated_flow(&probe)).expect("registers");
         let first = host.run_flow("gated", "open").await.expect("runs");
         assert_eq!(first.status, ExecutionStatus::Failed);
@@ -145,12 +150,13 @@ async fn a_failed_host_flow_resumes_in_a_new_host_reusing_completed_calls() {
     // A new host (a restart) knows the flow only once it is registered again.
     let host = host(dir.path(), marking_policy(dir.path()));
     match host.resume(id).await {
-        Err(RunError::UnregisteredFlow { name, registered }) => {
-            assert_eq!((name.as_str(), registered.as_str()), ("gated", "none"));
+        Err(ResumeError::UnregisteredFlow { name, registered }) => {
+            assert_eq!(name, "gated");
+            assert!(registered.is_empty(), "{registered:?}");
         }
         other => panic!("expected UnregisteredFlow, got {other:?}"),
     }
-    let probe = load(&host, "probe").await;
+    let probe = load(&host, guests::PROBE).await;
     host.register(gated_flow(&probe)).expect("registers");
     let resumed = host.resume(id).await.expect("resumes");
     assert_eq!(resumed.status, ExecutionStatus::Completed, "{resumed:?}");
@@ -161,7 +167,7 @@ async fn a_failed_host_flow_resumes_in_a_new_host_reusing_completed_calls() {
         "the completed step did not run again"
     );
     assert_eq!(count_marks(&marks, "gate"), 2);
-    let gate = &detail(&host, id).calls[1];
+    let gate = &detail(&host, id).await.calls[1];
     let attempts: Vec<(u32, &str)> = gate.attempts.iter().map(|a| (a.n, a.status)).collect();
     assert_eq!(
         attempts,
@@ -174,7 +180,7 @@ async fn a_failed_host_flow_resumes_in_a_new_host_reusing_completed_calls() {
 async fn a_host_flow_that_changes_its_calls_is_stopped_on_resume() {
     let dir = temp();
     let host = host(dir.path(), Policy::default());
-    let probe = load(&host, "probe").await;
+    let probe = load(&host, guests::PROBE).await;
     let (add, _) = adders(&probe);
     let runs = Arc::new(AtomicU32::new(0));
     let counter = runs.clone();
@@ -197,7 +203,9 @@ async fn a_host_flow_that_changes_its_calls_is_stopped_on_resume() {
     assert_eq!(resumed.status, ExecutionStatus::Failed);
     let failure = resumed.failure.expect("a failure");
     assert_eq!(failure.kind, FailureKind::NonDeterminism, "{failure:?}");
-    assert!(failure.message.contains("seq 0"), "{}", failure.message);
+    let divergence = failure.divergence.expect("the divergence as data");
+    assert_eq!(divergence.seq, 0, "{divergence:?}");
+    assert_ne!(divergence.expected, divergence.found);
     assert_eq!(runs.load(Ordering::SeqCst), 2);
 }
 
@@ -205,7 +213,7 @@ async fn a_host_flow_that_changes_its_calls_is_stopped_on_resume() {
 async fn host_flows_retry_cache_and_replay_like_guest_flows() {
     let dir = temp();
     let host = host(dir.path(), marking_policy(dir.path()));
-    let probe = load(&host, "probe").await;
+    let probe = load(&host, guests::PROBE).await;
     let logged: Checkpoint<Value, i64> = probe.checkpoint("logged_add").expect("logged_add");
     let runs = Arc::new(AtomicU32::new(0));
     let counter = runs.clone();
@@ -249,7 +257,10 @@ async fn host_flows_retry_cache_and_replay_like_guest_flows() {
     // Another execution with the same call takes the cached output.
     let second = host.run_flow("flaky", &2).await.expect("runs");
     assert_eq!(second.output.as_deref(), Some("420"));
-    assert_eq!(detail(&host, second.id).calls[0].source, CallSource::Cached);
+    assert_eq!(
+        detail(&host, second.id).await.calls[0].source,
+        CallSource::Cached
+    );
     assert_eq!(count_marks(&marks(dir.path()), "add"), 1);
 
     // A replay with an overridden output gives the flow that output.
@@ -262,20 +273,20 @@ async fn host_flows_retry_cache_and_replay_like_guest_flows() {
         .expect("replays");
     assert_eq!(replay.output.as_deref(), Some("70"), "{replay:?}");
     assert_eq!(
-        detail(&host, replay.id).calls[0].source,
+        detail(&host, replay.id).await.calls[0].source,
         CallSource::Overridden
     );
     let swap = host
         .replay(second.id, ReplayRequest::default().component(probe.clone()))
         .await;
-    assert!(matches!(swap, Err(RunError::ComponentForHostFlow(id)) if id == second.id));
+    assert!(matches!(swap, Err(ReplayError::ComponentForHostFlow(id)) if id == second.id));
 }
 
 #[tokio::test]
 async fn a_host_flow_waits_for_a_value_and_continues_after_it_is_answered() {
     let dir = temp();
     let host = host(dir.path(), Policy::default());
-    let probe = load(&host, "probe").await;
+    let probe = load(&host, guests::PROBE).await;
     let (add, _) = adders(&probe);
     host.register(HostFlow::new("ask", move |ctx: FlowCtx, a: i64| {
         let add = add.clone();
@@ -290,7 +301,7 @@ async fn a_host_flow_waits_for_a_value_and_continues_after_it_is_answered() {
     assert_eq!(first.status, ExecutionStatus::Waiting, "{first:?}");
     let refused = host.answer(first.id, "b", r#""two""#).await;
     assert!(
-        matches!(refused, Err(RunError::InvalidWaitValue { .. })),
+        matches!(refused, Err(AnswerError::InvalidValue { .. })),
         "{refused:?}"
     );
     host.answer(first.id, "b", "2").await.expect("answers");
@@ -302,7 +313,7 @@ async fn a_host_flow_waits_for_a_value_and_continues_after_it_is_answered() {
 async fn failures_of_host_flows_are_typed_and_journal_nothing_when_refused() {
     let dir = temp();
     let host = host(dir.path(), Policy::default().fuel(200_000_000));
-    let probe = load(&host, "probe").await;
+    let probe = load(&host, guests::PROBE).await;
     assert!(matches!(
         probe.checkpoint::<Value, Value>("nope"),
         Err(LoadError::UnknownCheckpoint { .. })
@@ -357,7 +368,7 @@ async fn failures_of_host_flows_are_typed_and_journal_nothing_when_refused() {
     assert!(seen[0].contains("JSON object"), "{seen:?}");
     assert_eq!(seen[1], "fail: no");
     assert_eq!(seen[2], "add", "the refused call took no call id");
-    let calls = detail(&host, outcome.id).calls;
+    let calls = detail(&host, outcome.id).await.calls;
     assert_eq!(calls.len(), 4, "the refused call was not journaled");
     assert_eq!(
         calls[3].status,
@@ -369,11 +380,12 @@ async fn failures_of_host_flows_are_typed_and_journal_nothing_when_refused() {
         host.register(HostFlow::new("errors", |_: FlowCtx, (): ()| async {
             Ok::<_, FlowError>(())
         })),
-        Err(RunError::FlowAlreadyRegistered(_))
+        Err(RegisterError::AlreadyRegistered(_))
     ));
     let before = host
         .client()
         .executions(&Default::default())
+        .await
         .expect("list")
         .len();
     let bad = host.run_flow("errors", &"not unit").await;
@@ -386,6 +398,7 @@ async fn failures_of_host_flows_are_typed_and_journal_nothing_when_refused() {
     let after = host
         .client()
         .executions(&Default::default())
+        .await
         .expect("list")
         .len();
     assert_eq!(before, after, "refused runs journal nothing");
@@ -395,7 +408,7 @@ async fn failures_of_host_flows_are_typed_and_journal_nothing_when_refused() {
 async fn a_panicking_host_flow_fails_its_execution_and_the_host_goes_on() {
     let dir = temp();
     let host = host(dir.path(), Policy::default());
-    let probe = load(&host, "probe").await;
+    let probe = load(&host, guests::PROBE).await;
     let (add, _) = adders(&probe);
     host.register(HostFlow::new("panics", move |ctx: FlowCtx, (): ()| {
         let add = add.clone();
@@ -439,7 +452,7 @@ fn long_flow(probe: &Component, n: u64) -> HostFlow {
 async fn a_running_host_flow_is_cancelled_while_its_call_runs() {
     let dir = temp();
     let host = host(dir.path(), Policy::default().fuel(u64::MAX / 4));
-    let probe = load(&host, "probe").await;
+    let probe = load(&host, guests::PROBE).await;
     host.register(long_flow(&probe, 400_000_000))
         .expect("registers");
     let mut events = host.subscribe();
@@ -455,7 +468,7 @@ async fn a_running_host_flow_is_cancelled_while_its_call_runs() {
     host.cancel(exec).await.expect("cancels");
     let outcome = running.await.expect("joins").expect("runs");
     assert_eq!(outcome.status, ExecutionStatus::Cancelled);
-    let calls = detail(&host, exec).calls;
+    let calls = detail(&host, exec).await.calls;
     assert_eq!(calls.len(), 1, "nothing after the cancel was submitted");
     assert_eq!(
         calls[0].status,
@@ -464,7 +477,7 @@ async fn a_running_host_flow_is_cancelled_while_its_call_runs() {
     );
     assert!(matches!(
         host.resume(exec).await,
-        Err(RunError::Cancelled(_))
+        Err(ResumeError::Cancelled(_))
     ));
 }
 
@@ -472,7 +485,7 @@ async fn a_running_host_flow_is_cancelled_while_its_call_runs() {
 async fn many_executions_run_at_once_in_one_host_and_events_reach_subscribers() {
     let dir = temp();
     let host = host(dir.path(), Policy::default());
-    let probe = load(&host, "probe").await;
+    let probe = load(&host, guests::PROBE).await;
     host.register(total_flow(&probe)).expect("registers");
     let mut events = host.subscribe();
     let runs: Vec<_> = (0..8i64)
@@ -526,7 +539,7 @@ fn the_hosts_futures_are_send() {
         .in_memory()
         .open()
         .expect("opens");
-    let component = runtime.block_on(load(&host, "probe"));
+    let component = runtime.block_on(load(&host, guests::PROBE));
     send(&host.run(&component, "sum", "{}"));
     send(&host.run_flow("total", &()));
     send(&host.resume(cairn_host::ExecutionId(1)));
@@ -540,7 +553,7 @@ fn the_hosts_futures_are_send() {
 async fn a_context_kept_past_its_run_cannot_add_calls() {
     let dir = temp();
     let host = host(dir.path(), Policy::default());
-    let probe = load(&host, "probe").await;
+    let probe = load(&host, guests::PROBE).await;
     let (add, _) = adders(&probe);
     let (report, reported) = tokio::sync::mpsc::unbounded_channel();
     let (go, gate) = tokio::sync::watch::channel(false);
@@ -568,7 +581,7 @@ async fn a_context_kept_past_its_run_cannot_add_calls() {
         "{late:?}"
     );
     assert!(
-        detail(&host, outcome.id).calls.is_empty(),
+        detail(&host, outcome.id).await.calls.is_empty(),
         "nothing was journaled"
     );
 }
@@ -578,7 +591,7 @@ async fn the_cli_shows_a_host_side_flow_and_explains_it_cannot_resume_it() {
     let dir = temp();
     let id = {
         let host = host(dir.path(), marking_policy(dir.path()));
-        let probe = load(&host, "probe").await;
+        let probe = load(&host, guests::PROBE).await;
         host.register(gated_flow(&probe)).expect("registers");
         let failed = host.run_flow("gated", "shut").await.expect("runs");
         assert_eq!(failed.status, ExecutionStatus::Failed);
@@ -609,7 +622,7 @@ async fn the_cli_shows_a_host_side_flow_and_explains_it_cannot_resume_it() {
 async fn a_map_waits_for_every_call_so_a_handled_failure_is_handled() {
     let dir = temp();
     let host = host(dir.path(), Policy::default());
-    let probe = load(&host, "probe").await;
+    let probe = load(&host, guests::PROBE).await;
     let fail: Checkpoint<Value, i64> = probe.checkpoint("fail").expect("fail");
     host.register(HostFlow::new("forgiving", move |ctx: FlowCtx, (): ()| {
         let fail = fail.clone();
@@ -657,7 +670,7 @@ async fn a_panic_before_the_flow_s_first_await_fails_the_execution_too() {
 async fn dropping_a_run_stops_its_flow_and_leaves_it_to_resume() {
     let dir = temp();
     let host = host(dir.path(), Policy::default().fuel(u64::MAX / 4));
-    let probe = load(&host, "probe").await;
+    let probe = load(&host, guests::PROBE).await;
     host.register(long_flow(&probe, 200_000_000))
         .expect("registers");
     let mut events = host.subscribe();
@@ -676,7 +689,7 @@ async fn dropping_a_run_stops_its_flow_and_leaves_it_to_resume() {
         }
     }
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let left = detail(&host, exec);
+    let left = detail(&host, exec).await;
     assert_eq!(left.execution.status, ExecutionStatus::Running);
     assert_eq!(
         left.calls.len(),
@@ -686,7 +699,7 @@ async fn dropping_a_run_stops_its_flow_and_leaves_it_to_resume() {
     let resumed = host.resume(exec).await.expect("resumes");
     assert_eq!(resumed.output.as_deref(), Some("2"), "{resumed:?}");
     assert_eq!(
-        detail(&host, exec).calls[0].attempts.len(),
+        detail(&host, exec).await.calls[0].attempts.len(),
         1,
         "the busy call ran once"
     );

@@ -3,6 +3,7 @@
 //! read back intact by a new process, and readable read-only without ever
 //! being created or written.
 
+use crate::guests;
 use cairn_host::{ExecutionId, Host, JournalError, OpenError, Policy, RunError};
 use cairn_tests::{engine, host, load, temp};
 
@@ -64,14 +65,14 @@ async fn executions_survive_a_reopen_and_ids_continue() {
     let dir = temp();
     let first = {
         let host = host(dir.path(), Policy::default());
-        let probe = load(&host, "probe").await;
+        let probe = load(&host, guests::PROBE).await;
         host.run(&probe, "sum", r#"{"a": 1, "b": 1}"#)
             .await
             .expect("runs")
             .id
     };
     let host = host(dir.path(), Policy::default());
-    let probe = load(&host, "probe").await;
+    let probe = load(&host, guests::PROBE).await;
     let second = host
         .run(&probe, "sum", r#"{"a": 1, "b": 1}"#)
         .await
@@ -82,6 +83,7 @@ async fn executions_survive_a_reopen_and_ids_continue() {
     let all = host
         .client()
         .executions(&Default::default())
+        .await
         .expect("readable");
     assert_eq!(
         all.iter().map(|e| e.id).collect::<Vec<_>>(),
@@ -96,7 +98,7 @@ async fn an_in_memory_journal_runs_flows_too() {
         .engine(engine())
         .open()
         .expect("opens");
-    let probe = load(&host, "probe").await;
+    let probe = load(&host, guests::PROBE).await;
     let outcome = host
         .run(&probe, "sum", r#"{"a": 40, "b": 0}"#)
         .await
@@ -147,17 +149,18 @@ async fn a_damaged_journal_is_reported_never_read_back_wrong() {
     let dir = temp();
     let (ids, reference) = {
         let host = host(dir.path(), Policy::default());
-        let probe = load(&host, "probe").await;
+        let probe = load(&host, guests::PROBE).await;
         let a = host
             .run(&probe, "sum", r#"{"a": 1, "b": 2}"#)
             .await
             .expect("runs")
             .id;
         let b = host.run(&probe, "retrying", "{}").await.expect("runs").id;
-        let read = |id| {
-            serde_json::to_value(host.client().execution(id).expect("readable")).expect("json")
+        let client = host.client();
+        let read = async |id| {
+            serde_json::to_value(client.execution(id).await.expect("readable")).expect("json")
         };
-        (vec![a, b], vec![read(a), read(b)])
+        (vec![a, b], vec![read(a).await, read(b).await])
     };
     let original = std::fs::read(dir.path().join("journal.redb")).expect("read");
     // Most of a redb file is free space, so aim at the records: every byte
@@ -188,7 +191,7 @@ async fn a_damaged_journal_is_reported_never_read_back_wrong() {
             continue;
         };
         for (id, expected) in ids.iter().zip(&reference) {
-            match host.client().execution(*id) {
+            match host.client().execution(*id).await {
                 Err(_) => reported += 1,
                 Ok(None) => missing += 1,
                 Ok(found) => {
@@ -248,7 +251,7 @@ async fn a_read_only_journal_is_listed_and_shown_and_never_written() {
             .engine(engine())
             .open()
             .expect("opens");
-        let probe = load(&host, "probe").await;
+        let probe = load(&host, guests::PROBE).await;
         host.run(&probe, "sum", r#"{"a": 2, "b": 3}"#)
             .await
             .expect("runs")
@@ -265,13 +268,14 @@ async fn a_read_only_journal_is_listed_and_shown_and_never_written() {
     let listed = host
         .client()
         .executions(&Default::default())
+        .await
         .expect("listed");
     assert_eq!(listed.iter().map(|e| e.id).collect::<Vec<_>>(), [id]);
-    let shown = cairn_tests::detail(&host, id);
+    let shown = cairn_tests::detail(&host, id).await;
     assert_eq!(shown.execution.output, output_of(&done));
     assert!(!shown.calls.is_empty());
     // Writing is refused, with a typed error.
-    let probe = load(&host, "probe").await;
+    let probe = load(&host, guests::PROBE).await;
     let refused = host.run(&probe, "sum", r#"{"a": 1, "b": 1}"#).await;
     assert!(
         matches!(
@@ -310,7 +314,7 @@ fn a_read_only_open_of_a_missing_journal_creates_nothing() {
 async fn a_journal_left_by_a_dead_process_is_read_read_only() {
     let dir = temp();
     let host = host(dir.path(), Policy::default());
-    let probe = load(&host, "probe").await;
+    let probe = load(&host, guests::PROBE).await;
     let done = host
         .run(&probe, "sum", r#"{"a": 1, "b": 2}"#)
         .await
@@ -328,7 +332,7 @@ async fn a_journal_left_by_a_dead_process_is_read_read_only() {
     let before = fingerprint(&crashed);
 
     let host = open_read_only(&crashed).expect("opens read-only");
-    let shown = cairn_tests::detail(&host, id);
+    let shown = cairn_tests::detail(&host, id).await;
     assert_eq!(shown.execution.output, output_of(&done));
     drop(host);
     assert!(fingerprint(&crashed) == before, "the journal was written");
@@ -344,7 +348,7 @@ async fn a_truncated_journal_is_reported_damaged_and_left_as_it_is() {
     let dir = temp();
     {
         let host = host(dir.path(), Policy::default());
-        let probe = load(&host, "probe").await;
+        let probe = load(&host, guests::PROBE).await;
         for b in 0..2 {
             host.run(&probe, "sum", &format!(r#"{{"a": 1, "b": {b}}}"#))
                 .await

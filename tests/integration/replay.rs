@@ -1,8 +1,10 @@
 //! Replay with overrides, durable waits, cancel, logs, and the flow's
 //! journaled time and randomness.
 
+use crate::guests;
 use cairn_host::{
-    CallSource, CallStatus, ExecutionStatus, Host, Policy, ReplayRequest, RunError, SelectorError,
+    AnswerError, CallSource, CallStatus, CancelError, ExecutionStatus, Host, Policy, ReplayError,
+    ReplayRequest, ResumeError, RunError, SelectorError,
 };
 use cairn_tests::{count_marks, detail, host, load, marking_policy, marks, temp};
 
@@ -18,7 +20,7 @@ fn sources(detail: &cairn_host::ExecutionDetail) -> Vec<(&str, CallSource)> {
 async fn a_replay_with_an_overridden_output_reruns_only_its_descendants() {
     let dir = temp();
     let host = host(dir.path(), Policy::default());
-    let invoice = load(&host, "invoice").await;
+    let invoice = load(&host, guests::INVOICE).await;
     let input = r#"{"customer": "ACME", "lines": ["widget 12.00", "gadget -40.00", "bolt 5.50"]}"#;
     let failed = host.run(&invoice, "invoice", input).await.expect("runs");
     assert_eq!(failed.status, ExecutionStatus::Failed);
@@ -37,7 +39,7 @@ async fn a_replay_with_an_overridden_output_reruns_only_its_descendants() {
         fixed.output.as_deref(),
         Some(r#""Invoice for ACME: 57.50""#)
     );
-    let replay = detail(&host, fixed.id);
+    let replay = detail(&host, fixed.id).await;
     assert_eq!(replay.execution.original_exec_id, Some(failed.id));
     use CallSource::{Executed, Overridden};
     assert_eq!(
@@ -55,7 +57,7 @@ async fn a_replay_with_an_overridden_output_reruns_only_its_descendants() {
     );
 
     // The source is untouched.
-    let source = detail(&host, failed.id);
+    let source = detail(&host, failed.id).await;
     assert_eq!(source.execution.status, ExecutionStatus::Failed);
     assert_eq!(source.calls.len(), 2);
 }
@@ -64,7 +66,7 @@ async fn a_replay_with_an_overridden_output_reruns_only_its_descendants() {
 async fn a_replay_reuses_what_did_not_change_and_runs_the_root_live() {
     let dir = temp();
     let host = host(dir.path(), marking_policy(dir.path()));
-    let probe = load(&host, "probe").await;
+    let probe = load(&host, guests::PROBE).await;
     let first = host
         .run(&probe, "steps", r#"{"count": 4, "work": 0}"#)
         .await
@@ -83,7 +85,7 @@ async fn a_replay_reuses_what_did_not_change_and_runs_the_root_live() {
         ("step_3", Replayed),
         ("step_4", Replayed),
     ];
-    assert_eq!(sources(&detail(&host, plain.id)), all_replayed);
+    assert_eq!(sources(&detail(&host, plain.id).await), all_replayed);
     assert_eq!(count_marks(&marks(dir.path()), "step-2"), 1, "nothing ran");
 
     let from = host
@@ -91,7 +93,7 @@ async fn a_replay_reuses_what_did_not_change_and_runs_the_root_live() {
         .await
         .expect("replays");
     assert_eq!(
-        sources(&detail(&host, from.id)),
+        sources(&detail(&host, from.id).await),
         [
             ("step", Replayed),
             ("step_2", Replayed),
@@ -110,14 +112,14 @@ async fn a_replay_reuses_what_did_not_change_and_runs_the_root_live() {
         .replay(first.id, ReplayRequest::default().from("0"))
         .await
         .expect("replays");
-    assert_eq!(detail(&host, by_seq.id).calls[0].source, Executed);
+    assert_eq!(detail(&host, by_seq.id).await.calls[0].source, Executed);
 }
 
 #[tokio::test]
 async fn a_replay_with_a_new_input_runs_the_calls_whose_input_changed() {
     let dir = temp();
     let host = host(dir.path(), Policy::default());
-    let probe = load(&host, "probe").await;
+    let probe = load(&host, guests::PROBE).await;
     let first = host
         .run(&probe, "sum", r#"{"a": 1, "b": 2}"#)
         .await
@@ -131,6 +133,7 @@ async fn a_replay_with_a_new_input_runs_the_calls_whose_input_changed() {
         .expect("replays");
     assert_eq!(replay.output.as_deref(), Some("14"));
     let sources: Vec<CallSource> = detail(&host, replay.id)
+        .await
         .calls
         .iter()
         .map(|c| c.source)
@@ -145,7 +148,7 @@ async fn a_replay_with_a_new_input_runs_the_calls_whose_input_changed() {
 async fn selectors_that_name_no_call_or_several_list_the_candidates() {
     let dir = temp();
     let host = host(dir.path(), Policy::default());
-    let probe = load(&host, "probe").await;
+    let probe = load(&host, guests::PROBE).await;
     // A call id wins (`add` is the first call's id); a checkpoint name that
     // is no call id is ambiguous when several calls have it.
     let map = host
@@ -156,7 +159,7 @@ async fn selectors_that_name_no_call_or_several_list_the_candidates() {
         .replay(map.id, ReplayRequest::default().from("square"))
         .await;
     match ambiguous {
-        Err(RunError::Selector(SelectorError::Ambiguous { candidates, .. })) => {
+        Err(ReplayError::Selector(SelectorError::Ambiguous { candidates, .. })) => {
             assert_eq!(
                 candidates,
                 "square[0] (seq 0), square[1] (seq 1), square[2] (seq 2)"
@@ -175,7 +178,7 @@ async fn selectors_that_name_no_call_or_several_list_the_candidates() {
         )
         .await;
     match unknown {
-        Err(RunError::Selector(SelectorError::Unknown { candidates, .. })) => {
+        Err(ReplayError::Selector(SelectorError::Unknown { candidates, .. })) => {
             assert_eq!(
                 candidates,
                 "add (seq 0), add_isolated (seq 1), add_2 (seq 2)"
@@ -189,10 +192,14 @@ async fn selectors_that_name_no_call_or_several_list_the_candidates() {
             ReplayRequest::default().override_output("add_2", "{oops"),
         )
         .await;
-    assert!(matches!(bad, Err(RunError::BadOverride { .. })), "{bad:?}");
+    assert!(
+        matches!(bad, Err(ReplayError::OverrideNotJson { .. })),
+        "{bad:?}"
+    );
     let all = host
         .client()
         .executions(&Default::default())
+        .await
         .expect("readable");
     assert_eq!(all.len(), 2, "no replay was created");
 }
@@ -218,8 +225,8 @@ async fn a_replay_that_makes_other_calls_reports_where_it_diverges() {
         }))
         .open()
         .expect("opens");
-    let probe = load(&host, "probe").await;
-    let twin = load(&host, "twin").await;
+    let probe = load(&host, guests::PROBE).await;
+    let twin = load(&host, guests::TWIN).await;
     let first = host
         .run(&probe, "additions", r#"{"a": 1, "b": 2}"#)
         .await
@@ -230,7 +237,7 @@ async fn a_replay_that_makes_other_calls_reports_where_it_diverges() {
         .replay(first.id, ReplayRequest::default().component(twin.clone()))
         .await;
     assert!(
-        matches!(missing, Err(RunError::UnknownFlow { .. })),
+        matches!(missing, Err(ReplayError::Run(RunError::UnknownFlow { .. }))),
         "{missing:?}"
     );
     // ... while a replay of `branchy` whose gate has opened calls `square`
@@ -252,7 +259,7 @@ async fn a_replay_that_makes_other_calls_reports_where_it_diverges() {
         [(1, "`add` (add)".to_owned(), "`square` (square)".to_owned())]
     );
     assert_eq!(
-        detail(&host, replay.id).calls[1].source,
+        detail(&host, replay.id).await.calls[1].source,
         CallSource::Executed
     );
 }
@@ -261,13 +268,13 @@ async fn a_replay_that_makes_other_calls_reports_where_it_diverges() {
 async fn a_durable_wait_suspends_the_execution_until_its_value_is_supplied() {
     let dir = temp();
     let host = host(dir.path(), Policy::default());
-    let probe = load(&host, "probe").await;
+    let probe = load(&host, guests::PROBE).await;
     let waiting = host
         .run(&probe, "ask", r#"{"question": "How many?"}"#)
         .await
         .expect("runs");
     assert_eq!(waiting.status, ExecutionStatus::Waiting);
-    let before = detail(&host, waiting.id);
+    let before = detail(&host, waiting.id).await;
     assert_eq!(before.waits.len(), 1);
     assert_eq!(before.waits[0].name, "number");
     assert_eq!(before.waits[0].question, "How many?");
@@ -275,12 +282,12 @@ async fn a_durable_wait_suspends_the_execution_until_its_value_is_supplied() {
 
     let wrong = host.answer(waiting.id, "number", r#""seven""#).await;
     assert!(
-        matches!(wrong, Err(RunError::InvalidWaitValue { .. })),
+        matches!(wrong, Err(AnswerError::InvalidValue { .. })),
         "{wrong:?}"
     );
     let unknown = host.answer(waiting.id, "count", "7").await;
     assert!(
-        matches!(unknown, Err(RunError::UnknownWait { ref waits, .. }) if waits == "number"),
+        matches!(unknown, Err(AnswerError::UnknownWait { ref waits, .. }) if waits == &["number"]),
         "{unknown:?}"
     );
 
@@ -289,14 +296,14 @@ async fn a_durable_wait_suspends_the_execution_until_its_value_is_supplied() {
         .expect("stored");
     let again = host.answer(waiting.id, "number", "8").await;
     assert!(
-        matches!(again, Err(RunError::AlreadyAnswered { .. })),
+        matches!(again, Err(AnswerError::AlreadyAnswered { .. })),
         "{again:?}"
     );
 
     let done = host.resume(waiting.id).await.expect("resumes");
     assert_eq!(done.status, ExecutionStatus::Completed, "{done:?}");
     assert_eq!(done.output.as_deref(), Some("16"));
-    let after = detail(&host, waiting.id);
+    let after = detail(&host, waiting.id).await;
     assert_eq!(
         after.calls[0].attempts.len(),
         1,
@@ -309,7 +316,7 @@ async fn a_durable_wait_suspends_the_execution_until_its_value_is_supplied() {
 async fn waiting_inside_a_checkpoint_is_a_clear_error() {
     let dir = temp();
     let host = host(dir.path(), Policy::default());
-    let probe = load(&host, "probe").await;
+    let probe = load(&host, guests::PROBE).await;
     let outcome = host
         .run(&probe, "wait_in_checkpoint", "{}")
         .await
@@ -325,25 +332,25 @@ async fn waiting_inside_a_checkpoint_is_a_clear_error() {
 async fn a_cancelled_execution_cannot_be_resumed_or_answered() {
     let dir = temp();
     let host = host(dir.path(), Policy::default());
-    let probe = load(&host, "probe").await;
+    let probe = load(&host, guests::PROBE).await;
     let waiting = host
         .run(&probe, "ask", r#"{"question": "?"}"#)
         .await
         .expect("runs");
     host.cancel(waiting.id).await.expect("cancelled");
-    let status = detail(&host, waiting.id).execution.status;
+    let status = detail(&host, waiting.id).await.execution.status;
     assert_eq!(status, ExecutionStatus::Cancelled);
     assert!(matches!(
         host.resume(waiting.id).await,
-        Err(RunError::Cancelled(_))
+        Err(ResumeError::Cancelled(_))
     ));
     assert!(matches!(
         host.answer(waiting.id, "number", "1").await,
-        Err(RunError::Cancelled(_))
+        Err(AnswerError::Cancelled(_))
     ));
     assert!(matches!(
         host.cancel(waiting.id).await,
-        Err(RunError::NotCancellable { .. })
+        Err(CancelError::NotCancellable { .. })
     ));
 
     let done = host
@@ -352,7 +359,7 @@ async fn a_cancelled_execution_cannot_be_resumed_or_answered() {
         .expect("runs");
     assert!(matches!(
         host.cancel(done.id).await,
-        Err(RunError::NotCancellable { .. })
+        Err(CancelError::NotCancellable { .. })
     ));
 }
 
@@ -360,7 +367,7 @@ async fn a_cancelled_execution_cannot_be_resumed_or_answered() {
 async fn cancelling_a_running_execution_stops_its_flow() {
     let dir = temp();
     let host = host(dir.path(), marking_policy(dir.path()));
-    let probe = load(&host, "probe").await;
+    let probe = load(&host, guests::PROBE).await;
     let running = {
         let host = host.clone();
         tokio::spawn(async move {
@@ -377,7 +384,7 @@ async fn cancelling_a_running_execution_stops_its_flow() {
         .expect("cancels");
     let outcome = running.await.expect("joined").expect("runs");
     assert_eq!(outcome.status, ExecutionStatus::Cancelled);
-    let detail = detail(&host, outcome.id);
+    let detail = detail(&host, outcome.id).await;
     assert!(
         detail.calls.len() < 50,
         "the flow stopped early: {} calls",
@@ -389,7 +396,7 @@ async fn cancelling_a_running_execution_stops_its_flow() {
     );
     assert!(matches!(
         host.resume(outcome.id).await,
-        Err(RunError::Cancelled(_))
+        Err(ResumeError::Cancelled(_))
     ));
 }
 
@@ -397,13 +404,13 @@ async fn cancelling_a_running_execution_stops_its_flow() {
 async fn a_resumed_flow_sees_the_same_time_and_random_numbers() {
     let dir = temp();
     let host = host(dir.path(), marking_policy(dir.path()));
-    let probe = load(&host, "probe").await;
+    let probe = load(&host, guests::PROBE).await;
     let first = host
         .run(&probe, "clock_and_dice", r#"{"flag": "go"}"#)
         .await
         .expect("runs");
     assert_eq!(first.status, ExecutionStatus::Failed);
-    let recorded = detail(&host, first.id).calls[0].input.clone();
+    let recorded = detail(&host, first.id).await.calls[0].input.clone();
     tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     std::fs::write(marks(dir.path()).join("go"), b"").expect("flag");
     let resumed = host.resume(first.id).await.expect("resumes");
@@ -428,12 +435,12 @@ async fn a_resumed_flow_sees_the_same_time_and_random_numbers() {
 async fn the_flows_log_lines_and_each_attempts_output_are_kept() {
     let dir = temp();
     let host = host(dir.path(), Policy::default());
-    let probe = load(&host, "probe").await;
+    let probe = load(&host, guests::PROBE).await;
     let outcome = host
         .run(&probe, "logged", r#"{"text": "hi"}"#)
         .await
         .expect("runs");
-    let detail = detail(&host, outcome.id);
+    let detail = detail(&host, outcome.id).await;
     assert_eq!(detail.flow_log, "[info] starting with hi\n[warn] done\n");
     let chatty = detail.call("chatty").expect("one call");
     assert_eq!(chatty.attempts[0].stdout, "out: hi\n");

@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use crate::guests;
 use cairn_host::{ExecutionStatus, FailureKind, Host, Policy, TrapKind};
 use cairn_tests::{host, load, temp};
 
@@ -15,12 +16,12 @@ async fn run_one(
     flow: &str,
     input: serde_json::Value,
 ) -> (ExecutionStatus, Option<(TrapKind, String)>) {
-    let probe = load(host, "probe").await;
+    let probe = load(host, guests::PROBE).await;
     let outcome = host
         .run(&probe, flow, &input.to_string())
         .await
         .expect("the execution runs");
-    let detail = cairn_tests::detail(host, outcome.id);
+    let detail = cairn_tests::detail(host, outcome.id).await;
     let attempt = &detail.calls[0].attempts[0];
     assert!(attempt.ended_at.is_some(), "the attempt is closed");
     let trap = attempt
@@ -32,7 +33,7 @@ async fn run_one(
 /// Runs a hostile checkpoint and checks the aftermath: one trapped call,
 /// nothing after it, and a host that still works.
 async fn hostile(host: &Host, which: &str) -> (TrapKind, String) {
-    let probe = load(host, "probe").await;
+    let probe = load(host, guests::PROBE).await;
     let input = serde_json::json!({ "which": which }).to_string();
     let outcome = host
         .run(&probe, "hostile", &input)
@@ -43,7 +44,7 @@ async fn hostile(host: &Host, which: &str) -> (TrapKind, String) {
         outcome.failure.as_ref().map(|f| f.kind),
         Some(FailureKind::FlowError)
     );
-    let detail = cairn_tests::detail(host, outcome.id);
+    let detail = cairn_tests::detail(host, outcome.id).await;
     assert_eq!(
         detail.calls.len(),
         1,

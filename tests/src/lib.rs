@@ -35,8 +35,40 @@ pub fn target_dir() -> PathBuf {
         .to_path_buf()
 }
 
+/// A guest component: one of the constants that `build.rs` generates from
+/// the guest crates, which the integration tests include (so a test cannot
+/// name a guest that does not exist).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Guest {
+    file_stem: &'static str,
+}
+
+impl Guest {
+    /// The guest whose component is `<file_stem>.wasm`. Only the generated
+    /// list calls this: a test names a guest by its constant.
+    #[doc(hidden)]
+    pub const fn from_generated_list(file_stem: &'static str) -> Self {
+        Self { file_stem }
+    }
+
+    /// Its crate name, which is its component's file name without `.wasm`.
+    pub fn name(self) -> &'static str {
+        self.file_stem
+    }
+
+    /// Where its component is, built for wasm32-wasip2.
+    pub fn path(self) -> PathBuf {
+        guest_path(self.file_stem)
+    }
+}
+
 /// A guest component built for wasm32-wasip2.
-pub fn guest(name: &str) -> PathBuf {
+pub fn guest(guest: Guest) -> PathBuf {
+    guest.path()
+}
+
+/// The component built from the guest crate `name`, which must be there.
+fn guest_path(name: &str) -> PathBuf {
     let path = target_dir()
         .join("wasm32-wasip2/guest")
         .join(format!("{name}.wasm"));
@@ -97,8 +129,8 @@ pub fn host(dir: &Path, policy: Policy) -> Host {
 }
 
 /// Loads a guest component into `host`.
-pub async fn load(host: &Host, name: &str) -> Component {
-    host.load_file(guest(name)).await.expect("guest loads")
+pub async fn load(host: &Host, guest: Guest) -> Component {
+    host.load_file(guest.path()).await.expect("guest loads")
 }
 
 /// A `cairn` command on the journal in `dir`, sharing the run's artifact cache.
@@ -160,10 +192,34 @@ pub fn peak_rss_kib() -> u64 {
         .unwrap_or(0)
 }
 
+/// Runs a future (a journal read) to its end, in a test that has no
+/// runtime of its own.
+pub fn block_on<F: Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime")
+        .block_on(future)
+}
+
 /// What the journal holds for an execution that must be there.
-pub fn detail(host: &Host, id: ExecutionId) -> ExecutionDetail {
+pub async fn detail(host: &Host, id: ExecutionId) -> ExecutionDetail {
     host.client()
         .execution(id)
+        .await
         .expect("the journal is readable")
         .expect("the execution is journaled")
+}
+
+/// An error and its sources, as one message (`a: b: c`), as the CLI shows
+/// it.
+pub fn chain(error: &dyn std::error::Error) -> String {
+    let mut message = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    message
 }

@@ -32,7 +32,7 @@ impl Components {
         if let Some(component) = self.lock().get(&hash) {
             return Ok(Some(component.clone()));
         }
-        let Some(bytes) = self.host.client().component(hash)? else {
+        let Some(bytes) = self.host.client().component(hash).await? else {
             return Ok(None);
         };
         Ok(Some(self.add(bytes).await?))

@@ -80,7 +80,7 @@ async fn main() -> anyhow::Result<()> {
         .host
         .register(batch::flow(service.clone()))
         .context("registering the batch flow")?;
-    resume_left_running(&service)?;
+    resume_left_running(&service).await?;
 
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
@@ -97,12 +97,12 @@ async fn main() -> anyhow::Result<()> {
 
 /// Resumes, in the background, every execution a previous process left
 /// running: its completed calls are reused, the rest run again.
-fn resume_left_running(service: &Arc<Service>) -> anyhow::Result<()> {
+async fn resume_left_running(service: &Arc<Service>) -> anyhow::Result<()> {
     let filter = ExecutionFilter {
         status: Some(ExecutionStatus::Running),
         ..ExecutionFilter::default()
     };
-    for execution in service.host.client().executions(&filter)? {
+    for execution in service.host.client().executions(&filter).await? {
         let service = service.clone();
         tokio::spawn(async move {
             let outcome = service.host.resume(execution.id).await;

@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use cairn_host::{ComponentHash, ExecutionId, Outcome, RunError};
+use cairn_host::{CancelError, ComponentHash, ExecutionId, Outcome, ResumeError, RunError};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -45,14 +45,43 @@ fn bad_request(error: impl std::fmt::Display) -> Failure {
 /// A run error's status: the caller's mistake, or the service's.
 fn run_failure(error: RunError) -> Failure {
     let status = match &error {
-        RunError::UnknownExecution(_) => StatusCode::NOT_FOUND,
-        RunError::AlreadyRunning(_) | RunError::Cancelled(_) | RunError::NotCancellable { .. } => {
-            StatusCode::CONFLICT
-        }
         RunError::Journal(_) | RunError::Host { .. } => StatusCode::INTERNAL_SERVER_ERROR,
         _ => StatusCode::BAD_REQUEST,
     };
-    Failure(status, error.to_string())
+    failure(status, &error)
+}
+
+/// A resume error's status.
+fn resume_failure(error: ResumeError) -> Failure {
+    let status = match &error {
+        ResumeError::UnknownExecution(_) => StatusCode::NOT_FOUND,
+        ResumeError::AlreadyRunning(_) | ResumeError::Cancelled(_) => StatusCode::CONFLICT,
+        ResumeError::UnregisteredFlow { .. } => StatusCode::BAD_REQUEST,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    failure(status, &error)
+}
+
+/// A cancel error's status.
+fn cancel_failure(error: CancelError) -> Failure {
+    let status = match &error {
+        CancelError::UnknownExecution(_) => StatusCode::NOT_FOUND,
+        CancelError::NotCancellable { .. } | CancelError::Busy(_) => StatusCode::CONFLICT,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    failure(status, &error)
+}
+
+/// The error and its causes, as one message.
+fn failure(status: StatusCode, error: &dyn std::error::Error) -> Failure {
+    let mut message = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    Failure(status, message)
 }
 
 fn outcome_json(outcome: Outcome) -> Json<Value> {
@@ -133,6 +162,7 @@ async fn show(State(service): Shared, Path(id): Path<String>) -> Result<Json<Val
         .host
         .client()
         .execution(id)
+        .await
         .map_err(|e| Failure(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
         .ok_or_else(|| Failure(StatusCode::NOT_FOUND, format!("no execution {id}")))?;
     serde_json::to_value(detail)
@@ -146,7 +176,7 @@ async fn resume(State(service): Shared, Path(id): Path<String>) -> Result<Json<V
         .host
         .resume(execution_id(&id)?)
         .await
-        .map_err(run_failure)?;
+        .map_err(resume_failure)?;
     Ok(outcome_json(outcome))
 }
 
@@ -156,6 +186,6 @@ async fn cancel(State(service): Shared, Path(id): Path<String>) -> Result<Status
         .host
         .cancel(execution_id(&id)?)
         .await
-        .map_err(run_failure)?;
+        .map_err(cancel_failure)?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -8,7 +8,7 @@ use syn::ItemFn;
 use crate::options;
 use crate::signature::{self, Signature};
 
-pub fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
+pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
     let options = options::parse(attr, &["retries", "cache"])?;
     let item: ItemFn = syn::parse2(item)?;
     let sig = signature::check(&item, "flow")?;

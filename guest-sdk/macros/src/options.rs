@@ -10,7 +10,7 @@ const MAX_RETRIES: u32 = 100;
 
 /// The options written in an attribute, each checked for its type and range.
 #[derive(Default)]
-pub struct Options {
+pub(crate) struct Options {
     pub retries: Option<u32>,
     pub cache: Option<bool>,
     pub kind: Option<String>,
@@ -21,7 +21,7 @@ pub struct Options {
 }
 
 /// Parses `attr`, accepting only the option names in `allowed`.
-pub fn parse(attr: TokenStream, allowed: &[&str]) -> syn::Result<Options> {
+pub(crate) fn parse(attr: TokenStream, allowed: &[&str]) -> syn::Result<Options> {
     let metas = Punctuated::<Meta, Token![,]>::parse_terminated.parse2(attr)?;
     let mut options = Options::default();
     let mut seen: Vec<String> = Vec::new();

@@ -7,7 +7,7 @@ use quote::quote;
 use syn::{FnArg, GenericArgument, Ident, ItemFn, Pat, PathArguments, ReturnType, Type};
 
 /// A checked signature.
-pub struct Signature {
+pub(crate) struct Signature {
     /// Parameter names, in order.
     pub names: Vec<Ident>,
     /// Parameter types, in order.
@@ -19,7 +19,7 @@ pub struct Signature {
 }
 
 /// Checks `item`'s signature; `what` ("checkpoint" or "flow") goes into errors.
-pub fn check(item: &ItemFn, what: &str) -> syn::Result<Signature> {
+pub(crate) fn check(item: &ItemFn, what: &str) -> syn::Result<Signature> {
     let sig = &item.sig;
     if let Some(asyncness) = &sig.asyncness {
         return Err(syn::Error::new_spanned(
@@ -100,7 +100,7 @@ fn result_ok_type(ty: &Type) -> Option<Type> {
 }
 
 /// The struct that carries the named parameters as one JSON object.
-pub fn args_struct(sig: &Signature) -> TokenStream {
+pub(crate) fn args_struct(sig: &Signature) -> TokenStream {
     let names = &sig.names;
     let types = &sig.types;
     quote! {
@@ -111,7 +111,7 @@ pub fn args_struct(sig: &Signature) -> TokenStream {
 }
 
 /// The parameter names as string literals, for the manifest.
-pub fn param_names(sig: &Signature) -> Vec<String> {
+pub(crate) fn param_names(sig: &Signature) -> Vec<String> {
     sig.names
         .iter()
         .map(|n| n.to_string().trim_start_matches("r#").to_owned())

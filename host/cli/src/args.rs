@@ -9,7 +9,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::limits;
 
 /// `--journal` when neither the flag nor `CAIRN_JOURNAL` is given.
-pub const DEFAULT_JOURNAL: &str = ".cairn/journal.redb";
+pub(crate) const DEFAULT_JOURNAL: &str = ".cairn/journal.redb";
 
 #[derive(Parser)]
 #[command(
@@ -17,7 +17,7 @@ pub const DEFAULT_JOURNAL: &str = ".cairn/journal.redb";
     version,
     about = "Run durable flows of sandboxed WebAssembly checkpoints"
 )]
-pub struct Cli {
+pub(crate) struct Cli {
     #[command(flatten)]
     pub global: Global,
     #[command(subcommand)]
@@ -26,7 +26,7 @@ pub struct Cli {
 
 /// Options every command takes.
 #[derive(Args)]
-pub struct Global {
+pub(crate) struct Global {
     /// The journal file.
     #[arg(
         long,
@@ -98,28 +98,28 @@ pub struct Global {
 impl Global {
     /// The journal to name in a command suggested to the operator: none when
     /// it is the default one.
-    pub fn journal_to_suggest(&self) -> Option<&std::path::Path> {
+    pub(crate) fn journal_to_suggest(&self) -> Option<&std::path::Path> {
         (self.journal != std::path::Path::new(DEFAULT_JOURNAL)).then_some(self.journal.as_path())
     }
 }
 
 /// `--durability`.
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum DurabilityArg {
+pub(crate) enum DurabilityArg {
     Immediate,
     Eventual,
 }
 
 /// One `--allow-dir`.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct DirArg {
+pub(crate) struct DirArg {
     pub host: PathBuf,
     pub guest: String,
     pub read_only: bool,
 }
 
 #[derive(Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Run a flow of a component as a new execution.
     Run(RunArgs),
     /// Show the flows and checkpoints of a component.
@@ -132,7 +132,7 @@ pub enum Command {
 }
 
 #[derive(Args)]
-pub struct RunArgs {
+pub(crate) struct RunArgs {
     /// The component (.wasm).
     pub component: PathBuf,
     /// The flow to run; may be left out when the component has one flow.
@@ -147,13 +147,13 @@ pub struct RunArgs {
 }
 
 #[derive(Args)]
-pub struct InspectArgs {
+pub(crate) struct InspectArgs {
     /// The component (.wasm).
     pub component: PathBuf,
 }
 
 #[derive(Subcommand)]
-pub enum ExecutionsCommand {
+pub(crate) enum ExecutionsCommand {
     /// List executions (without their calls).
     List(ListArgs),
     /// Show an execution with its calls and attempts.
@@ -173,7 +173,7 @@ pub enum ExecutionsCommand {
 }
 
 #[derive(Args)]
-pub struct ReplayArgs {
+pub(crate) struct ReplayArgs {
     /// The source execution.
     pub id: ExecutionId,
     /// Run this call live (call id, checkpoint name, or seq); calls before it reuse outputs.
@@ -191,7 +191,7 @@ pub struct ReplayArgs {
 }
 
 #[derive(Args)]
-pub struct InputArgs {
+pub(crate) struct InputArgs {
     /// The waiting execution.
     pub id: ExecutionId,
     /// The wait's name.
@@ -203,7 +203,7 @@ pub struct InputArgs {
 }
 
 #[derive(Args)]
-pub struct LogsArgs {
+pub(crate) struct LogsArgs {
     /// The execution.
     pub id: ExecutionId,
     /// Only this call (call id, checkpoint name, or seq).
@@ -212,7 +212,7 @@ pub struct LogsArgs {
 }
 
 #[derive(Args)]
-pub struct ListArgs {
+pub(crate) struct ListArgs {
     /// Only executions with this status (running, waiting, completed, failed, cancelled).
     #[arg(long)]
     pub status: Option<ExecutionStatus>,
@@ -222,7 +222,7 @@ pub struct ListArgs {
 }
 
 #[derive(Args)]
-pub struct ShowArgs {
+pub(crate) struct ShowArgs {
     /// The execution id.
     pub id: ExecutionId,
 }

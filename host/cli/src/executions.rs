@@ -22,12 +22,12 @@ fn open(global: &Global, read_only: bool) -> Result<Host, Exit> {
         .open()?)
 }
 
-pub fn list(global: &Global, args: &ListArgs) -> Result<ExitCode, Exit> {
+pub(crate) async fn list(global: &Global, args: &ListArgs) -> Result<ExitCode, Exit> {
     let filter = ExecutionFilter {
         status: args.status,
         flow: args.flow.clone(),
     };
-    let executions = open(global, true)?.client().executions(&filter)?;
+    let executions = open(global, true)?.client().executions(&filter).await?;
     if global.json {
         render::json(&executions)?;
     } else {
@@ -36,10 +36,11 @@ pub fn list(global: &Global, args: &ListArgs) -> Result<ExitCode, Exit> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn show(global: &Global, args: &ShowArgs) -> Result<ExitCode, Exit> {
+pub(crate) async fn show(global: &Global, args: &ShowArgs) -> Result<ExitCode, Exit> {
     let detail = open(global, true)?
         .client()
-        .execution(args.id)?
+        .execution(args.id)
+        .await?
         .ok_or_else(|| {
             Exit::bad_input(anyhow::anyhow!(
                 "no execution {} in {}",
@@ -55,7 +56,7 @@ pub fn show(global: &Global, args: &ShowArgs) -> Result<ExitCode, Exit> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub async fn input(global: &Global, args: &InputArgs) -> Result<ExitCode, Exit> {
+pub(crate) async fn input(global: &Global, args: &InputArgs) -> Result<ExitCode, Exit> {
     let host = open(global, false)?;
     host.answer(args.id, &args.wait, &args.value).await?;
     host.close().await?;
@@ -68,7 +69,7 @@ pub async fn input(global: &Global, args: &InputArgs) -> Result<ExitCode, Exit> 
     Ok(ExitCode::SUCCESS)
 }
 
-pub async fn cancel(global: &Global, args: &ShowArgs) -> Result<ExitCode, Exit> {
+pub(crate) async fn cancel(global: &Global, args: &ShowArgs) -> Result<ExitCode, Exit> {
     let host = open(global, false)?;
     host.cancel(args.id).await?;
     host.close().await?;
@@ -76,10 +77,11 @@ pub async fn cancel(global: &Global, args: &ShowArgs) -> Result<ExitCode, Exit> 
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn logs(global: &Global, args: &LogsArgs) -> Result<ExitCode, Exit> {
+pub(crate) async fn logs(global: &Global, args: &LogsArgs) -> Result<ExitCode, Exit> {
     let detail = open(global, true)?
         .client()
-        .execution(args.id)?
+        .execution(args.id)
+        .await?
         .ok_or_else(|| Exit::bad_input(anyhow::anyhow!("no execution {}", args.id)))?;
     let calls: Vec<&cairn_host::CallView> = match &args.call {
         Some(selector) => vec![detail.call(selector).map_err(Exit::bad_input)?],

@@ -2,37 +2,40 @@
 
 use std::process::ExitCode;
 
-use cairn_host::{JournalError, LoadError, OpenError, RunError};
+use cairn_host::{
+    AnswerError, CancelError, JournalError, LoadError, OpenError, ReplayError, ResumeError,
+    RunError,
+};
 
 /// The exit codes of DESIGN §3.4.
-pub mod code {
+pub(crate) mod code {
     /// The flow completed.
-    pub const COMPLETED: u8 = 0;
+    pub(crate) const COMPLETED: u8 = 0;
     /// The flow failed.
-    pub const FAILED: u8 = 1;
+    pub(crate) const FAILED: u8 = 1;
     /// Usage or bad input (including a bad component).
-    pub const BAD_INPUT: u8 = 2;
+    pub(crate) const BAD_INPUT: u8 = 2;
     /// The execution is waiting for input.
-    pub const WAITING: u8 = 3;
+    pub(crate) const WAITING: u8 = 3;
     /// The journal or the host failed.
-    pub const HOST: u8 = 4;
+    pub(crate) const HOST: u8 = 4;
 }
 
 /// An error and the exit code it ends the process with.
-pub struct Exit {
+pub(crate) struct Exit {
     pub code: ExitCode,
     pub error: anyhow::Error,
 }
 
 impl Exit {
-    pub fn bad_input(error: impl Into<anyhow::Error>) -> Exit {
+    pub(crate) fn bad_input(error: impl Into<anyhow::Error>) -> Exit {
         Exit {
             code: ExitCode::from(code::BAD_INPUT),
             error: error.into(),
         }
     }
 
-    pub fn host(error: impl Into<anyhow::Error>) -> Exit {
+    pub(crate) fn host(error: impl Into<anyhow::Error>) -> Exit {
         Exit {
             code: ExitCode::from(code::HOST),
             error: error.into(),
@@ -75,22 +78,56 @@ impl From<RunError> for Exit {
         match e {
             RunError::UnknownFlow { .. }
             | RunError::BadInput { .. }
-            | RunError::UnknownExecution(_)
-            | RunError::Cancelled(_)
-            | RunError::Selector(_)
-            | RunError::BadOverride { .. }
-            | RunError::UnknownWait { .. }
-            | RunError::InvalidWaitValue { .. }
-            | RunError::AlreadyAnswered { .. }
-            | RunError::NotCancellable { .. }
             // A host-side flow runs only in the program that registers it.
             | RunError::UnregisteredFlow { .. }
-            | RunError::FlowAlreadyRegistered(_)
-            | RunError::ComponentForHostFlow(_)
             // The policy cannot run the component at all: raise the limit.
-            | RunError::MemoryTooSmall { .. }
-            | RunError::BadFlowName(_) => Exit::bad_input(e),
-            RunError::Load(load) => Exit::from(load),
+            | RunError::MemoryTooSmall { .. } => Exit::bad_input(e),
+            RunError::Journal(journal) => Exit::from(journal),
+            other => Exit::host(other),
+        }
+    }
+}
+
+impl From<ResumeError> for Exit {
+    fn from(e: ResumeError) -> Exit {
+        match e {
+            ResumeError::UnknownExecution(_)
+            | ResumeError::Cancelled(_)
+            | ResumeError::UnregisteredFlow { .. } => Exit::bad_input(e),
+            ResumeError::Load(load) => Exit::from(load),
+            ResumeError::Journal(journal) => Exit::from(journal),
+            other => Exit::host(other),
+        }
+    }
+}
+
+impl From<ReplayError> for Exit {
+    fn from(e: ReplayError) -> Exit {
+        match e {
+            ReplayError::Run(run) => Exit::from(run),
+            ReplayError::Load(load) => Exit::from(load),
+            ReplayError::Journal(journal) => Exit::from(journal),
+            other => Exit::bad_input(other),
+        }
+    }
+}
+
+impl From<AnswerError> for Exit {
+    fn from(e: AnswerError) -> Exit {
+        match e {
+            AnswerError::Journal(journal) => Exit::from(journal),
+            other => Exit::bad_input(other),
+        }
+    }
+}
+
+impl From<CancelError> for Exit {
+    fn from(e: CancelError) -> Exit {
+        match e {
+            CancelError::UnknownExecution(_) | CancelError::NotCancellable { .. } => {
+                Exit::bad_input(e)
+            }
+            CancelError::Journal(journal) => Exit::from(journal),
             other => Exit::host(other),
         }
     }

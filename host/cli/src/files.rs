@@ -11,7 +11,7 @@ use crate::terminal;
 
 /// The whole of the regular file at `path`, at most `limit` bytes; `what`
 /// names the file in errors ("input file").
-pub fn read(path: &Path, what: &str, limit: u64) -> Result<Vec<u8>, String> {
+pub(crate) fn read(path: &Path, what: &str, limit: u64) -> Result<Vec<u8>, String> {
     let shown = terminal::line(&path.to_string_lossy()).into_owned();
     cairn_host::read_regular_file(path, limit).map_err(|e| {
         let reason = match e {
@@ -27,7 +27,7 @@ pub fn read(path: &Path, what: &str, limit: u64) -> Result<Vec<u8>, String> {
 }
 
 /// Like [`read`], as UTF-8 text.
-pub fn read_text(path: &Path, what: &str, limit: u64) -> Result<String, String> {
+pub(crate) fn read_text(path: &Path, what: &str, limit: u64) -> Result<String, String> {
     String::from_utf8(read(path, what, limit)?).map_err(|_| {
         format!(
             "cannot read {what} {}: it is not UTF-8 text",

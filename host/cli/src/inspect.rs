@@ -6,10 +6,11 @@ use cairn_host::Component;
 
 use crate::args::{Global, InspectArgs};
 use crate::exit::Exit;
+use crate::table::Columns;
 use crate::terminal::line;
 use crate::{render, setup};
 
-pub async fn inspect(global: &Global, args: &InspectArgs) -> Result<ExitCode, Exit> {
+pub(crate) async fn inspect(global: &Global, args: &InspectArgs) -> Result<ExitCode, Exit> {
     let engine = setup::engine(global)?;
     let component = Component::from_file(&engine, &args.component).await?;
     let manifest = component.manifest();
@@ -27,28 +28,46 @@ pub async fn inspect(global: &Global, args: &InspectArgs) -> Result<ExitCode, Ex
         component.hash(),
         line(&manifest.sdk_version)
     );
-    println!("\nflows");
+    println!();
+    let mut flows = Columns::new(&["FLOW", "PARAMS", "RETRIES", "CACHE"]);
     for flow in &manifest.flows {
-        println!(
-            "  {}({})  retries={} cache={}",
-            line(&flow.name),
-            line(&flow.params.join(", ")),
-            flow.retries,
-            flow.cache
-        );
+        flows.row([
+            &flow.name,
+            &params(&flow.params),
+            &flow.retries.to_string(),
+            &flow.cache.to_string(),
+        ]);
     }
-    println!("\ncheckpoints");
+    flows.print();
+    println!();
+    let mut checkpoints = Columns::new(&[
+        "CHECKPOINT",
+        "PARAMS",
+        "RUNTIME",
+        "RETRIES",
+        "CACHE",
+        "KIND",
+    ]);
     for c in &manifest.checkpoints {
-        println!(
-            "  {}({})  runtime={} retries={} cache={} kind={}",
-            line(&c.name),
-            line(&c.params.join(", ")),
-            c.runtime,
-            c.retries,
-            c.cache
+        checkpoints.row([
+            &c.name,
+            &params(&c.params),
+            &c.runtime.to_string(),
+            &c.retries.to_string(),
+            &c.cache
                 .map_or_else(|| "flow default".to_owned(), |b| b.to_string()),
-            line(c.kind.as_deref().unwrap_or("-")),
-        );
+            c.kind.as_deref().unwrap_or("-"),
+        ]);
     }
+    checkpoints.print();
     Ok(ExitCode::SUCCESS)
+}
+
+/// A flow's or checkpoint's parameter names, `-` for none.
+fn params(names: &[String]) -> String {
+    if names.is_empty() {
+        "-".to_owned()
+    } else {
+        names.join(", ")
+    }
 }

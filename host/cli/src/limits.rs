@@ -9,34 +9,35 @@ use crate::terminal;
 
 /// `--stack`: wasmtime needs some native stack to run anything at all, and
 /// the async stack is this plus 1 MiB, reserved per running call.
-pub const STACK: RangeInclusive<u64> =
+pub(crate) const STACK: RangeInclusive<u64> =
     (cairn_host::MIN_WASM_STACK as u64)..=(cairn_host::MAX_WASM_STACK as u64);
 /// `--memory`: from one WebAssembly page (a component that needs more to
 /// start is refused before it runs, with what it needs) to the engine's
 /// largest memory (`EngineBuilder::max_memory_bytes`, 1 GiB by default, which
 /// the CLI keeps; above it the limit would be cut silently).
-pub const MEMORY: RangeInclusive<u64> = cairn_host::MIN_MEMORY_BYTES..=(1 << 30);
+pub(crate) const MEMORY: RangeInclusive<u64> = cairn_host::MIN_MEMORY_BYTES..=(1 << 30);
 /// `--max-output`: a checkpoint's output is journaled and held in memory.
-pub const MAX_OUTPUT: RangeInclusive<u64> = 1..=cairn_host::MAX_OUTPUT_BYTES;
+pub(crate) const MAX_OUTPUT: RangeInclusive<u64> = 1..=cairn_host::MAX_OUTPUT_BYTES;
 /// `--max-held`: at least one output's worth, at most what a host has.
-pub const MAX_HELD: RangeInclusive<u64> = (1 << 20)..=(1 << 40);
+pub(crate) const MAX_HELD: RangeInclusive<u64> = (1 << 20)..=(1 << 40);
 /// `--max-message`: guest messages are journaled and shown.
-pub const MAX_MESSAGE: RangeInclusive<u64> = 64..=cairn_host::MAX_MESSAGE_BYTES;
+pub(crate) const MAX_MESSAGE: RangeInclusive<u64> = 64..=cairn_host::MAX_MESSAGE_BYTES;
 /// `--log-bytes`: 0 keeps no captured output at all.
-pub const LOG_BYTES: RangeInclusive<u64> = 0..=cairn_host::MAX_LOG_BYTES;
+pub(crate) const LOG_BYTES: RangeInclusive<u64> = 0..=cairn_host::MAX_LOG_BYTES;
 /// `--timeout`: a deadline past a day is a mistake, and past the runtime's
 /// clock arithmetic it would never fire.
-pub const TIMEOUT: RangeInclusive<Duration> = Duration::from_millis(1)..=cairn_host::MAX_TIMEOUT;
+pub(crate) const TIMEOUT: RangeInclusive<Duration> =
+    Duration::from_millis(1)..=cairn_host::MAX_TIMEOUT;
 /// `--fuel`: no fuel at all cannot run a single instruction.
-pub const FUEL: RangeInclusive<u64> = 1..=u64::MAX;
+pub(crate) const FUEL: RangeInclusive<u64> = 1..=u64::MAX;
 
 /// The largest `--input-file`.
-pub const INPUT_FILE_BYTES: u64 = 64 << 20;
+pub(crate) const INPUT_FILE_BYTES: u64 = 64 << 20;
 /// The largest `--policy` file.
-pub const POLICY_FILE_BYTES: u64 = 1 << 20;
+pub(crate) const POLICY_FILE_BYTES: u64 = 1 << 20;
 
 /// `1024`, `64KiB`, `64MiB`, `1GiB` (also `KB`/`MB`/`GB` as powers of 1000).
-pub fn parse_size(text: &str) -> Result<u64, String> {
+pub(crate) fn parse_size(text: &str) -> Result<u64, String> {
     let (number, unit) = split(text);
     let factor: u64 = match unit {
         "" | "B" => 1,
@@ -60,7 +61,7 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
 }
 
 /// `250ms`, `30s`, `2m`, `1h`; a bare number is seconds.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
+pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
     let (number, unit) = split(text);
     let millis_per: u64 = match unit {
         "ms" => 1,
@@ -115,23 +116,23 @@ fn size_in(text: &str, what: &str, range: &RangeInclusive<u64>) -> Result<u64, S
     ))
 }
 
-pub fn stack(text: &str) -> Result<u64, String> {
+pub(crate) fn stack(text: &str) -> Result<u64, String> {
     size_in(text, "the stack", &STACK)
 }
 
-pub fn memory(text: &str) -> Result<u64, String> {
+pub(crate) fn memory(text: &str) -> Result<u64, String> {
     size_in(text, "the memory", &MEMORY)
 }
 
-pub fn max_output(text: &str) -> Result<u64, String> {
+pub(crate) fn max_output(text: &str) -> Result<u64, String> {
     size_in(text, "the largest output", &MAX_OUTPUT)
 }
 
-pub fn log_bytes(text: &str) -> Result<u64, String> {
+pub(crate) fn log_bytes(text: &str) -> Result<u64, String> {
     size_in(text, "the captured output per stream", &LOG_BYTES)
 }
 
-pub fn timeout(text: &str) -> Result<Duration, String> {
+pub(crate) fn timeout(text: &str) -> Result<Duration, String> {
     let timeout = parse_duration(text)?;
     if TIMEOUT.contains(&timeout) {
         return Ok(timeout);
@@ -143,7 +144,7 @@ pub fn timeout(text: &str) -> Result<Duration, String> {
 }
 
 /// A count limit (`--max-calls`, ...): a whole number from 1 to `u32::MAX`.
-pub fn count(text: &str) -> Result<u32, String> {
+pub(crate) fn count(text: &str) -> Result<u32, String> {
     match split(text) {
         (Some(Some(n)), "") => count_in_range(n),
         (Some(None), "") => Err(too_large(text)),
@@ -152,7 +153,7 @@ pub fn count(text: &str) -> Result<u32, String> {
 }
 
 /// A count limit, from a flag or the policy file.
-pub fn count_in_range(n: u64) -> Result<u32, String> {
+pub(crate) fn count_in_range(n: u64) -> Result<u32, String> {
     match u32::try_from(n) {
         Ok(n) if n >= 1 => Ok(n),
         _ => Err(format!(
@@ -163,17 +164,17 @@ pub fn count_in_range(n: u64) -> Result<u32, String> {
 }
 
 /// `--max-held`: what one execution's calls may keep in the host at once.
-pub fn max_held(text: &str) -> Result<u64, String> {
+pub(crate) fn max_held(text: &str) -> Result<u64, String> {
     size_in(text, "the bytes held per execution", &MAX_HELD)
 }
 
 /// `--max-message`: the longest error or question a guest hands over.
-pub fn max_message(text: &str) -> Result<u64, String> {
+pub(crate) fn max_message(text: &str) -> Result<u64, String> {
     size_in(text, "the longest message", &MAX_MESSAGE)
 }
 
 /// `--fuel` as written on the command line.
-pub fn fuel_text(text: &str) -> Result<u64, String> {
+pub(crate) fn fuel_text(text: &str) -> Result<u64, String> {
     let fuel = match split(text) {
         (Some(Some(fuel)), "") => fuel,
         (Some(None), "") => return Err(too_large(text)),
@@ -183,7 +184,7 @@ pub fn fuel_text(text: &str) -> Result<u64, String> {
 }
 
 /// Fuel, from a flag or the policy file.
-pub fn fuel_in_range(fuel: u64) -> Result<u64, String> {
+pub(crate) fn fuel_in_range(fuel: u64) -> Result<u64, String> {
     if FUEL.contains(&fuel) {
         return Ok(fuel);
     }
@@ -195,7 +196,7 @@ pub fn fuel_in_range(fuel: u64) -> Result<u64, String> {
 }
 
 /// `64KiB`, `1GiB`, `1000B`: the largest binary unit that divides `bytes`.
-pub fn size_name(bytes: u64) -> String {
+pub(crate) fn size_name(bytes: u64) -> String {
     for (shift, unit) in [(30, "GiB"), (20, "MiB"), (10, "KiB")] {
         if bytes != 0 && bytes.is_multiple_of(1 << shift) {
             return format!("{}{unit}", bytes >> shift);

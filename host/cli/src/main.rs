@@ -14,6 +14,7 @@ mod policy_file;
 mod render;
 mod run;
 mod setup;
+mod table;
 mod terminal;
 
 use std::process::ExitCode;
@@ -71,13 +72,13 @@ async fn dispatch(cli: Cli) -> Result<ExitCode, Exit> {
         Command::Run(args) => run::run(&cli.global, args).await,
         Command::Inspect(args) => inspect::inspect(&cli.global, args).await,
         Command::Executions { command } => match command {
-            ExecutionsCommand::List(args) => executions::list(&cli.global, args),
-            ExecutionsCommand::Show(args) => executions::show(&cli.global, args),
+            ExecutionsCommand::List(args) => executions::list(&cli.global, args).await,
+            ExecutionsCommand::Show(args) => executions::show(&cli.global, args).await,
             ExecutionsCommand::Resume(args) => run::resume(&cli.global, args).await,
             ExecutionsCommand::Replay(args) => run::replay(&cli.global, args).await,
             ExecutionsCommand::Input(args) => executions::input(&cli.global, args).await,
             ExecutionsCommand::Cancel(args) => executions::cancel(&cli.global, args).await,
-            ExecutionsCommand::Logs(args) => executions::logs(&cli.global, args),
+            ExecutionsCommand::Logs(args) => executions::logs(&cli.global, args).await,
         },
     }
 }

@@ -58,7 +58,7 @@ struct RawPolicyFile {
 
 /// The file with its values checked against the same ranges as the flags.
 #[derive(Debug, Default)]
-pub struct PolicyFile {
+pub(crate) struct PolicyFile {
     pub fuel: Option<u64>,
     pub memory: Option<u64>,
     pub timeout: Option<Duration>,
@@ -78,7 +78,7 @@ pub struct PolicyFile {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct DirEntry {
+pub(crate) struct DirEntry {
     pub host: PathBuf,
     pub guest: Option<String>,
     #[serde(default)]
@@ -87,7 +87,7 @@ pub struct DirEntry {
 
 impl PolicyFile {
     /// Reads and checks the file, so a bad one fails before anything runs.
-    pub fn read(path: &Path) -> Result<PolicyFile, String> {
+    pub(crate) fn read(path: &Path) -> Result<PolicyFile, String> {
         let text = files::read_text(path, "policy file", limits::POLICY_FILE_BYTES)?;
         let shown = terminal::line(&path.to_string_lossy()).into_owned();
         let shown = shown.as_str();

@@ -10,10 +10,11 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use crate::exit::Exit;
+use crate::table::Columns;
 use crate::terminal::{self, line};
 
 /// Pretty JSON on stdout.
-pub fn json(value: &impl Serialize) -> Result<(), Exit> {
+pub(crate) fn json(value: &impl Serialize) -> Result<(), Exit> {
     let text = serde_json::to_string_pretty(value).map_err(|e| Exit::host(anyhow::anyhow!(e)))?;
     println!("{text}");
     Ok(())
@@ -27,7 +28,7 @@ const SUMMARY_EVERY: Duration = Duration::from_millis(500);
 /// Progress on stderr: a line per call for small executions; for big
 /// fan-outs, a running count instead of thousands of lines.
 #[derive(Default)]
-pub struct Progress {
+pub(crate) struct Progress {
     submitted: u64,
     completed: u64,
     failed: u64,
@@ -36,7 +37,7 @@ pub struct Progress {
 }
 
 impl Progress {
-    pub fn on(&mut self, event: &Event) {
+    pub(crate) fn on(&mut self, event: &Event) {
         match event {
             Event::ExecutionStarted { exec, flow } => {
                 eprintln!("cairn: execution {exec} of flow `{}` started", line(flow))
@@ -130,23 +131,21 @@ impl Progress {
     }
 }
 
-pub fn execution_table(executions: &[ExecutionSummary]) {
-    println!(
-        "{:<6} {:<24} {:<10} {:<28}",
-        "ID", "FLOW", "STATUS", "CREATED"
-    );
+/// `executions list`: one row per execution.
+pub(crate) fn execution_table(executions: &[ExecutionSummary]) {
+    let mut table = Columns::new(&["ID", "FLOW", "STATUS", "CREATED"]);
     for e in executions {
-        println!(
-            "{:<6} {:<24} {:<10} {:<28}",
-            e.id,
-            line(&e.flow),
-            e.status,
-            line(&e.created_at)
-        );
+        table.row([
+            &e.id.to_string(),
+            &e.flow,
+            &e.status.to_string(),
+            &e.created_at,
+        ]);
     }
+    table.print();
 }
 
-pub fn execution_detail(detail: &ExecutionDetail) {
+pub(crate) fn execution_detail(detail: &ExecutionDetail) {
     let e = &detail.execution;
     println!("execution {}  flow {}  {}", e.id, line(&e.flow), e.status);
     match &e.component {
@@ -165,7 +164,9 @@ pub fn execution_detail(detail: &ExecutionDetail) {
         println!("  (running, or left running by a process that stopped)");
     }
     println!();
-    println!("SEQ  CALL                     RUNTIME   STATUS     SOURCE    ATTEMPTS  OUTPUT");
+    let mut table = Columns::new(&[
+        "SEQ", "CALL", "RUNTIME", "STATUS", "SOURCE", "ATTEMPTS", "OUTPUT",
+    ]);
     for call in &detail.calls {
         let status = match call.status {
             CallStatus::Completed => "completed",
@@ -177,16 +178,23 @@ pub fn execution_detail(detail: &ExecutionDetail) {
             .as_ref()
             .map(terminal::value)
             .unwrap_or_default();
-        println!(
-            "{:<4} {:<24} {:<9} {:<10} {:<9} {:>8}  {}",
-            call.seq,
-            line(&call.call_id),
-            call.runtime.to_string(),
+        table.row([
+            &call.seq.to_string(),
+            &call.call_id,
+            &call.runtime.to_string(),
             status,
-            source_name(call.source),
-            call.attempts.len(),
-            truncate(&output, 60),
-        );
+            &source_name(call.source),
+            &call.attempts.len().to_string(),
+            &truncate(&output, 60),
+        ]);
+    }
+    // Each call's row, then the attempts of it that did not succeed.
+    let mut lines = table.lines();
+    if let Some(header) = lines.next() {
+        println!("{header}");
+    }
+    for (call, row) in detail.calls.iter().zip(lines) {
+        println!("{row}");
         for attempt in call.attempts.iter().filter(|a| a.status != "ok") {
             println!(
                 "       attempt {} {}: {}",

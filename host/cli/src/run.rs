@@ -10,7 +10,7 @@ use crate::args::{Global, ReplayArgs, RunArgs, ShowArgs};
 use crate::exit::{Exit, code};
 use crate::{files, limits, render, setup, terminal};
 
-pub async fn run(global: &Global, args: &RunArgs) -> Result<ExitCode, Exit> {
+pub(crate) async fn run(global: &Global, args: &RunArgs) -> Result<ExitCode, Exit> {
     let input = match (&args.input, &args.input_file) {
         (Some(input), _) => input.clone(),
         (None, Some(file)) => files::read_text(file, "input file", limits::INPUT_FILE_BYTES)
@@ -26,7 +26,7 @@ pub async fn run(global: &Global, args: &RunArgs) -> Result<ExitCode, Exit> {
             _ => {
                 return Err(Exit::bad_input(anyhow::anyhow!(
                     "the component has several flows ({}); choose one with --flow",
-                    component.manifest().flow_names()
+                    component.manifest().flow_names().join(", ")
                 )));
             }
         },
@@ -36,7 +36,7 @@ pub async fn run(global: &Global, args: &RunArgs) -> Result<ExitCode, Exit> {
 }
 
 /// `cairn executions resume`: the same output and exit codes as `run`.
-pub async fn resume(global: &Global, args: &ShowArgs) -> Result<ExitCode, Exit> {
+pub(crate) async fn resume(global: &Global, args: &ShowArgs) -> Result<ExitCode, Exit> {
     setup::existing_journal(global)?;
     let host = setup::host(global, Some(progress()))?;
     let outcome = host.resume(args.id).await?;
@@ -45,7 +45,7 @@ pub async fn resume(global: &Global, args: &ShowArgs) -> Result<ExitCode, Exit> 
 
 /// `cairn executions replay`: a new execution; the same output and exit
 /// codes as `run`.
-pub async fn replay(global: &Global, args: &ReplayArgs) -> Result<ExitCode, Exit> {
+pub(crate) async fn replay(global: &Global, args: &ReplayArgs) -> Result<ExitCode, Exit> {
     setup::existing_journal(global)?;
     let host = setup::host(global, Some(progress()))?;
     let mut request = ReplayRequest::default();
@@ -83,14 +83,14 @@ fn progress() -> EventSink {
 /// journal that failed is a host error (exit 4), never success.
 async fn finish(global: &Global, host: &Host, outcome: &Outcome) -> Result<ExitCode, Exit> {
     host.sync().await?;
-    report(global, host, outcome)
+    report(global, host, outcome).await
 }
 
 /// Prints an outcome (the output on stdout, a failure on stderr) and
 /// returns its exit code.
-fn report(global: &Global, host: &Host, outcome: &Outcome) -> Result<ExitCode, Exit> {
+async fn report(global: &Global, host: &Host, outcome: &Outcome) -> Result<ExitCode, Exit> {
     if global.json {
-        let detail = host.client().execution(outcome.id)?.ok_or_else(|| {
+        let detail = host.client().execution(outcome.id).await?.ok_or_else(|| {
             Exit::host(anyhow::anyhow!(
                 "execution {} vanished from the journal",
                 outcome.id
@@ -103,7 +103,7 @@ fn report(global: &Global, host: &Host, outcome: &Outcome) -> Result<ExitCode, E
     Ok(ExitCode::from(match outcome.status {
         ExecutionStatus::Completed => code::COMPLETED,
         ExecutionStatus::Waiting => {
-            explain_waits(global, host, outcome)?;
+            explain_waits(global, host, outcome).await?;
             code::WAITING
         }
         ExecutionStatus::Cancelled => {
@@ -129,9 +129,9 @@ fn report(global: &Global, host: &Host, outcome: &Outcome) -> Result<ExitCode, E
 }
 
 /// Tells a person what a waiting execution needs and how to give it.
-fn explain_waits(global: &Global, host: &Host, outcome: &Outcome) -> Result<(), Exit> {
+async fn explain_waits(global: &Global, host: &Host, outcome: &Outcome) -> Result<(), Exit> {
     // Only the waits: the execution's calls may hold large outputs.
-    let waits = host.client().waits(outcome.id)?;
+    let waits = host.client().waits(outcome.id).await?;
     let id = outcome.id.to_string();
     let journal = global.journal_to_suggest();
     for wait in waits.iter().filter(|w| w.value.is_none()) {

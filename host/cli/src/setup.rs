@@ -31,7 +31,7 @@ fn policy_file(global: &Global) -> Result<PolicyFile, Exit> {
 
 /// Commands about existing executions refuse a journal that is not there,
 /// instead of creating an empty one.
-pub fn existing_journal(global: &Global) -> Result<(), Exit> {
+pub(crate) fn existing_journal(global: &Global) -> Result<(), Exit> {
     match global.journal.try_exists() {
         Ok(true) => Ok(()),
         Ok(false) => Err(Exit::bad_input(anyhow::anyhow!(
@@ -49,7 +49,7 @@ fn usize_of(bytes: u64) -> usize {
     usize::try_from(bytes).unwrap_or(usize::MAX)
 }
 
-pub fn engine(global: &Global) -> Result<Engine, Exit> {
+pub(crate) fn engine(global: &Global) -> Result<Engine, Exit> {
     let file = policy_file(global)?;
     let mut builder = Engine::builder().artifact_cache(artifact_dir(global));
     if let Some(bytes) = global.stack.or(file.stack) {
@@ -58,7 +58,7 @@ pub fn engine(global: &Global) -> Result<Engine, Exit> {
     Ok(builder.build()?)
 }
 
-pub fn policy(global: &Global) -> Result<Policy, Exit> {
+pub(crate) fn policy(global: &Global) -> Result<Policy, Exit> {
     let file = policy_file(global)?;
     let mut policy = Policy::default();
     if let Some(fuel) = global.fuel.or(file.fuel) {
@@ -110,7 +110,7 @@ pub fn policy(global: &Global) -> Result<Policy, Exit> {
     Ok(policy)
 }
 
-pub fn host(global: &Global, events: Option<EventSink>) -> Result<Host, Exit> {
+pub(crate) fn host(global: &Global, events: Option<EventSink>) -> Result<Host, Exit> {
     let mut builder = Host::builder()
         .journal(&global.journal)
         .engine(engine(global)?)

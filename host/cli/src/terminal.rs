@@ -87,13 +87,13 @@ fn visible(out: &mut String, c: char) {
 
 /// One line of guest text: every control character is escaped, line breaks
 /// and tabs too, so the text cannot pose as another line.
-pub fn line(text: &str) -> Cow<'_, str> {
+pub(crate) fn line(text: &str) -> Cow<'_, str> {
     rewrite(text, is_unsafe, visible)
 }
 
 /// Several lines of guest text (logs, captured output, error reports): line
 /// breaks and tabs stay, everything else unsafe (a bare CR too) is escaped.
-pub fn block(text: &str) -> Cow<'_, str> {
+pub(crate) fn block(text: &str) -> Cow<'_, str> {
     rewrite(text, |c| is_unsafe(c) && c != '\n' && c != '\t', visible)
 }
 
@@ -101,7 +101,7 @@ pub fn block(text: &str) -> Cow<'_, str> {
 /// JSON's own `\u001b` escapes, so valid JSON stays valid and means the same
 /// (they can only be inside strings). Line breaks and tabs, JSON whitespace,
 /// stay.
-pub fn json(text: &str) -> Cow<'_, str> {
+pub(crate) fn json(text: &str) -> Cow<'_, str> {
     rewrite(
         text,
         |c| is_unsafe(c) && c != '\n' && c != '\t',
@@ -117,7 +117,7 @@ pub fn json(text: &str) -> Cow<'_, str> {
 }
 
 /// A JSON value in compact form, safe to show.
-pub fn value(value: &serde_json::Value) -> String {
+pub(crate) fn value(value: &serde_json::Value) -> String {
     json(&value.to_string()).into_owned()
 }
 
@@ -128,7 +128,7 @@ fn shell_plain(c: char) -> bool {
 
 /// `arg` as one POSIX shell word: as it is when every character is plainly
 /// safe, otherwise in single quotes (a `'` inside becomes `'\''`).
-pub fn quote(arg: &str) -> Cow<'_, str> {
+pub(crate) fn quote(arg: &str) -> Cow<'_, str> {
     if !arg.is_empty() && arg.chars().all(shell_plain) {
         return Cow::Borrowed(arg);
     }
@@ -138,7 +138,7 @@ pub fn quote(arg: &str) -> Cow<'_, str> {
 /// A `cairn` command to suggest to the operator: every argument quoted for
 /// the shell, `--journal` first when the current command used another
 /// journal than the default, and the whole made safe to show.
-pub fn command(journal: Option<&Path>, args: &[&str]) -> String {
+pub(crate) fn command(journal: Option<&Path>, args: &[&str]) -> String {
     let mut command = "cairn".to_owned();
     let journal = journal.map(|path| path.to_string_lossy());
     let journal_args = journal.as_deref().map(|path| ["--journal", path]);

@@ -1,7 +1,8 @@
 //! One wasmtime engine for everything a host runs, configured for Cairn:
 //! fuel and epoch interruption for limits, the pooling allocator with
-//! resident memory for fast fresh stores, and the linkers of the two store
-//! kinds (checkpoint, flow).
+//! resident memory for fast fresh stores, and the linker of checkpoint
+//! stores. (The runner builds the linker of its flow stores itself: the
+//! engine knows nothing of executions.)
 
 mod artifact_cache;
 mod ticker;
@@ -16,9 +17,8 @@ use wasmtime::{Config, InstanceAllocationStrategy, PoolingAllocationConfig};
 pub(crate) use self::artifact_cache::ArtifactCache;
 use self::ticker::Ticker;
 use crate::bindings;
-use crate::error::LoadError;
+use crate::error::{LoadError, wasm_cause};
 use crate::runtime::checkpoint::CheckpointState;
-use crate::runtime::flow::FlowState;
 use crate::runtime::map_imports;
 
 /// The smallest native stack WebAssembly may be given.
@@ -110,7 +110,7 @@ impl EngineBuilder {
 
     /// Builds the engine and starts its epoch ticker.
     pub fn build(self) -> Result<Engine, LoadError> {
-        let compile = |e: wasmtime::Error| LoadError::Compile(format!("{e:#}"));
+        let compile = |e: wasmtime::Error| LoadError::Compile(wasm_cause(e));
         let mut pool = PoolingAllocationConfig::default();
         pool.total_component_instances(self.max_instances)
             .total_core_instances(self.max_instances * 4)
@@ -149,12 +149,6 @@ impl EngineBuilder {
         )
         .map_err(compile)?;
         map_imports::define_for_checkpoints(&mut checkpoint_linker).map_err(compile)?;
-        let mut flow_linker = Linker::<FlowState>::new(&wasm);
-        wasmtime_wasi::p2::add_to_linker_async(&mut flow_linker).map_err(compile)?;
-        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut flow_linker).map_err(compile)?;
-        bindings::Component::add_to_linker::<_, HasSelf<FlowState>>(&mut flow_linker, |s| s)
-            .map_err(compile)?;
-        map_imports::define_for_flows(&mut flow_linker).map_err(compile)?;
 
         let cache = self
             .artifact_cache
@@ -167,7 +161,6 @@ impl EngineBuilder {
                 max_memory_bytes: self.max_memory_bytes,
                 cache,
                 checkpoint_linker,
-                flow_linker,
             }),
         })
     }
@@ -186,7 +179,6 @@ struct Inner {
     max_memory_bytes: u64,
     cache: Option<ArtifactCache>,
     checkpoint_linker: Linker<CheckpointState>,
-    flow_linker: Linker<FlowState>,
     #[expect(
         dead_code,
         reason = "held so the ticker stops when the engine is dropped"
@@ -211,10 +203,6 @@ impl Engine {
 
     pub(crate) fn checkpoint_linker(&self) -> &Linker<CheckpointState> {
         &self.inner.checkpoint_linker
-    }
-
-    pub(crate) fn flow_linker(&self) -> &Linker<FlowState> {
-        &self.inner.flow_linker
     }
 
     /// The files and folders no checkpoint may be granted: the artifact

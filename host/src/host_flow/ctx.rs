@@ -18,10 +18,9 @@ use serde::de::DeserializeOwned;
 use tokio::sync::watch;
 
 use super::checkpoint::Checkpoint;
-use crate::bindings::types::{self, CallError};
+use crate::call::{CallFailure, CallOutcome, CallSlot, Stop};
 use crate::model::{ExecutionId, TrapKind};
-use crate::runner::execution::{Abort, Execution};
-use crate::runner::slot::{CallOutcome, CallSlot};
+use crate::runner::execution::Execution;
 
 /// Why a checkpoint call (or a wait) of a host-side flow gave no value.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -72,7 +71,7 @@ pub(crate) struct Shared {
     execution: Mutex<Execution>,
     /// Why the execution must stop, once something says so; the runner
     /// watches it and drops the flow's code.
-    stop: watch::Sender<Option<Abort>>,
+    stop: watch::Sender<Option<Stop>>,
     /// Set when the flow's run is over: a context the flow's code leaked
     /// (into a task of its own, say) can no longer add calls to it.
     closed: AtomicBool,
@@ -103,8 +102,8 @@ impl Shared {
                 "the flow's run is over; its context can no longer be used".to_owned(),
             ));
         }
-        if let Some(abort) = self.stopped() {
-            return Err(CheckpointError::Stopped(abort.to_string()));
+        if let Some(reason) = self.stopped() {
+            return Err(CheckpointError::Stopped(reason.to_string()));
         }
         Ok(execution)
     }
@@ -119,12 +118,12 @@ impl Shared {
     }
 
     /// Records why the execution stops (the first reason wins).
-    fn stop(&self, abort: Abort) -> CheckpointError {
-        let message = abort.to_string();
+    fn stop(&self, reason: Stop) -> CheckpointError {
+        let message = reason.to_string();
         self.stop.send_if_modified(|stop| {
             let first = stop.is_none();
             if first {
-                *stop = Some(abort);
+                *stop = Some(reason);
             }
             first
         });
@@ -132,17 +131,17 @@ impl Shared {
     }
 
     /// Why the execution stopped, if it did.
-    pub(crate) fn stopped(&self) -> Option<Abort> {
+    pub(crate) fn stopped(&self) -> Option<Stop> {
         self.stop.borrow().clone()
     }
 
     /// Waits until something stops the execution.
-    pub(crate) async fn until_stopped(&self) -> Abort {
+    pub(crate) async fn until_stopped(&self) -> Stop {
         let mut stop = self.stop.subscribe();
         match stop.wait_for(Option::is_some).await {
-            Ok(abort) => abort.clone().unwrap_or(Abort::Cancelled),
+            Ok(reason) => reason.clone().unwrap_or(Stop::Cancelled),
             // The sender lives in `self`, so it cannot be gone.
-            Err(_) => Abort::Cancelled,
+            Err(_) => Stop::Cancelled,
         }
     }
 }
@@ -193,7 +192,7 @@ impl FlowCtx {
             match submitted {
                 Ok(Ok(slot)) => Ok(slot),
                 Ok(Err(refused)) => Err(refused_error(refused)),
-                Err(abort) => Err(self.shared.stop(abort)),
+                Err(reason) => Err(self.shared.stop(reason)),
             }
         });
         Pending::new(self.shared.clone(), submitted)
@@ -221,7 +220,7 @@ impl FlowCtx {
                 match submitted {
                     Ok(Ok(slots)) => Ok(slots),
                     Ok(Err(refused)) => Err(refused_error(refused)),
-                    Err(abort) => Err(self.shared.stop(abort)),
+                    Err(reason) => Err(self.shared.stop(reason)),
                 }
             });
         let shared = self.shared.clone();
@@ -264,7 +263,7 @@ impl FlowCtx {
                 reason: e.to_string(),
             }),
             Ok(Err(refused)) => Err(refused_error(refused)),
-            Err(abort) => Err(self.shared.stop(abort)),
+            Err(reason) => Err(self.shared.stop(reason)),
         }
     }
 
@@ -274,7 +273,7 @@ impl FlowCtx {
         let now = self.shared.open()?.now_us();
         match now {
             Ok(us) => Ok(SystemTime::UNIX_EPOCH + Duration::from_micros(us)),
-            Err(abort) => Err(self.shared.stop(abort)),
+            Err(reason) => Err(self.shared.stop(reason)),
         }
     }
 
@@ -324,8 +323,8 @@ impl<O: DeserializeOwned> Pending<O> {
                     reason: e.to_string(),
                 })
             }
-            CallOutcome::Finished(Err(error)) => Err(call_error(&slot.call_id, error)),
-            CallOutcome::Aborted(abort) => Err(self.shared.stop(abort)),
+            CallOutcome::Finished(Err(failure)) => Err(call_error(&slot.call_id, failure)),
+            CallOutcome::Stopped(stop) => Err(self.shared.stop(stop)),
         }
     }
 }
@@ -348,30 +347,26 @@ fn input_json<I: Serialize>(checkpoint: &str, input: &I) -> Result<String, Check
     })
 }
 
-fn refused_error(error: CallError) -> CheckpointError {
-    match error {
-        CallError::Failed(message) | CallError::Context(message) => {
-            CheckpointError::Refused(message)
-        }
-        CallError::Trapped(trapped) => CheckpointError::Refused(trapped.message),
+/// A request refused before anything was journaled, as the flow sees it.
+fn refused_error(failure: CallFailure) -> CheckpointError {
+    match failure {
+        CallFailure::Failed(message)
+        | CallFailure::Context(message)
+        | CallFailure::Trapped { message, .. } => CheckpointError::Refused(message),
     }
 }
 
-fn call_error(call_id: &str, error: CallError) -> CheckpointError {
+/// A call's failure as the flow sees it, with the call's id.
+fn call_error(call_id: &str, failure: CallFailure) -> CheckpointError {
     let call_id = call_id.to_owned();
-    match error {
-        CallError::Failed(message) | CallError::Context(message) => {
+    match failure {
+        CallFailure::Failed(message) | CallFailure::Context(message) => {
             CheckpointError::Failed { call_id, message }
         }
-        CallError::Trapped(trapped) => CheckpointError::Trapped {
+        CallFailure::Trapped { kind, message } => CheckpointError::Trapped {
             call_id,
-            kind: match trapped.kind {
-                types::TrapKind::OutOfFuel => TrapKind::OutOfFuel,
-                types::TrapKind::Memory => TrapKind::Memory,
-                types::TrapKind::Timeout => TrapKind::Timeout,
-                types::TrapKind::Trap => TrapKind::Trap,
-            },
-            message: trapped.message,
+            kind,
+            message,
         },
     }
 }

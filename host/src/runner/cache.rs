@@ -30,17 +30,15 @@ pub(crate) fn key(
 /// The output of an earlier identical completed call, if there is one. The
 /// entry is checked against the call it points at, so a stale or damaged
 /// entry is a miss, never a wrong output.
-pub(crate) fn lookup(
-    journal: &Journal,
+pub(crate) async fn lookup(
+    journal: &dyn Journal,
     component: ComponentHash,
     grants: &str,
     checkpoint: &str,
     input: &str,
 ) -> Result<Option<String>, JournalError> {
-    let Some((exec, seq)) = journal.cached(&key(component, grants, checkpoint, input))? else {
-        return Ok(None);
-    };
-    let Some(call) = journal.call(exec, seq)? else {
+    let key = key(component, grants, checkpoint, input);
+    let Some((_, _, call)) = journal.cached_call(key).await? else {
         return Ok(None);
     };
     if call.component == component

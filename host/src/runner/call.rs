@@ -8,18 +8,17 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio_util::sync::CancellationToken;
+
 use super::Runner;
 use super::cache;
-use super::cancel::CancelToken;
-use super::execution::Abort;
-use super::slot::CallOutcome;
-use crate::bindings::types::{self, CallError};
+use crate::call::{CallFailure, CallOutcome, Stop};
 use crate::component::Component;
 use crate::events::Event;
 use crate::journal::record::{AttemptRecord, CallRecord};
-use crate::journal::writer::{Put, Sync};
+use crate::journal::{Entry, Sync};
 use crate::manifest::CheckpointInfo;
-use crate::model::{AttemptOutcome, CallSource, CallStatus, ExecutionId, TrapKind};
+use crate::model::{AttemptOutcome, CallSource, CallStatus, ExecutionId};
 use crate::policy::Policy;
 use crate::runtime::inline::InlineRuntime;
 use crate::runtime::isolated;
@@ -35,7 +34,7 @@ pub(crate) struct CallContext {
     /// The execution's cancel token: a cancelled execution starts no
     /// further attempt (an attempt already running finishes and is
     /// journaled).
-    pub(crate) cancel: Arc<CancelToken>,
+    pub(crate) cancel: CancellationToken,
 }
 
 /// A call ready to run.
@@ -66,7 +65,7 @@ pub(crate) enum Lane<'a> {
 pub(crate) async fn run(ctx: &CallContext, job: Job, mut lane: Lane<'_>) -> CallOutcome {
     match attempts(ctx, job, &mut lane).await {
         Ok(outcome) => CallOutcome::Finished(outcome),
-        Err(abort) => CallOutcome::Aborted(abort),
+        Err(stop) => CallOutcome::Stopped(stop),
     }
 }
 
@@ -74,7 +73,7 @@ async fn attempts(
     ctx: &CallContext,
     job: Job,
     lane: &mut Lane<'_>,
-) -> Result<Result<String, CallError>, Abort> {
+) -> Result<Result<String, CallFailure>, Stop> {
     let Job {
         seq,
         component,
@@ -97,12 +96,13 @@ async fn attempts(
     };
     if cached {
         let hit = cache::lookup(
-            &runner.journal,
+            &*runner.journal,
             component.hash(),
             &grants,
             &call.name,
             &call.input,
-        )?;
+        )
+        .await?;
         // An output cached under a roomier policy that this one would
         // refuse runs again instead.
         let fits = |output: &String| {
@@ -121,7 +121,7 @@ async fn attempts(
             }
         }
         if ctx.cancel.is_cancelled() {
-            return Err(Abort::Cancelled);
+            return Err(Stop::Cancelled);
         }
         call.attempts = n;
         let mut attempt = AttemptRecord {
@@ -136,11 +136,10 @@ async fn attempts(
         // The start of an attempt is not waited for: it only has to be
         // committed before the attempt's end, which the writer's order
         // guarantees.
-        let puts = vec![
-            Put::call(exec.0, seq, &call),
-            Put::attempt(exec.0, seq, n, &attempt),
-        ];
-        runner.journal.queue(puts)?;
+        runner.journal.queue(&[
+            call_entry(exec, seq, &call),
+            attempt_entry(exec, seq, n, &attempt),
+        ])?;
         runner.emit(Event::AttemptStarted {
             exec,
             seq,
@@ -159,18 +158,18 @@ async fn attempts(
                 attempt.outcome = Some(AttemptOutcome::Ok);
                 call.status = CallStatus::Completed;
                 call.output = Some(output.clone());
-                let mut puts = vec![
-                    Put::call(exec.0, seq, &call),
-                    Put::attempt(exec.0, seq, n, &attempt),
+                let mut entries = vec![
+                    call_entry(exec, seq, &call),
+                    attempt_entry(exec, seq, n, &attempt),
                 ];
                 if cached {
-                    puts.push(Put::Cache {
+                    entries.push(Entry::Cache {
                         key: cache::key(component.hash(), &grants, &call.name, &call.input),
-                        exec: exec.0,
+                        exec,
                         seq,
                     });
                 }
-                write(runner, puts, runner.ack_sync()).await?;
+                write(runner, &entries, runner.ack_sync()).await?;
                 let took = attempt
                     .ended_at_us
                     .unwrap_or(0)
@@ -182,29 +181,28 @@ async fn attempts(
                 attempt.outcome = Some(AttemptOutcome::Failed {
                     message: message.clone(),
                 });
-                CallError::Failed(message)
+                CallFailure::Failed(message)
             }
             AttemptResult::Trapped(kind, message) => {
                 attempt.outcome = Some(AttemptOutcome::Trapped {
                     kind,
                     message: message.clone(),
                 });
-                CallError::Trapped(types::Trapped {
-                    kind: wit_trap_kind(kind),
-                    message,
-                })
+                CallFailure::Trapped { kind, message }
             }
         };
         let out_of_attempts = n == last;
-        let mut puts = vec![Put::attempt(exec.0, seq, n, &attempt)];
-        let sync = if out_of_attempts {
+        if out_of_attempts {
             call.status = CallStatus::Failed;
-            puts.push(Put::call(exec.0, seq, &call));
+        }
+        let mut entries = vec![attempt_entry(exec, seq, n, &attempt)];
+        let sync = if out_of_attempts {
+            entries.push(call_entry(exec, seq, &call));
             runner.ack_sync()
         } else {
             Sync::Lazy
         };
-        write(runner, puts, sync).await?;
+        write(runner, &entries, sync).await?;
         runner.emit(Event::AttemptFailed {
             exec,
             seq,
@@ -228,13 +226,13 @@ async fn complete_without_running(
     mut call: CallRecord,
     source: CallSource,
     output: String,
-) -> Result<Result<String, CallError>, Abort> {
+) -> Result<Result<String, CallFailure>, Stop> {
     let runner = &ctx.runner;
     call.status = CallStatus::Completed;
     call.source = source;
     call.output = Some(output.clone());
-    let put = Put::call(ctx.exec.0, seq, &call);
-    write(runner, vec![put], runner.ack_sync()).await?;
+    let entry = call_entry(ctx.exec, seq, &call);
+    write(runner, &[entry], runner.ack_sync()).await?;
     completed(runner, ctx.exec, seq, &call, 0);
     Ok(Ok(output))
 }
@@ -300,19 +298,23 @@ fn completed(runner: &Runner, exec: ExecutionId, seq: u32, call: &CallRecord, du
 /// a commit that skips the disk anyway (`eventual` durability), and the
 /// writer's order keeps it before anything written later; a failure shows
 /// up at the next write that is waited for.
-async fn write(runner: &Runner, puts: Vec<Put>, sync: Sync) -> Result<(), Abort> {
+async fn write(runner: &Runner, entries: &[Entry<'_>], sync: Sync) -> Result<(), Stop> {
     match sync {
-        Sync::Lazy => runner.journal.queue(puts)?,
-        Sync::Durable => runner.journal.write(puts, sync).await?,
+        Sync::Lazy => runner.journal.queue(entries)?,
+        Sync::Durable => runner.journal.write(entries, sync).await?,
     }
     Ok(())
 }
 
-fn wit_trap_kind(kind: TrapKind) -> types::TrapKind {
-    match kind {
-        TrapKind::OutOfFuel => types::TrapKind::OutOfFuel,
-        TrapKind::Memory => types::TrapKind::Memory,
-        TrapKind::Timeout => types::TrapKind::Timeout,
-        _ => types::TrapKind::Trap,
+fn call_entry(exec: ExecutionId, seq: u32, record: &CallRecord) -> Entry<'_> {
+    Entry::Call { exec, seq, record }
+}
+
+fn attempt_entry(exec: ExecutionId, seq: u32, n: u32, record: &AttemptRecord) -> Entry<'_> {
+    Entry::Attempt {
+        exec,
+        seq,
+        n,
+        record,
     }
 }

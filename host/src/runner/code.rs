@@ -6,10 +6,54 @@ use std::sync::{Arc, PoisonError};
 
 use super::Runner;
 use crate::component::Component;
-use crate::error::{LoadError, RunError};
+use crate::error::{LoadError, RegisterError, ReplayError, ResumeError, RunError};
 use crate::host_flow::{HostFlow, Registered};
 use crate::journal::record::ExecutionRecord;
 use crate::model::ComponentHash;
+
+/// No host-side flow of a name is registered.
+#[derive(Debug)]
+pub(crate) struct Unregistered {
+    name: String,
+    registered: Vec<String>,
+}
+
+/// Why a journaled execution's flow code cannot be found.
+#[derive(Debug)]
+pub(crate) enum MissingCode {
+    /// Its host-side flow is not registered.
+    Unregistered(Unregistered),
+    /// Its component could not be loaded from the journal.
+    Load(LoadError),
+}
+
+impl From<Unregistered> for RunError {
+    fn from(Unregistered { name, registered }: Unregistered) -> RunError {
+        RunError::UnregisteredFlow { name, registered }
+    }
+}
+
+impl From<MissingCode> for ResumeError {
+    fn from(missing: MissingCode) -> ResumeError {
+        match missing {
+            MissingCode::Unregistered(Unregistered { name, registered }) => {
+                ResumeError::UnregisteredFlow { name, registered }
+            }
+            MissingCode::Load(error) => ResumeError::Load(error),
+        }
+    }
+}
+
+impl From<MissingCode> for ReplayError {
+    fn from(missing: MissingCode) -> ReplayError {
+        match missing {
+            MissingCode::Unregistered(Unregistered { name, registered }) => {
+                ReplayError::UnregisteredFlow { name, registered }
+            }
+            MissingCode::Load(error) => ReplayError::Load(error),
+        }
+    }
+}
 
 /// The code of an execution's flow.
 #[derive(Clone)]
@@ -40,68 +84,57 @@ impl FlowCode {
 
 impl Runner {
     /// Registers a host-side flow.
-    pub(crate) fn register(&self, flow: HostFlow) -> Result<(), RunError> {
-        crate::names::check("flow", flow.name()).map_err(RunError::BadFlowName)?;
+    pub(crate) fn register(&self, flow: HostFlow) -> Result<(), RegisterError> {
+        crate::names::check("flow", flow.name()).map_err(RegisterError::BadName)?;
         let mut flows = self
             .host_flows
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         if flows.contains_key(flow.name()) {
-            return Err(RunError::FlowAlreadyRegistered(flow.name().to_owned()));
+            return Err(RegisterError::AlreadyRegistered(flow.name().to_owned()));
         }
         flows.insert(flow.name().to_owned(), Arc::new(flow));
         Ok(())
     }
 
     /// The host-side flow registered as `name`.
-    pub(super) fn host_flow(&self, name: &str) -> Result<Registered, RunError> {
+    pub(super) fn host_flow(&self, name: &str) -> Result<Registered, Unregistered> {
         let flows = self
             .host_flows
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        flows
-            .get(name)
-            .cloned()
-            .ok_or_else(|| RunError::UnregisteredFlow {
-                name: name.to_owned(),
-                registered: if flows.is_empty() {
-                    "none".to_owned()
-                } else {
-                    flows.keys().cloned().collect::<Vec<_>>().join(", ")
-                },
-            })
+        flows.get(name).cloned().ok_or_else(|| Unregistered {
+            name: name.to_owned(),
+            registered: flows.keys().cloned().collect(),
+        })
     }
 
     /// The code of a journaled execution's flow.
-    pub(super) async fn code_of(&self, record: &ExecutionRecord) -> Result<FlowCode, RunError> {
+    pub(super) async fn code_of(&self, record: &ExecutionRecord) -> Result<FlowCode, MissingCode> {
         match record.component {
-            Some(hash) => Ok(FlowCode::Guest(self.component(hash).await?)),
-            None => Ok(FlowCode::Host(self.host_flow(&record.flow)?)),
+            Some(hash) => Ok(FlowCode::Guest(
+                self.component(hash).await.map_err(MissingCode::Load)?,
+            )),
+            None => Ok(FlowCode::Host(
+                self.host_flow(&record.flow)
+                    .map_err(MissingCode::Unregistered)?,
+            )),
         }
     }
 
     pub(super) fn remember(&self, component: &Component) {
-        self.components
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .entry(component.hash())
-            .or_insert_with(|| component.clone());
+        self.components.remember(component);
     }
 
     /// The component an execution ran, from memory or from the journal's copy.
-    pub(super) async fn component(&self, hash: ComponentHash) -> Result<Component, RunError> {
-        let known = self
-            .components
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(&hash)
-            .cloned();
-        if let Some(component) = known {
+    pub(super) async fn component(&self, hash: ComponentHash) -> Result<Component, LoadError> {
+        if let Some(component) = self.components.get(hash) {
             return Ok(component);
         }
         let bytes = self
             .journal
-            .component(hash)?
+            .component(hash)
+            .await?
             .ok_or(LoadError::NotInJournal(hash))?;
         let component = Component::from_bytes(&self.engine, bytes).await?;
         self.remember(&component);

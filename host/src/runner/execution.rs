@@ -12,56 +12,25 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
+use tokio_util::sync::CancellationToken;
+
 use super::Runner;
 use super::call::{CallContext, Job};
 use super::call_id::CallIds;
-use super::cancel::CancelToken;
 use super::input::canonical_object;
 use super::lanes::{self, InlineLane};
 use super::recorded::Recorded;
 use super::replay::{Decision, ReplaySource};
-use super::slot::{self, CallOutcome, CallSlot, HeldBytes};
-use crate::bindings::types::CallError;
+use crate::call::{CallFailure, CallOutcome, CallSlot, HeldBytes, Stop, over_limit};
 use crate::component::Component;
-use crate::error::JournalError;
 use crate::events::Event;
+use crate::journal::Entry;
 use crate::journal::record::{CallRecord, ExecutionRecord, WaitRecord};
-use crate::journal::writer::Put;
 use crate::manifest::CheckpointInfo;
 use crate::model::{CallSource, CallStatus, ComponentHash, ExecutionId, Runtime};
 use crate::names;
 use crate::policy::Policy;
 use crate::runtime::deterministic::SeededRandom;
-
-/// Why a flow is stopped from inside a call.
-#[derive(Debug, Clone, thiserror::Error)]
-pub(crate) enum Abort {
-    /// The journal failed.
-    #[error("journal failure during execution: {0}")]
-    Journal(#[from] JournalError),
-    /// On resume, the flow made a call that does not match the journal.
-    #[error("non-determinism at seq {seq}: the journal has {expected}, the flow now calls {found}")]
-    NonDeterminism {
-        seq: u32,
-        expected: String,
-        found: String,
-    },
-    /// The host failed otherwise.
-    #[error("host failure during execution: {0}")]
-    Host(String),
-    /// The flow waits for a value that is not there yet: it is unloaded and
-    /// the execution becomes `waiting`.
-    #[error("waiting for `{0}`")]
-    Suspended(String),
-    /// The execution was cancelled.
-    #[error("the execution was cancelled")]
-    Cancelled,
-    /// The flow went past a limit of the policy (calls, map items, pending
-    /// calls, waits): the execution fails, since going on would let a
-    /// guest grow the host without bound.
-    #[error("{0}")]
-    Limit(String),
-}
 
 /// What earlier runs (and, for a replay, the source execution) left for
 /// this run of the flow.
@@ -71,6 +40,9 @@ pub(crate) struct Prelude {
     pub(crate) recorded: Recorded,
     /// The values its `now()` returned.
     pub(crate) times: Vec<u64>,
+    /// Its waits, by name (a flow decides a wait without awaiting the
+    /// journal, so they are read up front).
+    pub(crate) waits: Vec<(String, WaitRecord)>,
     /// The source of a replay.
     pub(crate) replay: Option<ReplaySource>,
 }
@@ -78,38 +50,30 @@ pub(crate) struct Prelude {
 /// What a wait does, decided before anything is written.
 enum WaitStep {
     /// The value is there (or the wait itself is refused).
-    Answered(Result<String, CallError>),
+    Answered(Result<String, CallFailure>),
     /// The wait is recorded and still unanswered.
     Pending,
     /// The wait is new: record it, then suspend.
-    Ask(Put),
+    Ask(WaitRecord),
 }
 
 /// What the flow's calls came to once it ended.
 pub(crate) struct Settled {
     /// Calls that failed and whose result the flow never asked for.
-    pub(crate) unawaited_failures: Vec<(String, CallError)>,
-    /// A host failure while running a call, if any.
-    pub(crate) aborted: Option<Abort>,
+    pub(crate) unawaited_failures: Vec<(String, CallFailure)>,
+    /// Why a call stopped the flow (a host or journal failure, a limit),
+    /// if one did.
+    pub(crate) stopped: Option<Stop>,
 }
 
 impl Settled {
     /// The failure of a flow that ended well but left a failed call's
     /// result unread: the first such call, by seq.
     pub(crate) fn unawaited_failure(&self) -> Option<String> {
-        let (call_id, error) = self.unawaited_failures.first()?;
+        let (call_id, failure) = self.unawaited_failures.first()?;
         Some(format!(
-            "call `{call_id}` failed and its result was never awaited: {}",
-            describe(error)
+            "call `{call_id}` failed and its result was never awaited: {failure}"
         ))
-    }
-}
-
-/// A call error as the flow's failure message shows it.
-fn describe(error: &CallError) -> String {
-    match error {
-        CallError::Failed(message) | CallError::Context(message) => message.clone(),
-        CallError::Trapped(trapped) => format!("trapped: {}", trapped.message),
     }
 }
 
@@ -122,8 +86,11 @@ pub(crate) struct Execution {
     replay: Option<ReplaySource>,
     times: Vec<u64>,
     next_time: usize,
+    /// The waits journaled for this execution: those read when the run
+    /// started and those it asked since.
+    waits: Vec<(String, WaitRecord)>,
     random: SeededRandom,
-    cancel: Arc<CancelToken>,
+    cancel: CancellationToken,
     next_seq: u32,
     call_ids: CallIds,
     /// One inline lane per component the flow calls inline.
@@ -156,7 +123,7 @@ impl Execution {
         runner: Arc<Runner>,
         flow_cache: bool,
         prelude: Prelude,
-        cancel: Arc<CancelToken>,
+        cancel: CancellationToken,
     ) -> Execution {
         let random = SeededRandom::new(record.seed, "runner");
         let held = HeldBytes::new(runner.policy.max_held_bytes);
@@ -174,6 +141,7 @@ impl Execution {
             replay: prelude.replay,
             times: prelude.times,
             next_time: 0,
+            waits: prelude.waits,
             random,
             cancel,
             next_seq: 0,
@@ -206,7 +174,7 @@ impl Execution {
         component: &Component,
         name: &str,
         input: &str,
-    ) -> Result<Result<Arc<CallSlot>, CallError>, Abort> {
+    ) -> Result<Result<Arc<CallSlot>, CallFailure>, Stop> {
         self.check_cancelled()?;
         self.make_room(1, input.len() as u64)?;
         let recorded = self.recorded.input_at(self.next_seq);
@@ -226,7 +194,7 @@ impl Execution {
         component: &Component,
         name: &str,
         inputs: &[String],
-    ) -> Result<Result<Vec<Arc<CallSlot>>, CallError>, Abort> {
+    ) -> Result<Result<Vec<Arc<CallSlot>>, CallFailure>, Stop> {
         self.check_cancelled()?;
         // The name is checked before anything is kept of it, and an empty
         // map makes no call: it takes no call id (a loop of empty maps
@@ -265,12 +233,12 @@ impl Execution {
     /// doubled; a count drops the finished calls the flow is done with (and
     /// their bytes), so the list stays near the number of calls that matter
     /// and the check costs O(1) per call on average.
-    fn make_room(&mut self, more: usize, bytes: u64) -> Result<(), Abort> {
+    fn make_room(&mut self, more: usize, bytes: u64) -> Result<(), Stop> {
         let policy = self.policy();
         let (max_calls, max_pending) = (policy.max_calls, policy.max_pending as usize);
         let calls = u64::from(self.next_seq) + more as u64;
         if calls > u64::from(max_calls) {
-            return Err(Abort::Limit(format!(
+            return Err(Stop::Limit(format!(
                 "the flow made more than {max_calls} checkpoint calls, the policy's limit per execution"
             )));
         }
@@ -292,25 +260,25 @@ impl Execution {
             pending_then: pending,
         };
         if pending + more > max_pending {
-            return Err(Abort::Limit(format!(
+            return Err(Stop::Limit(format!(
                 "the flow has {pending} calls running or unread and submits {more} more; the policy allows at most {max_pending} at once"
             )));
         }
         if self.held.would_pass(bytes) {
             let held = self.held.now().saturating_add(bytes);
-            return Err(Abort::Limit(slot::over_limit(held, self.held.limit())));
+            return Err(Stop::Limit(over_limit(held, self.held.limit())));
         }
         Ok(())
     }
 
     /// The cancel token of this execution.
-    pub(crate) fn cancel_token(&self) -> Arc<CancelToken> {
+    pub(crate) fn cancel_token(&self) -> CancellationToken {
         self.cancel.clone()
     }
 
-    fn check_cancelled(&self) -> Result<(), Abort> {
+    fn check_cancelled(&self) -> Result<(), Stop> {
         if self.cancel.is_cancelled() {
-            Err(Abort::Cancelled)
+            Err(Stop::Cancelled)
         } else {
             Ok(())
         }
@@ -324,25 +292,34 @@ impl Execution {
         name: &str,
         question: &str,
         schema: &str,
-    ) -> impl Future<Output = Result<Result<String, CallError>, Abort>> + Send + 'static {
+    ) -> impl Future<Output = Result<Result<String, CallFailure>, Stop>> + Send + 'static {
         let decided = self.decide_wait(name, question, schema);
+        if let Ok(WaitStep::Ask(record)) = &decided {
+            self.waits.push((name.to_owned(), record.clone()));
+        }
         let runner = self.ctx.runner.clone();
+        let exec = self.ctx.exec;
         let name = name.to_owned();
         async move {
             match decided? {
                 WaitStep::Answered(answer) => Ok(answer),
-                WaitStep::Pending => Err(Abort::Suspended(name)),
-                WaitStep::Ask(put) => {
-                    runner.journal.write(vec![put], runner.ack_sync()).await?;
-                    Err(Abort::Suspended(name))
+                WaitStep::Pending => Err(Stop::Waiting(name)),
+                WaitStep::Ask(record) => {
+                    let entry = Entry::Wait {
+                        exec,
+                        name: &name,
+                        record: &record,
+                    };
+                    runner.journal.write(&[entry], runner.ack_sync()).await?;
+                    Err(Stop::Waiting(name))
                 }
             }
         }
     }
 
-    fn decide_wait(&self, name: &str, question: &str, schema: &str) -> Result<WaitStep, Abort> {
+    fn decide_wait(&self, name: &str, question: &str, schema: &str) -> Result<WaitStep, Stop> {
         self.check_cancelled()?;
-        let refuse = |reason: String| Ok(WaitStep::Answered(Err(CallError::Context(reason))));
+        let refuse = |reason: String| Ok(WaitStep::Answered(Err(CallFailure::Context(reason))));
         if let Err(reason) = names::check("wait", name) {
             return refuse(reason);
         }
@@ -353,11 +330,8 @@ impl Execution {
                 question.len()
             ));
         }
-        let runner = &self.ctx.runner;
-        let exec = self.ctx.exec;
-        let waits = runner.journal.waits(exec)?;
-        let asked = waits.len();
-        match waits.into_iter().find(|(n, _)| n == name) {
+        let asked = self.waits.len();
+        match self.waits.iter().find(|(n, _)| n == name) {
             // A value was checked against the schema recorded with the
             // wait; a flow asking again under the same name with another
             // schema (or question) would take a value never checked
@@ -368,8 +342,8 @@ impl Execution {
                 ));
             }
             Some((_, recorded)) => {
-                return Ok(match recorded.value {
-                    Some(value) => WaitStep::Answered(Ok(value)),
+                return Ok(match &recorded.value {
+                    Some(value) => WaitStep::Answered(Ok(value.clone())),
                     None => WaitStep::Pending,
                 });
             }
@@ -377,7 +351,7 @@ impl Execution {
         }
         let max_waits = self.policy().max_waits;
         if asked >= max_waits as usize {
-            return Err(Abort::Limit(format!(
+            return Err(Stop::Limit(format!(
                 "the flow asks more than {max_waits} waits, the policy's limit per execution"
             )));
         }
@@ -391,15 +365,15 @@ impl Execution {
             question: question.to_owned(),
             schema: schema.to_owned(),
             value: None,
-            asked_at_us: runner.clock.now_us(),
+            asked_at_us: self.ctx.runner.clock.now_us(),
             answered_at_us: None,
         };
-        Ok(WaitStep::Ask(Put::wait(exec.0, name, &record)))
+        Ok(WaitStep::Ask(record))
     }
 
     /// The flow's clock: the journaled value on a resume, else the host's
     /// clock, journaled before the flow can act on it.
-    pub(crate) fn now_us(&mut self) -> Result<u64, Abort> {
+    pub(crate) fn now_us(&mut self) -> Result<u64, Stop> {
         let n = self.next_time;
         self.next_time += 1;
         if let Some(us) = self.times.get(n) {
@@ -409,20 +383,20 @@ impl Execution {
         // would grow the journal and the host without bound.
         let max = self.policy().max_calls;
         if n >= max as usize {
-            return Err(Abort::Limit(format!(
+            return Err(Stop::Limit(format!(
                 "the flow read the clock more than {max} times, the policy's limit per execution (max_calls)"
             )));
         }
         let runner = &self.ctx.runner;
         let us = runner.clock.now_us();
-        let put = Put::Time {
-            exec: self.ctx.exec.0,
+        let entry = Entry::Time {
+            exec: self.ctx.exec,
             n: u32::try_from(n).unwrap_or(u32::MAX),
             us,
         };
-        // Queued, not awaited: the single writer commits in order, so any
-        // call that depends on this value is durable only after it is.
-        runner.journal.queue(vec![put])?;
+        // Queued, not awaited: the journal writes in order, so any call
+        // that depends on this value is durable only after it is.
+        runner.journal.queue(&[entry])?;
         self.times.push(us);
         Ok(us)
     }
@@ -443,7 +417,7 @@ impl Execution {
         async move {
             let mut settled = Settled {
                 unawaited_failures: Vec::new(),
-                aborted: None,
+                stopped: None,
             };
             for slot in &slots {
                 match slot.wait().await {
@@ -452,8 +426,8 @@ impl Execution {
                             .unawaited_failures
                             .push((slot.call_id.clone(), error));
                     }
-                    CallOutcome::Aborted(abort) => {
-                        settled.aborted.get_or_insert(abort);
+                    CallOutcome::Stopped(stop) => {
+                        settled.stopped.get_or_insert(stop);
                     }
                     CallOutcome::Finished(_) => {}
                 }
@@ -470,7 +444,7 @@ impl Execution {
         info: CheckpointInfo,
         input: String,
         call_id: String,
-    ) -> Result<Arc<CallSlot>, Abort> {
+    ) -> Result<Arc<CallSlot>, Stop> {
         let seq = self.next_seq;
         let hash = component.hash();
         let (call, first_attempt) = match self.recorded.take(seq) {
@@ -488,7 +462,7 @@ impl Execution {
                     } else {
                         (Some(was.component), Some(hash))
                     };
-                    return Err(Abort::NonDeterminism {
+                    return Err(Stop::NonDeterminism {
                         seq,
                         expected: describe_call(&was.name, &was.call_id, &was.input, was_in),
                         found: describe_call(&info.name, &call_id, &input, now_in),
@@ -585,19 +559,17 @@ impl Execution {
     /// the journal keeps the exact code of every call. A guest flow's own
     /// component is stored with the execution; a host-side flow's are
     /// stored here. The write is queued ahead of the call's records, so it
-    /// is durable before they are.
-    fn store_component(&mut self, component: &Component) -> Result<(), Abort> {
+    /// is durable before they are; the journal skips a component it holds
+    /// already, so nothing is read here.
+    fn store_component(&mut self, component: &Component) -> Result<(), Stop> {
         let hash = component.hash();
         if self.stored.contains(&hash) {
             return Ok(());
         }
-        let journal = &self.ctx.runner.journal;
-        if !journal.has_component(hash)? {
-            journal.queue(vec![Put::Component {
-                hash: hash.0,
-                bytes: component.bytes(),
-            }])?;
-        }
+        self.ctx.runner.journal.queue(&[Entry::Component {
+            hash,
+            bytes: component.bytes(),
+        }])?;
         self.stored.insert(hash);
         Ok(())
     }
@@ -613,7 +585,7 @@ fn check(
     input: &str,
     recorded: Option<&str>,
     max_input: usize,
-) -> Result<(CheckpointInfo, String), CallError> {
+) -> Result<(CheckpointInfo, String), CallFailure> {
     let Some(info) = component.manifest().checkpoint(name) else {
         return Err(unknown_checkpoint(component, name));
     };
@@ -621,13 +593,13 @@ fn check(
         return Ok((info.clone(), input.to_owned()));
     }
     if input.len() > max_input {
-        return Err(CallError::Context(format!(
+        return Err(CallFailure::Context(format!(
             "the input of checkpoint `{name}` is {} bytes; the policy allows {max_input}",
             input.len()
         )));
     }
     let input = canonical_object(input).map_err(|reason| {
-        CallError::Context(format!("the input of checkpoint `{name}` is {reason}"))
+        CallFailure::Context(format!("the input of checkpoint `{name}` is {reason}"))
     })?;
     Ok((info.clone(), input))
 }
@@ -635,10 +607,10 @@ fn check(
 /// A map of `items` items within the policy's `max_map_items`, checked
 /// wherever a map comes in (a guest's list before it is copied, a host-side
 /// flow's inputs).
-pub(crate) fn check_map_items(policy: &Policy, name: &str, items: usize) -> Result<(), Abort> {
+pub(super) fn check_map_items(policy: &Policy, name: &str, items: usize) -> Result<(), Stop> {
     let max_items = policy.max_map_items;
     if items > max_items as usize {
-        return Err(Abort::Limit(format!(
+        return Err(Stop::Limit(format!(
             "a map of checkpoint {} has {items} items; the policy allows at most {max_items} per map",
             names::shown(name)
         )));
@@ -648,11 +620,11 @@ pub(crate) fn check_map_items(policy: &Policy, name: &str, items: usize) -> Resu
 
 /// The refusal of a call to a checkpoint the component does not have: the
 /// name shown short and inert, and at most a few of the real names.
-fn unknown_checkpoint(component: &Component, name: &str) -> CallError {
-    CallError::Context(format!(
+fn unknown_checkpoint(component: &Component, name: &str) -> CallFailure {
+    CallFailure::Context(format!(
         "unknown checkpoint {}; the component has: {}",
         names::shown(name),
-        component.manifest().checkpoint_names()
+        names::listed(&component.manifest().checkpoint_names())
     ))
 }
 

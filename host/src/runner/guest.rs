@@ -1,20 +1,22 @@
 //! Driving a guest flow: the component's `run-flow` export in a flow store,
 //! whose `runner` import makes the execution's calls (see
-//! [`crate::runtime::flow`]). A trap of the flow's own code fails the
-//! execution; an abort raised under it (cancel, wait, non-determinism, a
-//! journal failure) ends it the way the abort says.
+//! [`super::flow_store`]). A trap of the flow's own code fails the
+//! execution; a [`Stop`] raised under it (cancel, wait, non-determinism, a
+//! journal failure) ends it the way the stop says.
 
 use std::sync::Arc;
 
-use super::execution::{Abort, Execution};
+use super::execution::Execution;
+use super::flow_store;
 use super::{Claim, Ending, Outcome, Runner};
 use crate::bindings::types::GuestError;
+use crate::call::Stop;
 use crate::component::Component;
-use crate::error::RunError;
+use crate::error::Halt;
 use crate::guest_text;
 use crate::journal::record::ExecutionRecord;
 use crate::model::{ExecutionId, Failure, FailureKind};
-use crate::runtime::{flow, outcome};
+use crate::runtime::outcome;
 
 impl Runner {
     /// Runs a guest flow in a flow store.
@@ -25,11 +27,21 @@ impl Runner {
         component: &Component,
         execution: Execution,
         claim: &Claim<'_>,
-    ) -> Result<Outcome, RunError> {
-        let mut store = flow::new_store(&self.engine, component.clone(), execution);
+    ) -> Result<Outcome, Halt> {
+        let pre = match self.components.flow_pre(&self.engine, component) {
+            Ok(pre) => pre,
+            // The component loaded, so its imports were checked then: this
+            // is the host's failure, recorded as such.
+            Err(e) => {
+                let stop = Stop::Host(format!("cannot prepare the flow's store: {e}"));
+                let ending = self.stop_ending(id, &mut record, &stop).await?;
+                return self.finish(id, &mut record, ending).await;
+            }
+        };
+        let mut store = flow_store::new_store(&self.engine, component.clone(), execution);
         let activity = store.data().activity();
         let run = async {
-            let guest = component.flow_pre().instantiate_async(&mut store).await?;
+            let guest = pre.instantiate_async(&mut store).await?;
             guest
                 .cairn_checkpoint_guest()
                 .call_run_flow(&mut store, &record.flow, &record.input)
@@ -45,7 +57,7 @@ impl Runner {
             () = activity.overrun(self.policy.timeout) => {
                 Err(wasmtime::Error::new(wasmtime::Trap::Interrupt))
             }
-            () = claim.cancel.cancelled() => Err(wasmtime::Error::new(Abort::Cancelled)),
+            () = claim.cancel.cancelled() => Err(wasmtime::Error::new(Stop::Cancelled)),
         };
         // Everything the flow submitted runs to its end and is journaled,
         // awaited or not.
@@ -58,8 +70,8 @@ impl Runner {
             &stderr,
             self.policy.log_bytes.saturating_mul(4),
         );
-        let call = match (call, settled.aborted.take()) {
-            (_, Some(abort)) => Err(wasmtime::Error::new(abort)),
+        let call = match (call, settled.stopped.take()) {
+            (_, Some(stop)) => Err(wasmtime::Error::new(stop)),
             (Ok(Ok(output)), None) => match settled.unawaited_failure() {
                 Some(message) => Ok(Err(GuestError::Failed(message))),
                 None => Ok(Ok(output)),
@@ -68,10 +80,10 @@ impl Runner {
         };
         let max_message = self.policy.max_message_bytes;
         let failed = |kind: FailureKind, message: String| {
-            Ending::Failed(Failure {
+            Ending::Failed(Failure::new(
                 kind,
-                message: guest_text::bounded(message, max_message),
-            })
+                guest_text::bounded(message, max_message),
+            ))
         };
         let (memory_hit, memory_limit) = store.data().memory_hit();
         let ending = match call {
@@ -86,8 +98,8 @@ impl Runner {
             Ok(Err(GuestError::Failed(message))) => failed(FailureKind::FlowError, message),
             Ok(Err(GuestError::BadInput(message))) => failed(FailureKind::BadInput, message),
             Ok(Err(GuestError::Unknown(message))) => failed(FailureKind::FlowError, message),
-            Err(error) => match error.downcast_ref::<Abort>() {
-                Some(abort) => self.abort_ending(id, &mut record, abort).await?,
+            Err(error) => match error.downcast_ref::<Stop>() {
+                Some(stop) => self.stop_ending(id, &mut record, stop).await?,
                 None if claim.cancel.is_cancelled() => Ending::Cancelled,
                 None => {
                     let (kind, message) = outcome::trap(&error, memory_hit, memory_limit, &stderr);

@@ -6,9 +6,10 @@
 
 use std::sync::Arc;
 
-use super::execution::{Abort, Execution};
+use super::execution::Execution;
 use super::{Claim, Ending, Runner};
-use crate::error::RunError;
+use crate::call::Stop;
+use crate::error::Halt;
 use crate::host_flow::{FlowCtx, FlowError, Registered, Shared};
 use crate::journal::record::ExecutionRecord;
 use crate::model::{ExecutionId, Failure, FailureKind};
@@ -37,13 +38,13 @@ impl Runner {
         flow: &Registered,
         execution: Execution,
         claim: &Claim<'_>,
-    ) -> Result<Outcome, RunError> {
+    ) -> Result<Outcome, Halt> {
         let max_message = self.policy.max_message_bytes;
         let failed = |kind: FailureKind, message: String| {
-            Ending::Failed(Failure {
+            Ending::Failed(Failure::new(
                 kind,
-                message: crate::guest_text::bounded(message, max_message),
-            })
+                crate::guest_text::bounded(message, max_message),
+            ))
         };
         let shared = Shared::new(execution);
         let ctx = FlowCtx::new(shared.clone(), id);
@@ -86,10 +87,10 @@ impl Runner {
         let mut settled = settling.await;
         let stopped = shared
             .stopped()
-            .or(settled.aborted.take())
-            .or_else(|| claim.cancel.is_cancelled().then_some(Abort::Cancelled));
+            .or(settled.stopped.take())
+            .or_else(|| claim.cancel.is_cancelled().then_some(Stop::Cancelled));
         let ending = match (stopped, joined) {
-            (Some(abort), _) => self.abort_ending(id, &mut record, &abort).await?,
+            (Some(stop), _) => self.stop_ending(id, &mut record, &stop).await?,
             (None, Some(Ok(Ok(Ok(output))))) => match settled.unawaited_failure() {
                 Some(message) => failed(FailureKind::FlowError, message),
                 None => Ending::Completed(output),
@@ -108,8 +109,8 @@ impl Runner {
             // The task was cancelled from outside (the runtime is shutting
             // down): a host failure, not the flow's, and not retried.
             (None, Some(Err(join_error))) => {
-                let abort = Abort::Host(format!("the host-side flow's task stopped: {join_error}"));
-                self.abort_ending(id, &mut record, &abort).await?
+                let stop = Stop::Host(format!("the host-side flow's task stopped: {join_error}"));
+                self.stop_ending(id, &mut record, &stop).await?
             }
             // The task was dropped only when something stopped the execution.
             (None, None) => Ending::Cancelled,

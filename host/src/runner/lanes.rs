@@ -8,7 +8,7 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 
 use super::call::{self, CallContext, Job, Lane};
-use super::slot::Filler;
+use crate::call::Filler;
 use crate::runtime::inline::InlineRuntime;
 
 /// Starts an isolated call.

@@ -9,39 +9,43 @@
 mod cache;
 mod call;
 mod call_id;
-mod cancel;
 mod code;
+mod components;
 pub(crate) mod execution;
+mod flow_store;
 mod guest;
 mod hosted;
 mod input;
 mod lanes;
 mod recorded;
 pub(crate) mod replay;
-pub(crate) mod slot;
 mod waits;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
+use tokio_util::sync::CancellationToken;
+
+#[cfg(feature = "bench")]
 pub(crate) use self::cache::key as cache_key;
-use self::cancel::CancelToken;
 use self::code::FlowCode;
-use self::execution::{Abort, Execution, Prelude};
+use self::components::Components;
+use self::execution::{Execution, Prelude};
+#[cfg(feature = "bench")]
 pub(crate) use self::input::canonical_object as canonical_input;
 use self::recorded::Recorded;
 use self::replay::{ReplayRequest, ReplaySource};
+use crate::call::Stop;
 use crate::clock::SharedClock;
 use crate::component::Component;
 use crate::engine::Engine;
-use crate::error::RunError;
+use crate::error::{CancelError, Halt, JournalError, ReplayError, ResumeError, RunError};
 use crate::events::{Event, EventSink};
 use crate::guest_text;
 use crate::host_flow::Registered;
-use crate::journal::Journal;
 use crate::journal::record::{ExecutionRecord, ReplayPlan};
-use crate::journal::writer::{Put, Sync};
-use crate::model::{ComponentHash, ExecutionId, ExecutionStatus, Failure, FailureKind};
+use crate::journal::{Entry, ExecutionLease, Journal, Sync};
+use crate::model::{Divergence, ExecutionId, ExecutionStatus, Failure, FailureKind};
 use crate::policy::Policy;
 
 /// How an execution ended (or where it stopped).
@@ -78,16 +82,17 @@ pub enum Durability {
 /// Everything executions share.
 pub(crate) struct Runner {
     pub(crate) engine: Engine,
-    pub(crate) journal: Journal,
+    pub(crate) journal: Arc<dyn Journal>,
     pub(crate) policy: Policy,
     pub(crate) clock: SharedClock,
     pub(crate) events: Option<EventSink>,
     pub(crate) durability: Durability,
     /// Executions running in this process, with their cancel tokens (the
-    /// journal's file lock keeps other processes out).
-    pub(crate) active: Mutex<BTreeMap<ExecutionId, Arc<CancelToken>>>,
-    /// Components by hash, so a resume does not load one again.
-    pub(crate) components: Mutex<BTreeMap<ComponentHash, Component>>,
+    /// journal's lease on each keeps other runs out).
+    pub(crate) active: Mutex<BTreeMap<ExecutionId, CancellationToken>>,
+    /// Components by hash, so a resume does not load one again, and the
+    /// flow pre-instances made of them.
+    pub(crate) components: Components,
     /// Bounds how many isolated attempts run at once, over all executions.
     pub(crate) isolated_pool: tokio::sync::Semaphore,
     /// Host-side flows by name.
@@ -96,11 +101,17 @@ pub(crate) struct Runner {
     pub(crate) subscribers: tokio::sync::broadcast::Sender<Event>,
 }
 
+/// How often a cancel looks for the token of an execution whose claim is
+/// held (1 ms apart) before it gives up.
+const CLAIM_TO_TOKEN_TRIES: u32 = 1000;
+
 /// Marks an execution as running in this process until dropped.
 struct Claim<'a> {
     runner: &'a Runner,
     id: ExecutionId,
-    cancel: Arc<CancelToken>,
+    cancel: CancellationToken,
+    /// The journal's claim, released after the cancel token is gone.
+    _lease: ExecutionLease,
 }
 
 impl Drop for Claim<'_> {
@@ -152,18 +163,29 @@ impl Runner {
         }
     }
 
-    fn claim(&self, id: ExecutionId) -> Result<Claim<'_>, RunError> {
-        let mut active = self.active.lock().unwrap_or_else(PoisonError::into_inner);
-        if active.contains_key(&id) {
-            return Err(RunError::AlreadyRunning(id));
-        }
-        let cancel = Arc::new(CancelToken::default());
-        active.insert(id, cancel.clone());
-        Ok(Claim {
+    /// Claims an execution in the journal to run it here.
+    async fn claim(&self, id: ExecutionId) -> Result<Claim<'_>, ResumeError> {
+        let lease = self.journal.claim(id).await.map_err(|e| match e {
+            JournalError::Claimed { exec } => ResumeError::AlreadyRunning(exec),
+            other => ResumeError::Journal(other),
+        })?;
+        Ok(self.hold(lease))
+    }
+
+    /// Gives the execution `lease` claims a cancel token, while it runs.
+    fn hold(&self, lease: ExecutionLease) -> Claim<'_> {
+        let id = lease.exec();
+        let cancel = CancellationToken::new();
+        self.active
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(id, cancel.clone());
+        Claim {
             runner: self,
             id,
             cancel,
-        })
+            _lease: lease,
+        }
     }
 
     /// Starts a new execution of `flow` and runs it to its end.
@@ -201,24 +223,25 @@ impl Runner {
         self: &Arc<Self>,
         source: ExecutionId,
         request: ReplayRequest,
-    ) -> Result<Outcome, RunError> {
+    ) -> Result<Outcome, ReplayError> {
         let history = self
             .journal
-            .history(source)?
-            .ok_or(RunError::UnknownExecution(source))?;
+            .history(source)
+            .await?
+            .ok_or(ReplayError::UnknownExecution(source))?;
         let plan = replay::plan(&history.calls, &request)?;
         // An override is journaled and handed to the flow like an output:
         // it must fit what the policy lets an output be.
         for (seq, output) in &plan.overrides {
             guest_text::check_output(output, self.policy.max_output_bytes).map_err(|reason| {
-                RunError::BadOverride {
+                ReplayError::BadOverride {
                     selector: format!("seq {seq}"),
-                    reason: format!("the override {reason}"),
+                    reason: format!("it {reason}"),
                 }
             })?;
         }
         let code = match (request.component, history.execution.component) {
-            (Some(_), None) => return Err(RunError::ComponentForHostFlow(source)),
+            (Some(_), None) => return Err(ReplayError::ComponentForHostFlow(source)),
             (Some(component), Some(_)) => FlowCode::Guest(component),
             (None, _) => self.code_of(&history.execution).await?,
         };
@@ -230,8 +253,9 @@ impl Runner {
             plan,
             calls: history.calls,
         };
-        self.create(code, &history.execution.flow, &input, Some(origin))
-            .await
+        Ok(self
+            .create(code, &history.execution.flow, &input, Some(origin))
+            .await?)
     }
 
     async fn create(
@@ -270,37 +294,66 @@ impl Runner {
             FlowCode::Host(_) => None,
         };
 
-        let id = self.journal.next_execution_id();
-        let claim = self.claim(id)?;
         let now = self.clock.now_us();
-        let record = ExecutionRecord {
-            flow: flow.to_owned(),
-            component: component.map(Component::hash),
-            input,
-            status: ExecutionStatus::Running,
-            output: None,
-            failure: None,
-            original_exec_id: origin.as_ref().map(|o| o.source.0),
-            created_at_us: now,
-            updated_at_us: now,
-            seed: seed_for(id, now),
-            calls: 0,
-            replay: origin.as_ref().map(|o| o.plan.clone()),
-            flow_log: Vec::new(),
+        let hash = component.map(Component::hash);
+        let original_exec_id = origin.as_ref().map(|o| o.source.0);
+        let replay = origin.as_ref().map(|o| o.plan.clone());
+        // The cancel token is in `active` before the execution is visible
+        // to anyone (the journal makes the record under its id before it
+        // writes it): a cancel that finds the record running finds the
+        // token too, and never marks cancelled a flow that goes on.
+        let cancel = CancellationToken::new();
+        let registered = std::sync::OnceLock::new();
+        let new_record = |id| {
+            self.active
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(id, cancel.clone());
+            let _ = registered.set(id);
+            ExecutionRecord {
+                flow: flow.to_owned(),
+                component: hash,
+                input,
+                status: ExecutionStatus::Running,
+                output: None,
+                failure: None,
+                original_exec_id,
+                created_at_us: now,
+                updated_at_us: now,
+                seed: seed_for(id, now),
+                calls: 0,
+                replay,
+                flow_log: Vec::new(),
+            }
         };
-        let mut puts = Vec::new();
-        if let Some(component) = component
-            && !self.journal.has_component(component.hash())?
-        {
-            puts.push(Put::Component {
-                hash: component.hash().0,
-                bytes: component.bytes(),
-            });
-        }
-        puts.push(Put::execution(id.0, &record));
-        // Durable even with `eventual` durability: a crash may lose the last
-        // calls, never the execution itself.
-        self.journal.write(puts, Sync::Durable).await?;
+        // Written durably even with `eventual` durability: a crash may lose
+        // the last calls, never the execution itself.
+        let created = self
+            .journal
+            .create_execution(
+                component.map(|c| (c.hash(), c.bytes())),
+                Box::new(new_record),
+            )
+            .await;
+        let created = match created {
+            Ok(created) => created,
+            Err(e) => {
+                if let Some(id) = registered.get() {
+                    self.active
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .remove(id);
+                }
+                return Err(e.into());
+            }
+        };
+        let (id, record) = (created.id, created.record);
+        let claim = Claim {
+            runner: self,
+            id,
+            cancel,
+            _lease: created.lease,
+        };
         self.emit(Event::ExecutionStarted {
             exec: id,
             flow: flow.to_owned(),
@@ -311,62 +364,98 @@ impl Runner {
         };
         let retries = code.retries(flow);
         let outcome = self.drive(id, record, &code, prelude, &claim).await?;
-        self.retry_flow(id, outcome, &code, retries, &claim).await
+        Ok(self.retry_flow(id, outcome, &code, retries, &claim).await?)
     }
 
     /// Resumes an execution: its flow runs again from the start, completed
     /// calls return their recorded outputs, and the first incomplete call
     /// gets new attempts. A completed execution returns its output and runs
     /// nothing.
-    pub(crate) async fn resume(self: &Arc<Self>, id: ExecutionId) -> Result<Outcome, RunError> {
-        let claim = self.claim(id)?;
+    pub(crate) async fn resume(self: &Arc<Self>, id: ExecutionId) -> Result<Outcome, ResumeError> {
+        let claim = self.claim(id).await?;
         let record = self
             .journal
-            .execution(id)?
-            .ok_or(RunError::UnknownExecution(id))?;
+            .execution(id)
+            .await?
+            .ok_or(ResumeError::UnknownExecution(id))?;
         match record.status {
             ExecutionStatus::Completed => return Ok(outcome_of(id, &record)),
-            ExecutionStatus::Cancelled => return Err(RunError::Cancelled(id)),
+            ExecutionStatus::Cancelled => return Err(ResumeError::Cancelled(id)),
             _ => {}
         }
         let code = self.code_of(&record).await?;
         let retries = code.retries(&record.flow);
         let outcome = self.resume_once(id, record, &code, &claim).await?;
-        self.retry_flow(id, outcome, &code, retries, &claim).await
+        Ok(self.retry_flow(id, outcome, &code, retries, &claim).await?)
     }
 
     /// Cancels an execution. One running in this host stops at the flow's
     /// next request to the runner (calls already running finish and are
     /// journaled); any other is marked cancelled at once. Either way it can
     /// no longer be resumed.
-    pub(crate) async fn cancel(&self, id: ExecutionId) -> Result<(), RunError> {
-        let mut record = self
+    pub(crate) async fn cancel(&self, id: ExecutionId) -> Result<(), CancelError> {
+        self.cancellable(id).await?;
+        // A resume claims the execution, then gives it its cancel token at
+        // once: a claim held without a token here is that moment, so look
+        // again shortly.
+        for _ in 0..CLAIM_TO_TOKEN_TRIES {
+            let running_here = self
+                .active
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .get(&id)
+                .cloned();
+            if let Some(token) = running_here {
+                token.cancel();
+                return Ok(());
+            }
+            match self.journal.claim(id).await {
+                // Not running: marked cancelled under its claim, so no
+                // resume can start it meanwhile.
+                Ok(_lease) => return self.mark_cancelled(id).await,
+                Err(JournalError::Claimed { .. }) => {
+                    tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(CancelError::Busy(id))
+    }
+
+    /// The record of an execution that may be cancelled.
+    async fn cancellable(&self, id: ExecutionId) -> Result<ExecutionRecord, CancelError> {
+        let record = self
             .journal
-            .execution(id)?
-            .ok_or(RunError::UnknownExecution(id))?;
+            .execution(id)
+            .await?
+            .ok_or(CancelError::UnknownExecution(id))?;
         if matches!(
             record.status,
             ExecutionStatus::Completed | ExecutionStatus::Cancelled
         ) {
-            return Err(RunError::NotCancellable {
+            return Err(CancelError::NotCancellable {
                 exec: id,
                 status: record.status,
             });
         }
-        let running_here = self
-            .active
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(&id)
-            .cloned();
-        if let Some(token) = running_here {
-            token.cancel();
-            return Ok(());
-        }
+        Ok(record)
+    }
+
+    /// Marks an execution that runs nowhere cancelled; the caller holds
+    /// its claim.
+    async fn mark_cancelled(&self, id: ExecutionId) -> Result<(), CancelError> {
+        // Read again under the claim: a run may have ended it meanwhile.
+        let mut record = self.cancellable(id).await?;
         record.status = ExecutionStatus::Cancelled;
         record.updated_at_us = self.clock.now_us();
         self.journal
-            .write(vec![Put::execution(id.0, &record)], Sync::Durable)
+            .write(
+                &[Entry::Execution {
+                    id,
+                    record: &record,
+                }],
+                Sync::Durable,
+            )
             .await?;
         self.emit(Event::ExecutionFinished {
             exec: id,
@@ -383,7 +472,7 @@ impl Runner {
         code: &FlowCode,
         retries: u32,
         claim: &Claim<'_>,
-    ) -> Result<Outcome, RunError> {
+    ) -> Result<Outcome, Halt> {
         for left in (0..retries).rev() {
             let retryable = outcome.failure.as_ref().is_some_and(|f| {
                 matches!(f.kind, FailureKind::FlowError | FailureKind::FlowTrapped)
@@ -397,8 +486,9 @@ impl Runner {
             });
             let record = self
                 .journal
-                .execution(id)?
-                .ok_or(RunError::UnknownExecution(id))?;
+                .execution(id)
+                .await?
+                .ok_or_else(|| vanished(id, id))?;
             outcome = self.resume_once(id, record, code, claim).await?;
         }
         Ok(outcome)
@@ -411,31 +501,36 @@ impl Runner {
         mut record: ExecutionRecord,
         code: &FlowCode,
         claim: &Claim<'_>,
-    ) -> Result<Outcome, RunError> {
-        let (recorded, closing) = Recorded::load(&self.journal, id)?;
+    ) -> Result<Outcome, Halt> {
+        let (recorded, closing) = Recorded::load(&*self.journal, id).await?;
         let replay = match (&record.replay, record.original_exec_id) {
             (Some(plan), Some(source)) => {
                 let source = ExecutionId(source);
                 let history = self
                     .journal
-                    .history(source)?
-                    .ok_or(RunError::UnknownExecution(source))?;
+                    .history(source)
+                    .await?
+                    .ok_or_else(|| vanished(id, source))?;
                 Some(ReplaySource::new(history.calls, plan.clone()))
             }
             _ => None,
         };
         let prelude = Prelude {
             recorded,
-            times: self.journal.times(id)?,
+            times: self.journal.times(id).await?,
+            waits: self.journal.waits(id).await?,
             replay,
         };
         record.status = ExecutionStatus::Running;
         record.output = None;
         record.failure = None;
         record.updated_at_us = self.clock.now_us();
-        let mut puts = closing;
-        puts.push(Put::execution(id.0, &record));
-        self.journal.write(puts, self.ack_sync()).await?;
+        let mut entries: Vec<Entry<'_>> = closing.iter().map(|c| c.entry(id)).collect();
+        entries.push(Entry::Execution {
+            id,
+            record: &record,
+        });
+        self.journal.write(&entries, self.ack_sync()).await?;
         self.emit(Event::ExecutionResumed { exec: id });
         self.drive(id, record, code, prelude, claim).await
     }
@@ -449,7 +544,7 @@ impl Runner {
         code: &FlowCode,
         prelude: Prelude,
         claim: &Claim<'_>,
-    ) -> Result<Outcome, RunError> {
+    ) -> Result<Outcome, Halt> {
         let execution = Execution::new(
             id,
             record.clone(),
@@ -470,47 +565,57 @@ impl Runner {
         }
     }
 
-    /// What an abort makes of the execution. A journal or host failure is
+    /// What a stop makes of the execution. A journal or host failure is
     /// recorded as the execution's failure if the journal still takes it,
     /// and returned as the error to report.
-    async fn abort_ending(
+    async fn stop_ending(
         &self,
         id: ExecutionId,
         record: &mut ExecutionRecord,
-        abort: &Abort,
-    ) -> Result<Ending, RunError> {
-        let error = match abort {
-            Abort::Suspended(_) => return Ok(Ending::Waiting),
-            Abort::Cancelled => return Ok(Ending::Cancelled),
-            Abort::NonDeterminism { .. } => {
+        stop: &Stop,
+    ) -> Result<Ending, Halt> {
+        let (message, halt) = match stop {
+            Stop::Waiting(_) => return Ok(Ending::Waiting),
+            Stop::Cancelled => return Ok(Ending::Cancelled),
+            Stop::NonDeterminism {
+                seq,
+                expected,
+                found,
+            } => {
+                let max = self.policy.max_message_bytes;
                 return Ok(Ending::Failed(Failure {
                     kind: FailureKind::NonDeterminism,
-                    message: guest_text::bounded(abort.to_string(), self.policy.max_message_bytes),
+                    message: guest_text::bounded(stop.to_string(), max),
+                    divergence: Some(Divergence {
+                        seq: *seq,
+                        expected: guest_text::bounded(expected.clone(), max),
+                        found: guest_text::bounded(found.clone(), max),
+                    }),
                 }));
             }
-            Abort::Limit(message) => {
-                return Ok(Ending::Failed(Failure {
-                    kind: FailureKind::Limit,
-                    message: message.clone(),
-                }));
+            Stop::Limit(message) => {
+                return Ok(Ending::Failed(Failure::new(
+                    FailureKind::Limit,
+                    message.clone(),
+                )));
             }
-            Abort::Journal(journal_error) => RunError::Journal(journal_error.clone()),
-            Abort::Host(reason) => RunError::Host {
-                exec: id,
-                reason: reason.clone(),
-            },
-        };
-        let message = match abort {
-            Abort::Host(reason) => reason.clone(),
-            _ => error.to_string(),
+            // A journal error keeps its storage layer's error as its source.
+            Stop::Journal(error) => (
+                crate::error::with_causes(error),
+                Halt::Journal(error.clone()),
+            ),
+            Stop::Host(reason) => (
+                reason.clone(),
+                Halt::Host {
+                    exec: id,
+                    reason: reason.clone(),
+                },
+            ),
         };
         let message = guest_text::bounded(message, self.policy.max_message_bytes);
-        let failure = Failure {
-            kind: FailureKind::Host,
-            message,
-        };
+        let failure = Failure::new(FailureKind::Host, message);
         let _ = self.finish(id, record, Ending::Failed(failure)).await;
-        Err(error)
+        Err(halt)
     }
 
     async fn finish(
@@ -518,7 +623,7 @@ impl Runner {
         id: ExecutionId,
         record: &mut ExecutionRecord,
         ending: Ending,
-    ) -> Result<Outcome, RunError> {
+    ) -> Result<Outcome, Halt> {
         record.status = match ending {
             Ending::Completed(output) => {
                 record.output = Some(output);
@@ -532,13 +637,22 @@ impl Runner {
             Ending::Cancelled => ExecutionStatus::Cancelled,
         };
         record.updated_at_us = self.clock.now_us();
-        let put = Put::execution(id.0, record);
-        self.journal.write(vec![put], self.ack_sync()).await?;
+        let entry = Entry::Execution { id, record };
+        self.journal.write(&[entry], self.ack_sync()).await?;
         self.emit(Event::ExecutionFinished {
             exec: id,
             status: record.status,
         });
         Ok(outcome_of(id, record))
+    }
+}
+
+/// The failure of a run whose execution's record (or its replay source's)
+/// is gone from the journal while it runs.
+fn vanished(exec: ExecutionId, missing: ExecutionId) -> Halt {
+    Halt::Host {
+        exec,
+        reason: format!("the record of execution {missing} vanished from the journal"),
     }
 }
 

@@ -5,8 +5,7 @@ use std::collections::HashMap;
 
 use crate::error::JournalError;
 use crate::journal::record::{AttemptRecord, CallRecord};
-use crate::journal::writer::Put;
-use crate::journal::{CallHistory, Journal};
+use crate::journal::{CallHistory, Entry, Journal};
 use crate::model::{AttemptOutcome, ExecutionId};
 
 /// The message given to an attempt whose process stopped while it ran.
@@ -17,6 +16,25 @@ pub(crate) const INTERRUPTED: &str =
 pub(crate) struct RecordedCall {
     pub(crate) call: CallRecord,
     pub(crate) last_attempt: u32,
+}
+
+/// An attempt left open by a process that died, closed as interrupted.
+pub(crate) struct ClosedAttempt {
+    seq: u32,
+    n: u32,
+    record: AttemptRecord,
+}
+
+impl ClosedAttempt {
+    /// The entry that journals it.
+    pub(crate) fn entry(&self, exec: ExecutionId) -> Entry<'_> {
+        Entry::Attempt {
+            exec,
+            seq: self.seq,
+            n: self.n,
+            record: &self.record,
+        }
+    }
 }
 
 /// The replay cursor's source: recorded calls, handed out by seq.
@@ -34,18 +52,20 @@ pub(crate) struct Recorded {
 impl Recorded {
     /// Reads an execution's calls, and the attempts of those not completed,
     /// in one pass each. Attempts
-    /// left open by a process that died are closed as interrupted; the puts
-    /// that record this are returned for the caller to write.
-    pub(crate) fn load(
-        journal: &Journal,
+    /// left open by a process that died are closed as interrupted, and
+    /// returned for the caller to write.
+    pub(crate) async fn load(
+        journal: &dyn Journal,
         exec: ExecutionId,
-    ) -> Result<(Recorded, Vec<Put>), JournalError> {
-        let history = journal
-            .history_for_resume(exec)?
-            .ok_or_else(|| JournalError::Corrupt {
-                what: format!("execution {exec}"),
-                reason: "the execution record is missing".to_owned(),
-            })?;
+    ) -> Result<(Recorded, Vec<ClosedAttempt>), JournalError> {
+        let history =
+            journal
+                .history_for_resume(exec)
+                .await?
+                .ok_or_else(|| JournalError::Corrupt {
+                    what: format!("execution {exec}"),
+                    reason: "the execution record is missing".to_owned(),
+                })?;
         let mut calls = HashMap::with_capacity(history.calls.len());
         let mut len = 0;
         let mut closing = Vec::new();
@@ -58,13 +78,13 @@ impl Recorded {
         {
             for (n, attempt) in attempts {
                 if attempt.outcome.is_none() {
-                    let closed = AttemptRecord {
+                    let record = AttemptRecord {
                         outcome: Some(AttemptOutcome::Failed {
                             message: INTERRUPTED.to_owned(),
                         }),
                         ..attempt
                     };
-                    closing.push(Put::attempt(exec.0, seq, n, &closed));
+                    closing.push(ClosedAttempt { seq, n, record });
                 }
             }
             len = len.max(seq.saturating_add(1));

@@ -9,7 +9,7 @@
 //! everything from there runs live.
 
 use crate::component::Component;
-use crate::error::RunError;
+use crate::error::ReplayError;
 use crate::journal::CallHistory;
 use crate::journal::record::ReplayPlan;
 use crate::model::CallStatus;
@@ -63,7 +63,7 @@ impl ReplayRequest {
 pub(crate) fn plan(
     source: &[CallHistory],
     request: &ReplayRequest,
-) -> Result<ReplayPlan, RunError> {
+) -> Result<ReplayPlan, ReplayError> {
     let calls = source
         .iter()
         .map(|c| (c.seq, c.call.call_id.as_str(), c.call.name.as_str()));
@@ -75,9 +75,9 @@ pub(crate) fn plan(
     for (selector, output) in &request.overrides {
         let seq = selector::resolve(calls.clone(), selector)?;
         let value: serde_json::Value =
-            serde_json::from_str(output).map_err(|e| RunError::BadOverride {
+            serde_json::from_str(output).map_err(|source| ReplayError::OverrideNotJson {
                 selector: selector.clone(),
-                reason: e.to_string(),
+                source,
             })?;
         overrides.retain(|(s, _)| *s != seq);
         overrides.push((seq, value.to_string()));

@@ -3,9 +3,9 @@
 //! flow.
 
 use super::Runner;
-use crate::error::RunError;
+use crate::error::AnswerError;
 use crate::journal::record::WaitRecord;
-use crate::journal::writer::{Put, Sync};
+use crate::journal::{Entry, Sync};
 use crate::model::{ExecutionId, ExecutionStatus};
 use crate::schema;
 
@@ -15,35 +15,38 @@ impl Runner {
         id: ExecutionId,
         name: &str,
         value: &str,
-    ) -> Result<(), RunError> {
+    ) -> Result<(), AnswerError> {
         let record = self
             .journal
-            .execution(id)?
-            .ok_or(RunError::UnknownExecution(id))?;
+            .execution(id)
+            .await?
+            .ok_or(AnswerError::UnknownExecution(id))?;
         if record.status == ExecutionStatus::Cancelled {
-            return Err(RunError::Cancelled(id));
+            return Err(AnswerError::Cancelled(id));
         }
-        let waits = self.journal.waits(id)?;
+        let waits = self.journal.waits(id).await?;
         let Some((_, wait)) = waits.iter().find(|(n, _)| n == name) else {
-            let names: Vec<&str> = waits.iter().map(|(n, _)| n.as_str()).collect();
-            return Err(RunError::UnknownWait {
+            return Err(AnswerError::UnknownWait {
                 exec: id,
                 name: name.to_owned(),
-                waits: crate::names::listed(&names),
+                waits: waits.into_iter().map(|(n, _)| n).collect(),
             });
         };
         if wait.value.is_some() {
-            return Err(RunError::AlreadyAnswered {
+            return Err(AnswerError::AlreadyAnswered {
                 exec: id,
                 name: name.to_owned(),
             });
         }
-        let invalid = |reason: String| RunError::InvalidWaitValue {
+        let invalid = |reason: String| AnswerError::InvalidValue {
             name: name.to_owned(),
             reason,
         };
         let value: serde_json::Value =
-            serde_json::from_str(value).map_err(|e| invalid(format!("not valid JSON: {e}")))?;
+            serde_json::from_str(value).map_err(|source| AnswerError::NotJson {
+                name: name.to_owned(),
+                source,
+            })?;
         // Compiled again rather than trusted: it may have been stored by a
         // build that did not limit schemas.
         let schema = schema::compile(&wait.schema)
@@ -56,9 +59,12 @@ impl Runner {
             answered_at_us: Some(self.clock.now_us()),
             ..wait.clone()
         };
-        self.journal
-            .write(vec![Put::wait(id.0, name, &answered)], Sync::Durable)
-            .await?;
+        let entry = Entry::Wait {
+            exec: id,
+            name,
+            record: &answered,
+        };
+        self.journal.write(&[entry], Sync::Durable).await?;
         Ok(())
     }
 }

@@ -3,11 +3,10 @@
 //! ends, and a long or branching one multiplies the work per value, so both
 //! are refused before any value is checked.
 
-use super::compile::Builder;
-use super::node::Node;
+use super::bounds::Graph;
 use super::{MAX_CHAIN, MAX_FANOUT, SchemaError};
 
-impl Builder {
+impl Graph {
     /// Refuses cycles, chains past [`MAX_CHAIN`] and fan-out past
     /// [`MAX_FANOUT`] among the subschemas that apply to the same value.
     pub(super) fn check_chains(&self) -> Result<(), SchemaError> {
@@ -34,17 +33,15 @@ impl Builder {
         }
         marks[node] = Mark::Open;
         let (mut height, mut fanout) = (0, 1u64);
-        if let Node::Keywords(k) = &self.nodes[node] {
-            for next in k.in_place() {
-                self.visit(next, depth + 1, marks)?;
-                if let Mark::Done {
-                    height: h,
-                    fanout: f,
-                } = marks[next]
-                {
-                    height = height.max(h + 1);
-                    fanout = fanout.saturating_add(f);
-                }
+        for &next in &self.nodes[node].in_place {
+            self.visit(next, depth + 1, marks)?;
+            if let Mark::Done {
+                height: h,
+                fanout: f,
+            } = marks[next]
+            {
+                height = height.max(h + 1);
+                fanout = fanout.saturating_add(f);
             }
         }
         if fanout > MAX_FANOUT {

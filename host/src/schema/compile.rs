@@ -1,21 +1,16 @@
-//! Parsing a schema into nodes, refusing on the way what is malformed, what
-//! is not implemented and what is past the size limits. Links and chains
-//! between the nodes are checked once all exist, in [`super::pointer`] and
-//! [`super::chains`].
+//! Compiling a guest's schema: the bounds in [`super`] first, on the text
+//! and on the graph of its subschemas, then the `jsonschema` validator,
+//! configured so that it never fetches anything and never backtracks.
 
-use std::collections::HashMap;
+use jsonschema::{Draft, PatternOptions, ValidationOptions};
+use serde_json::Value;
 
-use regex_lite::{Regex, RegexBuilder};
-use serde_json::{Map, Value};
+use super::bounds::Graph;
+use super::message::{cut, reason, show};
+use super::{MAX_NESTING, MAX_PATTERN_BYTES, MAX_SCHEMA_BYTES, Schema, SchemaError};
 
-use super::node::{JsonType, Keywords, Node};
-use super::pointer::child;
-use super::{
-    MAX_NESTING, MAX_PATTERN_BYTES, MAX_PATTERNS, MAX_POINTER_BYTES, MAX_SCHEMA_BYTES,
-    MAX_SUBSCHEMAS, Schema, SchemaError,
-};
-
-/// Parses `schema_json` and checks it against the limits in [`super`].
+/// Parses `schema_json`, checks it against the bounds in [`super`] and
+/// builds its validator.
 pub(crate) fn compile(schema_json: &str) -> Result<Schema, SchemaError> {
     if schema_json.len() > MAX_SCHEMA_BYTES {
         return Err(SchemaError::TooLarge {
@@ -28,336 +23,57 @@ pub(crate) fn compile(schema_json: &str) -> Result<Schema, SchemaError> {
         return Err(SchemaError::TooDeep { limit: MAX_NESTING });
     }
     let root: Value = serde_json::from_str(schema_json).map_err(SchemaError::NotJson)?;
-    let mut builder = Builder::default();
-    builder.subschema(&root, String::new())?;
-    builder.resolve_refs()?;
-    builder.check_chains()?;
+    let draft = draft_of(&root)?;
+    let mut graph = Graph::of(&root, draft)?;
+    let id = if draft == Draft::Draft4 { "id" } else { "$id" };
+    graph.resolve_refs(root.get(id).and_then(Value::as_str))?;
+    graph.check_chains()?;
+    let validator = options(draft)
+        .build(&root)
+        .map_err(|e| SchemaError::Invalid {
+            at: cut(&format!("#{}", e.instance_path())),
+            reason: reason(e.masked_with(show(e.instance())).to_string()),
+        })?;
     Ok(Schema {
-        nodes: builder.nodes,
+        validator,
+        shape: graph.nodes,
     })
 }
 
-#[derive(Default)]
-pub(super) struct Builder {
-    pub(super) nodes: Vec<Node>,
-    /// JSON pointer of each node, `""` for the root.
-    pub(super) pointers: Vec<String>,
-    pub(super) by_pointer: HashMap<String, usize>,
-    /// `$ref`s to resolve once every node exists: (node, reference).
-    pub(super) refs: Vec<(usize, String)>,
-    patterns: usize,
-    /// The bytes of every pointer kept: a long key above many subschemas
-    /// repeats in each of their pointers.
-    pointer_bytes: usize,
-}
-
-fn invalid(at: &str, reason: impl Into<String>) -> SchemaError {
-    SchemaError::Invalid {
-        at: format!("#{at}"),
-        reason: reason.into(),
-    }
-}
-
-impl Builder {
-    /// Compiles the subschema `value` found at JSON pointer `at`. Recursion
-    /// follows the document, so it is bounded by [`MAX_NESTING`].
-    fn subschema(&mut self, value: &Value, at: String) -> Result<usize, SchemaError> {
-        if self.nodes.len() >= MAX_SUBSCHEMAS {
-            return Err(SchemaError::TooManySubschemas {
-                limit: MAX_SUBSCHEMAS,
-            });
-        }
-        self.pointer_bytes = self.pointer_bytes.saturating_add(at.len());
-        if self.pointer_bytes > MAX_POINTER_BYTES {
-            return Err(SchemaError::PathsTooLong {
-                limit: MAX_POINTER_BYTES,
-            });
-        }
-        let index = self.nodes.len();
-        self.nodes.push(Node::Any);
-        self.pointers.push(at.clone());
-        self.by_pointer.insert(at.clone(), index);
-        self.nodes[index] = match value {
-            Value::Bool(true) => Node::Any,
-            Value::Bool(false) => Node::Never,
-            Value::Object(map) => Node::Keywords(Box::new(self.keywords(index, map, &at)?)),
-            _ => return Err(invalid(&at, "a schema must be an object or a boolean")),
-        };
-        Ok(index)
-    }
-
-    fn one(
-        &mut self,
-        map: &Map<String, Value>,
-        at: &str,
-        key: &str,
-    ) -> Result<Option<usize>, SchemaError> {
-        map.get(key)
-            .map(|sub| self.subschema(sub, child(at, key)))
-            .transpose()
-    }
-
-    fn list(
-        &mut self,
-        map: &Map<String, Value>,
-        at: &str,
-        key: &str,
-    ) -> Result<Vec<usize>, SchemaError> {
-        let Some(value) = map.get(key) else {
-            return Ok(Vec::new());
-        };
-        let Value::Array(subs) = value else {
-            return Err(invalid(at, format!("`{key}` must be an array of schemas")));
-        };
-        if subs.is_empty() && matches!(key, "anyOf" | "oneOf") {
-            return Err(invalid(at, format!("`{key}` must not be empty")));
-        }
-        let at = child(at, key);
-        subs.iter()
-            .enumerate()
-            .map(|(i, sub)| self.subschema(sub, child(&at, &i.to_string())))
-            .collect()
-    }
-
-    fn named(
-        &mut self,
-        map: &Map<String, Value>,
-        at: &str,
-        key: &str,
-    ) -> Result<Vec<(String, usize)>, SchemaError> {
-        let Some(value) = map.get(key) else {
-            return Ok(Vec::new());
-        };
-        let Value::Object(subs) = value else {
-            return Err(invalid(at, format!("`{key}` must be an object of schemas")));
-        };
-        let at = child(at, key);
-        subs.iter()
-            .map(|(name, sub)| Ok((name.clone(), self.subschema(sub, child(&at, name))?)))
-            .collect()
-    }
-
-    fn regex(&mut self, source: &str, at: &str) -> Result<Regex, SchemaError> {
-        self.patterns += 1;
-        if self.patterns > MAX_PATTERNS {
-            return Err(SchemaError::TooManyPatterns {
-                limit: MAX_PATTERNS,
-            });
-        }
-        RegexBuilder::new(source)
-            .size_limit(MAX_PATTERN_BYTES)
-            .nest_limit(MAX_NESTING as u32)
-            .build()
-            .map_err(|e| SchemaError::Pattern {
-                at: format!("#{at}"),
-                pattern: source.to_owned(),
-                reason: e.to_string(),
-            })
-    }
-
-    fn keywords(
-        &mut self,
-        index: usize,
-        map: &Map<String, Value>,
-        at: &str,
-    ) -> Result<Keywords, SchemaError> {
-        for keyword in ["unevaluatedItems", "$dynamicRef", "$recursiveRef"] {
-            if map.contains_key(keyword) {
-                return Err(SchemaError::Unsupported {
-                    at: format!("#{at}"),
-                    keyword,
-                });
-            }
-        }
-        if index != 0 && map.contains_key("$id") {
-            // It would change what the `$ref`s below it mean.
-            return Err(SchemaError::Unsupported {
-                at: format!("#{at}"),
-                keyword: "$id",
-            });
-        }
-        let mut k = Keywords::default();
-        match map.get("$ref") {
-            Some(Value::String(reference)) => self.refs.push((index, reference.clone())),
-            Some(_) => return Err(invalid(at, "`$ref` must be a string")),
-            None => {}
-        }
-        k.types = match map.get("type") {
-            None => Vec::new(),
-            Some(Value::String(name)) => vec![type_named(name, at)?],
-            Some(Value::Array(names)) if !names.is_empty() => names
-                .iter()
-                .map(|name| match name {
-                    Value::String(name) => type_named(name, at),
-                    _ => Err(invalid(at, "`type` must name types")),
-                })
-                .collect::<Result<_, _>>()?,
-            Some(_) => return Err(invalid(at, "`type` must be a type name or a list of them")),
-        };
-        k.enumeration = match map.get("enum") {
-            None => None,
-            Some(Value::Array(options)) => Some(options.clone()),
-            Some(_) => return Err(invalid(at, "`enum` must be an array")),
-        };
-        k.constant = map.get("const").cloned();
-
-        k.all_of = self.list(map, at, "allOf")?;
-        k.any_of = self.list(map, at, "anyOf")?;
-        k.one_of = self.list(map, at, "oneOf")?;
-        k.not = self.one(map, at, "not")?;
-        k.condition = self.one(map, at, "if")?;
-        k.then = self.one(map, at, "then")?;
-        k.otherwise = self.one(map, at, "else")?;
-
-        k.minimum = number(map, at, "minimum")?;
-        k.maximum = number(map, at, "maximum")?;
-        match map.get("exclusiveMinimum") {
-            // Draft 4: a flag that makes `minimum` exclusive.
-            Some(Value::Bool(exclusive)) => {
-                if *exclusive {
-                    k.exclusive_minimum = k.minimum.take();
-                }
-            }
-            _ => k.exclusive_minimum = number(map, at, "exclusiveMinimum")?,
-        }
-        match map.get("exclusiveMaximum") {
-            Some(Value::Bool(exclusive)) => {
-                if *exclusive {
-                    k.exclusive_maximum = k.maximum.take();
-                }
-            }
-            _ => k.exclusive_maximum = number(map, at, "exclusiveMaximum")?,
-        }
-        k.multiple_of = number(map, at, "multipleOf")?;
-        if k.multiple_of.is_some_and(|m| m <= 0.0) {
-            return Err(invalid(at, "`multipleOf` must be above 0"));
-        }
-        k.min_length = count(map, at, "minLength")?;
-        k.max_length = count(map, at, "maxLength")?;
-        k.pattern = match map.get("pattern") {
-            None => None,
-            Some(Value::String(source)) => Some(self.regex(source, &child(at, "pattern"))?),
-            Some(_) => return Err(invalid(at, "`pattern` must be a string")),
-        };
-
-        if let Some(Value::Array(_)) = map.get("items") {
-            // Draft 7: `items` lists the leading items' schemas and
-            // `additionalItems` is for the rest.
-            k.prefix_items = self.list(map, at, "items")?;
-            k.items = self.one(map, at, "additionalItems")?;
-        } else {
-            k.prefix_items = self.list(map, at, "prefixItems")?;
-            k.items = self.one(map, at, "items")?;
-        }
-        k.contains = self.one(map, at, "contains")?;
-        k.min_contains = count(map, at, "minContains")?;
-        k.max_contains = count(map, at, "maxContains")?;
-        k.min_items = count(map, at, "minItems")?;
-        k.max_items = count(map, at, "maxItems")?;
-        k.unique_items = match map.get("uniqueItems") {
-            None => false,
-            Some(Value::Bool(unique)) => *unique,
-            Some(_) => return Err(invalid(at, "`uniqueItems` must be a boolean")),
-        };
-
-        k.properties = self.named(map, at, "properties")?.into_iter().collect();
-        let pattern_at = child(at, "patternProperties");
-        for (source, sub) in self.named(map, at, "patternProperties")? {
-            let regex = self.regex(&source, &child(&pattern_at, &source))?;
-            k.pattern_properties.push((regex, sub));
-        }
-        k.additional_properties = self.one(map, at, "additionalProperties")?;
-        k.unevaluated_properties = self.one(map, at, "unevaluatedProperties")?;
-        k.property_names = self.one(map, at, "propertyNames")?;
-        k.required = match map.get("required") {
-            None => Vec::new(),
-            Some(names) => strings(names, at, "required")?,
-        };
-        k.min_properties = count(map, at, "minProperties")?;
-        k.max_properties = count(map, at, "maxProperties")?;
-        match map.get("dependentRequired") {
-            None => {}
-            Some(Value::Object(deps)) => {
-                for (name, needs) in deps {
-                    let needs = strings(needs, at, "dependentRequired")?;
-                    k.dependent_required.push((name.clone(), needs));
-                }
-            }
-            Some(_) => return Err(invalid(at, "`dependentRequired` must be an object")),
-        }
-        k.dependent_schemas = self.named(map, at, "dependentSchemas")?;
-        match map.get("dependencies") {
-            // Draft 7: lists are `dependentRequired`, schemas are
-            // `dependentSchemas`.
-            None => {}
-            Some(Value::Object(deps)) => {
-                let deps_at = child(at, "dependencies");
-                for (name, dep) in deps {
-                    if dep.is_array() {
-                        let needs = strings(dep, at, "dependencies")?;
-                        k.dependent_required.push((name.clone(), needs));
-                    } else {
-                        let sub = self.subschema(dep, child(&deps_at, name))?;
-                        k.dependent_schemas.push((name.clone(), sub));
-                    }
-                }
-            }
-            Some(_) => return Err(invalid(at, "`dependencies` must be an object")),
-        }
-        for key in ["$defs", "definitions"] {
-            self.named(map, at, key)?;
-        }
-
-        let lists = k.enumeration.as_ref().map_or(0, Vec::len)
-            + k.required.len()
-            + k.dependent_required
-                .iter()
-                .map(|(_, n)| 1 + n.len())
-                .sum::<usize>()
-            + k.dependent_schemas.len();
-        k.weight = 1 + lists as u64;
-        Ok(k)
-    }
-}
-
-fn type_named(name: &str, at: &str) -> Result<JsonType, SchemaError> {
-    JsonType::parse(name).ok_or_else(|| invalid(at, format!("unknown type `{name}`")))
-}
-
-fn number(map: &Map<String, Value>, at: &str, key: &str) -> Result<Option<f64>, SchemaError> {
-    match map.get(key) {
-        None => Ok(None),
-        Some(Value::Number(n)) => Ok(n.as_f64()),
-        Some(_) => Err(invalid(at, format!("`{key}` must be a number"))),
-    }
-}
-
-fn count(map: &Map<String, Value>, at: &str, key: &str) -> Result<Option<u64>, SchemaError> {
-    match map.get(key) {
-        None => Ok(None),
-        Some(Value::Number(n)) => match (n.as_u64(), n.as_f64()) {
-            (Some(n), _) => Ok(Some(n)),
-            (None, Some(f)) if f >= 0.0 && f.fract() == 0.0 => Ok(Some(f as u64)),
-            _ => Err(invalid(at, format!("`{key}` must be a whole number"))),
-        },
-        Some(_) => Err(invalid(at, format!("`{key}` must be a whole number"))),
-    }
-}
-
-fn strings(value: &Value, at: &str, key: &str) -> Result<Vec<String>, SchemaError> {
-    let wrong = || invalid(at, format!("`{key}` must list property names"));
-    let Value::Array(names) = value else {
-        return Err(wrong());
+/// The draft `$schema` names, 2020-12 without one. Any other meta-schema
+/// would have to be fetched to be understood, so it is refused.
+fn draft_of(root: &Value) -> Result<Draft, SchemaError> {
+    let Some(Value::String(uri)) = root.get("$schema") else {
+        return Ok(Draft::Draft202012);
     };
-    names
-        .iter()
-        .map(|name| name.as_str().map(str::to_owned).ok_or_else(wrong))
-        .collect()
+    match Draft::from_schema_uri(uri) {
+        Draft::Unknown => Err(SchemaError::UnknownDraft { uri: cut(uri) }),
+        draft => Ok(draft),
+    }
+}
+
+/// The validator's settings: `type` as [`super::json_type`] has it;
+/// `format` asserted (an unknown format, such as
+/// schemars' `uint32`, stays an annotation as the specification asks);
+/// patterns on the `regex` crate's linear-time engine, each within
+/// [`MAX_PATTERN_BYTES`]; no retrieval of anything outside the document
+/// (the bounds refuse such a `$ref` first, with a clearer message).
+fn options(draft: Draft) -> ValidationOptions<'static> {
+    jsonschema::options()
+        .with_draft(draft)
+        .with_keyword("type", super::json_type::keyword)
+        .should_validate_formats(true)
+        .with_pattern_options(
+            PatternOptions::regex()
+                .size_limit(MAX_PATTERN_BYTES)
+                .dfa_size_limit(MAX_PATTERN_BYTES),
+        )
+        .offline()
 }
 
 #[cfg(test)]
 mod tests {
-    use crate::schema::testing::{check, refused};
+    use crate::schema::testing::refused;
     use crate::schema::{SchemaError, compile};
     use serde_json::json;
 
@@ -392,14 +108,27 @@ mod tests {
     }
 
     #[test]
-    fn unknown_keywords_and_format_are_ignored() {
-        let schema = json!({"type": "string", "format": "email", "x-ui": {"widget": "text"},
-                            "description": "who", "examples": ["a@b"], "default": ""});
-        assert_eq!(check(&schema, &json!("not an email")), Ok(()));
+    fn only_the_five_drafts_are_known() {
+        for (uri, old_enough) in [
+            ("http://json-schema.org/draft-04/schema#", true),
+            ("http://json-schema.org/draft-07/schema#", true),
+            ("https://json-schema.org/draft/2019-09/schema", true),
+            ("https://json-schema.org/draft/2020-12/schema", false),
+        ] {
+            // `prefixItems` is 2020-12's; older drafts ignore it.
+            let schema = json!({"$schema": uri, "prefixItems": [{"type": "string"}]});
+            let schema = compile(&schema.to_string()).expect("a known draft");
+            assert_eq!(schema.validate(&json!([1])).is_ok(), old_enough, "{uri}");
+        }
+        let custom = json!({"$schema": "https://example.com/my-meta", "type": "string"});
+        assert!(matches!(
+            refused(&custom.to_string()),
+            SchemaError::UnknownDraft { .. }
+        ));
     }
 
     #[test]
-    fn malformed_or_unsupported_keywords_are_refused_not_ignored() {
+    fn malformed_keywords_and_unsupported_patterns_are_refused_not_ignored() {
         for schema in [
             json!({"minimum": "1"}),
             json!({"type": "text"}),
@@ -409,30 +138,20 @@ mod tests {
             json!({"multipleOf": 0}),
             json!({"maxLength": -1}),
             json!({"properties": {"a": 3}}),
+            // Look-around and back-references have no linear-time engine.
+            json!({"pattern": "(?=a)b"}),
+            json!({"pattern": "(a)\\1"}),
+            json!({"pattern": "("}),
+            json!({"patternProperties": {"(?<!x)y": true}}),
+            // Within the syntax, too large for the engine's limit.
+            json!({"pattern": ".{100000}"}),
         ] {
-            let error = refused(&schema.to_string());
+            let Err(error) = compile(&schema.to_string()) else {
+                panic!("{schema} is compiled");
+            };
             assert!(
                 matches!(error, SchemaError::Invalid { .. }),
                 "{schema}: {error}"
-            );
-        }
-        for schema in [
-            json!({"unevaluatedItems": false}),
-            json!({"$dynamicRef": "#meta"}),
-            json!({"properties": {"a": {"$id": "https://example.com/a"}}}),
-        ] {
-            let error = refused(&schema.to_string());
-            assert!(
-                matches!(error, SchemaError::Unsupported { .. }),
-                "{schema}: {error}"
-            );
-        }
-        // Look-around and back-references have no linear-time engine.
-        for pattern in ["(?=a)b", "(a)\\1", "("] {
-            let schema = json!({"pattern": pattern}).to_string();
-            assert!(
-                matches!(refused(&schema), SchemaError::Pattern { .. }),
-                "{pattern}"
             );
         }
         let many = json!({"anyOf": vec![json!({"pattern": "a"}); 65]}).to_string();

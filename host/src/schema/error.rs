@@ -21,6 +21,15 @@ pub(crate) enum SchemaError {
     /// The text is not JSON.
     #[error("the schema is not valid JSON: {0}")]
     NotJson(#[source] serde_json::Error),
+    /// `$schema` names a meta-schema other than the five drafts; it would
+    /// have to be fetched, and nothing is.
+    #[error(
+        "`$schema` {uri:?} is not a JSON Schema draft this host knows (4, 6, 7, 2019-09, 2020-12)"
+    )]
+    UnknownDraft {
+        /// The `$schema` value, cut short.
+        uri: String,
+    },
     /// Too many subschemas.
     #[error("the schema has more than {limit} subschemas")]
     TooManySubschemas {
@@ -40,35 +49,26 @@ pub(crate) enum SchemaError {
         /// [`MAX_PATTERNS`](super::MAX_PATTERNS).
         limit: usize,
     },
-    /// A keyword's value is malformed (`"minimum": "x"`, `"type": "foo"`).
-    #[error("{at}: {reason}")]
-    Invalid {
-        /// JSON pointer to the subschema, `#/properties/a`.
-        at: String,
-        /// What is wrong.
-        reason: String,
-    },
-    /// A keyword that would change the answer but is not implemented.
-    #[error("{at}: `{keyword}` is not supported")]
+    /// A keyword the bounds cannot follow: an `$id` below the root would
+    /// change what the `$ref`s under it point at.
+    #[error("{at}: `{keyword}` is not supported below the root")]
     Unsupported {
         /// JSON pointer to the subschema.
         at: String,
         /// The keyword.
         keyword: &'static str,
     },
-    /// A regular expression that does not compile here.
-    #[error("{at}: the pattern {pattern:?} is not supported: {reason}")]
-    Pattern {
+    /// A reference keyword whose value is not a string.
+    #[error("{at}: `{keyword}` must be a string")]
+    NotAReference {
         /// JSON pointer to the subschema.
         at: String,
-        /// The expression.
-        pattern: String,
-        /// The regex engine's complaint.
-        reason: String,
+        /// `$ref`, `$dynamicRef` or `$recursiveRef`.
+        keyword: &'static str,
     },
     /// A `$ref` outside the document; nothing is ever fetched.
     #[error(
-        "{at}: `$ref` {reference:?} is outside this schema; only references inside it (`#/...`) are allowed"
+        "{at}: `$ref` {reference:?} is outside this schema; only references inside it (`#/...`, `#name`) are allowed"
     )]
     RemoteRef {
         /// JSON pointer to the subschema holding the `$ref`.
@@ -108,6 +108,16 @@ pub(crate) enum SchemaError {
         /// [`MAX_FANOUT`](super::MAX_FANOUT).
         limit: u64,
     },
+    /// Within the bounds, but the validator refuses it: a keyword's value is
+    /// malformed (`"minimum": "1"`), a pattern does not compile on the
+    /// linear-time engine (look-around, back-references) or is too large.
+    #[error("{at}: {reason}")]
+    Invalid {
+        /// JSON pointer into the schema, `#/properties/a/minimum`.
+        at: String,
+        /// What is wrong, cut short.
+        reason: String,
+    },
 }
 
 /// Why a value does not pass a [`Schema`](super::Schema).
@@ -119,24 +129,22 @@ pub(crate) enum ValueError {
     Mismatch {
         /// Path to the offending part of the value, `$.tags[0]`.
         at: String,
-        /// What is wrong with it.
+        /// The keyword that failed (`type`, `format`, `required`, ...).
+        keyword: String,
+        /// What is wrong with it, the value shown cut short.
         reason: String,
     },
-    /// Checking took more than [`MAX_STEPS`](super::MAX_STEPS); the value was
-    /// not accepted.
+    /// The value nests deeper than checking follows.
+    #[error("the value nests more than {limit} levels deep")]
+    TooDeep {
+        /// [`MAX_VALUE_DEPTH`](super::MAX_VALUE_DEPTH).
+        limit: usize,
+    },
+    /// Checking would cost more than [`MAX_STEPS`](super::MAX_STEPS)
+    /// subschema visits; the value was not accepted.
     #[error("the schema is too costly to check against this value (more than {limit} steps)")]
     TooCostly {
         /// [`MAX_STEPS`](super::MAX_STEPS).
         limit: u64,
-    },
-    /// Checking recursed more than [`MAX_RECURSION`](super::MAX_RECURSION) levels.
-    #[error(
-        "{at}: the schema is too costly to check against this value (more than {limit} levels deep)"
-    )]
-    TooDeep {
-        /// Where the value was when checking gave up.
-        at: String,
-        /// [`MAX_RECURSION`](super::MAX_RECURSION).
-        limit: usize,
     },
 }

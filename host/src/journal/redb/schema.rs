@@ -1,5 +1,7 @@
-//! The journal's tables. This file and `record.rs` are the on-disk format:
-//! changing either is a format change and bumps [`FORMAT_VERSION`].
+//! The redb journal's tables. This file, `envelope.rs` and the records'
+//! fields (`journal/record.rs`, postcard-encoded in field order) are the
+//! on-disk format: changing any of them is a format change and bumps
+//! [`FORMAT_VERSION`].
 //!
 //! | table | key | value |
 //! |---|---|---|
@@ -17,35 +19,38 @@ use redb::TableDefinition;
 /// The format this build reads and writes. A journal with another version is
 /// refused (there is no migration yet); one with no version is not a Cairn
 /// journal. Version 2 added host-side flows (an execution's component became
-/// optional and each call names its component).
-pub const FORMAT_VERSION: u64 = 2;
+/// optional and each call names its component); version 3 keeps a
+/// non-determinism failure's seq and the two calls as data
+/// (`Failure::divergence`).
+pub(crate) const FORMAT_VERSION: u64 = 3;
 
 /// The key in `META` under which the format version is stored.
-pub const FORMAT_VERSION_KEY: &str = "format_version";
+pub(crate) const FORMAT_VERSION_KEY: &str = "format_version";
 
 /// Journal-wide settings.
-pub const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+pub(crate) const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 
 /// Component bytes by hash, so resume and replay run the exact code.
-pub const COMPONENTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("components");
+pub(crate) const COMPONENTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("components");
 
 /// Executions by id.
-pub const EXECUTIONS: TableDefinition<u64, &[u8]> = TableDefinition::new("executions");
+pub(crate) const EXECUTIONS: TableDefinition<u64, &[u8]> = TableDefinition::new("executions");
 
 /// Calls by (execution id, seq).
-pub const CALLS: TableDefinition<(u64, u32), &[u8]> = TableDefinition::new("calls");
+pub(crate) const CALLS: TableDefinition<(u64, u32), &[u8]> = TableDefinition::new("calls");
 
 /// Attempts by (execution id, seq, attempt number from 1).
-pub const ATTEMPTS: TableDefinition<(u64, u32, u32), &[u8]> = TableDefinition::new("attempts");
+pub(crate) const ATTEMPTS: TableDefinition<(u64, u32, u32), &[u8]> =
+    TableDefinition::new("attempts");
 
 /// Completed calls by cache key. A hit is checked against the call it points
 /// to (same checkpoint, same input), so a damaged entry cannot return a wrong
 /// output.
-pub const CACHE: TableDefinition<&[u8], (u64, u32)> = TableDefinition::new("cache");
+pub(crate) const CACHE: TableDefinition<&[u8], (u64, u32)> = TableDefinition::new("cache");
 
 /// Durable waits by (execution id, name).
-pub const WAITS: TableDefinition<(u64, &str), &[u8]> = TableDefinition::new("waits");
+pub(crate) const WAITS: TableDefinition<(u64, &str), &[u8]> = TableDefinition::new("waits");
 
 /// The values a flow's `now()` returned, in order, so a resumed flow sees
 /// them again.
-pub const TIMES: TableDefinition<(u64, u32), u64> = TableDefinition::new("times");
+pub(crate) const TIMES: TableDefinition<(u64, u32), u64> = TableDefinition::new("times");

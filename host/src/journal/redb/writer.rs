@@ -7,7 +7,7 @@
 //! completes is therefore acknowledged to its flow only after its record is
 //! on disk, and concurrent completions share one fsync.
 //!
-//! Lazy batches ([`Sync::Lazy`], `eventual` durability) commit without
+//! Lazy batches ([`Sync::Lazy`](crate::journal::Sync::Lazy), `eventual` durability) commit without
 //! fsync, but never stay off the disk for long: the writer makes a durable
 //! commit at least every [`LazyWindow::interval`] and every
 //! [`LazyWindow::records`] lazily committed records, whichever comes first,
@@ -32,17 +32,18 @@ use std::sync::{Arc, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use redb::{Database, Durability};
+use redb::{Database, Durability, ReadableTable};
 use tokio::sync::oneshot;
 
-use super::record::{AttemptRecord, CallRecord, ExecutionRecord, RecordKey, WaitRecord, encode};
+use super::envelope::{RecordKey, encode};
 use super::schema::{ATTEMPTS, CACHE, CALLS, COMPONENTS, EXECUTIONS, TIMES, WAITS};
 use crate::error::JournalError;
+use crate::journal::{Entry, Sync};
 
-/// One put into a table; values are already-encoded records.
+/// One put into a table, its record already in its envelope.
 #[derive(Debug)]
-pub enum Put {
-    /// A component's bytes under its hash.
+pub(crate) enum Put {
+    /// A component's bytes under its hash, unless it is there already.
     Component { hash: [u8; 32], bytes: Arc<[u8]> },
     /// An execution record.
     Execution { id: u64, record: Vec<u8> },
@@ -72,39 +73,48 @@ pub enum Put {
 }
 
 impl Put {
-    /// An execution record, in its envelope.
-    pub fn execution(id: u64, record: &ExecutionRecord) -> Put {
-        Put::Execution {
-            id,
-            record: encode(RecordKey::Execution(id), record),
-        }
-    }
-
-    /// A call record, in its envelope.
-    pub fn call(exec: u64, seq: u32, record: &CallRecord) -> Put {
-        Put::Call {
-            exec,
-            seq,
-            record: encode(RecordKey::Call(exec, seq), record),
-        }
-    }
-
-    /// A wait record, in its envelope.
-    pub fn wait(exec: u64, name: &str, record: &WaitRecord) -> Put {
-        Put::Wait {
-            exec,
-            name: name.to_owned(),
-            record: encode(RecordKey::Wait(exec, name), record),
-        }
-    }
-
-    /// An attempt record, in its envelope.
-    pub fn attempt(exec: u64, seq: u32, n: u32, record: &AttemptRecord) -> Put {
-        Put::Attempt {
-            exec,
-            seq,
-            n,
-            record: encode(RecordKey::Attempt(exec, seq, n), record),
+    /// An entry as the writer puts it, its record in its envelope.
+    pub(crate) fn encode(entry: &Entry<'_>) -> Put {
+        match *entry {
+            Entry::Component { hash, ref bytes } => Put::Component {
+                hash: hash.0,
+                bytes: bytes.clone(),
+            },
+            Entry::Execution { id, record } => Put::Execution {
+                id: id.0,
+                record: encode(RecordKey::Execution(id.0), record),
+            },
+            Entry::Call { exec, seq, record } => Put::Call {
+                exec: exec.0,
+                seq,
+                record: encode(RecordKey::Call(exec.0, seq), record),
+            },
+            Entry::Attempt {
+                exec,
+                seq,
+                n,
+                record,
+            } => Put::Attempt {
+                exec: exec.0,
+                seq,
+                n,
+                record: encode(RecordKey::Attempt(exec.0, seq, n), record),
+            },
+            Entry::Cache { key, exec, seq } => Put::Cache {
+                key,
+                exec: exec.0,
+                seq,
+            },
+            Entry::Wait { exec, name, record } => Put::Wait {
+                exec: exec.0,
+                name: name.to_owned(),
+                record: encode(RecordKey::Wait(exec.0, name), record),
+            },
+            Entry::Time { exec, n, us } => Put::Time {
+                exec: exec.0,
+                n,
+                us,
+            },
         }
     }
 }
@@ -132,15 +142,6 @@ impl Drop for Waiting<'_> {
     }
 }
 
-/// Whether a batch must be on disk before it is acknowledged.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Sync {
-    /// fsync before acknowledging.
-    Durable,
-    /// Visible to readers at once, on disk with the next durable commit.
-    Lazy,
-}
-
 struct Batch {
     puts: Vec<Put>,
     sync: Sync,
@@ -152,7 +153,7 @@ struct Batch {
 /// old, or once `records` records have been committed lazily, whichever
 /// comes first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct LazyWindow {
+pub(crate) struct LazyWindow {
     /// The longest a lazy commit stays off the disk. Default:
     /// [`LAZY_INTERVAL`].
     pub interval: Duration,
@@ -164,13 +165,13 @@ pub struct LazyWindow {
 /// The default [`LazyWindow::interval`]: 200 ms. One fsync per 200 ms costs
 /// well under 1 % of a core even on a slow disk, and a crash loses at most
 /// the calls of the last fifth of a second.
-pub const LAZY_INTERVAL: Duration = Duration::from_millis(200);
+pub(crate) const LAZY_INTERVAL: Duration = Duration::from_millis(200);
 
 /// The default [`LazyWindow::records`]: 10,000 records (about 3,000 calls).
 /// Bounds what a crash loses when calls are very fast, and how much redb
 /// holds in memory between durable commits; one fsync per 10,000 records
 /// adds well under a microsecond per record.
-pub const LAZY_RECORDS: usize = 10_000;
+pub(crate) const LAZY_RECORDS: usize = 10_000;
 
 impl Default for LazyWindow {
     fn default() -> Self {
@@ -194,7 +195,7 @@ const LINGER_YIELDS: u32 = 200;
 const ACK_SPINS: u32 = 2000;
 
 /// The handle through which everything writes to the journal.
-pub struct Writer {
+pub(crate) struct Writer {
     queue: Option<mpsc::Sender<Batch>>,
     /// How many callers are waiting for an acknowledgement.
     waiting: Arc<AtomicUsize>,
@@ -217,7 +218,7 @@ struct Thread {
 impl Writer {
     /// Starts the writer thread for `db`, the journal at `path`, keeping
     /// lazy commits within `window`.
-    pub fn start(
+    pub(crate) fn start(
         db: Arc<Database>,
         path: PathBuf,
         window: LazyWindow,
@@ -235,7 +236,7 @@ impl Writer {
         let thread = std::thread::Builder::new()
             .name("cairn-journal-writer".to_owned())
             .spawn(move || thread.run(&batches))
-            .map_err(|e| JournalError::Storage(format!("cannot start the journal writer: {e}")))?;
+            .map_err(|e| JournalError::storage("starting the journal writer", e))?;
         Ok(Writer {
             queue: Some(queue),
             waiting: Arc::new(AtomicUsize::new(0)),
@@ -256,13 +257,13 @@ impl Writer {
     /// Makes everything committed so far durable, and reports whether it
     /// is: the error of any commit that failed since the journal opened
     /// (lazy ones included), or of this one.
-    pub async fn sync(&self) -> Result<(), JournalError> {
+    pub(crate) async fn sync(&self) -> Result<(), JournalError> {
         self.write(Vec::new(), Sync::Durable).await
     }
 
     /// Writes `puts` in one atomic step and waits until they are committed
     /// (and, for [`Sync::Durable`], on disk).
-    pub async fn write(&self, puts: Vec<Put>, sync: Sync) -> Result<(), JournalError> {
+    pub(crate) async fn write(&self, puts: Vec<Put>, sync: Sync) -> Result<(), JournalError> {
         self.check()?;
         let (ack, acked) = oneshot::channel();
         self.queue
@@ -292,7 +293,7 @@ impl Writer {
     /// fails, every later one fails too, and the failure is seen there, or
     /// by the next `queue` (so a flow stops within a commit of a failure
     /// instead of running on without a journal).
-    pub fn queue(&self, puts: Vec<Put>) -> Result<(), JournalError> {
+    pub(crate) fn queue(&self, puts: Vec<Put>) -> Result<(), JournalError> {
         self.check()?;
         let (ack, _) = oneshot::channel();
         self.queue
@@ -309,7 +310,7 @@ impl Writer {
 
 impl Writer {
     /// How many transactions the writer has committed.
-    pub fn commits(&self) -> u64 {
+    pub(crate) fn commits(&self) -> u64 {
         self.commits.load(Ordering::Relaxed)
     }
 }
@@ -450,9 +451,10 @@ impl Thread {
             commit(&self.db, &self.path, group, durable)
         }))
         .unwrap_or_else(|_| {
-            Err(JournalError::Storage(
-                "redb panicked during a commit".to_owned(),
-            ))
+            Err(JournalError::Storage {
+                context: "redb panicked during a commit".to_owned(),
+                source: None,
+            })
         });
         if let Err(error) = &result {
             let _ = self.broken.set(error.clone());
@@ -467,9 +469,9 @@ pub(super) fn failure(path: &Path, error: impl Into<redb::Error>) -> JournalErro
     match error.into() {
         redb::Error::Io(e) if is_disk_full(&e) => JournalError::DiskFull {
             path: path.to_path_buf(),
-            reason: e.to_string(),
+            source: Arc::new(e),
         },
-        other => JournalError::Storage(other.to_string()),
+        other => JournalError::storage(format!("writing {}", path.display()), other),
     }
 }
 
@@ -501,8 +503,13 @@ fn commit(db: &Database, path: &Path, group: &[Batch], durable: bool) -> Result<
         let mut times = txn.open_table(TIMES).map_err(|e| failed(e.into()))?;
         for put in group.iter().flat_map(|b| &b.puts) {
             let inserted = match put {
+                // Content-addressed: bytes already there are the same.
                 Put::Component { hash, bytes } => {
-                    components.insert(&hash[..], &bytes[..]).map(drop)
+                    match components.get(&hash[..]).map(|held| held.is_some()) {
+                        Ok(true) => Ok(()),
+                        Ok(false) => components.insert(&hash[..], &bytes[..]).map(drop),
+                        Err(e) => Err(e),
+                    }
                 }
                 Put::Execution { id, record } => executions.insert(*id, &record[..]).map(drop),
                 Put::Call { exec, seq, record } => {
@@ -530,8 +537,11 @@ fn commit(db: &Database, path: &Path, group: &[Batch], durable: bool) -> Result<
 mod tests {
     use super::*;
     use crate::journal::Journal;
+    use crate::journal::record::{CallRecord, ExecutionRecord};
+    use crate::journal::redb::RedbJournal;
+    use crate::model::ExecutionId;
 
-    fn call(seq: u32) -> Put {
+    fn call(seq: u32) -> (u32, CallRecord) {
         let call = CallRecord {
             call_id: format!("c_{seq}"),
             name: "c".to_owned(),
@@ -544,32 +554,52 @@ mod tests {
             output: Some("1".to_owned()),
             attempts: 0,
         };
-        Put::call(1, seq, &call)
+        (seq, call)
+    }
+
+    /// Writes the calls `calls` of execution 1 with `sync`.
+    async fn write(
+        journal: &RedbJournal,
+        calls: &[(u32, CallRecord)],
+        sync: Sync,
+    ) -> Result<(), JournalError> {
+        journal.write(&entries(calls), sync).await
+    }
+
+    fn entries(calls: &[(u32, CallRecord)]) -> Vec<Entry<'_>> {
+        calls
+            .iter()
+            .map(|(seq, record)| Entry::Call {
+                exec: ExecutionId(1),
+                seq: *seq,
+                record,
+            })
+            .collect()
     }
 
     /// What a crash (kill -9, power loss) would leave of the open journal
     /// at `path`: a copy of its file, opened again (redb repairs it).
-    fn crash_image(path: &std::path::Path, n: u32) -> Result<Journal, JournalError> {
+    fn crash_image(path: &std::path::Path, n: u32) -> Result<RedbJournal, JournalError> {
         let copy = path.with_extension(format!("crash-{n}"));
-        std::fs::copy(path, &copy).map_err(|e| JournalError::Storage(e.to_string()))?;
-        Journal::open(&copy, LazyWindow::default())
+        std::fs::copy(path, &copy).map_err(|e| JournalError::storage("copying", e))?;
+        RedbJournal::open(&copy, LazyWindow::default())
     }
 
     /// How many of the calls 0..n of execution 1 are in `journal`.
-    fn calls_in(journal: &Journal, n: u32) -> usize {
+    fn calls_in(journal: &RedbJournal, n: u32) -> usize {
         (0..n)
             .filter(|seq| {
                 journal
-                    .call(crate::model::ExecutionId(1), *seq)
+                    .call(ExecutionId(1), *seq)
                     .expect("readable")
                     .is_some()
             })
             .count()
     }
 
-    fn open(dir: &tempfile::TempDir, window: LazyWindow) -> (std::path::PathBuf, Journal) {
+    fn open(dir: &tempfile::TempDir, window: LazyWindow) -> (std::path::PathBuf, RedbJournal) {
         let path = dir.path().join("journal.redb");
-        let journal = Journal::open(&path, window).expect("opens");
+        let journal = RedbJournal::open(&path, window).expect("opens");
         (path, journal)
     }
 
@@ -583,17 +613,13 @@ mod tests {
             records: usize::MAX,
         };
         let (path, journal) = open(&dir, window);
-        journal
-            .write(vec![call(0)], Sync::Durable)
+        write(&journal, &[call(0)], Sync::Durable)
             .await
             .expect("written");
         for seq in 1..30 {
-            journal.queue(vec![call(seq)]).expect("queued");
+            journal.queue(&entries(&[call(seq)])).expect("queued");
         }
-        journal
-            .write(Vec::new(), Sync::Lazy)
-            .await
-            .expect("committed");
+        journal.write(&[], Sync::Lazy).await.expect("committed");
         assert_eq!(calls_in(&journal, 30), 30, "visible to readers at once");
         let image = crash_image(&path, 0).expect("the crash image opens");
         assert_eq!(calls_in(&image, 30), 1, "only the durable one survives");
@@ -610,12 +636,9 @@ mod tests {
         };
         let (path, journal) = open(&dir, window);
         for seq in 0..30 {
-            journal.queue(vec![call(seq)]).expect("queued");
+            journal.queue(&entries(&[call(seq)])).expect("queued");
         }
-        journal
-            .write(Vec::new(), Sync::Lazy)
-            .await
-            .expect("committed");
+        journal.write(&[], Sync::Lazy).await.expect("committed");
         let image = crash_image(&path, 0).expect("the crash image opens");
         let durable = calls_in(&image, 30);
         assert!(
@@ -635,12 +658,9 @@ mod tests {
         };
         let (path, journal) = open(&dir, window);
         for seq in 0..5 {
-            journal.queue(vec![call(seq)]).expect("queued");
+            journal.queue(&entries(&[call(seq)])).expect("queued");
         }
-        journal
-            .write(Vec::new(), Sync::Lazy)
-            .await
-            .expect("committed");
+        journal.write(&[], Sync::Lazy).await.expect("committed");
         let committed = Instant::now();
         // Poll crash images until the calls are in one; a copy taken during
         // a commit may not open, and counts as not yet.
@@ -684,15 +704,19 @@ mod tests {
             replay: None,
             flow_log: Vec::new(),
         };
-        journal.queue(vec![call(0)]).expect("queued");
+        journal.queue(&entries(&[call(0)])).expect("queued");
         journal
-            .write(vec![Put::execution(1, &record)], Sync::Lazy)
+            .write(
+                &[Entry::Execution {
+                    id: ExecutionId(1),
+                    record: &record,
+                }],
+                Sync::Lazy,
+            )
             .await
             .expect("committed");
         let image = crash_image(&path, 0).expect("the crash image opens");
-        let found = image
-            .execution(crate::model::ExecutionId(1))
-            .expect("readable");
+        let found = image.execution(ExecutionId(1)).await.expect("readable");
         assert_eq!(
             found.map(|e| e.status),
             Some(crate::model::ExecutionStatus::Completed)
@@ -705,20 +729,19 @@ mod tests {
     async fn a_read_only_journal_refuses_writes() {
         let dir = tempfile::tempdir().expect("temp dir");
         let (path, journal) = open(&dir, LazyWindow::default());
-        journal
-            .write(vec![call(0)], Sync::Durable)
+        write(&journal, &[call(0)], Sync::Durable)
             .await
             .expect("written");
         drop(journal);
-        let journal = Journal::open_read_only(&path).expect("opens read-only");
+        let journal = RedbJournal::open_read_only(&path).expect("opens read-only");
         assert!(journal.is_read_only());
         assert_eq!(calls_in(&journal, 1), 1);
-        let refused = journal.write(vec![call(1)], Sync::Durable).await;
+        let refused = write(&journal, &[call(1)], Sync::Durable).await;
         assert!(
             matches!(refused, Err(JournalError::ReadOnly { .. })),
             "{refused:?}"
         );
-        let refused = journal.queue(vec![call(1)]);
+        let refused = journal.queue(&entries(&[call(1)]));
         assert!(
             matches!(refused, Err(JournalError::ReadOnly { .. })),
             "{refused:?}"
@@ -731,12 +754,14 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn concurrent_writes_are_group_committed() {
         let dir = tempfile::tempdir().expect("temp dir");
-        let journal =
-            Journal::open(dir.path().join("journal.redb"), LazyWindow::default()).expect("opens");
+        let journal = std::sync::Arc::new(
+            RedbJournal::open(dir.path().join("journal.redb"), LazyWindow::default())
+                .expect("opens"),
+        );
         let before = journal.commits();
         let writes = (0..200u32).map(|seq| {
             let journal = journal.clone();
-            tokio::spawn(async move { journal.write(vec![call(seq)], Sync::Durable).await })
+            tokio::spawn(async move { write(&journal, &[call(seq)], Sync::Durable).await })
         });
         for write in writes.collect::<Vec<_>>() {
             write.await.expect("joined").expect("committed");
@@ -745,7 +770,7 @@ mod tests {
         assert!(commits < 200, "{commits} commits for 200 concurrent writes");
         assert!(
             journal
-                .call(crate::model::ExecutionId(1), 199)
+                .call(ExecutionId(1), 199)
                 .expect("readable")
                 .is_some()
         );

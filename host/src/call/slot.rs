@@ -7,104 +7,12 @@
 //! flow has read it and let go of it (or the slot is dropped).
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use tokio::sync::watch;
 
-use super::execution::Abort;
-use crate::bindings::types::CallError;
-
-/// How a call ended.
-#[derive(Debug, Clone)]
-pub(crate) enum CallOutcome {
-    /// Its output, or why it failed after all its attempts.
-    Finished(Result<String, CallError>),
-    /// The host could not run or journal it; the flow must stop.
-    Aborted(Abort),
-}
-
-/// The bytes of inputs and outputs an execution's calls keep in the host,
-/// against the policy's `max_held_bytes`.
-pub(crate) struct HeldBytes {
-    bytes: AtomicU64,
-    limit: u64,
-}
-
-impl HeldBytes {
-    pub(crate) fn new(limit: u64) -> Arc<HeldBytes> {
-        Arc::new(HeldBytes {
-            bytes: AtomicU64::new(0),
-            limit,
-        })
-    }
-
-    /// What is held now.
-    pub(crate) fn now(&self) -> u64 {
-        self.bytes.load(Ordering::Relaxed)
-    }
-
-    /// Whether `more` bytes would pass the limit.
-    pub(crate) fn would_pass(&self, more: u64) -> bool {
-        self.now().saturating_add(more) > self.limit
-    }
-
-    pub(crate) fn limit(&self) -> u64 {
-        self.limit
-    }
-}
-
-/// What one slot has charged; given back as the bytes are let go of, and
-/// at the latest when slot and filler are gone.
-struct Charge {
-    held: Arc<HeldBytes>,
-    amount: AtomicU64,
-}
-
-impl Charge {
-    fn new(held: Arc<HeldBytes>, amount: u64) -> Arc<Charge> {
-        held.bytes.fetch_add(amount, Ordering::Relaxed);
-        Arc::new(Charge {
-            held,
-            amount: AtomicU64::new(amount),
-        })
-    }
-
-    /// Gives back everything charged so far.
-    fn refund(&self) {
-        let amount = self.amount.swap(0, Ordering::Relaxed);
-        self.held.bytes.fetch_sub(amount, Ordering::Relaxed);
-    }
-
-    /// Charges an output in place of the input (which the finished call no
-    /// longer holds); an output that takes the execution past its limit
-    /// stops the flow instead of being handed to it.
-    fn output(&self, outcome: CallOutcome) -> CallOutcome {
-        self.refund();
-        let CallOutcome::Finished(Ok(output)) = &outcome else {
-            return outcome;
-        };
-        let bytes = output.len() as u64;
-        self.amount.fetch_add(bytes, Ordering::Relaxed);
-        let held = self.held.bytes.fetch_add(bytes, Ordering::Relaxed) + bytes;
-        if held > self.held.limit {
-            return CallOutcome::Aborted(Abort::Limit(over_limit(held, self.held.limit)));
-        }
-        outcome
-    }
-}
-
-impl Drop for Charge {
-    fn drop(&mut self) {
-        self.refund();
-    }
-}
-
-/// The failure of an execution whose calls hold too many bytes.
-pub(crate) fn over_limit(held: u64, limit: u64) -> String {
-    format!(
-        "the flow's calls hold {held} bytes of inputs and outputs in the host; the policy allows {limit} (max_held_bytes)"
-    )
-}
+use super::held::Charge;
+use super::{CallOutcome, HeldBytes, Stop};
 
 pub(crate) struct CallSlot {
     pub(crate) call_id: String,
@@ -135,7 +43,7 @@ impl Drop for Filler {
     /// the flow waiting forever.
     fn drop(&mut self) {
         if let Some(sender) = self.outcome.take() {
-            sender.send_replace(Some(stopped()));
+            sender.send_replace(Some(task_gone()));
         }
     }
 }
@@ -232,15 +140,15 @@ impl CallSlot {
     pub(crate) async fn wait(&self) -> CallOutcome {
         let mut outcome = self.outcome.subscribe();
         match outcome.wait_for(Option::is_some).await {
-            Ok(value) => value.clone().unwrap_or_else(stopped),
-            Err(_) => stopped(),
+            Ok(value) => value.clone().unwrap_or_else(task_gone),
+            Err(_) => task_gone(),
         }
     }
 }
 
 /// The task dropped its filler without an outcome: it panicked.
-fn stopped() -> CallOutcome {
-    CallOutcome::Aborted(Abort::Host(
+fn task_gone() -> CallOutcome {
+    CallOutcome::Stopped(Stop::Host(
         "the task running a call stopped unexpectedly".to_owned(),
     ))
 }

@@ -8,14 +8,15 @@ use std::sync::Arc;
 
 use redb::{Database, DatabaseError, ReadOnlyDatabase, ReadableDatabase, ReadableTable};
 
-use super::record::{ExecutionRecord, RecordKey, decode};
+use super::envelope::{RecordKey, decode};
 use super::schema::{
     ATTEMPTS, CACHE, CALLS, COMPONENTS, EXECUTIONS, FORMAT_VERSION, FORMAT_VERSION_KEY, META,
     TIMES, WAITS,
 };
 use super::writer::{failure, is_disk_full};
 use super::{guard, overlay, storage};
-use crate::error::JournalError;
+use crate::error::{Cause, JournalError};
+use crate::journal::record::ExecutionRecord;
 
 /// What a journal is read through.
 pub(super) enum Db {
@@ -45,13 +46,13 @@ pub(super) fn writable(path: &Path) -> Result<Database, JournalError> {
     match std::fs::metadata(path) {
         Ok(meta) if meta.len() == 0 => Err(not_a_journal(path, "the file is empty")),
         Ok(_) => guard(|| Database::open(path))
-            .map_err(|_| unopenable(path, "redb panicked opening it".to_owned()))?
+            .map_err(|_| unopenable(path, "redb panicked opening it", None))?
             .map_err(|e| open_error(path, e)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => create(path),
-        Err(e) => Err(JournalError::Storage(format!(
-            "cannot read {}: {e}",
-            path.display()
-        ))),
+        Err(e) => Err(JournalError::storage(
+            format!("cannot read {}", path.display()),
+            e,
+        )),
     }
 }
 
@@ -68,13 +69,13 @@ pub(super) fn read_only(path: &Path) -> Result<Db, JournalError> {
             });
         }
         Err(e) => {
-            return Err(JournalError::Storage(format!(
-                "cannot read {}: {e}",
-                path.display()
-            )));
+            return Err(JournalError::storage(
+                format!("cannot read {}", path.display()),
+                e,
+            ));
         }
     }
-    let panicked = |_| unopenable(path, "redb panicked opening it".to_owned());
+    let panicked = |_| unopenable(path, "redb panicked opening it", None);
     match guard(|| ReadOnlyDatabase::open(path)).map_err(panicked)? {
         Ok(db) => Ok(Db::ReadOnly(db)),
         // redb's read-only open does not repair a file left open by a
@@ -95,10 +96,10 @@ fn create(path: &Path) -> Result<Database, JournalError> {
         if is_disk_full(&e) {
             JournalError::DiskFull {
                 path: path.to_path_buf(),
-                reason: e.to_string(),
+                source: Arc::new(e),
             }
         } else {
-            JournalError::Storage(format!("cannot create {}: {e}", what.display()))
+            JournalError::storage(format!("cannot create {}", what.display()), e)
         }
     };
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -181,30 +182,35 @@ fn open_error(path: &Path, error: DatabaseError) -> JournalError {
         DatabaseError::Storage(redb::StorageError::Io(e))
             if e.kind() == std::io::ErrorKind::InvalidData =>
         {
-            unopenable(path, e.to_string())
+            unopenable(path, "redb cannot read it", Some(Arc::new(e)))
         }
         DatabaseError::Storage(redb::StorageError::Io(e)) if is_disk_full(&e) => {
             JournalError::DiskFull {
                 path: path.to_path_buf(),
-                reason: e.to_string(),
+                source: Arc::new(e),
             }
         }
         DatabaseError::Storage(redb::StorageError::Io(e)) => {
-            JournalError::Storage(format!("cannot open {}: {e}", path.display()))
+            JournalError::storage(format!("cannot open {}", path.display()), e)
         }
-        other => unopenable(path, other.to_string()),
+        other => unopenable(path, "redb cannot open it", Some(Arc::new(other))),
     }
 }
 
 /// A file redb could not open: damaged if it is a redb file (it starts with
 /// redb's magic number, or is a truncated piece of it), else not a journal.
-fn unopenable(path: &Path, reason: String) -> JournalError {
+fn unopenable(path: &Path, reason: &str, source: Option<Cause>) -> JournalError {
     if !starts_like_redb(path) {
-        return not_a_journal(path, &reason);
+        return JournalError::NotAJournal {
+            path: path.to_path_buf(),
+            reason: reason.to_owned(),
+            source,
+        };
     }
     JournalError::Damaged {
         path: path.to_path_buf(),
-        reason,
+        reason: reason.to_owned(),
+        source,
         surviving: surviving(path),
     }
 }
@@ -241,5 +247,6 @@ fn not_a_journal(path: &Path, reason: &str) -> JournalError {
     JournalError::NotAJournal {
         path: path.to_path_buf(),
         reason: reason.to_owned(),
+        source: None,
     }
 }

@@ -1,0 +1,333 @@
+//! The redb journal: one file holding executions, calls, attempts and the
+//! component bytes they ran, for one process at a time.
+//!
+//! Reads go straight to redb, on the caller's thread (they see every
+//! committed write, durable or not); writes go through the single
+//! [`writer`], which group-commits them. The file is locked while open, so
+//! a second process gets [`JournalError::InUse`], and executions are
+//! claimed in memory ([`claims`]). A journal opened read-only
+//! ([`RedbJournal::open_read_only`]) has no writer: it is never created or
+//! changed, and refuses writes with [`JournalError::ReadOnly`].
+//!
+//! Records are stored in checksummed envelopes ([`envelope`]), encoded when
+//! a write is called, on the caller's thread: the writer thread only
+//! commits.
+
+mod claims;
+pub(crate) mod envelope;
+mod file;
+mod overlay;
+mod reads;
+pub(crate) mod schema;
+pub(crate) mod writer;
+
+use std::future::ready;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use ::redb::{Database, ReadableTable};
+
+use self::claims::Claims;
+use self::file::Db;
+use self::schema::EXECUTIONS;
+use self::writer::{LazyWindow, Put, Writer};
+use super::record::{CallRecord, ExecutionRecord, WaitRecord};
+use super::{
+    Created, Entry, ExecutionFilter, ExecutionLease, History, Journal, JournalFuture, NewRecord,
+    Sync,
+};
+use crate::error::JournalError;
+use crate::model::{ComponentHash, ExecutionId};
+
+/// A journal in a redb file (or in memory).
+pub(crate) struct RedbJournal {
+    // Declared before `db`: dropping the writer joins its thread first.
+    // `None` when the journal is open read-only.
+    writer: Option<Writer>,
+    db: Db,
+    path: Option<PathBuf>,
+    next_execution: AtomicU64,
+    claims: Claims,
+}
+
+impl RedbJournal {
+    /// Opens the journal at `path`, creating it (and its folder) if there is
+    /// no file there, with a writer keeping lazy commits within `window`.
+    /// An existing file that is not a Cairn journal, or a damaged one, is
+    /// refused and left as it is.
+    pub(crate) fn open(
+        path: impl AsRef<Path>,
+        window: LazyWindow,
+    ) -> Result<RedbJournal, JournalError> {
+        let path = path.as_ref().to_path_buf();
+        let db = file::writable(&path)?;
+        RedbJournal::start(Db::Database(Arc::new(db)), Some(path), Some(window))
+    }
+
+    /// Opens the journal at `path` to read it only: a missing file is
+    /// [`JournalError::Missing`] (nothing is created), the file is never
+    /// written (it may be read-only, in a read-only folder), and every
+    /// write is refused with [`JournalError::ReadOnly`]. A journal left open
+    /// by a process that died is repaired in memory for reading.
+    pub(crate) fn open_read_only(path: impl AsRef<Path>) -> Result<RedbJournal, JournalError> {
+        let path = path.as_ref().to_path_buf();
+        let db = file::read_only(&path)?;
+        RedbJournal::start(db, Some(path), None)
+    }
+
+    /// An in-memory journal, for tests and short-lived embedders.
+    pub(crate) fn in_memory() -> Result<RedbJournal, JournalError> {
+        let db = Database::builder()
+            .create_with_backend(::redb::backends::InMemoryBackend::new())
+            .map_err(|e| JournalError::storage("creating an in-memory journal", e))?;
+        file::initialize(&db, Path::new(MEMORY))?;
+        RedbJournal::start(
+            Db::Database(Arc::new(db)),
+            None,
+            Some(LazyWindow::default()),
+        )
+    }
+
+    /// Starts a journal on `db`: with a writer keeping lazy commits within
+    /// `window`, or read-only without one.
+    fn start(
+        db: Db,
+        path: Option<PathBuf>,
+        window: Option<LazyWindow>,
+    ) -> Result<RedbJournal, JournalError> {
+        let shown = path.clone().unwrap_or_else(|| PathBuf::from(MEMORY));
+        file::check_format(&db, &shown)?;
+        let last = guard(|| -> Result<u64, JournalError> {
+            let txn = db.begin_read().map_err(storage)?;
+            let table = txn.open_table(EXECUTIONS).map_err(storage)?;
+            Ok(table
+                .last()
+                .map_err(storage)?
+                .map(|(k, _)| k.value())
+                .unwrap_or(0))
+        })??;
+        let writer = match (window, &db) {
+            (Some(window), Db::Database(db)) => Some(Writer::start(db.clone(), shown, window)?),
+            _ => None,
+        };
+        Ok(RedbJournal {
+            writer,
+            db,
+            path,
+            next_execution: AtomicU64::new(last + 1),
+            claims: Claims::default(),
+        })
+    }
+
+    /// The writer, or why there is none.
+    fn writer(&self) -> Result<&Writer, JournalError> {
+        self.writer.as_ref().ok_or_else(|| JournalError::ReadOnly {
+            path: self.path.clone().unwrap_or_else(|| PathBuf::from(MEMORY)),
+        })
+    }
+
+    /// One call (for tests: the runner reads calls through histories).
+    #[cfg(test)]
+    pub(crate) fn call(
+        &self,
+        exec: ExecutionId,
+        seq: u32,
+    ) -> Result<Option<CallRecord>, JournalError> {
+        reads::call(&self.db, exec, seq)
+    }
+}
+
+/// Encodes `entries` for the writer.
+fn encode(entries: &[Entry<'_>]) -> Vec<Put> {
+    entries.iter().map(Put::encode).collect()
+}
+
+impl Journal for RedbJournal {
+    fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    fn is_read_only(&self) -> bool {
+        self.writer.is_none()
+    }
+
+    fn commits(&self) -> u64 {
+        self.writer.as_ref().map_or(0, Writer::commits)
+    }
+
+    fn create_execution<'a>(
+        &'a self,
+        component: Option<(ComponentHash, Arc<[u8]>)>,
+        record: NewRecord<'a>,
+    ) -> JournalFuture<'a, Created> {
+        // Safe without a transaction: the file is locked to this process.
+        let id = ExecutionId(self.next_execution.fetch_add(1, Ordering::Relaxed));
+        let claimed = self.claims.claim(id);
+        let record = record(id);
+        let mut puts = Vec::with_capacity(2);
+        if let Some((hash, bytes)) = component {
+            puts.push(Put::encode(&Entry::Component { hash, bytes }));
+        }
+        puts.push(Put::encode(&Entry::Execution {
+            id,
+            record: &record,
+        }));
+        Box::pin(async move {
+            let lease = claimed?;
+            // Durable whatever the host's durability: a crash may lose the
+            // last calls, never the execution itself.
+            self.writer()?.write(puts, Sync::Durable).await?;
+            Ok(Created { id, record, lease })
+        })
+    }
+
+    fn claim(&self, exec: ExecutionId) -> JournalFuture<'_, ExecutionLease> {
+        Box::pin(ready(self.claims.claim(exec)))
+    }
+
+    fn queue(&self, entries: &[Entry<'_>]) -> Result<(), JournalError> {
+        self.writer()?.queue(encode(entries))
+    }
+
+    fn write(&self, entries: &[Entry<'_>], sync: Sync) -> JournalFuture<'_, ()> {
+        let puts = encode(entries);
+        Box::pin(async move { self.writer()?.write(puts, sync).await })
+    }
+
+    fn sync(&self) -> JournalFuture<'_, ()> {
+        Box::pin(async move {
+            match &self.writer {
+                Some(writer) => writer.sync().await,
+                None => Ok(()),
+            }
+        })
+    }
+
+    fn execution(&self, id: ExecutionId) -> JournalFuture<'_, Option<ExecutionRecord>> {
+        Box::pin(ready(reads::execution(&self.db, id)))
+    }
+
+    fn executions<'a>(
+        &'a self,
+        filter: &'a ExecutionFilter,
+    ) -> JournalFuture<'a, Vec<(ExecutionId, ExecutionRecord)>> {
+        Box::pin(ready(reads::executions(&self.db, filter)))
+    }
+
+    fn history(&self, id: ExecutionId) -> JournalFuture<'_, Option<History>> {
+        Box::pin(ready(reads::history(&self.db, id, true)))
+    }
+
+    fn history_for_resume(&self, id: ExecutionId) -> JournalFuture<'_, Option<History>> {
+        // The attempts of completed calls are counted and checked, not
+        // decoded: a resume of 10,000 calls reads half as much.
+        Box::pin(ready(reads::history(&self.db, id, false)))
+    }
+
+    fn waits(&self, exec: ExecutionId) -> JournalFuture<'_, Vec<(String, WaitRecord)>> {
+        Box::pin(ready(reads::waits(&self.db, exec)))
+    }
+
+    fn times(&self, exec: ExecutionId) -> JournalFuture<'_, Vec<u64>> {
+        Box::pin(ready(reads::times(&self.db, exec)))
+    }
+
+    fn cached_call(
+        &self,
+        key: [u8; 32],
+    ) -> JournalFuture<'_, Option<(ExecutionId, u32, CallRecord)>> {
+        Box::pin(ready(reads::cached_call(&self.db, &key)))
+    }
+
+    fn component(&self, hash: ComponentHash) -> JournalFuture<'_, Option<Vec<u8>>> {
+        Box::pin(ready(reads::component(&self.db, hash)))
+    }
+}
+
+/// How an in-memory journal is named in errors.
+const MEMORY: &str = ":memory:";
+
+/// A redb failure while reading.
+fn storage(e: impl std::error::Error + Send + std::marker::Sync + 'static) -> JournalError {
+    JournalError::storage("reading the journal", e)
+}
+
+/// redb can panic on a damaged file; a panic becomes a journal error.
+fn guard<T>(f: impl FnOnce() -> T) -> Result<T, JournalError> {
+    catch_unwind(AssertUnwindSafe(f)).map_err(|_| JournalError::Storage {
+        context: "redb panicked reading the journal (is the file damaged?)".to_owned(),
+        source: None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::ExecutionStatus;
+
+    fn record(id: ExecutionId) -> ExecutionRecord {
+        ExecutionRecord {
+            flow: "f".to_owned(),
+            component: None,
+            input: "{}".to_owned(),
+            status: ExecutionStatus::Running,
+            output: None,
+            failure: None,
+            original_exec_id: None,
+            created_at_us: 1,
+            updated_at_us: 1,
+            seed: id.0,
+            calls: 0,
+            replay: None,
+            flow_log: Vec::new(),
+        }
+    }
+
+    /// Creating hands out ids in order, writes the record made for the id,
+    /// and leaves the new execution claimed until its lease is dropped.
+    #[tokio::test]
+    async fn a_created_execution_is_written_and_claimed() {
+        let journal = RedbJournal::in_memory().expect("opens");
+        let first = journal
+            .create_execution(None, Box::new(record))
+            .await
+            .expect("created");
+        let second = journal
+            .create_execution(None, Box::new(record))
+            .await
+            .expect("created");
+        assert_eq!((first.id, second.id), (ExecutionId(1), ExecutionId(2)));
+        let read = journal.execution(first.id).await.expect("readable");
+        assert_eq!(read.map(|r| r.seed), Some(1), "the record made for its id");
+        assert!(matches!(
+            journal.claim(first.id).await,
+            Err(JournalError::Claimed {
+                exec: ExecutionId(1)
+            })
+        ));
+        drop(first.lease);
+        journal.claim(ExecutionId(1)).await.expect("released");
+    }
+
+    /// A component is put once: a second put of the same hash (a queued
+    /// one, which nobody checked first) keeps the bytes there.
+    #[tokio::test]
+    async fn a_component_is_put_if_absent() {
+        let journal = RedbJournal::in_memory().expect("opens");
+        let bytes: Arc<[u8]> = Arc::from(&b"component"[..]);
+        let hash = ComponentHash::of(&bytes);
+        let entry = Entry::Component {
+            hash,
+            bytes: bytes.clone(),
+        };
+        journal.queue(std::slice::from_ref(&entry)).expect("queued");
+        journal
+            .write(&[entry], Sync::Durable)
+            .await
+            .expect("written");
+        let read = journal.component(hash).await.expect("readable");
+        assert_eq!(read.as_deref(), Some(&bytes[..]));
+    }
+}

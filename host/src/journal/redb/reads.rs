@@ -1,0 +1,241 @@
+//! Reading the redb journal. Every read is one read transaction, so it sees
+//! one committed state; a table that does not exist reads as empty.
+
+use ::redb::{ReadableTable, TableError};
+
+use super::envelope::{RecordKey, decode};
+use super::file::Db;
+use super::schema::{ATTEMPTS, CACHE, CALLS, COMPONENTS, EXECUTIONS, TIMES, WAITS};
+use super::{guard, storage};
+use crate::error::JournalError;
+use crate::journal::ExecutionFilter;
+use crate::journal::history::{CallHistory, History, incomplete};
+use crate::journal::record::{CallRecord, ExecutionRecord, WaitRecord};
+use crate::model::{CallStatus, ComponentHash, ExecutionId};
+
+/// One execution.
+pub(super) fn execution(db: &Db, id: ExecutionId) -> Result<Option<ExecutionRecord>, JournalError> {
+    read(db, |txn| {
+        let Some(table) = open(txn, EXECUTIONS)? else {
+            return Ok(None);
+        };
+        match table.get(id.0).map_err(storage)? {
+            Some(bytes) => decode(RecordKey::Execution(id.0), bytes.value()).map(Some),
+            None => Ok(None),
+        }
+    })
+}
+
+/// The executions `filter` lets through, in id order.
+pub(super) fn executions(
+    db: &Db,
+    filter: &ExecutionFilter,
+) -> Result<Vec<(ExecutionId, ExecutionRecord)>, JournalError> {
+    read(db, |txn| {
+        let Some(table) = open(txn, EXECUTIONS)? else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        for entry in table.iter().map_err(storage)? {
+            let (key, value) = entry.map_err(storage)?;
+            let id = key.value();
+            let record: ExecutionRecord = decode(RecordKey::Execution(id), value.value())?;
+            if filter.matches(&record) {
+                out.push((ExecutionId(id), record));
+            }
+        }
+        Ok(out)
+    })
+}
+
+/// An execution with its calls and attempts, in one transaction, checked
+/// for completeness. Without `completed_attempts`, the attempts of
+/// completed calls are counted and checked but not decoded.
+pub(super) fn history(
+    db: &Db,
+    id: ExecutionId,
+    completed_attempts: bool,
+) -> Result<Option<History>, JournalError> {
+    let exec = id.0;
+    read(db, |txn| {
+        let Some(executions) = open(txn, EXECUTIONS)? else {
+            return Ok(None);
+        };
+        let Some(bytes) = executions.get(exec).map_err(storage)? else {
+            return Ok(None);
+        };
+        let execution: ExecutionRecord = decode(RecordKey::Execution(exec), bytes.value())?;
+        let mut calls: Vec<CallHistory> = Vec::new();
+        if let Some(table) = open(txn, CALLS)? {
+            for entry in table.range((exec, 0)..=(exec, u32::MAX)).map_err(storage)? {
+                let (key, value) = entry.map_err(storage)?;
+                let (_, seq) = key.value();
+                let call = decode(RecordKey::Call(exec, seq), value.value())?;
+                calls.push(CallHistory {
+                    seq,
+                    call,
+                    attempts: Vec::new(),
+                    held: 0,
+                });
+            }
+        }
+        if let Some(table) = open(txn, ATTEMPTS)? {
+            let range = (exec, 0, 0)..=(exec, u32::MAX, u32::MAX);
+            // Both tables are in seq order: walk the calls alongside.
+            let mut at = 0;
+            for entry in table.range(range).map_err(storage)? {
+                let (key, value) = entry.map_err(storage)?;
+                let (_, seq, n) = key.value();
+                while calls.get(at).is_some_and(|c| c.seq < seq) {
+                    at += 1;
+                }
+                let Some(call) = calls.get_mut(at).filter(|c| c.seq == seq) else {
+                    let reason = format!("attempt {n} belongs to seq {seq}, which has no call");
+                    return Err(incomplete(id, reason));
+                };
+                if n != call.held + 1 {
+                    let reason = format!("seq {seq} has attempt {n} after {}", call.held);
+                    return Err(incomplete(id, reason));
+                }
+                call.held = n;
+                if completed_attempts || call.call.status != CallStatus::Completed {
+                    let record = value.value();
+                    let attempt = decode(RecordKey::Attempt(exec, seq, n), record)?;
+                    call.attempts.push((n, attempt));
+                }
+            }
+        }
+        let history = History { execution, calls };
+        history.check(id)?;
+        Ok(Some(history))
+    })
+}
+
+/// One call.
+#[cfg(test)]
+pub(super) fn call(
+    db: &Db,
+    exec: ExecutionId,
+    seq: u32,
+) -> Result<Option<CallRecord>, JournalError> {
+    read(db, |txn| {
+        let Some(table) = open(txn, CALLS)? else {
+            return Ok(None);
+        };
+        match table.get((exec.0, seq)).map_err(storage)? {
+            Some(bytes) => decode(RecordKey::Call(exec.0, seq), bytes.value()).map(Some),
+            None => Ok(None),
+        }
+    })
+}
+
+/// An execution's waits, by name.
+pub(super) fn waits(db: &Db, exec: ExecutionId) -> Result<Vec<(String, WaitRecord)>, JournalError> {
+    read(db, |txn| {
+        let Some(table) = open(txn, WAITS)? else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        let range = (exec.0, "")..(exec.0 + 1, "");
+        for entry in table.range(range).map_err(storage)? {
+            let (key, value) = entry.map_err(storage)?;
+            let (_, name) = key.value();
+            let record = decode(RecordKey::Wait(exec.0, name), value.value())?;
+            out.push((name.to_owned(), record));
+        }
+        Ok(out)
+    })
+}
+
+/// The values an execution's `now()` returned, in order.
+pub(super) fn times(db: &Db, exec: ExecutionId) -> Result<Vec<u64>, JournalError> {
+    read(db, |txn| {
+        let Some(table) = open(txn, TIMES)? else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        for entry in table
+            .range((exec.0, 0)..=(exec.0, u32::MAX))
+            .map_err(storage)?
+        {
+            let (key, value) = entry.map_err(storage)?;
+            let (_, n) = key.value();
+            if n as usize != out.len() {
+                return Err(incomplete(
+                    exec,
+                    format!("the flow's time value {} is missing", out.len()),
+                ));
+            }
+            out.push(value.value());
+        }
+        Ok(out)
+    })
+}
+
+/// The call a cache key points at, if any, read in the same transaction
+/// as the key.
+pub(super) fn cached_call(
+    db: &Db,
+    key: &[u8; 32],
+) -> Result<Option<(ExecutionId, u32, CallRecord)>, JournalError> {
+    read(db, |txn| {
+        let Some(cache) = open(txn, CACHE)? else {
+            return Ok(None);
+        };
+        let Some(entry) = cache.get(&key[..]).map_err(storage)? else {
+            return Ok(None);
+        };
+        let (exec, seq) = entry.value();
+        let Some(calls) = open(txn, CALLS)? else {
+            return Ok(None);
+        };
+        match calls.get((exec, seq)).map_err(storage)? {
+            Some(bytes) => {
+                let call = decode(RecordKey::Call(exec, seq), bytes.value())?;
+                Ok(Some((ExecutionId(exec), seq, call)))
+            }
+            None => Ok(None),
+        }
+    })
+}
+
+/// A component's bytes, checked against their hash.
+pub(super) fn component(db: &Db, hash: ComponentHash) -> Result<Option<Vec<u8>>, JournalError> {
+    read(db, |txn| {
+        let Some(table) = open(txn, COMPONENTS)? else {
+            return Ok(None);
+        };
+        let Some(bytes) = table.get(&hash.0[..]).map_err(storage)? else {
+            return Ok(None);
+        };
+        let bytes = bytes.value().to_vec();
+        if ComponentHash::of(&bytes) != hash {
+            return Err(JournalError::Corrupt {
+                what: format!("components/{hash}"),
+                reason: "the bytes do not match their hash".to_owned(),
+            });
+        }
+        Ok(Some(bytes))
+    })
+}
+
+fn read<T>(
+    db: &Db,
+    f: impl FnOnce(&::redb::ReadTransaction) -> Result<T, JournalError>,
+) -> Result<T, JournalError> {
+    guard(|| {
+        let txn = db.begin_read().map_err(storage)?;
+        f(&txn)
+    })?
+}
+
+fn open<K: ::redb::Key + 'static, V: ::redb::Value + 'static>(
+    txn: &::redb::ReadTransaction,
+    table: ::redb::TableDefinition<K, V>,
+) -> Result<Option<::redb::ReadOnlyTable<K, V>>, JournalError> {
+    match txn.open_table(table) {
+        Ok(t) => Ok(Some(t)),
+        Err(TableError::TableDoesNotExist(_)) => Ok(None),
+        Err(e) => Err(storage(e)),
+    }
+}
