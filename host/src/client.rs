@@ -88,7 +88,7 @@ impl ExecutionDetail {
 fn unreachable_selector(selector: &str) -> SelectorError {
     SelectorError::Unknown {
         selector: selector.to_owned(),
-        candidates: String::new(),
+        candidates: Vec::new(),
     }
 }
 

@@ -73,6 +73,15 @@ pub fn read_regular_file(path: &Path, limit: u64) -> Result<Vec<u8>, ReadFileErr
     Ok(bytes)
 }
 
+/// A size limit as a person reads it: whole MiB when it is some.
+fn size(bytes: u64) -> String {
+    if bytes >= 1 << 20 && bytes.is_multiple_of(1 << 20) {
+        format!("{} MiB", bytes >> 20)
+    } else {
+        format!("{bytes} bytes")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -114,14 +123,5 @@ mod tests {
             read_regular_file(&fifo, 1 << 20),
             Err(ReadFileError::NotRegular { .. })
         ));
-    }
-}
-
-/// A size limit as a person reads it: whole MiB when it is some.
-fn size(bytes: u64) -> String {
-    if bytes >= 1 << 20 && bytes % (1 << 20) == 0 {
-        format!("{} MiB", bytes >> 20)
-    } else {
-        format!("{bytes} bytes")
     }
 }

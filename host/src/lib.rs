@@ -112,7 +112,7 @@ pub use clock::{Clock, SharedClock, SystemClock};
 pub use component::{Component, MAX_COMPONENT_BYTES};
 pub use engine::{Engine, EngineBuilder, MAX_WASM_STACK, MIN_WASM_STACK};
 pub use error::{
-    AnswerError, CancelError, Cause, JournalError, LoadError, RegisterError, ReplayError,
+    AnswerError, CallRef, CancelError, Cause, JournalError, LoadError, RegisterError, ReplayError,
     ResumeError, RunError, SelectorError,
 };
 pub use events::{Event, EventSink};

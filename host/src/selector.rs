@@ -5,7 +5,7 @@
 //! times selects the first call; map items have only indexed ids, so a
 //! mapped checkpoint's name is ambiguous.)
 
-use crate::error::SelectorError;
+use crate::error::{CallRef, SelectorError};
 
 /// The seq of the one call `selector` names among `calls` (seq, call id,
 /// checkpoint name).
@@ -15,12 +15,11 @@ pub(crate) fn resolve<'a>(
 ) -> Result<u32, SelectorError> {
     let selector = selector.trim();
     let candidates = || {
-        let ids: Vec<String> = calls
+        calls
             .clone()
             .into_iter()
-            .map(|(seq, id, _)| format!("{id} (seq {seq})"))
-            .collect();
-        crate::names::listed(&ids)
+            .map(|(seq, id, _)| call_ref(seq, id))
+            .collect()
     };
     if let Some((seq, _, name)) = calls.clone().into_iter().find(|(_, id, _)| *id == selector) {
         // `step_2` is the id of `step`'s second call, but a checkpoint may
@@ -40,9 +39,8 @@ pub(crate) fn resolve<'a>(
             selector: selector.to_owned(),
             candidates: std::iter::once((seq, id))
                 .chain(others)
-                .map(|(seq, id)| format!("{id} (seq {seq})"))
-                .collect::<Vec<_>>()
-                .join(", "),
+                .map(|(seq, id)| call_ref(seq, id))
+                .collect(),
         });
     }
     if let Ok(seq) = selector.parse::<u32>()
@@ -64,13 +62,15 @@ pub(crate) fn resolve<'a>(
         }),
         several => Err(SelectorError::Ambiguous {
             selector: selector.to_owned(),
-            candidates: crate::names::listed(
-                &several
-                    .iter()
-                    .map(|(seq, id)| format!("{id} (seq {seq})"))
-                    .collect::<Vec<_>>(),
-            ),
+            candidates: several.iter().map(|(seq, id)| call_ref(*seq, id)).collect(),
         }),
+    }
+}
+
+fn call_ref(seq: u32, call_id: &str) -> CallRef {
+    CallRef {
+        call_id: call_id.to_owned(),
+        seq,
     }
 }
 

@@ -26,4 +26,4 @@ pub use self::register::RegisterError;
 pub use self::replay::ReplayError;
 pub use self::resume::ResumeError;
 pub use self::run::RunError;
-pub use self::selector::SelectorError;
+pub use self::selector::{CallRef, SelectorError};

@@ -15,7 +15,9 @@
 //! - an execution runs only under its [`ExecutionLease`]
 //!   ([`Journal::claim`], or [`Journal::create_execution`] for a new one);
 //! - what cannot wait (a flow deciding a wait inside a std mutex) is read
-//!   up front by the runner: nothing in the trait is a blocking read.
+//!   up front by the runner, so every read can be a network round trip.
+//!   (redb's reads are local and quick: its implementation answers them
+//!   inside the call, on the caller's thread, as before the trait.)
 
 mod entry;
 mod filter;

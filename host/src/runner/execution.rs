@@ -303,7 +303,20 @@ impl Execution {
         async move {
             match decided? {
                 WaitStep::Answered(answer) => Ok(answer),
-                WaitStep::Pending => Err(Stop::Waiting(name)),
+                // The run's snapshot of the waits is from its start: an
+                // answer given since is in the journal, so look there once.
+                WaitStep::Pending => {
+                    let waits = runner.journal.waits(exec).await?;
+                    match waits.into_iter().find(|(n, _)| *n == name) {
+                        Some((
+                            _,
+                            WaitRecord {
+                                value: Some(value), ..
+                            },
+                        )) => Ok(Ok(value)),
+                        _ => Err(Stop::Waiting(name)),
+                    }
+                }
                 WaitStep::Ask(record) => {
                     let entry = Entry::Wait {
                         exec,

@@ -129,6 +129,27 @@ impl Drop for Claim<'_> {
     }
 }
 
+/// A new execution's cancel token in `active`, taken out again unless the
+/// execution gets as far as its [`Claim`] (which then owns the entry).
+struct Registration<'a> {
+    runner: &'a Runner,
+    /// Set when the journal gives the execution its id.
+    id: std::sync::OnceLock<ExecutionId>,
+    done: bool,
+}
+
+impl Drop for Registration<'_> {
+    fn drop(&mut self) {
+        if let (false, Some(id)) = (self.done, self.id.get()) {
+            self.runner
+                .active
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .remove(id);
+        }
+    }
+}
+
 /// How a run of the flow ended.
 enum Ending {
     Completed(String),
@@ -303,13 +324,17 @@ impl Runner {
         // writes it): a cancel that finds the record running finds the
         // token too, and never marks cancelled a flow that goes on.
         let cancel = CancellationToken::new();
-        let registered = std::sync::OnceLock::new();
+        let registration = Registration {
+            runner: self,
+            id: std::sync::OnceLock::new(),
+            done: false,
+        };
         let new_record = |id| {
             self.active
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .insert(id, cancel.clone());
-            let _ = registered.set(id);
+            let _ = registration.id.set(id);
             ExecutionRecord {
                 flow: flow.to_owned(),
                 component: hash,
@@ -335,18 +360,11 @@ impl Runner {
                 Box::new(new_record),
             )
             .await;
-        let created = match created {
-            Ok(created) => created,
-            Err(e) => {
-                if let Some(id) = registered.get() {
-                    self.active
-                        .lock()
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .remove(id);
-                }
-                return Err(e.into());
-            }
-        };
+        // On an error (or if this future is dropped) the registration
+        // takes the token out again.
+        let created = created?;
+        let mut registration = registration;
+        registration.done = true;
         let (id, record) = (created.id, created.record);
         let claim = Claim {
             runner: self,

@@ -163,8 +163,14 @@ impl Journal for RedbJournal {
         record: NewRecord<'a>,
     ) -> JournalFuture<'a, Created> {
         // Safe without a transaction: the file is locked to this process.
-        let id = ExecutionId(self.next_execution.fetch_add(1, Ordering::Relaxed));
-        let claimed = self.claims.claim(id);
+        // An id a resume holds (it claims before it looks whether the id
+        // exists) is skipped: the record is made only for an id claimed here.
+        let (id, lease) = loop {
+            let id = ExecutionId(self.next_execution.fetch_add(1, Ordering::Relaxed));
+            if let Ok(lease) = self.claims.claim(id) {
+                break (id, lease);
+            }
+        };
         let record = record(id);
         let mut puts = Vec::with_capacity(2);
         if let Some((hash, bytes)) = component {
@@ -175,7 +181,6 @@ impl Journal for RedbJournal {
             record: &record,
         }));
         Box::pin(async move {
-            let lease = claimed?;
             // Durable whatever the host's durability: a crash may lose the
             // last calls, never the execution itself.
             self.writer()?.write(puts, Sync::Durable).await?;
