@@ -193,3 +193,38 @@ fn cycles_and_exponential_chains_are_refused_before_the_validator_sees_them() {
     ));
     assert!(started.elapsed() < QUICK);
 }
+
+/// The crate's fallback for `unevaluatedProperties` (taken when a node has
+/// too many parts for its shortcut) walks nested in-place applicators
+/// again at each level of an `allOf` chain: the longest chain, each link
+/// with `unevaluatedProperties`, a wide `anyOf` at its end, at every level
+/// of the deepest value, is still checked (or refused as too costly)
+/// quickly.
+#[test]
+fn unevaluated_properties_along_the_longest_chain_stay_bounded() {
+    let wide: Vec<Value> = (0..65)
+        .map(|i| json!({"properties": {format!("p{i}"): {"type": "integer"}}}))
+        .collect();
+    let last = json!({
+        "anyOf": wide,
+        "properties": {"c": {"$ref": "#"}},
+        "unevaluatedProperties": false
+    });
+    // Each link is two steps of a chain (`allOf`, then `$ref`).
+    let defs = chain(
+        MAX_CHAIN / 2 - 2,
+        |n| json!({"allOf": [{"$ref": format!("#/$defs/l{n}")}], "unevaluatedProperties": false}),
+        last,
+    );
+    for depth in [1, 8, MAX_VALUE_DEPTH - 1] {
+        let value = nested(depth, json!({"p0": 1}));
+        let checked = timed(&defs, &value);
+        assert!(
+            matches!(
+                checked,
+                Ok(()) | Err(ValueError::TooCostly { .. } | ValueError::Mismatch { .. })
+            ),
+            "depth {depth}: {checked:?}"
+        );
+    }
+}
