@@ -48,7 +48,7 @@ fn run_failure(error: RunError) -> Failure {
         RunError::Journal(_) | RunError::Host { .. } => StatusCode::INTERNAL_SERVER_ERROR,
         _ => StatusCode::BAD_REQUEST,
     };
-    failure(status, &error)
+    failure(status, error)
 }
 
 /// A resume error's status.
@@ -59,7 +59,7 @@ fn resume_failure(error: ResumeError) -> Failure {
         ResumeError::UnregisteredFlow { .. } => StatusCode::BAD_REQUEST,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     };
-    failure(status, &error)
+    failure(status, error)
 }
 
 /// A cancel error's status.
@@ -69,19 +69,12 @@ fn cancel_failure(error: CancelError) -> Failure {
         CancelError::NotCancellable { .. } | CancelError::Busy(_) => StatusCode::CONFLICT,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     };
-    failure(status, &error)
+    failure(status, error)
 }
 
-/// The error and its causes, as one message.
-fn failure(status: StatusCode, error: &dyn std::error::Error) -> Failure {
-    let mut message = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        message.push_str(": ");
-        message.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    Failure(status, message)
+/// The error and its causes, as one message (anyhow's `{:#}`).
+fn failure(status: StatusCode, error: impl std::error::Error + Send + Sync + 'static) -> Failure {
+    Failure(status, format!("{:#}", anyhow::Error::new(error)))
 }
 
 fn outcome_json(outcome: Outcome) -> Json<Value> {

@@ -49,14 +49,9 @@ impl FlowError {
 // convert into it (as with `anyhow::Error`).
 impl<E: std::error::Error> From<E> for FlowError {
     fn from(error: E) -> FlowError {
-        let mut message = error.to_string();
-        let mut source = error.source();
-        while let Some(cause) = source {
-            message.push_str(": ");
-            message.push_str(&cause.to_string());
-            source = cause.source();
+        FlowError {
+            message: crate::error::with_causes(&error),
         }
-        FlowError { message }
     }
 }
 
