@@ -844,3 +844,50 @@ async fn tables_line_up_under_their_headers_whatever_the_widths() {
     assert!(assert_aligned(&text(&inspect.stdout), "FLOW").len() > 1);
     assert!(assert_aligned(&text(&inspect.stdout), "CHECKPOINT").len() > 1);
 }
+
+#[test]
+fn a_closed_stdout_ends_quietly_with_the_sigpipe_status() {
+    let dir = temp();
+    let probe = guest(guests::PROBE);
+    let probe = probe.to_str().expect("utf8");
+    for args in [vec!["inspect", probe], vec!["inspect", "--json", probe]] {
+        let mut child = cairn(dir.path())
+            .args(&args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("cairn starts");
+        // The reader goes away before cairn writes, as `| head` does once
+        // it has its lines.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().expect("cairn ends");
+        assert_eq!(code(&out), 141, "{args:?}: {}", text(&out.stderr));
+        assert_eq!(text(&out.stderr), "", "{args:?}: nothing on stderr");
+    }
+}
+
+#[test]
+fn logs_say_when_there_is_nothing_to_show() {
+    let dir = temp();
+    let probe = guest(guests::PROBE);
+    let ran = run(
+        dir.path(),
+        &[
+            "run",
+            probe.to_str().expect("utf8"),
+            "--flow",
+            "sum",
+            "--input",
+            r#"{"a": 1, "b": 2}"#,
+        ],
+    );
+    assert_eq!(code(&ran), 0, "{}", text(&ran.stderr));
+    let logs = run(dir.path(), &["executions", "logs", "1"]);
+    assert_eq!(code(&logs), 0, "{}", text(&logs.stderr));
+    assert_eq!(text(&logs.stdout), "", "stdout holds only logs");
+    assert!(
+        text(&logs.stderr).contains("no logs: nothing in execution 1 wrote"),
+        "{}",
+        text(&logs.stderr)
+    );
+}

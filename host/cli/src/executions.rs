@@ -94,17 +94,20 @@ pub(crate) async fn logs(global: &Global, args: &LogsArgs) -> Result<ExitCode, E
         }))?;
         return Ok(ExitCode::SUCCESS);
     }
+    let mut shown = false;
     if args.call.is_none() && !detail.flow_log.is_empty() {
         // Prefixed like a call's output, so a flow cannot print lines that
         // pass for the headers or another stream's lines.
         println!("== flow `{}` ==", line(&detail.execution.flow));
         print!("{}", prefixed("flow", &detail.flow_log));
+        shown = true;
     }
-    for call in calls {
+    for call in &calls {
         for attempt in &call.attempts {
             if attempt.stdout.is_empty() && attempt.stderr.is_empty() {
                 continue;
             }
+            shown = true;
             println!(
                 "== {} (seq {}) attempt {} ==",
                 line(&call.call_id),
@@ -114,6 +117,14 @@ pub(crate) async fn logs(global: &Global, args: &LogsArgs) -> Result<ExitCode, E
             print!("{}", prefixed("stdout", &attempt.stdout));
             print!("{}", prefixed("stderr", &attempt.stderr));
         }
+    }
+    if !shown {
+        // On stderr: stdout stays the logs themselves, empty here.
+        let whose = match &args.call {
+            Some(selector) => format!("call {}", line(selector)),
+            None => format!("execution {}", args.id),
+        };
+        eprintln!("no logs: nothing in {whose} wrote to stdout or stderr (or logged)");
     }
     Ok(ExitCode::SUCCESS)
 }

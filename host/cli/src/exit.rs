@@ -19,6 +19,9 @@ pub(crate) mod code {
     pub(crate) const WAITING: u8 = 3;
     /// The journal or the host failed.
     pub(crate) const HOST: u8 = 4;
+    /// Stdout was closed by its reader (`cairn … | head`): 128 + SIGPIPE,
+    /// what a shell reports for a tool a closed pipe stopped.
+    pub(crate) const CLOSED_STDOUT: u8 = 141;
 }
 
 /// An error and the exit code it ends the process with.

@@ -60,6 +60,13 @@ fn main() -> ExitCode {
                 .ok()
                 .and_then(|mut p| p.take())
                 .unwrap_or_default();
+            // `cairn … | head`: the reader closed stdout (Rust ignores
+            // SIGPIPE, so the write failed and `println!` panicked). End as
+            // any Unix tool whose reader went away does: quietly, with the
+            // status a SIGPIPE gives. Whatever ran is journaled already.
+            if what.contains("failed printing to stdout") && what.contains("Broken pipe") {
+                return ExitCode::from(exit::code::CLOSED_STDOUT);
+            }
             report(Exit::host(anyhow::anyhow!(
                 "internal error (a bug in cairn): {what}"
             )))
