@@ -891,3 +891,49 @@ fn logs_say_when_there_is_nothing_to_show() {
         text(&logs.stderr)
     );
 }
+
+#[test]
+fn raw_prints_a_string_output_as_its_text() {
+    let dir = temp();
+    let probe = guest(guests::PROBE);
+    let probe = probe.to_str().expect("utf8");
+    let input = r#"{"text": "two\nlines \"quoted\" \u001b[2J"}"#;
+    let talk = |extra: &[&str]| {
+        let mut args = vec!["run", probe, "--flow", "talk", "--input", input];
+        args.extend_from_slice(extra);
+        run(dir.path(), &args)
+    };
+    let json = talk(&[]);
+    assert_eq!(code(&json), 0, "{}", text(&json.stderr));
+    assert_eq!(
+        text(&json.stdout),
+        "\"two\\nlines \\\"quoted\\\" \\u001b[2J\"\n",
+        "a JSON string by default"
+    );
+    let raw = talk(&["--raw"]);
+    assert_eq!(code(&raw), 0, "{}", text(&raw.stderr));
+    assert_eq!(
+        text(&raw.stdout),
+        "two\nlines \"quoted\" \\x1b[2J\n",
+        "its text, with the terminal control still escaped"
+    );
+    // Any other output stays JSON.
+    let sum = run(
+        dir.path(),
+        &[
+            "run",
+            probe,
+            "--flow",
+            "sum",
+            "--input",
+            r#"{"a": 1, "b": 2}"#,
+            "--raw",
+        ],
+    );
+    assert_eq!(code(&sum), 0, "{}", text(&sum.stderr));
+    assert!(
+        serde_json::from_slice::<serde_json::Value>(&sum.stdout).is_ok(),
+        "{}",
+        text(&sum.stdout)
+    );
+}

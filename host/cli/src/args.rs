@@ -41,6 +41,11 @@ pub(crate) struct Global {
     /// Print machine-readable JSON on stdout.
     #[arg(long, global = true)]
     pub json: bool,
+    /// Print a flow output that is a JSON string as its text (unquoted,
+    /// escapes decoded; control characters still shown escaped); any other
+    /// output as JSON.
+    #[arg(long, global = true, conflicts_with = "json")]
+    pub raw: bool,
     /// Fuel per checkpoint attempt (about one unit per WebAssembly instruction; at least 1).
     #[arg(long, global = true, value_name = "N", value_parser = limits::fuel_text)]
     pub fuel: Option<u64>,

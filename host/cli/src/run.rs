@@ -98,7 +98,10 @@ async fn report(global: &Global, host: &Host, outcome: &Outcome) -> Result<ExitC
         })?;
         render::json(&detail)?;
     } else if let Some(output) = &outcome.output {
-        println!("{}", terminal::json(output));
+        match serde_json::from_str::<String>(output) {
+            Ok(text) if global.raw => println!("{}", terminal::block(&text)),
+            _ => println!("{}", terminal::json(output)),
+        }
     }
     Ok(ExitCode::from(match outcome.status {
         ExecutionStatus::Completed => code::COMPLETED,
