@@ -144,11 +144,17 @@ fn a_failed_flow_exits_1_with_its_failure_on_stderr() {
     );
     assert_eq!(code(&out), 1);
     assert!(out.stdout.is_empty());
+    let stderr = text(&out.stderr);
     assert!(
-        text(&out.stderr).contains("checkpoint `always_fails` failed: again"),
-        "{}",
-        text(&out.stderr)
+        stderr.contains("checkpoint `always_fails` failed: again"),
+        "{stderr}"
     );
+    assert_eq!(
+        stderr.matches("execution 1 failed:").count(),
+        1,
+        "the failure is reported once: {stderr}"
+    );
+    assert!(!stderr.contains("execution 1 failed\n"), "{stderr}");
 }
 
 #[test]

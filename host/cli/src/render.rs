@@ -101,7 +101,11 @@ impl Progress {
                 if self.lines > CALL_LINES {
                     self.summary();
                 }
-                eprintln!("cairn: execution {exec} {status}")
+                // A failure or a cancel is reported once, at the end, with
+                // its reason.
+                if !matches!(status, ExecutionStatus::Failed | ExecutionStatus::Cancelled) {
+                    eprintln!("cairn: execution {exec} {status}");
+                }
             }
             _ => {}
         }
