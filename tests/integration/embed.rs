@@ -135,12 +135,17 @@ fn busy(n: u64) -> u64 {
     n * (n - 1) / 2
 }
 
+/// Enough items that some are still unstarted when the service is killed,
+/// even when the tests around this one (one binary, run in parallel) slow
+/// the kill down.
+const ITEMS: u64 = 150;
+
 #[test]
 fn a_batch_is_a_host_side_flow_that_resumes_after_the_service_is_killed() {
     let dir = temp();
     let service = Service::start(dir.path());
     let probe = service.upload(guests::PROBE);
-    let items: Vec<Value> = (0..60u64).map(|i| json!({ "n": 20_000_000 + i })).collect();
+    let items: Vec<Value> = (0..ITEMS).map(|i| json!({ "n": 20_000_000 + i })).collect();
     let batch = json!({ "component": probe, "checkpoint": "busy", "items": items });
     let addr = service.addr.clone();
     // The request blocks until the batch ends, which it will not.
@@ -174,10 +179,10 @@ fn a_batch_is_a_host_side_flow_that_resumes_after_the_service_is_killed() {
     };
     assert_eq!(detail["flow"], "batch");
     assert_eq!(detail["component"], Value::Null, "a host-side flow");
-    let expected: Vec<u64> = (0..60).map(|i| busy(20_000_000 + i)).collect();
+    let expected: Vec<u64> = (0..ITEMS).map(|i| busy(20_000_000 + i)).collect();
     assert_eq!(detail["output"], json!(expected));
     let calls = detail["calls"].as_array().expect("calls");
-    assert_eq!(calls.len(), 60);
+    assert_eq!(calls.len() as u64, ITEMS);
     for call in calls {
         let id = call["call_id"].as_str().unwrap_or("");
         let attempts = call["attempts"].as_array().expect("attempts");
