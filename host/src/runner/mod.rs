@@ -9,6 +9,7 @@
 mod cache;
 mod call;
 mod call_id;
+mod cancel;
 mod code;
 mod components;
 pub(crate) mod execution;
@@ -39,7 +40,7 @@ use crate::call::Stop;
 use crate::clock::SharedClock;
 use crate::component::Component;
 use crate::engine::Engine;
-use crate::error::{CancelError, Halt, JournalError, ReplayError, ResumeError, RunError};
+use crate::error::{Halt, JournalError, ReplayError, ResumeError, RunError};
 use crate::events::{Event, EventSink};
 use crate::guest_text;
 use crate::host_flow::Registered;
@@ -100,10 +101,6 @@ pub(crate) struct Runner {
     /// Events for subscribers (see `Host::subscribe`).
     pub(crate) subscribers: tokio::sync::broadcast::Sender<Event>,
 }
-
-/// How often a cancel looks for the token of an execution whose claim is
-/// held (1 ms apart) before it gives up.
-const CLAIM_TO_TOKEN_TRIES: u32 = 1000;
 
 /// Marks an execution as running in this process until dropped.
 struct Claim<'a> {
@@ -405,81 +402,6 @@ impl Runner {
         let retries = code.retries(&record.flow);
         let outcome = self.resume_once(id, record, &code, &claim).await?;
         Ok(self.retry_flow(id, outcome, &code, retries, &claim).await?)
-    }
-
-    /// Cancels an execution. One running in this host stops at the flow's
-    /// next request to the runner (calls already running finish and are
-    /// journaled); any other is marked cancelled at once. Either way it can
-    /// no longer be resumed.
-    pub(crate) async fn cancel(&self, id: ExecutionId) -> Result<(), CancelError> {
-        self.cancellable(id).await?;
-        // A resume claims the execution, then gives it its cancel token at
-        // once: a claim held without a token here is that moment, so look
-        // again shortly.
-        for _ in 0..CLAIM_TO_TOKEN_TRIES {
-            let running_here = self
-                .active
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .get(&id)
-                .cloned();
-            if let Some(token) = running_here {
-                token.cancel();
-                return Ok(());
-            }
-            match self.journal.claim(id).await {
-                // Not running: marked cancelled under its claim, so no
-                // resume can start it meanwhile.
-                Ok(_lease) => return self.mark_cancelled(id).await,
-                Err(JournalError::Claimed { .. }) => {
-                    tokio::time::sleep(std::time::Duration::from_millis(1)).await;
-                }
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Err(CancelError::Busy(id))
-    }
-
-    /// The record of an execution that may be cancelled.
-    async fn cancellable(&self, id: ExecutionId) -> Result<ExecutionRecord, CancelError> {
-        let record = self
-            .journal
-            .execution(id)
-            .await?
-            .ok_or(CancelError::UnknownExecution(id))?;
-        if matches!(
-            record.status,
-            ExecutionStatus::Completed | ExecutionStatus::Cancelled
-        ) {
-            return Err(CancelError::NotCancellable {
-                exec: id,
-                status: record.status,
-            });
-        }
-        Ok(record)
-    }
-
-    /// Marks an execution that runs nowhere cancelled; the caller holds
-    /// its claim.
-    async fn mark_cancelled(&self, id: ExecutionId) -> Result<(), CancelError> {
-        // Read again under the claim: a run may have ended it meanwhile.
-        let mut record = self.cancellable(id).await?;
-        record.status = ExecutionStatus::Cancelled;
-        record.updated_at_us = self.clock.now_us();
-        self.journal
-            .write(
-                &[Entry::Execution {
-                    id,
-                    record: &record,
-                }],
-                Sync::Durable,
-            )
-            .await?;
-        self.emit(Event::ExecutionFinished {
-            exec: id,
-            status: ExecutionStatus::Cancelled,
-        });
-        Ok(())
     }
 
     /// Re-runs a failed flow up to `retries` times, reusing completed calls.
