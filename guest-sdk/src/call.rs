@@ -7,9 +7,9 @@ use std::marker::PhantomData;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::bindings::cairn::checkpoint::runner;
 use crate::bindings::cairn::checkpoint::types::{CallError, TrapKind as WitTrapKind};
 use crate::error::{Error, TrapKind};
+use crate::runner;
 
 /// A submitted checkpoint call. Its sequence number in the journal was fixed
 /// when it was submitted; [`Pending::result`] waits for its output. The call

@@ -3,10 +3,10 @@
 //! component that uses it.
 
 use crate::bindings::cairn::checkpoint::types::{
-    CheckpointInfo, FlowInfo, GuestError, Manifest, Runtime as WitRuntime,
+    CheckpointInfo, FlowInfo, GuestError, Manifest, ParamInfo, Runtime as WitRuntime,
 };
 use crate::bindings::exports::cairn::checkpoint::guest::Guest;
-use crate::registry::{self, Runtime};
+use crate::registry::{self, AcceptsMissing, Runtime};
 
 struct Exports;
 
@@ -16,7 +16,8 @@ impl Guest for Exports {
         let mut flows: Vec<FlowInfo> = registry::flows()
             .map(|f| FlowInfo {
                 name: f.name.to_owned(),
-                params: f.params.iter().map(|p| (*p).to_owned()).collect(),
+                params: params(f.params, f.param_types, f.param_optional),
+                doc: f.doc.map(str::to_owned),
                 retries: f.retries,
                 cache: f.cache,
             })
@@ -25,7 +26,8 @@ impl Guest for Exports {
         let mut checkpoints: Vec<CheckpointInfo> = registry::checkpoints()
             .map(|c| CheckpointInfo {
                 name: c.name.to_owned(),
-                params: c.params.iter().map(|p| (*p).to_owned()).collect(),
+                params: params(c.params, c.param_types, c.param_optional),
+                doc: c.doc.map(str::to_owned),
                 retries: c.retries,
                 cache: c.cache,
                 kind: c.kind.map(str::to_owned),
@@ -64,6 +66,21 @@ impl Guest for Exports {
 }
 
 crate::bindings::export!(Exports with_types_in crate::bindings);
+
+/// An entry's parameters as the manifest describes them. The three lists
+/// come from one signature, so they have one length.
+fn params(names: &[&str], types: &[&str], optional: &[AcceptsMissing]) -> Vec<ParamInfo> {
+    names
+        .iter()
+        .zip(types)
+        .zip(optional)
+        .map(|((name, type_name), optional)| ParamInfo {
+            name: (*name).to_owned(),
+            type_name: (*type_name).to_owned(),
+            optional: optional(),
+        })
+        .collect()
+}
 
 /// Panics abort in a component, so the message must be printed before the
 /// abort for the host to show it: one line on stderr, with a prefix the host

@@ -7,9 +7,9 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
-use crate::bindings::cairn::checkpoint::runner;
 use crate::call::{decode, from_call_error};
 use crate::error::Error;
+use crate::runner;
 
 /// One parameter's values, serialized once.
 pub(crate) type Column = Vec<Value>;

@@ -3,9 +3,9 @@
 
 use serde::de::DeserializeOwned;
 
-use crate::bindings::cairn::checkpoint::runner;
 use crate::call::from_call_error;
 use crate::error::Error;
+use crate::runner;
 
 /// Waits for a value named `name`, supplied from outside the execution
 /// (`cairn executions input ID --wait NAME --value JSON`) and checked against

@@ -1,4 +1,4 @@
-//! Write [Cairn](https://github.com/cairn) flows and checkpoints in Rust.
+//! Write Cairn flows and checkpoints in Rust.
 //!
 //! A **checkpoint** is a function whose output Cairn journals: it runs in a
 //! WebAssembly sandbox, its input and output are JSON, and a resumed or
@@ -50,6 +50,44 @@
 //! limits that can only tighten the host's policy: `fuel = N`,
 //! `memory = BYTES`, `timeout_ms = MS`.
 //! Options of `#[flow(...)]`: `retries = N`, `cache = bool`.
+//!
+//! # Testing
+//!
+//! Flows and checkpoints are unit-tested with plain `cargo test`, no
+//! component needed: built for anything but `wasm32`, a checkpoint call runs
+//! the checkpoint's function in the test's process, through JSON both ways,
+//! with its retries, and a panic as a trapped attempt, so a flow sees the
+//! same `Result<T, Error>` as in the host. [`testing::FlowTest`] gives a run
+//! its wait values, clock and random seed and returns the flow's output with
+//! the calls, waits and log lines it made:
+//!
+//! ```
+//! # use cairn_guest::{Error, checkpoint, flow, wait};
+//! use cairn_guest::testing::{FlowTest, json};
+//! # #[checkpoint]
+//! # fn draft_post(topic: String) -> String { format!("On {topic}.") }
+//! # #[checkpoint]
+//! # fn publish(post: String) -> usize { post.len() }
+//! # #[derive(serde::Deserialize, schemars::JsonSchema)]
+//! # struct Decision { approved: bool }
+//! # #[flow]
+//! # fn publish_post(topic: String) -> Result<usize, Error> {
+//! #     let post = draft_post(topic)?;
+//! #     let d: Decision = wait("approve", "Publish?")?;
+//! #     if d.approved { publish(post) } else { Ok(0) }
+//! # }
+//! # fn main() {
+//! let run = FlowTest::new()
+//!     .wait_value("approve", json!({"approved": true}))
+//!     .run(|| publish_post("durable flows".to_owned()));
+//! assert_eq!(run.output, Ok(17)); // "On durable flows." published
+//! assert_eq!(run.call_ids(), ["draft_post", "publish"]);
+//! # }
+//! ```
+//!
+//! Nothing is journaled or sandboxed there, and `submit`, `map` and
+//! `product` run one call after the other. None of it is compiled into a
+//! component: its behaviour in wasm is unchanged.
 
 mod bindings;
 mod call;
@@ -63,7 +101,20 @@ mod exports;
 mod fanout;
 mod flow_ctx;
 pub mod log;
+#[cfg(not(target_arch = "wasm32"))]
+mod native;
 mod registry;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod testing;
+
+// The one seam between the two targets: in wasm the runner is the host,
+// reached through the WIT imports; anywhere else (where wit-bindgen's import
+// stubs are `unreachable!()`), a runner in this process that runs
+// checkpoints as plain functions, for `cargo test`.
+#[cfg(target_arch = "wasm32")]
+use bindings::cairn::checkpoint::runner;
+#[cfg(not(target_arch = "wasm32"))]
+use native::runner;
 
 pub use cairn_guest_macros::{checkpoint, flow};
 pub use call::Pending;

@@ -1,7 +1,7 @@
 //! Log lines recorded by the host with the current attempt or flow.
 
-use crate::bindings::cairn::checkpoint::runner;
 use crate::bindings::cairn::checkpoint::types::LogLevel;
+use crate::runner;
 
 /// Records a debug line.
 pub fn debug(message: &str) {

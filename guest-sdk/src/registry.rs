@@ -9,6 +9,14 @@ pub type Output = Result<String, GuestError>;
 /// Runs one entry point: JSON input object in, JSON output out.
 pub(crate) type Invoke = fn(&str) -> Output;
 
+/// Whether a parameter's type accepts being left out of the input object
+/// (`Option<T>` does: it is then `None`). The generated code answers it
+/// with serde itself, deserializing the type as a missing field, so a type
+/// alias or a wrapper gets the answer serde would give; the host uses it to
+/// refuse an input that lacks a required key before it creates an
+/// execution.
+pub(crate) type AcceptsMissing = fn() -> bool;
+
 /// Where a checkpoint runs (mirrors the WIT `runtime`).
 #[derive(Debug, Clone, Copy)]
 pub enum Runtime {
@@ -24,6 +32,12 @@ pub struct CheckpointEntry {
     pub name: &'static str,
     /// Its parameter names.
     pub params: &'static [&'static str],
+    /// Its parameter types as written, one per name.
+    pub param_types: &'static [&'static str],
+    /// Whether each parameter may be left out of the input, one per name.
+    pub param_optional: &'static [AcceptsMissing],
+    /// Its doc comment, if it has one.
+    pub doc: Option<&'static str>,
     /// Extra attempts after a failure.
     pub retries: u32,
     /// Its cache option, if set.
@@ -48,6 +62,12 @@ pub struct FlowEntry {
     pub name: &'static str,
     /// Its parameter names.
     pub params: &'static [&'static str],
+    /// Its parameter types as written, one per name.
+    pub param_types: &'static [&'static str],
+    /// Whether each parameter may be left out of the input, one per name.
+    pub param_optional: &'static [AcceptsMissing],
+    /// Its doc comment, if it has one.
+    pub doc: Option<&'static str>,
     /// Whole-flow retries after a failure.
     pub retries: u32,
     /// Its default cache option for checkpoint calls.

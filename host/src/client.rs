@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::error::{JournalError, SelectorError};
@@ -12,8 +12,8 @@ pub use crate::journal::ExecutionFilter;
 use crate::journal::Journal;
 use crate::journal::record::{AttemptRecord, CallRecord, ExecutionRecord, WaitRecord};
 use crate::model::{
-    AttemptOutcome, CallSource, CallStatus, ComponentHash, ExecutionId, ExecutionStatus, Failure,
-    Runtime, TrapKind,
+    AnswerSource, AttemptOutcome, CallSource, CallStatus, ComponentHash, ExecutionId,
+    ExecutionStatus, Failure, Runtime, TrapKind,
 };
 use crate::policy::PolicyRecord;
 use crate::timefmt::rfc3339;
@@ -25,7 +25,7 @@ pub struct Client {
 }
 
 /// An execution without its calls.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ExecutionSummary {
     /// Its id.
     pub id: ExecutionId,
@@ -55,7 +55,7 @@ pub struct ExecutionSummary {
 }
 
 /// An execution with its calls and their attempts.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ExecutionDetail {
     /// The execution itself.
     #[serde(flatten)]
@@ -93,7 +93,7 @@ fn unreachable_selector(selector: &str) -> SelectorError {
 }
 
 /// A durable wait.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct WaitView {
     /// Its name.
     pub name: String,
@@ -107,10 +107,16 @@ pub struct WaitView {
     pub asked_at: String,
     /// When the value was supplied (RFC 3339).
     pub answered_at: Option<String>,
+    /// Where the value came from, once supplied: `answered` (given to
+    /// this execution), `replayed` (carried over from the source of this
+    /// replay) or `overridden` (given with the replay request).
+    pub source: Option<AnswerSource>,
+    /// For a `replayed` value: the execution it was carried from.
+    pub carried_from: Option<ExecutionId>,
 }
 
 /// One call.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CallView {
     /// `name`, `name_2`, ... or `name[i]`.
     pub call_id: String,
@@ -137,12 +143,12 @@ pub struct CallView {
 }
 
 /// One attempt.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AttemptView {
     /// The attempt number, from 1.
     pub n: u32,
     /// `running`, `ok`, `failed` or `trapped`.
-    pub status: &'static str,
+    pub status: String,
     /// What stopped it, for `trapped`.
     pub trap: Option<TrapKind>,
     /// When it started (RFC 3339).
@@ -184,6 +190,16 @@ impl Client {
     /// component is there), checked against its hash.
     pub async fn component(&self, hash: ComponentHash) -> Result<Option<Vec<u8>>, JournalError> {
         self.journal.component(hash).await
+    }
+
+    /// Every component the journal holds, by hash (without their bytes).
+    pub async fn component_hashes(&self) -> Result<Vec<ComponentHash>, JournalError> {
+        self.journal.component_hashes().await
+    }
+
+    /// One execution without its calls.
+    pub async fn summary(&self, id: ExecutionId) -> Result<Option<ExecutionSummary>, JournalError> {
+        Ok(self.journal.execution(id).await?.map(|r| summary(id, r)))
     }
 
     /// An execution's durable waits, without reading its calls.
@@ -229,6 +245,8 @@ fn wait_view(name: String, w: WaitRecord) -> WaitView {
         value: w.value.as_deref().map(json),
         asked_at: rfc3339(w.asked_at_us),
         answered_at: w.answered_at_us.map(rfc3339),
+        source: w.source,
+        carried_from: w.carried_from.map(ExecutionId),
     }
 }
 
@@ -276,7 +294,7 @@ fn attempt_view(n: u32, a: AttemptRecord) -> AttemptView {
     };
     AttemptView {
         n,
-        status,
+        status: status.to_owned(),
         trap,
         started_at: rfc3339(a.started_at_us),
         ended_at: a.ended_at_us.map(rfc3339),

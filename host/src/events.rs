@@ -2,10 +2,17 @@
 
 use std::sync::Arc;
 
+use serde::{Deserialize, Serialize};
+
 use crate::model::{AttemptOutcome, CallSource, ExecutionId, ExecutionStatus, Runtime};
 
 /// Something that happened in an execution.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// As JSON (what `cairn serve` streams), an object whose `type` is the
+/// variant's name in snake case beside its fields:
+/// `{"type": "call_completed", "exec": 7, "seq": 2, ...}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Event {
     /// A new execution started.
@@ -110,6 +117,24 @@ pub enum Event {
         /// Its status.
         status: ExecutionStatus,
     },
+}
+
+impl Event {
+    /// The execution it happened in.
+    pub fn exec(&self) -> ExecutionId {
+        match self {
+            Event::ExecutionStarted { exec, .. }
+            | Event::CallSubmitted { exec, .. }
+            | Event::AttemptStarted { exec, .. }
+            | Event::AttemptFailed { exec, .. }
+            | Event::CallCompleted { exec, .. }
+            | Event::CallReplayed { exec, .. }
+            | Event::ExecutionResumed { exec }
+            | Event::ReplayDiverged { exec, .. }
+            | Event::FlowRetrying { exec, .. }
+            | Event::ExecutionFinished { exec, .. } => *exec,
+        }
+    }
 }
 
 /// Receives events; called on the runner's task, so it should be quick.

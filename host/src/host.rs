@@ -50,10 +50,20 @@ enum JournalAt {
     Memory,
 }
 
+/// Where compiled components are cached when no engine is given.
+enum ArtifactsAt {
+    /// `<journal folder>/artifacts/` for a journal file opened for writing;
+    /// none for an in-memory or read-only journal.
+    BesideJournal,
+    Dir(PathBuf),
+    Off,
+}
+
 /// How to open a [`Host`].
 pub struct HostBuilder {
     journal: JournalAt,
     engine: Option<Engine>,
+    artifacts: ArtifactsAt,
     policy: Policy,
     clock: SharedClock,
     events: Option<EventSink>,
@@ -116,9 +126,40 @@ impl HostBuilder {
     }
 
     /// Uses this engine (share one between hosts to share compiled code).
-    /// Default: a new engine with default settings.
+    /// Its own artifact cache ([`EngineBuilder::artifact_cache`], none by
+    /// default) is the one used: [`HostBuilder::artifact_cache`] and
+    /// [`HostBuilder::no_artifact_cache`] then have no effect. Default: a
+    /// new engine with default settings and the artifact cache described
+    /// at [`HostBuilder::artifact_cache`].
+    ///
+    /// [`EngineBuilder::artifact_cache`]: crate::EngineBuilder::artifact_cache
     pub fn engine(mut self, engine: Engine) -> Self {
         self.engine = Some(engine);
+        self
+    }
+
+    /// Keeps compiled components in `dir` (its signing key in
+    /// `<dir>.key`, beside it), so that a component is compiled once, not
+    /// once per process: compiling takes from a tenth of a second to many
+    /// seconds (see the crate docs on debug builds), loading a cached one
+    /// a small fraction of that.
+    ///
+    /// Default: `artifacts/` beside a journal file opened for writing
+    /// (`<journal folder>/artifacts/` and `<journal folder>/artifacts.key`,
+    /// where the `cairn` CLI keeps them too); none for an in-memory
+    /// journal, and none for a [read-only](HostBuilder::read_only) one,
+    /// which writes nothing anywhere (it compiles what it loads in memory).
+    /// Ignored when an [engine](HostBuilder::engine) is given.
+    pub fn artifact_cache(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.artifacts = ArtifactsAt::Dir(dir.into());
+        self
+    }
+
+    /// Keeps no compiled components on disk: every process compiles each
+    /// component it loads. Ignored when an [engine](HostBuilder::engine)
+    /// is given.
+    pub fn no_artifact_cache(mut self) -> Self {
+        self.artifacts = ArtifactsAt::Off;
         self
     }
 
@@ -152,7 +193,18 @@ impl HostBuilder {
         };
         let engine = match self.engine {
             Some(engine) => engine,
-            None => Engine::new()?,
+            None => {
+                let artifacts = match self.artifacts {
+                    ArtifactsAt::Dir(dir) => Some(dir),
+                    ArtifactsAt::Off => None,
+                    ArtifactsAt::BesideJournal if self.read_only => None,
+                    ArtifactsAt::BesideJournal => journal.path().map(artifacts_beside),
+                };
+                match artifacts {
+                    Some(dir) => Engine::builder().artifact_cache(dir).build()?,
+                    None => Engine::new()?,
+                }
+            }
         };
         // A checkpoint granted the journal or the artifact cache could
         // rewrite history or forge compiled code (the cache's key is beside
@@ -180,6 +232,15 @@ impl HostBuilder {
     }
 }
 
+/// `artifacts/` in the journal's folder (the working folder for a bare
+/// file name), as the `cairn` CLI has it.
+fn artifacts_beside(journal: &Path) -> PathBuf {
+    journal
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .map_or_else(|| PathBuf::from("artifacts"), |p| p.join("artifacts"))
+}
+
 /// Runs flows of components and journals them.
 #[derive(Clone)]
 pub struct Host {
@@ -192,6 +253,7 @@ impl Host {
         HostBuilder {
             journal: JournalAt::Memory,
             engine: None,
+            artifacts: ArtifactsAt::BesideJournal,
             policy: Policy::default(),
             clock: Arc::new(SystemClock),
             events: None,
@@ -210,6 +272,12 @@ impl Host {
     /// The engine.
     pub fn engine(&self) -> &Engine {
         &self.runner.engine
+    }
+
+    /// The folder where compiled components are cached, or `None` if they
+    /// are not (see [`HostBuilder::artifact_cache`]).
+    pub fn artifact_dir(&self) -> Option<&Path> {
+        self.runner.engine.artifact_cache().map(|c| c.dir())
     }
 
     /// Loads a component file with this host's engine.
@@ -339,5 +407,24 @@ impl Host {
     /// host opened is returned.
     pub async fn sync(&self) -> Result<(), JournalError> {
         self.runner.journal.sync().await
+    }
+
+    /// Keeps `component`'s bytes in the journal (durably), so that it can
+    /// be found by hash after a restart ([`Client::component`]) before any
+    /// execution has run it. Running it does this too.
+    pub async fn store_component(&self, component: &Component) -> Result<(), JournalError> {
+        let entry = crate::journal::Entry::Component {
+            hash: component.hash(),
+            bytes: component.bytes(),
+        };
+        self.runner
+            .journal
+            .write(&[entry], crate::journal::Sync::Durable)
+            .await
+    }
+
+    /// The runner, for the background starts (`background.rs`).
+    pub(crate) fn runner(&self) -> &Arc<Runner> {
+        &self.runner
     }
 }

@@ -76,9 +76,37 @@
 //! // The fields exist but are private: only the runner makes a `FlowCtx`.
 //! let ctx = cairn_host::FlowCtx { shared: todo!(), exec: todo!() };
 //! ```
+//!
+//! # Compiled components, and debug builds
+//!
+//! Loading a component compiles it to native code with wasmtime's
+//! Cranelift. A host on a journal file keeps what it compiled in
+//! `artifacts/` beside the journal ([`HostBuilder::artifact_cache`] moves
+//! or turns it off; an [`Engine`] you give it keeps its own cache, if
+//! any), so a component is compiled once, not on every start of the
+//! program.
+//!
+//! That first compile is slow in a debug build of an embedding program,
+//! because Cranelift is then compiled without optimisations too: the
+//! 170 KB `hello` example takes about 8 s to compile in a default `dev`
+//! profile, 1.9 s with only `cranelift-codegen`, `regalloc2` and
+//! `wasmtime-cranelift` optimised, and 0.65 s with every dependency
+//! optimised (wasmtime 48 on a 2-core machine). So optimise the
+//! dependencies in the `Cargo.toml` of the workspace root (profiles
+//! elsewhere are ignored); your own crates stay quick to rebuild, and the
+//! dependencies are built once:
+//!
+//! ```toml
+//! [profile.dev.package."*"]
+//! opt-level = 2
+//! ```
+//!
+//! The same goes for a guest crate's integration tests, which load the
+//! component in a real host ([`testing`]).
 
 // Baselines for `cargo xtask bench`, outside the public API: only the
 // benchmark crate turns the feature on.
+mod background;
 #[cfg(feature = "bench")]
 #[doc(hidden)]
 pub mod bench;
@@ -103,8 +131,10 @@ mod runner;
 mod runtime;
 mod schema;
 mod selector;
+pub mod testing;
 mod timefmt;
 
+pub use background::Started;
 pub use client::{
     AttemptView, CallView, Client, ExecutionDetail, ExecutionFilter, ExecutionSummary, WaitView,
 };
@@ -121,7 +151,7 @@ pub use host::{Host, HostBuilder, OpenError};
 pub use host_flow::{Checkpoint, CheckpointError, FlowCtx, FlowError, HostFlow, Pending};
 pub use manifest::{CheckpointInfo, FlowInfo, Manifest};
 pub use model::{
-    AttemptOutcome, CallSource, CallStatus, ComponentHash, Divergence, ExecutionId,
+    AnswerSource, AttemptOutcome, CallSource, CallStatus, ComponentHash, Divergence, ExecutionId,
     ExecutionStatus, Failure, FailureKind, ParseHashError, Runtime, TrapKind,
 };
 pub use names::MAX_NAME_LEN;

@@ -234,6 +234,23 @@ pub enum CallSource {
     Overridden,
 }
 
+/// Where a durable wait's value came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum AnswerSource {
+    /// Supplied to this execution ([`crate::Host::answer`],
+    /// `cairn executions input`).
+    Answered,
+    /// Carried over from the source of a replay, which had this value for
+    /// the same wait (same name, question and schema) before the replay's
+    /// root.
+    Replayed,
+    /// Given with the replay request ([`crate::ReplayRequest::answer`],
+    /// `--answer`).
+    Overridden,
+}
+
 /// What stopped a trapped attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

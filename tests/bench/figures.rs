@@ -35,11 +35,22 @@ fn main() {
         .skip_while(|a| a != "--json")
         .nth(1)
         .map(PathBuf::from);
+    // `--only 1,9` measures those figures (and every baseline) only.
+    let only: Option<Vec<u32>> =
+        std::env::args()
+            .skip_while(|a| a != "--only")
+            .nth(1)
+            .map(|list| {
+                list.split(',')
+                    .filter_map(|n| n.trim().parse().ok())
+                    .collect()
+            });
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .expect("a runtime");
-    let rows = runtime.block_on(measure());
+    let wanted = |figure: u32| only.as_ref().is_none_or(|only| only.contains(&figure));
+    let rows = runtime.block_on(measure(&wanted));
     print(&rows);
     if let Some(path) = json_path {
         let rows: Vec<serde_json::Value> = rows
@@ -56,7 +67,7 @@ fn main() {
     }
 }
 
-async fn measure() -> Vec<Row> {
+async fn measure(wanted: &dyn Fn(u32) -> bool) -> Vec<Row> {
     let work = tempfile::tempdir().expect("a temporary folder");
     let engine = Engine::builder()
         .artifact_cache(cairn_tests::artifact_dir())
@@ -102,42 +113,172 @@ async fn measure() -> Vec<Row> {
     };
 
     // 4 and 8 first, so that the peak RSS is the fan-out's.
-    let rss_before = cairn_tests::peak_rss_kib();
-    let host = host_on("fan.redb", Durability::Immediate);
-    let took = timed(&host, &bench, "fan_out", r#"{"n": 10000}"#).await;
-    let throughput = 10_000.0 / took.as_secs_f64();
-    let share = throughput / parallel_fresh;
-    rows.push(Row {
-        figure: "4. map of 10,000 isolated, durable (calls/s)",
-        value: throughput,
-        unit: "calls/s",
-        baseline: format!("bare fresh calls on {cores} cores: {parallel_fresh:.0}/s"),
-        ratio: Some(share),
-        target: "≥ 0.5 of baseline".to_owned(),
-        pass: share >= 0.5,
-    });
-    let rss_after = cairn_tests::peak_rss_kib();
-    rows.push(Row {
-        figure: "8. peak RSS during figure 4",
-        value: rss_after as f64 / 1024.0,
-        unit: "MiB",
-        baseline: format!("before: {:.0} MiB", rss_before as f64 / 1024.0),
-        ratio: None,
-        target: "reported".to_owned(),
-        pass: true,
-    });
-    drop(host);
+    if wanted(4) || wanted(8) {
+        let rss_before = cairn_tests::peak_rss_kib();
+        let host = host_on("fan.redb", Durability::Immediate);
+        let took = timed(&host, &bench, "fan_out", r#"{"n": 10000}"#).await;
+        let throughput = 10_000.0 / took.as_secs_f64();
+        let share = throughput / parallel_fresh;
+        rows.push(Row {
+            figure: "4. map of 10,000 isolated, durable (calls/s)",
+            value: throughput,
+            unit: "calls/s",
+            baseline: format!("bare fresh calls on {cores} cores: {parallel_fresh:.0}/s"),
+            ratio: Some(share),
+            target: "≥ 0.5 of baseline".to_owned(),
+            pass: share >= 0.5,
+        });
+        let rss_after = cairn_tests::peak_rss_kib();
+        rows.push(Row {
+            figure: "8. peak RSS during figure 4",
+            value: rss_after as f64 / 1024.0,
+            unit: "MiB",
+            baseline: format!("before: {:.0} MiB", rss_before as f64 / 1024.0),
+            ratio: None,
+            target: "reported".to_owned(),
+            pass: true,
+        });
+        drop(host);
+    }
 
-    let host = host_on("seq.redb", Durability::Immediate);
-    let commits_before = host.journal_commits();
-    let took = timed(&host, &bench, "sequential_isolated", r#"{"n": 1000}"#).await;
-    let each = per_call(took, 1000);
+    if wanted(1) {
+        let host = host_on("seq.redb", Durability::Immediate);
+        rows.push(sequential_durable(&host, &engine, &bench, work.path()).await);
+        drop(host);
+    }
+
+    if wanted(2) || wanted(3) {
+        let host = host_on("seq-eventual.redb", Durability::Eventual);
+        let took = timed(&host, &bench, "sequential_isolated", r#"{"n": 1000}"#).await;
+        let each = per_call(took, 1000);
+        rows.push(Row {
+            figure: "2. sequential isolated, eventual (per call)",
+            value: us(each),
+            unit: "µs",
+            baseline: format!("fresh call: {:.1} µs", us(fresh)),
+            ratio: Some(ratio(each, fresh)),
+            target: "≤ 3".to_owned(),
+            pass: ratio(each, fresh) <= 3.0,
+        });
+        let took = timed(&host, &bench, "sequential_inline", r#"{"n": 10000}"#).await;
+        let each = per_call(took, 10_000);
+        rows.push(Row {
+            figure: "3. sequential inline, eventual (per call)",
+            value: us(each),
+            unit: "µs",
+            baseline: format!("live call: {:.2} µs", us(live)),
+            ratio: Some(ratio(each, live)),
+            target: "≤ 20 µs".to_owned(),
+            pass: us(each) <= 20.0,
+        });
+        drop(host);
+    }
+
+    if wanted(5) {
+        let host = host_on("replay.redb", Durability::Immediate);
+        let waiting = host
+            .run(&bench, "replayable", r#"{"n": 10000}"#)
+            .await
+            .expect("runs");
+        assert_eq!(waiting.status, ExecutionStatus::Waiting);
+        host.answer(waiting.id, "go", "true")
+            .await
+            .expect("answered");
+        let started = Instant::now();
+        let done = host.resume(waiting.id).await.expect("resumes");
+        let took = started.elapsed();
+        assert_eq!(done.status, ExecutionStatus::Completed);
+        let replayed = 10_000.0 / took.as_secs_f64();
+        rows.push(Row {
+            figure: "5. resume replaying 10,000 journaled calls",
+            value: replayed,
+            unit: "calls/s",
+            baseline: format!("bare commit: {:.1} µs", us(no_fsync)),
+            ratio: None,
+            target: "≥ 200,000 calls/s".to_owned(),
+            pass: replayed >= 200_000.0,
+        });
+        drop(host);
+    }
+
+    if wanted(6) {
+        let host = host_on("small.redb", Durability::Immediate);
+        let started = Instant::now();
+        for _ in 0..1000 {
+            let outcome = host.run(&bench, "single", "{}").await.expect("runs");
+            assert_eq!(outcome.status, ExecutionStatus::Completed);
+        }
+        let per_second = 1000.0 / started.elapsed().as_secs_f64();
+        let floor = 1.0 / (fresh + fsync * 3).as_secs_f64();
+        rows.push(Row {
+            figure: "6. small executions (1 checkpoint each), durable",
+            value: per_second,
+            unit: "executions/s",
+            baseline: format!("1 / (fresh call + 3 fsync commits): {floor:.0}/s"),
+            ratio: Some(per_second / floor),
+            target: "reported".to_owned(),
+            pass: true,
+        });
+        drop(host);
+    }
+
+    if wanted(9) {
+        let host = host_on("concurrent.redb", Durability::Immediate);
+        rows.push(concurrent_executions(&host, &engine, &bench, cores).await);
+        drop(host);
+    }
+
+    if wanted(7) {
+        rows.push(cli_run(work.path()));
+    }
+    rows.sort_by(|a, b| a.figure.cmp(b.figure));
+    rows
+}
+
+/// How many turns figure 1 takes, each a flow of [`TURN_CALLS`] calls
+/// beside as many rounds of its baseline.
+const TURNS: u32 = 10;
+
+/// The calls of each of figure 1's turns.
+const TURN_CALLS: u32 = 100;
+
+/// Figure 1: sequential durable isolated calls, against their physical
+/// limit: a bare fresh call, then a bare fsynced redb commit, in a loop
+/// (on a redb file kept open and warmed up, as the journal is). The loop
+/// keeps the rhythm of the real thing: this disk's fsyncs are several
+/// times slower back to back than spaced out by other work, and its
+/// latency swings by 10× within seconds when other tenants write, so the
+/// figure and its baseline are measured in alternating turns and the ratio
+/// is of the sums.
+async fn sequential_durable(host: &Host, engine: &Engine, bench: &Component, work: &Path) -> Row {
+    let input = r#"{"i":1}"#;
+    let bare = bare_db(work, "bare-fsync-1.redb");
+    let mut key = 0;
+    bare_commits(&bare, &mut key, true, COMMITS / 10);
+    let (mut flow, mut fresh, mut fsync) = (Duration::ZERO, Duration::ZERO, Duration::ZERO);
+    let mut commits = 0;
+    for _ in 0..TURNS {
+        for _ in 0..TURN_CALLS {
+            fresh += cairn_host::bench::fresh_instance_calls(engine, bench, "tick", input, 1).await;
+            fsync += bare_commits(&bare, &mut key, true, 1);
+        }
+        let n = format!(r#"{{"n": {TURN_CALLS}}}"#);
+        let commits_before = host.journal_commits();
+        flow += timed(host, bench, "sequential_isolated", &n).await;
+        // The execution's own two commits (created, ended) are not the
+        // calls'.
+        commits += host.journal_commits() - commits_before - 2;
+    }
+    let calls = TURNS * TURN_CALLS;
     eprintln!(
-        "bench: figure 1 took {:.2} commits per call",
-        (host.journal_commits() - commits_before) as f64 / 1000.0
+        "bench: figure 1 took {:.2} commits per call; its baseline: fresh call {:.0} µs, fsync commit {:.0} µs",
+        commits as f64 / f64::from(calls),
+        us(per_call(fresh, calls)),
+        us(per_call(fsync, calls)),
     );
-    let limit = fresh + fsync;
-    rows.push(Row {
+    let each = per_call(flow, calls);
+    let limit = per_call(fresh + fsync, calls);
+    Row {
         figure: "1. sequential isolated, durable (per call)",
         value: us(each),
         unit: "µs",
@@ -145,81 +286,78 @@ async fn measure() -> Vec<Row> {
         ratio: Some(ratio(each, limit)),
         target: "≤ 1.3".to_owned(),
         pass: ratio(each, limit) <= 1.3,
-    });
-    drop(host);
-
-    let host = host_on("seq-eventual.redb", Durability::Eventual);
-    let took = timed(&host, &bench, "sequential_isolated", r#"{"n": 1000}"#).await;
-    let each = per_call(took, 1000);
-    rows.push(Row {
-        figure: "2. sequential isolated, eventual (per call)",
-        value: us(each),
-        unit: "µs",
-        baseline: format!("fresh call: {:.1} µs", us(fresh)),
-        ratio: Some(ratio(each, fresh)),
-        target: "≤ 3".to_owned(),
-        pass: ratio(each, fresh) <= 3.0,
-    });
-    let took = timed(&host, &bench, "sequential_inline", r#"{"n": 10000}"#).await;
-    let each = per_call(took, 10_000);
-    rows.push(Row {
-        figure: "3. sequential inline, eventual (per call)",
-        value: us(each),
-        unit: "µs",
-        baseline: format!("live call: {:.2} µs", us(live)),
-        ratio: Some(ratio(each, live)),
-        target: "≤ 20 µs".to_owned(),
-        pass: us(each) <= 20.0,
-    });
-    drop(host);
-
-    let host = host_on("replay.redb", Durability::Immediate);
-    let waiting = host
-        .run(&bench, "replayable", r#"{"n": 10000}"#)
-        .await
-        .expect("runs");
-    assert_eq!(waiting.status, ExecutionStatus::Waiting);
-    host.answer(waiting.id, "go", "true")
-        .await
-        .expect("answered");
-    let started = Instant::now();
-    let done = host.resume(waiting.id).await.expect("resumes");
-    let took = started.elapsed();
-    assert_eq!(done.status, ExecutionStatus::Completed);
-    let replayed = 10_000.0 / took.as_secs_f64();
-    rows.push(Row {
-        figure: "5. resume replaying 10,000 journaled calls",
-        value: replayed,
-        unit: "calls/s",
-        baseline: format!("bare commit: {:.1} µs", us(no_fsync)),
-        ratio: None,
-        target: "≥ 200,000 calls/s".to_owned(),
-        pass: replayed >= 200_000.0,
-    });
-    drop(host);
-
-    let host = host_on("small.redb", Durability::Immediate);
-    let started = Instant::now();
-    for _ in 0..1000 {
-        let outcome = host.run(&bench, "single", "{}").await.expect("runs");
-        assert_eq!(outcome.status, ExecutionStatus::Completed);
     }
-    let per_second = 1000.0 / started.elapsed().as_secs_f64();
-    let floor = 1.0 / (fresh + fsync * 3).as_secs_f64();
-    rows.push(Row {
-        figure: "6. small executions (1 checkpoint each), durable",
+}
+
+/// How many tasks submit executions at once in figure 9.
+const SUBMITTERS: usize = 64;
+
+/// How long figure 9 counts executions, after a warm-up.
+const CONCURRENT_FOR: Duration = Duration::from_secs(3);
+
+/// Figure 9: small durable executions (the `single` flow: one isolated
+/// checkpoint) per second through the library, [`SUBMITTERS`] tasks each
+/// running one after another on one host. Each execution needs three
+/// durable commits in a row (created, its call completed, ended), so the
+/// figure depends on commits being shared across executions.
+///
+/// The baseline is what wasmtime alone does with the same cores: an
+/// execution instantiates the component twice (its flow's store, then its
+/// checkpoint's fresh store), so at best it runs at half the rate of bare
+/// fresh calls on every core. Shared fsyncs cost next to no CPU, so this,
+/// not the disk, is the limit a perfect runner would reach. It is measured
+/// right before and right after the figure, and the mean is used.
+async fn concurrent_executions(
+    host: &Host,
+    engine: &Engine,
+    bench: &Component,
+    cores: usize,
+) -> Row {
+    let run_for = |duration: Duration| {
+        let deadline = Instant::now() + duration;
+        let tasks: Vec<_> = (0..SUBMITTERS)
+            .map(|_| {
+                let (host, bench) = (host.clone(), bench.clone());
+                tokio::spawn(async move {
+                    let mut done = 0u64;
+                    while Instant::now() < deadline {
+                        let outcome = host.run(&bench, "single", "{}").await.expect("runs");
+                        assert_eq!(outcome.status, ExecutionStatus::Completed);
+                        done += 1;
+                    }
+                    done
+                })
+            })
+            .collect();
+        async move {
+            let mut done = 0;
+            for task in tasks {
+                done += task.await.expect("joined");
+            }
+            done
+        }
+    };
+    run_for(Duration::from_millis(500)).await;
+    let fresh_before = parallel_fresh_throughput(engine, bench, cores).await;
+    let commits_before = host.journal_commits();
+    let started = Instant::now();
+    let done = run_for(CONCURRENT_FOR).await;
+    let per_second = done as f64 / started.elapsed().as_secs_f64();
+    eprintln!(
+        "bench: figure 9 ran {done} executions, {:.3} commits per execution",
+        (host.journal_commits() - commits_before) as f64 / done.max(1) as f64
+    );
+    let fresh_after = parallel_fresh_throughput(engine, bench, cores).await;
+    let limit = (fresh_before + fresh_after) / 4.0;
+    Row {
+        figure: "9. executions/s, 64 concurrent submitters, durable",
         value: per_second,
         unit: "executions/s",
-        baseline: format!("1 / (fresh call + 3 fsync commits): {floor:.0}/s"),
-        ratio: Some(per_second / floor),
-        target: "reported".to_owned(),
-        pass: true,
-    });
-    drop(host);
-
-    rows.push(cli_run(work.path()));
-    rows.sort_by(|a, b| a.figure.cmp(b.figure));
-    rows
+        baseline: format!("bare fresh calls on all cores / 2: {limit:.0}/s"),
+        ratio: Some(per_second / limit),
+        target: "≥ 5,000/s".to_owned(),
+        pass: per_second >= 5_000.0,
+    }
 }
 
 /// Figure 7: `cairn run` of the hello example, start to exit, warm cache.
@@ -294,16 +432,28 @@ async fn parallel_fresh_throughput(engine: &Engine, component: &Component, tasks
 }
 
 fn redb_commits(dir: &Path, fsync: bool) -> Duration {
-    let path = dir.join(if fsync {
-        "bare-fsync.redb"
-    } else {
-        "bare.redb"
-    });
-    let db = redb::Database::create(&path).expect("redb");
+    let db = bare_db(
+        dir,
+        if fsync {
+            "bare-fsync.redb"
+        } else {
+            "bare.redb"
+        },
+    );
+    bare_commits(&db, &mut 0, fsync, COMMITS)
+}
+
+/// The bare redb file of a baseline.
+fn bare_db(dir: &Path, name: &str) -> redb::Database {
+    redb::Database::create(dir.join(name)).expect("redb")
+}
+
+/// `n` commits of one small record each into `db`, at keys from `key` on.
+fn bare_commits(db: &redb::Database, key: &mut u64, fsync: bool, n: u32) -> Duration {
     let table: redb::TableDefinition<u64, &[u8]> = redb::TableDefinition::new("t");
     let record = [7u8; 96];
     let started = Instant::now();
-    for i in 0..u64::from(COMMITS) {
+    for _ in 0..n {
         let mut txn = db.begin_write().expect("txn");
         let durability = if fsync {
             redb::Durability::Immediate
@@ -313,9 +463,10 @@ fn redb_commits(dir: &Path, fsync: bool) -> Duration {
         txn.set_durability(durability).expect("durability");
         txn.open_table(table)
             .expect("table")
-            .insert(i, &record[..])
+            .insert(*key, &record[..])
             .expect("insert");
         txn.commit().expect("commit");
+        *key += 1;
     }
     started.elapsed()
 }

@@ -1,7 +1,8 @@
 //! The `cairn` binary as a user runs it: output on stdout, progress on
 //! stderr, and the exit codes of DESIGN §3.4.
 
-use std::process::Output;
+use std::path::Path;
+use std::process::{Command, Output};
 
 use crate::guests;
 use cairn_tests::{cairn, guest, temp};
@@ -208,7 +209,7 @@ fn unknown_flows_and_bad_inputs_exit_2() {
             "bad input",
         ),
         (vec!["executions", "show", "99"], "no execution 99"),
-        (vec!["--memory", "12 parsecs", "run", probe], "size"),
+        (vec!["run", probe, "--memory", "12 parsecs"], "size"),
     ] {
         let out = run(dir.path(), &args);
         assert_eq!(code(&out), 2, "{args:?}: {}", text(&out.stderr));
@@ -305,11 +306,11 @@ fn a_policy_file_sets_the_sandbox_and_flags_override_it() {
     let out = run(
         dir.path(),
         &[
-            "--policy",
-            policy,
             "--json",
             "run",
             env.to_str().expect("utf8"),
+            "--policy",
+            policy,
         ],
     );
     assert_eq!(code(&out), 0, "{}", text(&out.stderr));
@@ -324,13 +325,13 @@ fn a_policy_file_sets_the_sandbox_and_flags_override_it() {
     let out = run(
         dir.path(),
         &[
+            "--json",
+            "run",
+            spin.to_str().expect("utf8"),
             "--policy",
             policy,
             "--fuel",
             "1000000",
-            "--json",
-            "run",
-            spin.to_str().expect("utf8"),
         ],
     );
     assert_eq!(code(&out), 1);
@@ -346,20 +347,20 @@ fn a_policy_file_sets_the_sandbox_and_flags_override_it() {
     let out = run(
         dir.path(),
         &[
-            "--policy",
-            bad.to_str().expect("utf8"),
             "run",
             spin.to_str().expect("utf8"),
+            "--policy",
+            bad.to_str().expect("utf8"),
         ],
     );
     assert_eq!(code(&out), 2, "{}", text(&out.stderr));
     let missing = run(
         dir.path(),
         &[
-            "--allow-dir",
-            "/no/such/folder:/data",
             "run",
             spin.to_str().expect("utf8"),
+            "--allow-dir",
+            "/no/such/folder:/data",
         ],
     );
     assert_eq!(code(&missing), 2);
@@ -556,7 +557,7 @@ fn files_the_cli_reads_must_be_regular_and_bounded() {
             "not a regular file",
         ),
         (
-            vec!["--policy", "/dev/zero", "run", probe, "--flow", "sum"],
+            vec!["run", probe, "--flow", "sum", "--policy", "/dev/zero"],
             "not a regular file",
         ),
     ] {
@@ -578,7 +579,7 @@ fn files_the_cli_reads_must_be_regular_and_bounded() {
             for args in [
                 vec!["run", fifo],
                 vec!["run", probe, "--flow", "sum", "--input-file", fifo],
-                vec!["--policy", fifo, "inspect", probe],
+                vec!["run", probe, "--flow", "sum", "--policy", fifo],
             ] {
                 let out = run(dir.path(), &args);
                 assert_eq!(code(&out), 2, "{args:?}: {}", text(&out.stderr));
@@ -615,7 +616,10 @@ fn files_the_cli_reads_must_be_regular_and_bounded() {
             ],
             "64MiB",
         ),
-        (vec!["--policy", policy.as_str(), "inspect", probe], "1MiB"),
+        (
+            vec!["run", probe, "--flow", "sum", "--policy", policy.as_str()],
+            "1MiB",
+        ),
     ] {
         let out = run(dir.path(), &args);
         assert_eq!(code(&out), 2, "{args:?}: {}", text(&out.stderr));
@@ -643,7 +647,7 @@ fn numbers_out_of_range_exit_2_with_the_range() {
         ("--max-output", "0", "from 1B to 1GiB"),
         ("--log-bytes", "1GiB", "from 0B to 64MiB"),
     ] {
-        let args = [flag, value, "run", probe, "--flow", "sum"];
+        let args = ["run", probe, "--flow", "sum", flag, value];
         let out = run(dir.path(), &args);
         assert_eq!(code(&out), 2, "{args:?}: {}", text(&out.stderr));
         assert!(
@@ -661,12 +665,12 @@ fn numbers_out_of_range_exit_2_with_the_range() {
         let policy = dir.path().join("policy.toml");
         std::fs::write(&policy, format!("{line}\n")).expect("write");
         let args = [
-            "--policy",
-            policy.to_str().expect("utf8"),
             "run",
             probe,
             "--flow",
             "sum",
+            "--policy",
+            policy.to_str().expect("utf8"),
         ];
         let out = run(dir.path(), &args);
         assert_eq!(code(&out), 2, "{line}: {}", text(&out.stderr));
@@ -679,25 +683,59 @@ fn numbers_out_of_range_exit_2_with_the_range() {
     assert!(!dir.path().join("journal.redb").exists());
 }
 
+/// `cairn` with no `--journal` (so the default `.cairn/journal.redb`,
+/// relative to `cwd`), sharing the run's artifact cache.
+fn cairn_in(cwd: &Path) -> Command {
+    let mut command = Command::new(cairn_tests::cairn_bin());
+    command
+        .current_dir(cwd)
+        .env("CAIRN_ARTIFACTS", cairn_tests::artifact_dir())
+        .env_remove("CAIRN_JOURNAL");
+    command
+}
+
 #[test]
 fn commands_on_a_missing_journal_exit_2_and_create_nothing() {
     let dir = temp();
+    let missing = dir.path().join("no such folder/journal.redb");
+    let missing = missing.to_str().expect("utf8");
     for args in [
         vec!["executions", "list"],
         vec!["executions", "show", "1"],
         vec!["executions", "logs", "1"],
         vec!["executions", "input", "1", "--wait", "w", "--value", "1"],
+        vec![
+            "executions",
+            "input",
+            "1",
+            "--wait",
+            "w",
+            "--value",
+            "1",
+            "--resume",
+        ],
         vec!["executions", "cancel", "1"],
         vec!["executions", "resume", "1"],
         vec!["executions", "replay", "1"],
     ] {
-        let out = run(dir.path(), &args);
-        assert_eq!(code(&out), 2, "{args:?}: {}", text(&out.stderr));
-        assert!(
-            text(&out.stderr).contains("no journal at"),
-            "{args:?}: {}",
-            text(&out.stderr)
-        );
+        // The default journal, and one named by --journal.
+        let default = cairn_in(dir.path()).args(&args).output().expect("cairn");
+        let named = cairn_in(dir.path())
+            .args(["--journal", missing])
+            .args(&args)
+            .output()
+            .expect("cairn");
+        for (out, path) in [(default, ".cairn/journal.redb"), (named, missing)] {
+            assert_eq!(code(&out), 2, "{args:?}: {}", text(&out.stderr));
+            assert!(
+                text(&out.stderr).contains(&format!("no journal at {path}")),
+                "{args:?}: {}",
+                text(&out.stderr)
+            );
+        }
+        assert!(!dir.path().join(".cairn").exists(), "{args:?}");
+        assert!(!Path::new(missing).exists(), "{args:?}");
+        assert!(!dir.path().join("no such folder").exists(), "{args:?}");
     }
     assert_eq!(
         std::fs::read_dir(dir.path()).expect("the folder").count(),
@@ -756,8 +794,25 @@ fn guest_limits_are_policy_flags_and_a_flow_past_one_exits_1() {
         code(&out)
     };
     assert_eq!((map("10"), map("11")), (0, 1));
-    let zero = run(dir.path(), &["executions", "list", "--max-waits", "0"]);
+    let zero = run(
+        dir.path(),
+        &[
+            "run",
+            forged,
+            "--flow",
+            "map",
+            "--input",
+            r#"{"n": 1}"#,
+            "--max-waits",
+            "0",
+        ],
+    );
     assert_eq!(code(&zero), 2, "a zero limit is refused");
+    assert!(
+        text(&zero.stderr).contains("a count limit must be from 1"),
+        "{}",
+        text(&zero.stderr)
+    );
 }
 
 /// The char offsets where each of `header`'s column names start.
@@ -942,4 +997,371 @@ fn raw_prints_a_string_output_as_its_text() {
         "{}",
         text(&sum.stdout)
     );
+}
+
+/// Every flag that sets what the code a command runs may use.
+const POLICY_FLAGS: [&str; 17] = [
+    "--fuel",
+    "--memory",
+    "--timeout",
+    "--allow-http",
+    "--allow-env",
+    "--max-output",
+    "--max-calls",
+    "--max-map-items",
+    "--max-pending",
+    "--max-waits",
+    "--max-held",
+    "--max-message",
+    "--log-bytes",
+    "--stack",
+    "--policy",
+    "--allow-dir",
+    "--durability",
+];
+
+#[test]
+fn policy_flags_belong_to_the_commands_that_run_code() {
+    let dir = temp();
+    let help = |command: &[&str]| {
+        let out = run(dir.path(), &[command, &["--help"]].concat());
+        assert_eq!(code(&out), 0, "{command:?}: {}", text(&out.stderr));
+        text(&out.stdout)
+    };
+    for command in [
+        &["run"][..],
+        &["executions", "resume"],
+        &["executions", "replay"],
+        // For `--resume`.
+        &["executions", "input"],
+    ] {
+        let help = help(command);
+        for flag in POLICY_FLAGS {
+            assert!(help.contains(flag), "{command:?} lacks {flag}: {help}");
+        }
+    }
+    for command in [
+        &["executions", "list"][..],
+        &["executions", "show"],
+        &["executions", "logs"],
+        &["executions", "cancel"],
+        &["inspect"],
+    ] {
+        let help = help(command);
+        for flag in POLICY_FLAGS {
+            // `describe` runs in the engine, whose stack is the one setting
+            // that reaches it.
+            if command == ["inspect"] && flag == "--stack" {
+                assert!(help.contains(flag), "{help}");
+                continue;
+            }
+            assert!(!help.contains(flag), "{command:?} offers {flag}: {help}");
+        }
+    }
+
+    let probe = guest(guests::PROBE);
+    let probe = probe.to_str().expect("utf8");
+    for args in [
+        vec!["executions", "list", "--fuel", "1"],
+        vec!["executions", "show", "1", "--memory", "64MiB"],
+        vec!["inspect", probe, "--policy", "policy.toml"],
+        // Before the command, as they were once taken.
+        vec!["--fuel", "1", "run", probe, "--flow", "sum"],
+    ] {
+        let out = run(dir.path(), &args);
+        assert_eq!(code(&out), 2, "{args:?}: {}", text(&out.stderr));
+        assert!(
+            text(&out.stderr).contains("unexpected argument"),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+    }
+    assert!(!dir.path().join("journal.redb").exists());
+
+    let sum = ["run", probe, "--flow", "sum", "--input", r#"{"a":1,"b":2}"#];
+    let out = run(
+        dir.path(),
+        &[&sum[..], &["--fuel", "1000000", "--json"]].concat(),
+    );
+    assert_eq!(code(&out), 0, "{}", text(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(json["calls"][0]["attempts"][0]["policy"]["fuel"], 1_000_000);
+    let inspect = run(dir.path(), &["inspect", probe, "--stack", "1MiB"]);
+    assert_eq!(code(&inspect), 0, "{}", text(&inspect.stderr));
+    // `input` runs nothing without --resume: a policy flag there would be
+    // ignored, so it is refused.
+    let out = run(
+        dir.path(),
+        &[
+            "executions",
+            "input",
+            "1",
+            "--wait",
+            "w",
+            "--value",
+            "1",
+            "--fuel",
+            "5",
+        ],
+    );
+    assert_eq!(code(&out), 2, "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("--fuel sets what the resumed execution may use"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+/// Runs `command` as a shell would run a line pasted from cairn's output,
+/// in `cwd`, with this build's `cairn` first on the PATH.
+fn paste(cwd: &Path, command: &str) -> Output {
+    let bin = cairn_tests::cairn_bin();
+    let bin_dir = bin.parent().expect("a folder");
+    let path = std::env::join_paths(std::iter::once(bin_dir.to_path_buf()).chain(
+        std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()),
+    ))
+    .expect("a PATH");
+    Command::new("sh")
+        .arg("-c")
+        .arg(command)
+        .current_dir(cwd)
+        .env("PATH", path)
+        .env("CAIRN_ARTIFACTS", cairn_tests::artifact_dir())
+        .env_remove("CAIRN_JOURNAL")
+        .output()
+        .expect("sh starts")
+}
+
+/// The command after `label` on a line of `stderr`.
+fn hint(stderr: &str, label: &str) -> String {
+    stderr
+        .lines()
+        .find_map(|l| l.trim_start().strip_prefix(label))
+        .unwrap_or_else(|| panic!("no `{label}` line in {stderr}"))
+        .trim()
+        .to_owned()
+}
+
+#[test]
+fn suggested_commands_paste_back_with_the_journal_and_the_policy() {
+    let dir = temp();
+    // Spaces, a quote and a `$` a shell would expand.
+    let odd = dir.path().join("it's my $HOME");
+    std::fs::create_dir_all(&odd).expect("a folder");
+    let journal = odd.join("my journal.redb");
+    let cwd = dir.path().join("elsewhere");
+    std::fs::create_dir_all(&cwd).expect("a folder");
+    let probe = guest(guests::PROBE);
+    let probe = probe.to_str().expect("utf8");
+    let cairn = |args: &[&str]| {
+        cairn_in(&cwd)
+            .arg("--journal")
+            .arg(&journal)
+            .args(args)
+            .output()
+            .expect("cairn starts")
+    };
+
+    let input = r#"{"question": "how many?"}"#;
+    let policy = ["--max-waits", "5", "--timeout", "30s"];
+    let out = cairn(
+        &[
+            &["run", probe, "--flow", "ask", "--input", input][..],
+            &policy,
+        ]
+        .concat(),
+    );
+    assert_eq!(code(&out), 3, "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    let answer = hint(&stderr, "answer:");
+    let then = hint(&stderr, "then:");
+    assert!(
+        answer.starts_with("cairn --journal '") && answer.contains("my journal.redb'"),
+        "{answer}"
+    );
+    // The resume runs under the policy the run had.
+    assert!(
+        then.ends_with("executions resume 1 --timeout 30s --max-waits 5"),
+        "{then}"
+    );
+    let out = paste(&cwd, &answer.replace("'<JSON>'", "21"));
+    assert_eq!(code(&out), 0, "{answer}: {}", text(&out.stderr));
+    let out = paste(&cwd, &then);
+    assert_eq!(code(&out), 0, "{then}: {}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "44\n", "(1 + 1) + (21 + 21)");
+
+    // A failure suggests its resume the same way.
+    let out = cairn(&["run", probe, "--flow", "retrying"]);
+    assert_eq!(code(&out), 1, "{}", text(&out.stderr));
+    let resume = hint(&text(&out.stderr), "resume:");
+    let out = paste(&cwd, &resume);
+    assert_eq!(code(&out), 1, "{resume}: {}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("execution 2 resumed"),
+        "{resume}: {}",
+        text(&out.stderr)
+    );
+    assert!(
+        !cwd.join(".cairn").exists(),
+        "every command used the journal"
+    );
+}
+
+#[test]
+fn input_with_resume_answers_and_continues_in_one_step() {
+    let dir = temp();
+    let approval = guest(guests::APPROVAL);
+    let approval = approval.to_str().expect("utf8");
+    let out = run(
+        dir.path(),
+        &["run", approval, "--input", r#"{"topic": "durable flows"}"#],
+    );
+    assert_eq!(code(&out), 3, "{}", text(&out.stderr));
+    let input = |value: &str| {
+        run(
+            dir.path(),
+            &[
+                "executions",
+                "input",
+                "1",
+                "--wait",
+                "approve",
+                "--value",
+                value,
+                "--resume",
+            ],
+        )
+    };
+    // A value the schema refuses: nothing is stored and nothing runs.
+    let out = input(r#"{"approved": "yes", "reviewer": "ada"}"#);
+    assert_eq!(code(&out), 2, "{}", text(&out.stderr));
+    assert!(
+        !text(&out.stderr).contains("resumed"),
+        "{}",
+        text(&out.stderr)
+    );
+    let show = run(dir.path(), &["--json", "executions", "show", "1"]);
+    let json: serde_json::Value = serde_json::from_slice(&show.stdout).expect("json");
+    assert_eq!(json["status"], "waiting");
+
+    let out = input(r#"{"approved": true, "reviewer": "ada"}"#);
+    assert_eq!(code(&out), 0, "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("stored the value of `approve`"), "{stderr}");
+    assert!(stderr.contains("execution 1 resumed"), "{stderr}");
+    assert!(stderr.contains("execution 1 completed"), "{stderr}");
+    let output: serde_json::Value = serde_json::from_slice(&out.stdout).expect("the output");
+    assert!(
+        output.as_str().is_some_and(|o| o.starts_with("published ")),
+        "{output}"
+    );
+    // Answered already: refused like `input` alone, exit 2.
+    let out = input(r#"{"approved": false, "reviewer": "bob"}"#);
+    assert_eq!(code(&out), 2, "{}", text(&out.stderr));
+}
+
+/// Starts `cairn run` of the probe's `steps` flow (two steps, each long
+/// enough to be interrupted), sends `signal` with `kill` once the first step
+/// is journaled, and returns what the process said and its status.
+#[cfg(unix)]
+fn interrupt_a_run(dir: &Path, grant: &str, signal: &str) -> (Output, String) {
+    use std::io::BufRead as _;
+
+    let probe = guest(guests::PROBE);
+    let mut child = cairn(dir)
+        .args(["run", "--flow", "steps", "--allow-dir", grant, "--input"])
+        .arg(r#"{"count": 2, "work": 100000000}"#)
+        .arg(&probe)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("cairn starts");
+    let stderr = child.stderr.take().expect("piped");
+    let (lines, progress) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        let mut all = String::new();
+        for line in std::io::BufReader::new(stderr).lines() {
+            let line = line.expect("stderr is text");
+            all.push_str(&line);
+            all.push('\n');
+            let _ = lines.send(line);
+        }
+        all
+    });
+    // A completed call's line is printed after its record is durable.
+    loop {
+        let line = progress
+            .recv_timeout(std::time::Duration::from_secs(120))
+            .expect("the first step completes");
+        if line.contains("✓ step ") {
+            break;
+        }
+    }
+    let killed = Command::new("kill")
+        .args([signal, &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(killed.success());
+    let out = child.wait_with_output().expect("cairn ends");
+    let stderr = reader.join().expect("the reader ends");
+    (out, stderr)
+}
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_leaves_the_execution_running_and_says_how_to_resume_it() {
+    let dir = temp();
+    let marks = cairn_tests::marks(dir.path());
+    let grant = format!("{}:/marks", marks.display());
+    let journal = dir.path().join("journal.redb");
+    let (out, stderr) = interrupt_a_run(dir.path(), &grant, "-INT");
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(out.stdout.is_empty(), "no output: the flow did not end");
+    assert!(
+        stderr.contains(
+            "cairn: interrupted by SIGINT: execution 1 stays `running` in the journal; the calls it completed are kept"
+        ),
+        "{stderr}"
+    );
+    let resume = hint(&stderr, "resume:");
+    assert_eq!(
+        resume,
+        format!(
+            "cairn --journal {} executions resume 1 --allow-dir {grant}",
+            journal.display()
+        )
+    );
+    let show = run(dir.path(), &["--json", "executions", "show", "1"]);
+    let json: serde_json::Value = serde_json::from_slice(&show.stdout).expect("json");
+    assert_eq!(json["status"], "running");
+    assert_eq!(json["calls"][0]["status"], "completed", "{json}");
+
+    let out = paste(dir.path(), &resume);
+    assert_eq!(code(&out), 0, "{resume}: {}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "1\n", "0*0 + 1*1");
+    assert_eq!(
+        cairn_tests::count_marks(&marks, "step-0"),
+        1,
+        "the completed step did not run again"
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn sigterm_stops_a_run_with_status_143_and_it_resumes() {
+    let dir = temp();
+    let marks = cairn_tests::marks(dir.path());
+    let grant = format!("{}:/marks", marks.display());
+    let (out, stderr) = interrupt_a_run(dir.path(), &grant, "-TERM");
+    assert_eq!(out.status.code(), Some(143), "{stderr}");
+    assert!(
+        stderr.contains("interrupted by SIGTERM: execution 1 stays `running`"),
+        "{stderr}"
+    );
+    let resumed = run(
+        dir.path(),
+        &["executions", "resume", "1", "--allow-dir", &grant],
+    );
+    assert_eq!(code(&resumed), 0, "{}", text(&resumed.stderr));
+    assert_eq!(cairn_tests::count_marks(&marks, "step-0"), 1);
 }

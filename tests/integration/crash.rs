@@ -62,9 +62,9 @@ impl Scenario {
     fn run_command(self, dir: &Path) -> Command {
         let mut command = cairn(dir);
         command
+            .arg("run")
             .arg("--allow-dir")
             .arg(format!("{}:/marks", marks(dir).display()))
-            .arg("run")
             .arg(guest(guests::PROBE))
             .args(["--flow", self.flow, "--input"])
             .arg(format!(
@@ -228,9 +228,9 @@ fn check_trial(scenario: Scenario, dir: &Path, trial: usize) -> u64 {
 
     // Resume it the way a user would.
     let resumed = cairn(dir)
+        .args(["executions", "resume", &id.to_string()])
         .arg("--allow-dir")
         .arg(format!("{}:/marks", marks.display()))
-        .args(["executions", "resume", &id.to_string()])
         .output()
         .expect("cairn resumes");
     assert!(
@@ -325,7 +325,7 @@ fn sigkill_during_an_eventual_run_loses_at_most_its_last_moments() {
     let command = |dir: &Path, n: u64| {
         let mut command = cairn(dir);
         command
-            .args(["--durability", "eventual", "run"])
+            .args(["run", "--durability", "eventual"])
             .arg(guest(guests::BENCH))
             .args(["--flow", "sequential_inline", "--input"])
             .arg(format!(r#"{{"n": {n}}}"#))

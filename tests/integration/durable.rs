@@ -42,7 +42,11 @@ async fn resume_reuses_completed_calls_and_gives_the_failed_one_new_attempts() {
     let detail = cairn_tests::detail(&host, first.id).await;
     let gate = &detail.calls[1];
     assert_eq!(gate.status, CallStatus::Completed);
-    let attempts: Vec<(u32, &str)> = gate.attempts.iter().map(|a| (a.n, a.status)).collect();
+    let attempts: Vec<(u32, &str)> = gate
+        .attempts
+        .iter()
+        .map(|a| (a.n, a.status.as_str()))
+        .collect();
     assert_eq!(
         attempts,
         [(1, "failed"), (2, "ok")],
@@ -451,7 +455,7 @@ async fn eventual_durability_on_a_full_disk_fails_the_run_instead_of_completing(
             .arg(dir.join("journal.redb"))
             .env("CAIRN_ARTIFACTS", cairn_tests::artifact_dir())
             .env_remove("CAIRN_JOURNAL")
-            .args(["--durability", "eventual", "run"])
+            .args(["run", "--durability", "eventual"])
             .arg(guest(guests::BENCH))
             .args(["--flow", "sequential_inline", "--input"]);
         command

@@ -168,7 +168,11 @@ async fn a_failed_host_flow_resumes_in_a_new_host_reusing_completed_calls() {
     );
     assert_eq!(count_marks(&marks, "gate"), 2);
     let gate = &detail(&host, id).await.calls[1];
-    let attempts: Vec<(u32, &str)> = gate.attempts.iter().map(|a| (a.n, a.status)).collect();
+    let attempts: Vec<(u32, &str)> = gate
+        .attempts
+        .iter()
+        .map(|a| (a.n, a.status.as_str()))
+        .collect();
     assert_eq!(
         attempts,
         [(1, "failed"), (2, "ok")],

@@ -10,7 +10,9 @@ mod guests {
 }
 
 mod cli;
+mod cli_views;
 mod crash;
+mod docs;
 mod durable;
 mod embed;
 mod examples;
@@ -20,4 +22,6 @@ mod host_flows;
 mod journal;
 mod replay;
 mod sandbox;
+mod serve;
+mod testing_helper;
 mod zoo;

@@ -59,9 +59,13 @@ async fn run(policy: Policy, zoo: Guest, input: &str) -> (Outcome, ExecutionDeta
 }
 
 /// The first call's only attempt: its status, trap kind and message.
-fn attempt(detail: &ExecutionDetail) -> (&'static str, Option<TrapKind>, String) {
+fn attempt(detail: &ExecutionDetail) -> (&str, Option<TrapKind>, String) {
     let a = &detail.calls[0].attempts[0];
-    (a.status, a.trap, a.error.clone().unwrap_or_default())
+    (
+        a.status.as_str(),
+        a.trap,
+        a.error.clone().unwrap_or_default(),
+    )
 }
 
 async fn trapped(policy: Policy, zoo: Guest) -> (TrapKind, String) {

@@ -120,8 +120,11 @@ fn test() -> Result {
     // The tests run these binaries as real processes.
     cargo(&["build", "-p", "cairn-cli", "-p", "cairn-embed"])?;
     let mut args = vec!["test", "--workspace", "--no-fail-fast"];
+    // The examples' own native tests (`cairn_guest::testing`) run; the test
+    // guests have none, so building them natively would only cost time.
     let guests = guest_crates()?;
-    for guest in &guests {
+    let examples = examples()?;
+    for guest in guests.iter().filter(|g| !examples.contains(g)) {
         args.extend(["--exclude", guest.as_str()]);
     }
     cargo_test(&args)
@@ -212,6 +215,17 @@ fn guest_crates() -> Result<Vec<String>> {
         names.extend(found);
     }
     Ok(names)
+}
+
+/// The guest crates under `examples/`.
+fn examples() -> Result<Vec<String>> {
+    let entries =
+        std::fs::read_dir(root().join("examples")).map_err(|e| format!("examples: {e}"))?;
+    Ok(entries
+        .filter_map(|entry| std::fs::read_to_string(entry.ok()?.path().join("Cargo.toml")).ok())
+        .filter(|manifest| manifest.contains("\"cdylib\""))
+        .filter_map(|manifest| package_name(&manifest))
+        .collect())
 }
 
 fn package_name(manifest: &str) -> Option<String> {

@@ -49,3 +49,55 @@ fn hello(name: String) -> Result<Greeting, Error> {
     let words = count_words(text.clone())?;
     Ok(Greeting { text, words })
 }
+
+#[cfg(test)]
+mod tests {
+    //! Native tests: `cargo test -p hello` runs the flow and its
+    //! checkpoints as plain functions (see `cairn_guest::testing`).
+
+    use cairn_guest::testing::{FlowTest, json};
+
+    use super::*;
+
+    #[test]
+    fn the_flow_greets_loudly_in_three_calls() {
+        let run = FlowTest::new().run(|| hello("world".to_owned()));
+        let greeting = run.output.as_ref().expect("the flow completes");
+        assert_eq!(greeting.text, "HELLO, WORLD, FROM A DURABLE FLOW!");
+        assert_eq!(greeting.words, 6);
+        assert_eq!(run.call_ids(), ["greet", "shout", "count_words"]);
+        assert_eq!(run.calls[0].input, json!({"name": "world"}));
+        assert_eq!(
+            run.call("shout").map(|c| &c.output),
+            Some(&Ok(json!("HELLO, WORLD, FROM A DURABLE FLOW!")))
+        );
+    }
+
+    #[test]
+    fn the_flow_stops_at_a_failed_greeting() {
+        let run = FlowTest::new().run(|| hello("  ".to_owned()));
+        assert!(matches!(run.output, Err(Error::Failed { .. })));
+        assert_eq!(run.call_ids(), ["greet"], "no later checkpoint runs");
+    }
+
+    #[test]
+    fn greet_trims_and_refuses_an_empty_name() {
+        assert_eq!(
+            greet(" ada ".to_owned()),
+            Ok("Hello, ada, from a durable flow!".to_owned())
+        );
+        assert_eq!(
+            greet("   ".to_owned()),
+            Err(Error::Failed {
+                checkpoint: "greet".to_owned(),
+                message: "a greeting needs a name".to_owned(),
+            })
+        );
+    }
+
+    #[test]
+    fn count_words_counts_whitespace_separated_words() {
+        assert_eq!(count_words("one two  three".to_owned()), Ok(3));
+        assert_eq!(count_words(String::new()), Ok(0));
+    }
+}

@@ -64,3 +64,69 @@ fn invoice(customer: String, lines: Vec<String>) -> Result<String, Error> {
     let cents = total(amounts)?;
     render(customer, cents)
 }
+
+#[cfg(test)]
+mod tests {
+    //! Native tests: `cargo test -p invoice`, the README's replay story
+    //! without the host: the typo fails `check_amounts`, the corrected
+    //! amounts go through.
+
+    use cairn_guest::testing::{FlowTest, json};
+
+    use super::*;
+
+    fn lines(items: &[&str]) -> Vec<String> {
+        items.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn a_good_invoice_is_totalled_and_rendered() {
+        let run = FlowTest::new().run(|| {
+            invoice(
+                "ACME".to_owned(),
+                lines(&["widget 12.00", "gadget 40.00", "bolt 5.50"]),
+            )
+        });
+        assert_eq!(run.output, Ok("Invoice for ACME: 57.50".to_owned()));
+        assert_eq!(
+            run.call_ids(),
+            ["parse_lines", "check_amounts", "total", "render"]
+        );
+        assert_eq!(
+            run.call("parse_lines").map(|c| &c.output),
+            Some(&Ok(json!([1200, 4000, 550])))
+        );
+    }
+
+    #[test]
+    fn a_negative_amount_fails_the_run_at_check_amounts() {
+        let run = FlowTest::new().run(|| {
+            invoice(
+                "ACME".to_owned(),
+                lines(&["widget 12.00", "gadget -40.00", "bolt 5.50"]),
+            )
+        });
+        assert_eq!(
+            run.output,
+            Err(Error::Failed {
+                checkpoint: "check_amounts".to_owned(),
+                message: "line 2: the amount -4000 is negative".to_owned(),
+            })
+        );
+        assert_eq!(run.call_ids(), ["parse_lines", "check_amounts"]);
+        let check = run.call("check_amounts").expect("recorded");
+        assert_eq!(check.attempts.len(), 1, "no retries: one attempt");
+    }
+
+    #[test]
+    fn parse_lines_reads_cents_and_refuses_what_is_not_an_amount() {
+        assert_eq!(
+            parse_lines(lines(&["a 1.05", "b -2.50", "c 3"])),
+            Ok(vec![105, -250, 300])
+        );
+        assert!(matches!(
+            parse_lines(lines(&["a twelve"])),
+            Err(Error::Failed { .. })
+        ));
+    }
+}

@@ -97,3 +97,44 @@ fn depth(level: HeadingLevel) -> u8 {
         HeadingLevel::H6 => 6,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! Native tests: `cargo test -p markdown` runs pulldown-cmark in the
+    //! test process (natively there is no sandbox around the isolated
+    //! checkpoints).
+
+    use cairn_guest::testing::FlowTest;
+
+    use super::*;
+
+    #[test]
+    fn a_document_becomes_a_page() {
+        let markdown = "# Title\n\nSome *text* here.\n\n## Part `two`\n";
+        let run = FlowTest::new().run(|| render(markdown.to_owned()));
+        let page = run.output.as_ref().expect("the flow completes");
+        assert_eq!(page.title, "Title");
+        assert_eq!(page.headings, ["Title", "Part two"]);
+        assert!(page.html.contains("<em>text</em>"), "{}", page.html);
+        assert_eq!(page.words, 6, "headings count, markup does not");
+        assert_eq!(run.call_ids(), ["outline", "to_html", "count_words"]);
+    }
+
+    #[test]
+    fn a_document_without_a_top_heading_is_untitled() {
+        let run = FlowTest::new().run(|| render("## Only a part\n".to_owned()));
+        assert_eq!(run.output.map(|page| page.title), Ok("untitled".to_owned()));
+    }
+
+    #[test]
+    fn outline_keeps_levels_in_document_order() {
+        assert_eq!(
+            outline("# A\n### B\n## C\n".to_owned()),
+            Ok(vec![
+                (1, "A".to_owned()),
+                (3, "B".to_owned()),
+                (2, "C".to_owned())
+            ])
+        );
+    }
+}

@@ -48,15 +48,16 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenS
 
     let args_struct = signature::args_struct(&sig);
     let params = signature::param_names(&sig);
+    let param_types = signature::param_types(&sig);
+    let accepts_missing = signature::accepts_missing();
+    let optional = signature::optional_checks(&sig);
+    let doc = some_str(signature::doc(&item.attrs));
     let retries = options.retries.unwrap_or(0);
     let cache = match options.cache {
         Some(c) => quote!(::core::option::Option::Some(#c)),
         None => quote!(::core::option::Option::None),
     };
-    let kind = match &options.kind {
-        Some(k) => quote!(::core::option::Option::Some(#k)),
-        None => quote!(::core::option::Option::None),
-    };
+    let kind = some_str(options.kind.clone());
     let runtime = if options.isolated.unwrap_or(false) {
         quote!(::cairn_guest::__private::Runtime::Isolated)
     } else {
@@ -117,10 +118,15 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenS
                 #to_output(super::#body_name(#(args.#names),*))
             }
 
+            #accepts_missing
+
             ::cairn_guest::__private::inventory::submit! {
                 ::cairn_guest::__private::CheckpointEntry {
                     name: NAME,
                     params: &[#(#params),*],
+                    param_types: &[#(#param_types),*],
+                    param_optional: &[#(#optional),*],
+                    doc: #doc,
                     retries: #retries,
                     cache: #cache,
                     kind: #kind,
@@ -133,6 +139,14 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenS
             }
         }
     })
+}
+
+/// `Some("text")` or `None`, as an expression.
+pub(crate) fn some_str(text: Option<String>) -> TokenStream {
+    match text {
+        Some(text) => quote!(::core::option::Option::Some(#text)),
+        None => quote!(::core::option::Option::None),
+    }
 }
 
 /// `map` (any parameters) and `product` (two or more): each parameter

@@ -5,6 +5,7 @@ use proc_macro2::TokenStream;
 use quote::quote;
 use syn::ItemFn;
 
+use crate::checkpoint::some_str;
 use crate::options;
 use crate::signature::{self, Signature};
 
@@ -20,6 +21,10 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenS
     let name_str = name.to_string().trim_start_matches("r#").to_owned();
     let args_struct = signature::args_struct(&sig);
     let params = signature::param_names(&sig);
+    let param_types = signature::param_types(&sig);
+    let accepts_missing = signature::accepts_missing();
+    let optional = signature::optional_checks(&sig);
+    let doc = some_str(signature::doc(&item.attrs));
     let retries = options.retries.unwrap_or(0);
     let cache = options.cache.unwrap_or(true);
     let to_output = if *fallible {
@@ -39,10 +44,15 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenS
                 #to_output(#name(#(args.#names),*))
             }
 
+            #accepts_missing
+
             ::cairn_guest::__private::inventory::submit! {
                 ::cairn_guest::__private::FlowEntry {
                     name: #name_str,
                     params: &[#(#params),*],
+                    param_types: &[#(#param_types),*],
+                    param_optional: &[#(#optional),*],
+                    doc: #doc,
                     retries: #retries,
                     cache: #cache,
                     invoke,

@@ -46,58 +46,138 @@ pub(crate) struct Global {
     /// output as JSON.
     #[arg(long, global = true, conflicts_with = "json")]
     pub raw: bool,
+    /// The bearer token file of `cairn serve`: the one it requires (made
+    /// with mode 0600 when missing; needed beyond loopback, default
+    /// `<journal>.token` there).
+    #[arg(long, global = true, env = "CAIRN_TOKEN_FILE", value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
+}
+
+/// What the code a command runs may use: the sandbox policy of its
+/// checkpoints, the limits of its flows, and how its journal is written.
+/// Only the commands that run guest code take these (`run`, `executions
+/// resume`, `executions replay`, `executions input --resume`); anywhere else
+/// they would be silently ignored, so clap refuses them there.
+#[derive(Args, Clone, Debug, Default, PartialEq)]
+#[command(next_help_heading = "Policy (what the code may use)")]
+pub(crate) struct PolicyArgs {
     /// Fuel per checkpoint attempt (about one unit per WebAssembly instruction; at least 1).
-    #[arg(long, global = true, value_name = "N", value_parser = limits::fuel_text)]
+    #[arg(long, value_name = "N", value_parser = limits::fuel_text)]
     pub fuel: Option<u64>,
     /// Memory per checkpoint store, e.g. 64MiB (64KiB to 1GiB).
-    #[arg(long, global = true, value_name = "SIZE", value_parser = limits::memory)]
+    #[arg(long, value_name = "SIZE", value_parser = limits::memory)]
     pub memory: Option<u64>,
     /// Wall-clock time per checkpoint attempt, e.g. 500ms, 30s, 2m (1ms to 24h).
-    #[arg(long, global = true, value_name = "DURATION", value_parser = limits::timeout)]
+    #[arg(long, value_name = "DURATION", value_parser = limits::timeout)]
     pub timeout: Option<Duration>,
     /// Let checkpoints send HTTP requests to HOST (any port) or HOST:PORT.
-    #[arg(long = "allow-http", global = true, value_name = "HOST[:PORT]")]
+    #[arg(long = "allow-http", value_name = "HOST[:PORT]")]
     pub allow_http: Vec<String>,
     /// Pass a host environment variable through to checkpoints, by name.
-    #[arg(long = "allow-env", global = true, value_name = "NAME")]
+    #[arg(long = "allow-env", value_name = "NAME")]
     pub allow_env: Vec<String>,
     /// The largest output a checkpoint may return, e.g. 1MiB (1B to 1GiB).
-    #[arg(long, global = true, value_name = "SIZE", value_parser = limits::max_output)]
+    #[arg(long, value_name = "SIZE", value_parser = limits::max_output)]
     pub max_output: Option<u64>,
     /// The most checkpoint calls (and clock readings) one execution may make (default 100000).
-    #[arg(long, global = true, value_name = "N", value_parser = limits::count)]
+    #[arg(long, value_name = "N", value_parser = limits::count)]
     pub max_calls: Option<u32>,
     /// The most items one map may submit (default 10000).
-    #[arg(long, global = true, value_name = "N", value_parser = limits::count)]
+    #[arg(long, value_name = "N", value_parser = limits::count)]
     pub max_map_items: Option<u32>,
     /// The most calls a flow may have running or unread at once (default 10000).
-    #[arg(long, global = true, value_name = "N", value_parser = limits::count)]
+    #[arg(long, value_name = "N", value_parser = limits::count)]
     pub max_pending: Option<u32>,
     /// The most durable waits one execution may ask (default 100).
-    #[arg(long, global = true, value_name = "N", value_parser = limits::count)]
+    #[arg(long, value_name = "N", value_parser = limits::count)]
     pub max_waits: Option<u32>,
     /// The most bytes of call inputs and outputs one execution may hold at once, e.g. 512MiB (default).
-    #[arg(long, global = true, value_name = "SIZE", value_parser = limits::max_held)]
+    #[arg(long, value_name = "SIZE", value_parser = limits::max_held)]
     pub max_held: Option<u64>,
     /// The longest error message or question a guest hands over, e.g. 64KiB (64B to 16MiB); longer ones are cut.
-    #[arg(long, global = true, value_name = "SIZE", value_parser = limits::max_message)]
+    #[arg(long, value_name = "SIZE", value_parser = limits::max_message)]
     pub max_message: Option<u64>,
     /// Captured stdout and stderr per attempt, each, e.g. 64KiB (at most 64MiB).
-    #[arg(long, global = true, value_name = "SIZE", value_parser = limits::log_bytes)]
+    #[arg(long, value_name = "SIZE", value_parser = limits::log_bytes)]
     pub log_bytes: Option<u64>,
     /// The most native stack WebAssembly may use, e.g. 512KiB (64KiB to 64MiB).
-    #[arg(long, global = true, value_name = "SIZE", value_parser = limits::stack)]
+    #[arg(long, value_name = "SIZE", value_parser = limits::stack)]
     pub stack: Option<u64>,
     /// Read the policy from a TOML file (at most 1MiB); flags given as well override it.
-    #[arg(long, global = true, value_name = "FILE.toml")]
+    #[arg(long, value_name = "FILE.toml")]
     pub policy: Option<PathBuf>,
     /// Grant checkpoints a host folder: HOST[:GUEST][:ro] (GUEST defaults to HOST).
-    #[arg(long = "allow-dir", global = true, value_name = "HOST[:GUEST][:ro]", value_parser = parse_dir)]
+    #[arg(long = "allow-dir", value_name = "HOST[:GUEST][:ro]", value_parser = parse_dir)]
     pub allow_dirs: Vec<DirArg>,
-    /// immediate: a completed call is fsynced before the flow sees it;
+    /// immediate (the default): a completed call is fsynced before the flow sees it;
     /// eventual: faster, a crash may lose the calls of the last 200 ms (they run again on resume).
-    #[arg(long, global = true, value_enum, default_value_t = DurabilityArg::Immediate)]
-    pub durability: DurabilityArg,
+    #[arg(long, value_enum, value_name = "MODE")]
+    pub durability: Option<DurabilityArg>,
+}
+
+impl PolicyArgs {
+    /// The flags as they would be typed again, in a command suggested to the
+    /// operator (`cairn executions resume 7 --allow-dir …`): a resume runs
+    /// under the policy it is given, not the one of the first run, so the
+    /// suggestion carries the same one. Values come out in a form that
+    /// parses back to the same value.
+    pub(crate) fn to_args(&self) -> Vec<String> {
+        let mut args = Vec::new();
+        let mut push = |flag: &str, value: String| {
+            args.push(format!("--{flag}"));
+            args.push(value);
+        };
+        let sizes = [
+            ("memory", self.memory),
+            ("max-output", self.max_output),
+            ("max-held", self.max_held),
+            ("max-message", self.max_message),
+            ("log-bytes", self.log_bytes),
+            ("stack", self.stack),
+        ];
+        let counts = [
+            ("max-calls", self.max_calls),
+            ("max-map-items", self.max_map_items),
+            ("max-pending", self.max_pending),
+            ("max-waits", self.max_waits),
+        ];
+        if let Some(path) = &self.policy {
+            push("policy", path.to_string_lossy().into_owned());
+        }
+        if let Some(fuel) = self.fuel {
+            push("fuel", fuel.to_string());
+        }
+        if let Some(timeout) = self.timeout {
+            push("timeout", limits::duration_name(timeout));
+        }
+        for (flag, bytes) in sizes {
+            if let Some(bytes) = bytes {
+                push(flag, limits::size_name(bytes));
+            }
+        }
+        for (flag, n) in counts {
+            if let Some(n) = n {
+                push(flag, n.to_string());
+            }
+        }
+        for name in &self.allow_env {
+            push("allow-env", name.clone());
+        }
+        for host in &self.allow_http {
+            push("allow-http", host.clone());
+        }
+        for dir in &self.allow_dirs {
+            push("allow-dir", dir.to_arg());
+        }
+        if let Some(durability) = self.durability {
+            let mode = match durability {
+                DurabilityArg::Immediate => "immediate",
+                DurabilityArg::Eventual => "eventual",
+            };
+            push("durability", mode.to_owned());
+        }
+        args
+    }
 }
 
 impl Global {
@@ -109,7 +189,7 @@ impl Global {
 }
 
 /// `--durability`.
-#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub(crate) enum DurabilityArg {
     Immediate,
     Eventual,
@@ -123,6 +203,22 @@ pub(crate) struct DirArg {
     pub read_only: bool,
 }
 
+impl DirArg {
+    /// The grant as `--allow-dir` takes it.
+    fn to_arg(&self) -> String {
+        let host = self.host.to_string_lossy();
+        let mut arg = host.clone().into_owned();
+        if self.guest != host {
+            arg.push(':');
+            arg.push_str(&self.guest);
+        }
+        if self.read_only {
+            arg.push_str(":ro");
+        }
+        arg
+    }
+}
+
 #[derive(Subcommand)]
 pub(crate) enum Command {
     /// Run a flow of a component as a new execution.
@@ -134,6 +230,25 @@ pub(crate) enum Command {
         #[command(subcommand)]
         command: ExecutionsCommand,
     },
+    /// Run a long-lived service that owns the journal, runs executions
+    /// concurrently and answers an HTTP JSON API under /api/v1.
+    Serve(ServeArgs),
+}
+
+#[derive(Args)]
+pub(crate) struct ServeArgs {
+    /// Where to listen. Any address but loopback needs a bearer token (see --token-file).
+    #[arg(long, default_value = cairn_serve::DEFAULT_LISTEN, value_name = "ADDR:PORT")]
+    pub listen: std::net::SocketAddr,
+    /// Flows running at once; more start requests wait for a slot [default: 8 per core].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub max_executions: Option<u32>,
+    /// How long running executions get to finish on SIGTERM or Ctrl-C, e.g. 10s
+    /// (1ms to 24h); the rest are resumed by the next start.
+    #[arg(long, default_value = "10s", value_name = "DURATION", value_parser = limits::timeout)]
+    pub grace: Duration,
+    #[command(flatten)]
+    pub policy: PolicyArgs,
 }
 
 #[derive(Args)]
@@ -149,12 +264,19 @@ pub(crate) struct RunArgs {
     /// Read the input JSON from a file (at most 64MiB).
     #[arg(long, value_name = "FILE")]
     pub input_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub policy: PolicyArgs,
 }
 
 #[derive(Args)]
 pub(crate) struct InspectArgs {
     /// The component (.wasm).
     pub component: PathBuf,
+    /// The most native stack WebAssembly may use while the component
+    /// describes itself, e.g. 512KiB (64KiB to 64MiB). Its other code does not
+    /// run here, so no other policy flag applies.
+    #[arg(long, value_name = "SIZE", value_parser = limits::stack)]
+    pub stack: Option<u64>,
 }
 
 #[derive(Subcommand)]
@@ -166,7 +288,7 @@ pub(crate) enum ExecutionsCommand {
     Show(ShowArgs),
     /// Resume an execution: completed calls are reused, the rest run again.
     #[command(alias = "retry")]
-    Resume(ShowArgs),
+    Resume(ResumeArgs),
     /// Replay an execution as a new one, with changes.
     Replay(ReplayArgs),
     /// Supply the value a waiting execution asked for.
@@ -193,6 +315,19 @@ pub(crate) struct ReplayArgs {
     /// Replay with another version of the component.
     #[arg(long, value_name = "COMPONENT")]
     pub component: Option<PathBuf>,
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+    /// Answer a wait: NAME=JSON (repeatable); by default a wait before the
+    /// root keeps the source's answer and one after it is asked again.
+    #[arg(long = "answer", value_name = "NAME=JSON", value_parser = |text: &str| {
+        match text.split_once('=') {
+            Some((name, json)) if !name.trim().is_empty() => {
+                Ok((name.trim().to_owned(), json.to_owned()))
+            }
+            _ => Err(format!("`{text}` is not NAME=JSON")),
+        }
+    })]
+    pub answers: Vec<(String, String)>,
 }
 
 #[derive(Args)]
@@ -205,6 +340,22 @@ pub(crate) struct InputArgs {
     /// The value (JSON), checked against the wait's schema.
     #[arg(long)]
     pub value: String,
+    /// Then resume the execution, as `executions resume` does (same output
+    /// and exit codes), under the policy flags below (only taken with it).
+    #[arg(long)]
+    pub resume: bool,
+    // With --resume: the policy the resumed execution runs under; refused
+    // without it (see `executions::input`).
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+}
+
+#[derive(Args)]
+pub(crate) struct ResumeArgs {
+    /// The execution id.
+    pub id: ExecutionId,
+    #[command(flatten)]
+    pub policy: PolicyArgs,
 }
 
 #[derive(Args)]
@@ -265,6 +416,65 @@ fn parse_dir(text: &str) -> Result<DirArg, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn run_policy(args: &[&str]) -> PolicyArgs {
+        let argv = ["cairn", "run", "x.wasm"].iter().chain(args);
+        match Cli::try_parse_from(argv).map(|cli| cli.command) {
+            Ok(Command::Run(run)) => run.policy,
+            Ok(_) => panic!("not a run"),
+            Err(e) => panic!("{args:?}: {e}"),
+        }
+    }
+
+    #[test]
+    fn policy_flags_are_suggested_as_they_parse_back() {
+        let given = run_policy(&[
+            "--fuel=1000",
+            "--memory",
+            "65536",
+            "--timeout",
+            "1500ms",
+            "--max-output",
+            "1536",
+            "--max-held",
+            "2GiB",
+            "--max-message",
+            "64KiB",
+            "--log-bytes",
+            "0",
+            "--stack",
+            "1MiB",
+            "--max-calls",
+            "7",
+            "--max-map-items",
+            "8",
+            "--max-pending",
+            "9",
+            "--max-waits",
+            "10",
+            "--policy",
+            "p o.toml",
+            "--allow-env",
+            "A",
+            "--allow-env",
+            "B",
+            "--allow-http",
+            "example.com:8080",
+            "--allow-dir",
+            "/data",
+            "--allow-dir",
+            "/srv:/in:ro",
+            "--durability",
+            "eventual",
+        ]);
+        let suggested = given.to_args();
+        let args: Vec<&str> = suggested.iter().map(String::as_str).collect();
+        assert_eq!(run_policy(&args), given, "{suggested:?}");
+        assert!(
+            run_policy(&[]).to_args().is_empty(),
+            "nothing given, nothing said"
+        );
+    }
 
     #[test]
     fn dirs() {

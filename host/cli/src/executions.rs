@@ -1,14 +1,15 @@
 //! `cairn executions list|show|logs|input|cancel`: reading the journal and
-//! answering or cancelling what is in it. None of them creates a journal.
+//! answering or cancelling what is in it. None of them creates a journal or
+//! runs guest code (`input --resume` is a resume: see `run.rs`).
 
 use std::process::ExitCode;
 
-use cairn_host::{ExecutionFilter, Host, Policy};
+use cairn_host::{AnswerSource, ExecutionFilter, ExecutionStatus, Host, Outcome, Policy};
 
 use crate::args::{Global, InputArgs, ListArgs, LogsArgs, ShowArgs};
 use crate::exit::Exit;
 use crate::terminal::{self, line};
-use crate::{render, setup};
+use crate::{render, run, setup};
 
 /// The journal, which must exist; opened read-only for commands that only
 /// read (they then work on a read-only file, and never repair or lock it
@@ -26,6 +27,7 @@ pub(crate) async fn list(global: &Global, args: &ListArgs) -> Result<ExitCode, E
     let filter = ExecutionFilter {
         status: args.status,
         flow: args.flow.clone(),
+        ..ExecutionFilter::default()
     };
     let executions = open(global, true)?.client().executions(&filter).await?;
     if global.json {
@@ -57,6 +59,16 @@ pub(crate) async fn show(global: &Global, args: &ShowArgs) -> Result<ExitCode, E
 }
 
 pub(crate) async fn input(global: &Global, args: &InputArgs) -> Result<ExitCode, Exit> {
+    if args.resume {
+        return run::answer_and_resume(global, args).await;
+    }
+    // Without --resume no code runs, so a policy flag would be silently
+    // ignored.
+    if let Some(flag) = args.policy.to_args().first() {
+        return Err(Exit::bad_input(anyhow::anyhow!(
+            "{flag} sets what the resumed execution may use: add --resume, or leave it out"
+        )));
+    }
     let host = open(global, false)?;
     host.answer(args.id, &args.wait, &args.value).await?;
     host.close().await?;
@@ -135,4 +147,40 @@ fn prefixed(stream: &str, text: &str) -> String {
     text.lines()
         .map(|text| format!("{stream}| {}\n", terminal::block(text)))
         .collect()
+}
+
+/// After a replay: which waits kept the source's answer or took one given
+/// with `--answer`, and a warning for an `--answer` the flow never waited
+/// for (only once the replay has ended: a waiting one may still use it).
+pub(crate) async fn replay_answers(
+    host: &Host,
+    outcome: &Outcome,
+    given: &[(String, String)],
+) -> Result<(), Exit> {
+    let waits = host.client().waits(outcome.id).await?;
+    for wait in &waits {
+        let name = line(&wait.name);
+        match (wait.source, wait.carried_from) {
+            (Some(AnswerSource::Replayed), Some(from)) => {
+                eprintln!("cairn: wait `{name}` keeps its answer from execution {from}");
+            }
+            (Some(AnswerSource::Overridden), _) => {
+                eprintln!("cairn: wait `{name}` takes the value given with --answer");
+            }
+            _ => {}
+        }
+    }
+    let ended = matches!(
+        outcome.status,
+        ExecutionStatus::Completed | ExecutionStatus::Failed | ExecutionStatus::Cancelled
+    );
+    for (name, _) in given.iter().filter(|_| ended) {
+        if !waits.iter().any(|w| &w.name == name) {
+            eprintln!(
+                "cairn: warning: --answer {}=... was not used: the flow never waited for it",
+                line(name)
+            );
+        }
+    }
+    Ok(())
 }

@@ -22,6 +22,12 @@ pub(crate) mod code {
     /// Stdout was closed by its reader (`cairn … | head`): 128 + SIGPIPE,
     /// what a shell reports for a tool a closed pipe stopped.
     pub(crate) const CLOSED_STDOUT: u8 = 141;
+    /// A command running code was stopped by SIGINT (Ctrl-C): 128 + 2. The
+    /// execution stays `running`, resumable.
+    pub(crate) const INTERRUPTED: u8 = 130;
+    /// A command running code was stopped by SIGTERM: 128 + 15. The
+    /// execution stays `running`, resumable.
+    pub(crate) const TERMINATED: u8 = 143;
 }
 
 /// An error and the exit code it ends the process with.

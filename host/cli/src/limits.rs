@@ -205,6 +205,19 @@ pub(crate) fn size_name(bytes: u64) -> String {
     format!("{bytes}B")
 }
 
+/// `250ms`, `30s`, `2m`, `1h`: the largest unit that divides `duration`
+/// (whole milliseconds, as [`parse_duration`] makes them), so that it parses
+/// back to the same value.
+pub(crate) fn duration_name(duration: Duration) -> String {
+    let millis = duration.as_millis();
+    for (per, unit) in [(3_600_000, "h"), (60_000, "m"), (1_000, "s")] {
+        if millis != 0 && millis.is_multiple_of(per) {
+            return format!("{}{unit}", millis / per);
+        }
+    }
+    format!("{millis}ms")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -284,5 +297,22 @@ mod tests {
         assert_eq!(size_name(1), "1B");
         assert_eq!(size_name(0), "0B");
         assert_eq!(size_name(1536), "1536B");
+    }
+
+    #[test]
+    fn durations_are_named_so_they_parse_back() {
+        for (text, name) in [
+            ("250ms", "250ms"),
+            ("1500ms", "1500ms"),
+            ("30", "30s"),
+            ("120s", "2m"),
+            ("90s", "90s"),
+            ("24h", "24h"),
+            ("0", "0ms"),
+        ] {
+            let duration = parse_duration(text).expect("a duration");
+            assert_eq!(duration_name(duration), name);
+            assert_eq!(parse_duration(name), Ok(duration));
+        }
     }
 }

@@ -2,7 +2,8 @@
 //! journal. Output of a flow goes to stdout; progress and ids to stderr.
 //!
 //! Exit codes: 0 completed, 1 flow failed, 2 usage or bad input, 3 waiting,
-//! 4 journal or host error.
+//! 4 journal or host error; 130 and 143 when SIGINT or SIGTERM stopped a
+//! command running code (the execution stays resumable).
 
 mod args;
 mod executions;
@@ -13,6 +14,7 @@ mod limits;
 mod policy_file;
 mod render;
 mod run;
+mod serve;
 mod setup;
 mod table;
 mod terminal;
@@ -51,6 +53,12 @@ fn main() -> ExitCode {
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         runtime.block_on(dispatch(cli))
     }));
+    if run::INTERRUPTED.load(std::sync::atomic::Ordering::Relaxed) {
+        // A checkpoint of the dropped run may still be computing, and it
+        // would hold the exit up to its time limit: it is left to the end
+        // of the process, as the journal already holds what it must.
+        runtime.shutdown_background();
+    }
     match result {
         Ok(Ok(code)) => code,
         Ok(Err(exit)) => report(exit),
@@ -87,6 +95,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode, Exit> {
             ExecutionsCommand::Cancel(args) => executions::cancel(&cli.global, args).await,
             ExecutionsCommand::Logs(args) => executions::logs(&cli.global, args).await,
         },
+        Command::Serve(args) => serve::serve(&cli.global, args).await,
     }
 }
 

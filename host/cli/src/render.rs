@@ -3,7 +3,7 @@
 
 use cairn_host::{
     AttemptOutcome, CallSource, CallStatus, Event, ExecutionDetail, ExecutionStatus,
-    ExecutionSummary,
+    ExecutionSummary, WaitView,
 };
 use std::time::{Duration, Instant};
 
@@ -208,6 +208,30 @@ pub(crate) fn execution_detail(detail: &ExecutionDetail) {
             );
         }
     }
+    waits(&detail.waits);
+}
+
+/// The execution's durable waits, after its calls: what each asks and, once
+/// answered, the value (`--json` has their schemas and times).
+fn waits(waits: &[WaitView]) {
+    if waits.is_empty() {
+        return;
+    }
+    println!();
+    let mut table = Columns::new(&["WAIT", "STATUS", "QUESTION", "VALUE"]);
+    for wait in waits {
+        let (status, value) = match &wait.value {
+            Some(value) => ("answered", truncate(&terminal::value(value), 40)),
+            None => ("asked", "-".to_owned()),
+        };
+        table.row([
+            &wait.name,
+            status,
+            &truncate(&line(&wait.question), 60),
+            &value,
+        ]);
+    }
+    table.print();
 }
 
 /// A call source as the journal's JSON names it.

@@ -1,11 +1,11 @@
-//! How the CLI builds its engine, policy and host from the global options:
-//! the defaults, then the policy file (`--policy`), then the flags.
+//! How the CLI builds its engine, policy and host from its options: the
+//! defaults, then the policy file (`--policy`), then the flags.
 
 use std::path::PathBuf;
 
 use cairn_host::{Durability, Engine, EventSink, Host, Policy};
 
-use crate::args::{DurabilityArg, Global};
+use crate::args::{DurabilityArg, Global, PolicyArgs};
 use crate::exit::Exit;
 use crate::policy_file::PolicyFile;
 use crate::terminal;
@@ -22,8 +22,8 @@ fn artifact_dir(global: &Global) -> PathBuf {
         .map_or_else(|| PathBuf::from("artifacts"), |p| p.join("artifacts"))
 }
 
-fn policy_file(global: &Global) -> Result<PolicyFile, Exit> {
-    match &global.policy {
+fn policy_file(args: &PolicyArgs) -> Result<PolicyFile, Exit> {
+    match &args.policy {
         Some(path) => PolicyFile::read(path).map_err(|e| Exit::bad_input(anyhow::anyhow!(e))),
         None => Ok(PolicyFile::default()),
     }
@@ -35,7 +35,7 @@ pub(crate) fn existing_journal(global: &Global) -> Result<(), Exit> {
     match global.journal.try_exists() {
         Ok(true) => Ok(()),
         Ok(false) => Err(Exit::bad_input(anyhow::anyhow!(
-            "no journal at {}",
+            "no journal at {} (only `cairn run` creates one)",
             terminal::line(&global.journal.to_string_lossy())
         ))),
         Err(e) => Err(Exit::host(anyhow::anyhow!(
@@ -49,76 +49,87 @@ fn usize_of(bytes: u64) -> usize {
     usize::try_from(bytes).unwrap_or(usize::MAX)
 }
 
-pub(crate) fn engine(global: &Global) -> Result<Engine, Exit> {
-    let file = policy_file(global)?;
+/// The engine, with `stack` as its most native stack for WebAssembly
+/// (default: the engine's).
+pub(crate) fn engine(global: &Global, stack: Option<u64>) -> Result<Engine, Exit> {
     let mut builder = Engine::builder().artifact_cache(artifact_dir(global));
-    if let Some(bytes) = global.stack.or(file.stack) {
+    if let Some(bytes) = stack {
         builder = builder.max_wasm_stack(usize_of(bytes));
     }
     Ok(builder.build()?)
 }
 
-pub(crate) fn policy(global: &Global) -> Result<Policy, Exit> {
-    let file = policy_file(global)?;
+/// The policy of `args` over the one of its file.
+fn policy(args: &PolicyArgs, file: PolicyFile) -> Policy {
     let mut policy = Policy::default();
-    if let Some(fuel) = global.fuel.or(file.fuel) {
+    if let Some(fuel) = args.fuel.or(file.fuel) {
         policy = policy.fuel(fuel);
     }
-    if let Some(bytes) = global.memory.or(file.memory) {
+    if let Some(bytes) = args.memory.or(file.memory) {
         policy = policy.memory_bytes(bytes);
     }
-    if let Some(timeout) = global.timeout.or(file.timeout) {
+    if let Some(timeout) = args.timeout.or(file.timeout) {
         policy = policy.timeout(timeout);
     }
-    if let Some(bytes) = global.max_output.or(file.max_output) {
+    if let Some(bytes) = args.max_output.or(file.max_output) {
         policy = policy.max_output_bytes(usize_of(bytes));
     }
-    if let Some(bytes) = global.log_bytes.or(file.log_bytes) {
+    if let Some(bytes) = args.log_bytes.or(file.log_bytes) {
         policy = policy.log_bytes(usize_of(bytes));
     }
-    if let Some(n) = global.max_calls.or(file.max_calls) {
+    if let Some(n) = args.max_calls.or(file.max_calls) {
         policy = policy.max_calls(n);
     }
-    if let Some(n) = global.max_map_items.or(file.max_map_items) {
+    if let Some(n) = args.max_map_items.or(file.max_map_items) {
         policy = policy.max_map_items(n);
     }
-    if let Some(n) = global.max_pending.or(file.max_pending) {
+    if let Some(n) = args.max_pending.or(file.max_pending) {
         policy = policy.max_pending(n);
     }
-    if let Some(n) = global.max_waits.or(file.max_waits) {
+    if let Some(n) = args.max_waits.or(file.max_waits) {
         policy = policy.max_waits(n);
     }
-    if let Some(bytes) = global.max_held.or(file.max_held) {
+    if let Some(bytes) = args.max_held.or(file.max_held) {
         policy = policy.max_held_bytes(bytes);
     }
-    if let Some(bytes) = global.max_message.or(file.max_message) {
+    if let Some(bytes) = args.max_message.or(file.max_message) {
         policy = policy.max_message_bytes(usize_of(bytes));
     }
-    for name in file.allow_env.iter().chain(&global.allow_env) {
+    for name in file.allow_env.iter().chain(&args.allow_env) {
         policy = policy.allow_env(name);
     }
-    for host in file.allow_http.iter().chain(&global.allow_http) {
+    for host in file.allow_http.iter().chain(&args.allow_http) {
         policy = policy.allow_http(host);
     }
     for dir in file.allow_dir {
         let guest = dir.guest.unwrap_or_else(|| dir.host.display().to_string());
         policy = policy.allow_dir(dir.host, guest, dir.read_only);
     }
-    for dir in &global.allow_dirs {
+    for dir in &args.allow_dirs {
         policy = policy.allow_dir(&dir.host, &dir.guest, dir.read_only);
     }
-    Ok(policy)
+    policy
 }
 
-pub(crate) fn host(global: &Global, events: Option<EventSink>) -> Result<Host, Exit> {
+/// A host on the journal of `global` (created if missing: callers about
+/// existing executions check [`existing_journal`] first), running code under
+/// the policy of `args`.
+pub(crate) fn host(
+    global: &Global,
+    args: &PolicyArgs,
+    events: Option<EventSink>,
+) -> Result<Host, Exit> {
+    let file = policy_file(args)?;
+    let engine = engine(global, args.stack.or(file.stack))?;
+    let durability = match args.durability.unwrap_or(DurabilityArg::Immediate) {
+        DurabilityArg::Immediate => Durability::Immediate,
+        DurabilityArg::Eventual => Durability::Eventual,
+    };
     let mut builder = Host::builder()
         .journal(&global.journal)
-        .engine(engine(global)?)
-        .policy(policy(global)?)
-        .durability(match global.durability {
-            DurabilityArg::Immediate => Durability::Immediate,
-            DurabilityArg::Eventual => Durability::Eventual,
-        });
+        .engine(engine)
+        .policy(policy(args, file))
+        .durability(durability);
     if let Some(events) = events {
         builder = builder.events(events);
     }

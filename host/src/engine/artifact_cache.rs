@@ -90,6 +90,11 @@ impl ArtifactCache {
         mac.finalize()
     }
 
+    /// The cache folder.
+    pub(crate) fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     /// The cache folder and its key file: what no checkpoint may be
     /// granted (it could forge entries, i.e. native code).
     pub(crate) fn protected_paths(&self) -> [&Path; 2] {

@@ -33,6 +33,26 @@ pub enum ReplayError {
         /// What is wrong with it.
         reason: String,
     },
+    /// A value given for a wait ([`crate::ReplayRequest::answer`]) is not
+    /// valid JSON.
+    #[error("the value given for wait `{name}` is not valid JSON")]
+    AnswerNotJson {
+        /// The wait's name.
+        name: String,
+        /// The parse error.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A value given for a wait is refused: the name is not a wait name,
+    /// the value does not match the schema the source asked that wait
+    /// with, or it is larger than the policy lets an output be.
+    #[error("the value given for wait `{name}` is refused: {reason}")]
+    BadAnswer {
+        /// The wait's name.
+        name: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// A replay of a host-side flow was given a component: such a flow
     /// chooses its components in its own code.
     #[error(

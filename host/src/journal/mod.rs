@@ -133,4 +133,7 @@ pub(crate) trait Journal: Send + std::marker::Sync {
 
     /// A component's bytes, checked against their hash.
     fn component(&self, hash: ComponentHash) -> JournalFuture<'_, Option<Vec<u8>>>;
+
+    /// The hashes of every component the journal holds, without their bytes.
+    fn component_hashes(&self) -> JournalFuture<'_, Vec<ComponentHash>>;
 }

@@ -8,7 +8,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::model::{
-    AttemptOutcome, CallSource, CallStatus, ComponentHash, ExecutionStatus, Failure, Runtime,
+    AnswerSource, AttemptOutcome, CallSource, CallStatus, ComponentHash, ExecutionStatus, Failure,
+    Runtime,
 };
 use crate::policy::PolicyRecord;
 
@@ -52,6 +53,9 @@ pub struct ReplayPlan {
     pub root: Option<u32>,
     /// Outputs that replace the source's, by seq.
     pub overrides: Vec<(u32, String)>,
+    /// Values given for waits, by name (sorted): the flow gets them instead
+    /// of asking, wherever it waits.
+    pub answers: Vec<(String, String)>,
 }
 
 /// A durable wait of a flow.
@@ -67,6 +71,10 @@ pub(crate) struct WaitRecord {
     pub asked_at_us: u64,
     /// When the value was supplied.
     pub answered_at_us: Option<u64>,
+    /// Where the value came from, once supplied.
+    pub source: Option<AnswerSource>,
+    /// For a value carried over from a replay's source: that execution.
+    pub carried_from: Option<u64>,
 }
 
 /// One checkpoint call.

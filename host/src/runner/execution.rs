@@ -55,6 +55,9 @@ enum WaitStep {
     Pending,
     /// The wait is new: record it, then suspend.
     Ask(WaitRecord),
+    /// The wait is new and has its value at hand (a replay's): record it
+    /// and return the value.
+    Supplied(WaitRecord),
 }
 
 /// What the flow's calls came to once it ended.
@@ -294,7 +297,7 @@ impl Execution {
         schema: &str,
     ) -> impl Future<Output = Result<Result<String, CallFailure>, Stop>> + Send + 'static {
         let decided = self.decide_wait(name, question, schema);
-        if let Ok(WaitStep::Ask(record)) = &decided {
+        if let Ok(WaitStep::Ask(record) | WaitStep::Supplied(record)) = &decided {
             self.waits.push((name.to_owned(), record.clone()));
         }
         let runner = self.ctx.runner.clone();
@@ -325,6 +328,15 @@ impl Execution {
                     };
                     runner.journal.write(&[entry], runner.ack_sync()).await?;
                     Err(Stop::Waiting(name))
+                }
+                WaitStep::Supplied(record) => {
+                    let entry = Entry::Wait {
+                        exec,
+                        name: &name,
+                        record: &record,
+                    };
+                    runner.journal.write(&[entry], runner.ack_sync()).await?;
+                    Ok(Ok(record.value.unwrap_or_else(|| "null".to_owned())))
                 }
             }
         }
@@ -371,17 +383,35 @@ impl Execution {
         // Compiled only when the wait is new: a recorded wait's schema was
         // compiled when it was recorded, and a flow asking again in a loop
         // must not make the host compile it again.
-        if let Err(e) = crate::schema::compile(schema) {
-            return refuse(format!("the schema of wait `{name}` is refused: {e}"));
-        }
-        let record = WaitRecord {
+        let compiled = match crate::schema::compile(schema) {
+            Ok(compiled) => compiled,
+            Err(e) => return refuse(format!("the schema of wait `{name}` is refused: {e}")),
+        };
+        let now = self.ctx.runner.clock.now_us();
+        let mut record = WaitRecord {
             question: question.to_owned(),
             schema: schema.to_owned(),
             value: None,
-            asked_at_us: self.ctx.runner.clock.now_us(),
+            asked_at_us: now,
             answered_at_us: None,
+            source: None,
+            carried_from: None,
         };
-        Ok(WaitStep::Ask(record))
+        let supplied = match &self.replay {
+            Some(replay) => replay.answer(name, question, (schema, &compiled), self.next_seq),
+            None => Ok(None),
+        };
+        match supplied {
+            Err(reason) => refuse(reason),
+            Ok(None) => Ok(WaitStep::Ask(record)),
+            Ok(Some(supplied)) => {
+                record.value = Some(supplied.value);
+                record.answered_at_us = Some(now);
+                record.source = Some(supplied.source);
+                record.carried_from = supplied.carried_from;
+                Ok(WaitStep::Supplied(record))
+            }
+        }
     }
 
     /// The flow's clock: the journaled value on a resume, else the host's
@@ -483,6 +513,11 @@ impl Execution {
                 }
                 self.next_seq += 1;
                 if recorded.call.status == CallStatus::Completed {
+                    // Reported when the replay first ran; noted again, as
+                    // it decides whether later waits keep their answers.
+                    if let Some(replay) = self.replay.as_mut() {
+                        let _ = replay.track(seq, &was.name, &was.call_id);
+                    }
                     self.ctx.runner.emit(Event::CallReplayed {
                         exec: self.ctx.exec,
                         seq,

@@ -2,6 +2,9 @@
 
 use serde_json::Value;
 
+use crate::manifest::FlowInfo;
+use crate::names;
+
 /// Parses `input` as a JSON object and returns it with its keys sorted, the
 /// form the journal stores and compares.
 pub(crate) fn canonical_object(input: &str) -> Result<String, String> {
@@ -23,22 +26,44 @@ pub(crate) fn canonical_value(input: &str) -> Result<String, String> {
     Ok(value.to_string())
 }
 
-/// Checks that a flow input names only parameters the flow has. Missing or
-/// mistyped ones are reported by the guest, which knows the types.
-pub(crate) fn check_params(canonical: &str, params: &[String]) -> Result<(), String> {
+/// Checks a flow input (a canonical JSON object) against the flow's
+/// parameters before an execution is made of it: no key the flow does not
+/// take, and every parameter there unless the component says it may be
+/// left out (an `Option`). A value of the wrong type is the guest's to
+/// find, since only its types know: the execution then fails with a
+/// `bad_input` failure.
+pub(crate) fn check_params(canonical: &str, flow: &FlowInfo) -> Result<(), String> {
     let Ok(Value::Object(map)) = serde_json::from_str::<Value>(canonical) else {
         return Err("expected a JSON object".to_owned());
     };
-    match map.keys().find(|k| !params.contains(k)) {
-        Some(unknown) => Err(format!(
-            "unknown parameter `{unknown}`; expected: {}",
-            if params.is_empty() {
-                "none".to_owned()
-            } else {
-                params.join(", ")
-            }
+    let takes = || {
+        if flow.params.is_empty() {
+            "the flow takes no parameters".to_owned()
+        } else {
+            format!("the flow takes {}", flow.signature())
+        }
+    };
+    if let Some(unknown) = map.keys().find(|k| !flow.params.contains(k)) {
+        return Err(format!(
+            "unknown parameter {}; {}",
+            names::shown(unknown),
+            takes()
+        ));
+    }
+    let missing: Vec<&str> = flow
+        .params
+        .iter()
+        .filter(|p| !map.contains_key(*p) && !flow.optional_params.contains(p))
+        .map(String::as_str)
+        .collect();
+    match missing.as_slice() {
+        [] => Ok(()),
+        [one] => Err(format!("missing parameter `{one}`; {}", takes())),
+        more => Err(format!(
+            "missing parameters {}; {}",
+            names::listed(more),
+            takes()
         )),
-        None => Ok(()),
     }
 }
 
@@ -68,10 +93,25 @@ mod tests {
     }
 
     #[test]
-    fn refuses_unknown_parameters() {
-        let params = vec!["n".to_owned()];
-        assert!(check_params(r#"{"n":1}"#, &params).is_ok());
-        assert!(check_params("{}", &params).is_ok());
-        assert!(check_params(r#"{"m":1}"#, &params).is_err());
+    fn refuses_unknown_and_missing_parameters() {
+        let flow = FlowInfo {
+            name: "f".to_owned(),
+            params: vec!["n".to_owned(), "note".to_owned()],
+            param_types: vec!["i64".to_owned(), "Option<String>".to_owned()],
+            optional_params: vec!["note".to_owned()],
+            retries: 0,
+            cache: true,
+            doc: None,
+        };
+        assert!(check_params(r#"{"n":1}"#, &flow).is_ok());
+        assert!(check_params(r#"{"n":1,"note":null}"#, &flow).is_ok());
+        let unknown = check_params(r#"{"n":1,"m":1}"#, &flow).expect_err("m");
+        assert_eq!(
+            unknown,
+            "unknown parameter `m`; the flow takes n: i64, note: Option<String>"
+        );
+        let missing = check_params("{}", &flow).expect_err("n is required");
+        assert!(missing.starts_with("missing parameter `n`;"), "{missing}");
+        assert!(check_params("[1]", &flow).is_err());
     }
 }

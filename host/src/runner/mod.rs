@@ -35,7 +35,7 @@ use self::execution::{Execution, Prelude};
 #[cfg(feature = "bench")]
 pub(crate) use self::input::canonical_object as canonical_input;
 use self::recorded::Recorded;
-use self::replay::{ReplayRequest, ReplaySource};
+use self::replay::{ReplayRequest, ReplaySource, Source};
 use crate::call::Stop;
 use crate::clock::SharedClock;
 use crate::component::Component;
@@ -48,6 +48,11 @@ use crate::journal::record::{ExecutionRecord, ReplayPlan};
 use crate::journal::{Entry, ExecutionLease, Journal, Sync};
 use crate::model::{Divergence, ExecutionId, ExecutionStatus, Failure, FailureKind};
 use crate::policy::Policy;
+
+/// Tells whoever started an execution in the background which one it got,
+/// once it is journaled (a new one) or claimed (a resumed one); dropped
+/// without a word when the start fails.
+pub(crate) type Announce = tokio::sync::oneshot::Sender<ExecutionId>;
 
 /// How an execution ended (or where it stopped).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -157,9 +162,8 @@ enum Ending {
 
 /// Where a new execution comes from: a replay of another.
 struct Origin {
-    source: ExecutionId,
+    source: Source,
     plan: ReplayPlan,
-    calls: Vec<crate::journal::CallHistory>,
 }
 
 impl Runner {
@@ -213,6 +217,18 @@ impl Runner {
         flow: &str,
         input: &str,
     ) -> Result<Outcome, RunError> {
+        self.start_announced(component, flow, input, None).await
+    }
+
+    /// [`Runner::start`], telling `announce` the execution's id once it
+    /// is journaled.
+    pub(crate) async fn start_announced(
+        self: &Arc<Self>,
+        component: &Component,
+        flow: &str,
+        input: &str,
+        announce: Option<Announce>,
+    ) -> Result<Outcome, RunError> {
         let limit = self.policy.memory_bytes.min(self.engine.max_memory_bytes());
         if limit < component.min_memory_bytes() {
             return Err(RunError::MemoryTooSmall {
@@ -221,8 +237,14 @@ impl Runner {
                 limit,
             });
         }
-        self.create(FlowCode::Guest(component.clone()), flow, input, None)
-            .await
+        self.create(
+            FlowCode::Guest(component.clone()),
+            flow,
+            input,
+            None,
+            announce,
+        )
+        .await
     }
 
     /// Starts a new execution of the host-side flow `flow`.
@@ -232,7 +254,7 @@ impl Runner {
         input: &str,
     ) -> Result<Outcome, RunError> {
         let registered = self.host_flow(flow)?;
-        self.create(FlowCode::Host(registered), flow, input, None)
+        self.create(FlowCode::Host(registered), flow, input, None, None)
             .await
     }
 
@@ -242,14 +264,23 @@ impl Runner {
         source: ExecutionId,
         request: ReplayRequest,
     ) -> Result<Outcome, ReplayError> {
-        let history = self
-            .journal
-            .history(source)
+        self.replay_announced(source, request, None).await
+    }
+
+    /// [`Runner::replay`], telling `announce` the new execution's id once
+    /// it is journaled.
+    pub(crate) async fn replay_announced(
+        self: &Arc<Self>,
+        source: ExecutionId,
+        request: ReplayRequest,
+        announce: Option<Announce>,
+    ) -> Result<Outcome, ReplayError> {
+        let (execution, source_run) = Source::read(&*self.journal, source)
             .await?
             .ok_or(ReplayError::UnknownExecution(source))?;
-        let plan = replay::plan(&history.calls, &request)?;
-        // An override is journaled and handed to the flow like an output:
-        // it must fit what the policy lets an output be.
+        let plan = replay::plan(&source_run, &request)?;
+        // An override or an answer is journaled and handed to the flow like
+        // an output: it must fit what the policy lets an output be.
         for (seq, output) in &plan.overrides {
             guest_text::check_output(output, self.policy.max_output_bytes).map_err(|reason| {
                 ReplayError::BadOverride {
@@ -258,21 +289,26 @@ impl Runner {
                 }
             })?;
         }
-        let code = match (request.component, history.execution.component) {
+        for (name, value) in &plan.answers {
+            guest_text::check_output(value, self.policy.max_output_bytes).map_err(|reason| {
+                ReplayError::BadAnswer {
+                    name: name.clone(),
+                    reason: format!("it {reason}"),
+                }
+            })?;
+        }
+        let code = match (request.component, execution.component) {
             (Some(_), None) => return Err(ReplayError::ComponentForHostFlow(source)),
             (Some(component), Some(_)) => FlowCode::Guest(component),
-            (None, _) => self.code_of(&history.execution).await?,
+            (None, _) => self.code_of(&execution).await?,
         };
-        let input = request
-            .input
-            .unwrap_or_else(|| history.execution.input.clone());
+        let input = request.input.unwrap_or_else(|| execution.input.clone());
         let origin = Origin {
-            source,
+            source: source_run,
             plan,
-            calls: history.calls,
         };
         Ok(self
-            .create(code, &history.execution.flow, &input, Some(origin))
+            .create(code, &execution.flow, &input, Some(origin), announce)
             .await?)
     }
 
@@ -282,6 +318,7 @@ impl Runner {
         flow: &str,
         input: &str,
         origin: Option<Origin>,
+        announce: Option<Announce>,
     ) -> Result<Outcome, RunError> {
         let bad_input = |reason: String| RunError::BadInput {
             flow: flow.to_owned(),
@@ -297,7 +334,7 @@ impl Runner {
                     });
                 };
                 let input = input::canonical_object(input).map_err(bad_input)?;
-                input::check_params(&input, &info.params).map_err(bad_input)?;
+                input::check_params(&input, info).map_err(bad_input)?;
                 self.remember(component);
                 input
             }
@@ -314,7 +351,7 @@ impl Runner {
 
         let now = self.clock.now_us();
         let hash = component.map(Component::hash);
-        let original_exec_id = origin.as_ref().map(|o| o.source.0);
+        let original_exec_id = origin.as_ref().map(|o| o.source.id.0);
         let replay = origin.as_ref().map(|o| o.plan.clone());
         // The cancel token is in `active` before the execution is visible
         // to anyone (the journal makes the record under its id before it
@@ -373,8 +410,12 @@ impl Runner {
             exec: id,
             flow: flow.to_owned(),
         });
+        if let Some(announce) = announce {
+            // Nobody listening any more is no reason to stop.
+            let _ = announce.send(id);
+        }
         let prelude = Prelude {
-            replay: origin.map(|o| ReplaySource::new(o.calls, o.plan)),
+            replay: origin.map(|o| ReplaySource::new(o.source, o.plan, &record.input)),
             ..Prelude::default()
         };
         let retries = code.retries(flow);
@@ -387,6 +428,16 @@ impl Runner {
     /// gets new attempts. A completed execution returns its output and runs
     /// nothing.
     pub(crate) async fn resume(self: &Arc<Self>, id: ExecutionId) -> Result<Outcome, ResumeError> {
+        self.resume_announced(id, None).await
+    }
+
+    /// [`Runner::resume`], telling `announce` once the execution is
+    /// claimed (and found neither unknown nor cancelled).
+    pub(crate) async fn resume_announced(
+        self: &Arc<Self>,
+        id: ExecutionId,
+        announce: Option<Announce>,
+    ) -> Result<Outcome, ResumeError> {
         let claim = self.claim(id).await?;
         let record = self
             .journal
@@ -399,6 +450,9 @@ impl Runner {
             _ => {}
         }
         let code = self.code_of(&record).await?;
+        if let Some(announce) = announce {
+            let _ = announce.send(id);
+        }
         let retries = code.retries(&record.flow);
         let outcome = self.resume_once(id, record, &code, &claim).await?;
         Ok(self.retry_flow(id, outcome, &code, retries, &claim).await?)
@@ -446,12 +500,10 @@ impl Runner {
         let replay = match (&record.replay, record.original_exec_id) {
             (Some(plan), Some(source)) => {
                 let source = ExecutionId(source);
-                let history = self
-                    .journal
-                    .history(source)
+                let (_, source) = Source::read(&*self.journal, source)
                     .await?
                     .ok_or_else(|| vanished(id, source))?;
-                Some(ReplaySource::new(history.calls, plan.clone()))
+                Some(ReplaySource::new(source, plan.clone(), &record.input))
             }
             _ => None,
         };

@@ -6,7 +6,7 @@ use super::Runner;
 use crate::error::AnswerError;
 use crate::journal::record::WaitRecord;
 use crate::journal::{Entry, Sync};
-use crate::model::{ExecutionId, ExecutionStatus};
+use crate::model::{AnswerSource, ExecutionId, ExecutionStatus};
 use crate::schema;
 
 impl Runner {
@@ -57,6 +57,8 @@ impl Runner {
         let answered = WaitRecord {
             value: Some(value.to_string()),
             answered_at_us: Some(self.clock.now_us()),
+            source: Some(AnswerSource::Answered),
+            carried_from: None,
             ..wait.clone()
         };
         let entry = Entry::Wait {

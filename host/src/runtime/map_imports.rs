@@ -17,7 +17,7 @@ use crate::call::PendingCall;
 use crate::names;
 
 /// The runner interface as a component names it.
-pub(crate) const RUNNER: &str = "cairn:checkpoint/runner@0.1.0";
+pub(crate) const RUNNER: &str = "cairn:checkpoint/runner@0.2.0";
 
 /// What `call-map` returns to the guest.
 pub(crate) type MapResults = Result<Vec<Result<String, CallError>>, CallError>;

@@ -2,16 +2,17 @@
 //! component bytes they ran, for one process at a time.
 //!
 //! Reads go straight to redb, on the caller's thread (they see every
-//! committed write, durable or not); writes go through the single
-//! [`writer`], which group-commits them. The file is locked while open, so
+//! committed write, durable or not); writes go through the [`writer`],
+//! which commits them one group at a time, in order (on its own thread, or
+//! on the thread of a caller waiting alone). The file is locked while open, so
 //! a second process gets [`JournalError::InUse`], and executions are
 //! claimed in memory ([`claims`]). A journal opened read-only
 //! ([`RedbJournal::open_read_only`]) has no writer: it is never created or
 //! changed, and refuses writes with [`JournalError::ReadOnly`].
 //!
 //! Records are stored in checksummed envelopes ([`envelope`]), encoded when
-//! a write is called, on the caller's thread: the writer thread only
-//! commits.
+//! a write is called, on the caller's thread: committing is all that is
+//! left to the writer.
 
 mod claims;
 pub(crate) mod envelope;
@@ -248,6 +249,10 @@ impl Journal for RedbJournal {
 
     fn component(&self, hash: ComponentHash) -> JournalFuture<'_, Option<Vec<u8>>> {
         Box::pin(ready(reads::component(&self.db, hash)))
+    }
+
+    fn component_hashes(&self) -> JournalFuture<'_, Vec<ComponentHash>> {
+        Box::pin(ready(reads::component_hashes(&self.db)))
     }
 }
 

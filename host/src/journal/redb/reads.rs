@@ -36,12 +36,35 @@ pub(super) fn executions(
             return Ok(Vec::new());
         };
         let mut out = Vec::new();
-        for entry in table.iter().map_err(storage)? {
-            let (key, value) = entry.map_err(storage)?;
+        let limit = filter.limit.unwrap_or(usize::MAX);
+        let Some(ids) = filter.id_range() else {
+            return Ok(out);
+        };
+        if limit == 0 {
+            return Ok(out);
+        }
+        let range = table.range(ids).map_err(storage)?;
+        let mut keep = |entry: Result<_, redb::StorageError>| -> Result<bool, JournalError> {
+            let (key, value): (redb::AccessGuard<u64>, redb::AccessGuard<&[u8]>) =
+                entry.map_err(storage)?;
             let id = key.value();
             let record: ExecutionRecord = decode(RecordKey::Execution(id), value.value())?;
             if filter.matches(&record) {
                 out.push((ExecutionId(id), record));
+            }
+            Ok(out.len() < limit)
+        };
+        if filter.newest_first {
+            for entry in range.rev() {
+                if !keep(entry)? {
+                    break;
+                }
+            }
+        } else {
+            for entry in range {
+                if !keep(entry)? {
+                    break;
+                }
             }
         }
         Ok(out)
@@ -238,4 +261,24 @@ fn open<K: ::redb::Key + 'static, V: ::redb::Value + 'static>(
         Err(TableError::TableDoesNotExist(_)) => Ok(None),
         Err(e) => Err(storage(e)),
     }
+}
+
+/// The hashes of every component, in hash order; the bytes stay unread.
+pub(super) fn component_hashes(db: &Db) -> Result<Vec<ComponentHash>, JournalError> {
+    read(db, |txn| {
+        let Some(table) = open(txn, COMPONENTS)? else {
+            return Ok(Vec::new());
+        };
+        let mut hashes = Vec::new();
+        for entry in table.iter().map_err(storage)? {
+            let (key, _) = entry.map_err(storage)?;
+            let key = key.value();
+            let hash = <[u8; 32]>::try_from(key).map_err(|_| JournalError::Corrupt {
+                what: "components".to_owned(),
+                reason: format!("a key of {} bytes is not a hash", key.len()),
+            })?;
+            hashes.push(ComponentHash(hash));
+        }
+        Ok(hashes)
+    })
 }

@@ -21,8 +21,10 @@ use redb::TableDefinition;
 /// journal. Version 2 added host-side flows (an execution's component became
 /// optional and each call names its component); version 3 keeps a
 /// non-determinism failure's seq and the two calls as data
-/// (`Failure::divergence`).
-pub(crate) const FORMAT_VERSION: u64 = 3;
+/// (`Failure::divergence`); version 4 keeps where a wait's value came from
+/// (`WaitRecord::source`, `carried_from`) and the values a replay was given
+/// for waits (`ReplayPlan::answers`).
+pub(crate) const FORMAT_VERSION: u64 = 4;
 
 /// The key in `META` under which the format version is stored.
 pub(crate) const FORMAT_VERSION_KEY: &str = "format_version";

@@ -1,38 +1,59 @@
-//! The journal's single writer: one thread owns every write transaction.
+//! The journal's single writer: one committer at a time owns the write
+//! transaction, and batches commit in the order they were queued.
 //!
 //! Writes arrive as batches of puts, each with a durability wish and an
-//! acknowledgement channel. The writer drains whatever has queued up into one
-//! transaction (group commit), commits it once — with fsync if any batch
-//! asked for it — and only then acknowledges every batch in it. A call that
-//! completes is therefore acknowledged to its flow only after its record is
-//! on disk, and concurrent completions share one fsync.
+//! acknowledgement channel, and go into one queue. Whoever commits takes
+//! everything queued so far into one transaction (group commit), commits it
+//! once — with fsync if any batch asked for it — and only then acknowledges
+//! every batch in it. A call that completes is therefore acknowledged to its
+//! flow only after its record is on disk, and concurrent completions share
+//! one fsync.
+//!
+//! Two kinds of committer take turns, never two at once (the `committing`
+//! flag under the queue's lock is the pen):
+//! - **The caller**, when it waits alone and the pen is free (a sequential
+//!   flow's call): it commits the queue on its own thread, with no hand-off
+//!   to another thread and back, each of which costs tens to a hundred µs
+//!   on a busy machine. On tokio's multi-thread runtime the commit runs in
+//!   [`tokio::task::block_in_place`], so the worker's other tasks move to
+//!   another thread while the fsync blocks this one; on any other runtime
+//!   the caller never blocks and leaves the commit to the thread.
+//! - **The writer thread**, for everything else: batches only queued
+//!   ([`Writer::queue`]), callers that wait while others do (a map's calls,
+//!   concurrent executions), and the lazy window's durable commits.
 //!
 //! Lazy batches ([`Sync::Lazy`](crate::journal::Sync::Lazy), `eventual` durability) commit without
-//! fsync, but never stay off the disk for long: the writer makes a durable
-//! commit at least every [`LazyWindow::interval`] and every
-//! [`LazyWindow::records`] lazily committed records, whichever comes first,
-//! so a crash loses at most that window. A batch holding an execution record
-//! (an execution starts, resumes or ends) is always committed durably: a
-//! resume starts from it, and it costs one fsync per change of status.
+//! fsync, but never stay off the disk for long: a durable commit follows at
+//! least every [`LazyWindow::interval`] and every [`LazyWindow::records`]
+//! lazily committed records, whichever comes first, so a crash loses at most
+//! that window. A batch holding an execution record (an execution starts,
+//! resumes or ends) is always committed durably: a resume starts from it,
+//! and it costs one fsync per change of status (shared with whatever else
+//! is committed then).
+//!
+//! When commits are waited for (`immediate` durability), a batch that is
+//! only queued is usually the start of an attempt whose end follows within
+//! microseconds: the thread leaves it queued for up to [`LINGER`], so that
+//! the end's commit takes it along (one fsync per call, not two).
 //!
 //! A failed commit breaks the writer: a lazy batch may have been lost, so
 //! nothing is acknowledged on top of it. Every later write, waited for or
 //! only queued, fails with the first error (a full disk is
-//! [`JournalError::DiskFull`]).
+//! [`JournalError::DiskFull`]), whichever committer meets it.
 //!
-//! Both sides spin briefly before they park (the writer for the next batch,
-//! a waiting caller for its acknowledgement): a sequential flow's next write
-//! is microseconds away, and waking a parked thread costs more than that.
+//! A lone waiter whose commit another committer has (the pen was taken)
+//! polls for its acknowledgement briefly before it parks: waking a parked
+//! thread costs more than the rest of a commit.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::mpsc::{self, RecvTimeoutError, TryRecvError};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use redb::{Database, Durability, ReadableTable};
+use tokio::runtime::{Handle, RuntimeFlavor};
 use tokio::sync::oneshot;
 
 use super::envelope::{RecordKey, encode};
@@ -145,6 +166,11 @@ impl Drop for Waiting<'_> {
 struct Batch {
     puts: Vec<Put>,
     sync: Sync,
+    /// Whether a caller waits for its acknowledgement ([`Writer::write`]),
+    /// or only queued it ([`Writer::queue`]).
+    waited: bool,
+    /// When it was queued.
+    queued_at: Instant,
     ack: oneshot::Sender<Result<(), JournalError>>,
 }
 
@@ -182,37 +208,103 @@ impl Default for LazyWindow {
     }
 }
 
-/// How many times the writer yields, waiting for a durable batch to join a
-/// group of lazy ones, or for the next batch after a commit before it parks.
-const LINGER_YIELDS: u32 = 200;
+/// How long the writer thread leaves batches that were only queued, while
+/// commits are being waited for, so that the next waited-for commit takes
+/// them along: an attempt's start then shares the commit (and the fsync) of
+/// its end when the attempt is shorter than this. A longer attempt's start
+/// is committed on its own, at most twice this late (it is lazy: it would
+/// not be durable before its end's commit anyway).
+const LINGER: Duration = Duration::from_millis(1);
 
-/// How many times a writer of a waited-for batch polls for its
-/// acknowledgement, yielding to other tasks in between, before it parks.
-/// A commit with fsync takes a few hundred µs; waking a parked tokio worker
-/// from the writer thread costs tens to a hundred more on a busy machine, on
-/// every sequential call. The polls are bounded (well under a millisecond)
-/// and give way to any other task, so a slow disk only costs that much CPU.
+/// For how long after a waited-for commit the writer thread keeps looking
+/// at the queue every [`LINGER`] instead of sleeping until it is woken:
+/// meanwhile a batch that is only queued needs no wake-up call (a system
+/// call on the caller's side, a thread woken on the other).
+const TICKING_FOR: Duration = Duration::from_millis(100);
+
+/// How many times a lone writer of a waited-for batch that another
+/// committer has taken polls for its acknowledgement, yielding to other
+/// tasks in between, before it parks. A commit with fsync takes a few
+/// hundred µs; waking a parked tokio worker from the writer thread costs
+/// tens to a hundred more on a busy machine. The polls are bounded (well
+/// under a millisecond) and give way to any other task, so a slow disk only
+/// costs that much CPU.
 const ACK_SPINS: u32 = 2000;
 
 /// The handle through which everything writes to the journal.
 pub(crate) struct Writer {
-    queue: Option<mpsc::Sender<Batch>>,
-    /// How many callers are waiting for an acknowledgement.
-    waiting: Arc<AtomicUsize>,
+    shared: Arc<Shared>,
     thread: Option<JoinHandle<()>>,
-    commits: Arc<AtomicU64>,
-    /// The first failed commit's error, once one failed.
-    broken: Arc<OnceLock<JournalError>>,
 }
 
-/// What the writer thread works with.
-struct Thread {
+/// What the writer thread and the callers share.
+struct Shared {
+    state: Mutex<State>,
+    /// Wakes the writer thread when it sleeps (see [`State::sleep`]).
+    wake: Condvar,
+    /// How many callers are waiting for an acknowledgement.
+    waiting: AtomicUsize,
     db: Arc<Database>,
     /// The journal file, for errors (`:memory:` for an in-memory one).
     path: PathBuf,
     window: LazyWindow,
-    commits: Arc<AtomicU64>,
-    broken: Arc<OnceLock<JournalError>>,
+    commits: AtomicU64,
+    /// How many of them a caller made on its own thread.
+    inline_commits: AtomicU64,
+    /// The first failed commit's error, once one failed.
+    broken: OnceLock<JournalError>,
+}
+
+/// The queue and the pen, under one lock that is never held during a
+/// commit.
+struct State {
+    /// Batches no committer has taken yet, in the order they were queued.
+    queue: Vec<Batch>,
+    /// Whether a committer (the thread or a caller) is committing a group:
+    /// only one at a time, and it takes the whole queue, so batches commit
+    /// in the order they were queued.
+    committing: bool,
+    /// Lazy commits not yet made durable.
+    undurable: Option<Undurable>,
+    /// When the last commit that had a durable batch in it ended, if the
+    /// last commit had one: a sequential flow writes again within
+    /// microseconds, and the thread lingers and ticks (see [`LINGER`],
+    /// [`TICKING_FOR`]). With `eventual` durability nobody waits for a
+    /// commit, and the thread commits each batch as it comes.
+    waited_for: Option<Instant>,
+    /// How the writer thread sleeps, if it does.
+    sleep: Sleep,
+    /// Set when the [`Writer`] is dropped: the thread commits what is
+    /// queued and stops.
+    closed: bool,
+}
+
+/// How the writer thread sleeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Sleep {
+    /// It does not: it looks at the queue before it sleeps again.
+    Awake,
+    /// It wakes up by itself within [`LINGER`] (or when lazy commits are
+    /// due): a batch that is only queued need not wake it.
+    Ticking,
+    /// Until it is woken (or lazy commits are due).
+    Deep,
+}
+
+/// A committer's turn: the group it took and how to commit it.
+struct Turn {
+    group: Vec<Batch>,
+    durable: bool,
+    /// The lazily committed records not yet durable, with this group's.
+    lazy_records: usize,
+}
+
+/// Lazy commits not yet made durable.
+struct Undurable {
+    /// When the oldest of them was committed.
+    since: Instant,
+    /// How many records they hold.
+    records: usize,
 }
 
 impl Writer {
@@ -223,35 +315,35 @@ impl Writer {
         path: PathBuf,
         window: LazyWindow,
     ) -> Result<Writer, JournalError> {
-        let (queue, batches) = mpsc::channel();
-        let commits = Arc::new(AtomicU64::new(0));
-        let broken = Arc::new(OnceLock::new());
-        let thread = Thread {
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State {
+                queue: Vec::new(),
+                committing: false,
+                undurable: None,
+                waited_for: None,
+                sleep: Sleep::Awake,
+                closed: false,
+            }),
+            wake: Condvar::new(),
+            waiting: AtomicUsize::new(0),
             db,
             path,
             window,
-            commits: commits.clone(),
-            broken: broken.clone(),
+            commits: AtomicU64::new(0),
+            inline_commits: AtomicU64::new(0),
+            broken: OnceLock::new(),
+        });
+        let thread = {
+            let shared = shared.clone();
+            std::thread::Builder::new()
+                .name("cairn-journal-writer".to_owned())
+                .spawn(move || shared.run())
+                .map_err(|e| JournalError::storage("starting the journal writer", e))?
         };
-        let thread = std::thread::Builder::new()
-            .name("cairn-journal-writer".to_owned())
-            .spawn(move || thread.run(&batches))
-            .map_err(|e| JournalError::storage("starting the journal writer", e))?;
         Ok(Writer {
-            queue: Some(queue),
-            waiting: Arc::new(AtomicUsize::new(0)),
+            shared,
             thread: Some(thread),
-            commits,
-            broken,
         })
-    }
-
-    /// The error of the commit that broke the writer, if one did.
-    fn check(&self) -> Result<(), JournalError> {
-        match self.broken.get() {
-            Some(error) => Err(error.clone()),
-            None => Ok(()),
-        }
     }
 
     /// Makes everything committed so far durable, and reports whether it
@@ -262,20 +354,28 @@ impl Writer {
     }
 
     /// Writes `puts` in one atomic step and waits until they are committed
-    /// (and, for [`Sync::Durable`], on disk).
+    /// (and, for [`Sync::Durable`], on disk): on this thread if nobody else
+    /// waits and nothing is being committed (see the module docs), else by
+    /// whoever commits next.
     pub(crate) async fn write(&self, puts: Vec<Put>, sync: Sync) -> Result<(), JournalError> {
-        self.check()?;
-        let (ack, acked) = oneshot::channel();
-        self.queue
-            .as_ref()
-            .ok_or(JournalError::Closed)?
-            .send(Batch { puts, sync, ack })
-            .map_err(|_| JournalError::Closed)?;
-        let mut acked = acked;
-        // Only a lone waiter spins (a sequential flow's call): when many
-        // wait at once (a map), they share a commit anyway, and spinning
-        // would take the cores their attempts need.
-        let waiters = Waiting::enter(&self.waiting);
+        self.shared.check()?;
+        let (ack, mut acked) = oneshot::channel();
+        let waiters = Waiting::enter(&self.shared.waiting);
+        let batch = Batch {
+            puts,
+            sync,
+            waited: true,
+            queued_at: Instant::now(),
+            ack,
+        };
+        let inline = waiters.alone && may_block();
+        if let Some(turn) = self.shared.push(batch, inline)? {
+            tokio::task::block_in_place(|| self.shared.commit_turn(turn, true));
+            return acked.try_recv().map_err(|_| JournalError::Closed)?;
+        }
+        // Only a lone waiter spins (a sequential flow's call, when the pen
+        // was taken): when many wait at once (a map), they share a commit
+        // anyway, and spinning would take the cores their attempts need.
         let spins = if waiters.alone { ACK_SPINS } else { 0 };
         for _ in 0..spins {
             match acked.try_recv() {
@@ -294,32 +394,45 @@ impl Writer {
     /// by the next `queue` (so a flow stops within a commit of a failure
     /// instead of running on without a journal).
     pub(crate) fn queue(&self, puts: Vec<Put>) -> Result<(), JournalError> {
-        self.check()?;
+        self.shared.check()?;
         let (ack, _) = oneshot::channel();
-        self.queue
-            .as_ref()
-            .ok_or(JournalError::Closed)?
-            .send(Batch {
-                puts,
-                sync: Sync::Lazy,
-                ack,
-            })
-            .map_err(|_| JournalError::Closed)
+        let batch = Batch {
+            puts,
+            sync: Sync::Lazy,
+            waited: false,
+            queued_at: Instant::now(),
+            ack,
+        };
+        self.shared.push(batch, false).map(drop)
+    }
+
+    /// How many transactions the writer has committed.
+    pub(crate) fn commits(&self) -> u64 {
+        self.shared.commits.load(Ordering::Relaxed)
+    }
+
+    /// How many of them callers committed on their own threads.
+    #[cfg(test)]
+    fn inline_commits(&self) -> u64 {
+        self.shared.inline_commits.load(Ordering::Relaxed)
     }
 }
 
-impl Writer {
-    /// How many transactions the writer has committed.
-    pub(crate) fn commits(&self) -> u64 {
-        self.commits.load(Ordering::Relaxed)
-    }
+/// Whether a caller may block its thread for a commit: on a worker of
+/// tokio's multi-thread runtime (or in its `block_on`), where
+/// [`tokio::task::block_in_place`] first moves the worker's other tasks to
+/// another thread. Never on a current-thread runtime (it would stop every
+/// other task) nor under another executor.
+fn may_block() -> bool {
+    Handle::try_current().is_ok_and(|h| h.runtime_flavor() == RuntimeFlavor::MultiThread)
 }
 
 impl Drop for Writer {
     fn drop(&mut self) {
-        // Closing the queue lets the thread finish what is queued and exit;
-        // joining it releases its handle on the database file.
-        self.queue.take();
+        // The thread commits what is queued and exits; joining it releases
+        // its handle on the database file.
+        self.shared.lock().closed = true;
+        self.shared.wake.notify_one();
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
@@ -337,115 +450,215 @@ fn must_be_durable(batch: &Batch) -> bool {
             .any(|put| matches!(put, Put::Execution { .. }))
 }
 
-/// Lazy commits not yet made durable.
-struct Undurable {
-    /// When the oldest of them was committed.
-    since: Instant,
-    /// How many records they hold.
-    records: usize,
-}
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
 
-impl Thread {
-    fn run(self, batches: &mpsc::Receiver<Batch>) {
-        let mut undurable: Option<Undurable> = None;
-        // Whether the last commit had a waiting batch in it. Only then is the
-        // writer worth keeping awake: with `eventual` durability nobody waits
-        // for a commit, and spinning would only take a core from the flows.
-        let mut waited_for = false;
-        loop {
-            // Right after a commit someone waited for, the next batch is
-            // usually a few µs away (a sequential flow's next call): look for
-            // it before parking, since waking a parked thread costs far more
-            // on a busy machine.
-            let mut first = None;
-            for _ in 0..if waited_for { LINGER_YIELDS } else { 0 } {
-                match batches.try_recv() {
-                    Ok(batch) => {
-                        first = Some(batch);
-                        break;
-                    }
-                    Err(TryRecvError::Empty) => std::thread::yield_now(),
-                    Err(TryRecvError::Disconnected) => break,
-                }
-            }
-            let first = match (first, &undurable) {
-                (Some(batch), _) => batch,
-                (None, None) => match batches.recv() {
-                    Ok(batch) => batch,
-                    Err(_) => break,
-                },
-                // Lazy commits are off the disk: wait no longer than until
-                // they are due.
-                (None, Some(lazy)) => {
-                    let due = self.window.interval.saturating_sub(lazy.since.elapsed());
-                    match batches.recv_timeout(due) {
-                        Ok(batch) => batch,
-                        Err(RecvTimeoutError::Timeout) => {
-                            // On failure the writer is broken, and nothing
-                            // more can be made durable.
-                            let _ = self.commit_group(&[], true);
-                            undurable = None;
-                            waited_for = false;
-                            continue;
-                        }
-                        Err(RecvTimeoutError::Disconnected) => break,
-                    }
-                }
+    /// The error of the commit that broke the writer, if one did.
+    fn check(&self) -> Result<(), JournalError> {
+        match self.broken.get() {
+            Some(error) => Err(error.clone()),
+            None => Ok(()),
+        }
+    }
+
+    /// Queues `batch`. With `inline`, and the pen free, the caller takes
+    /// the pen and the queue, and must commit the returned turn itself;
+    /// otherwise the thread is woken if it has to be.
+    fn push(&self, batch: Batch, inline: bool) -> Result<Option<Turn>, JournalError> {
+        let mut state = self.lock();
+        if state.closed {
+            return Err(JournalError::Closed);
+        }
+        let waited = batch.waited;
+        state.queue.push(batch);
+        if inline && !state.committing {
+            return Ok(Some(self.take(&mut state)));
+        }
+        // A sleeping thread is woken for a batch someone waits for; for one
+        // that is only queued, only if it would not look by itself soon.
+        let wake = match state.sleep {
+            Sleep::Awake => false,
+            Sleep::Ticking => waited,
+            Sleep::Deep => true,
+        };
+        if wake {
+            state.sleep = Sleep::Awake;
+        }
+        drop(state);
+        if wake {
+            self.wake.notify_one();
+        }
+        Ok(None)
+    }
+
+    /// Takes the pen and everything queued: the group to commit next, and
+    /// whether durably. The pen must be free.
+    fn take(&self, state: &mut State) -> Turn {
+        debug_assert!(!state.committing, "one committer at a time");
+        state.committing = true;
+        let group = std::mem::take(&mut state.queue);
+        let records: usize = group.iter().map(|b| b.puts.len()).sum();
+        let lazy_records = state.undurable.as_ref().map_or(0, |u| u.records) + records;
+        let durable = group.iter().any(must_be_durable)
+            || lazy_records >= self.window.records
+            || state
+                .undurable
+                .as_ref()
+                .is_some_and(|u| u.since.elapsed() >= self.window.interval);
+        Turn {
+            group,
+            durable,
+            lazy_records,
+        }
+    }
+
+    /// Commits a turn's group, gives the pen back, and acknowledges every
+    /// batch in the group. A caller (`by_caller`) wakes the thread if what
+    /// was queued meanwhile, or lazy commits to make durable later, need
+    /// it.
+    fn commit_turn(&self, turn: Turn, by_caller: bool) {
+        let Turn {
+            group,
+            durable,
+            lazy_records,
+        } = turn;
+        if by_caller {
+            self.inline_commits.fetch_add(1, Ordering::Relaxed);
+        }
+        let result = self.commit_group(&group, durable);
+        let mut state = self.lock();
+        if result.is_ok() {
+            state.undurable = if durable {
+                None
+            } else {
+                Some(Undurable {
+                    since: state
+                        .undurable
+                        .take()
+                        .map_or_else(Instant::now, |u| u.since),
+                    records: lazy_records,
+                })
             };
-            let mut group = vec![first];
-            while let Ok(next) = batches.try_recv() {
-                group.push(next);
-            }
-            // When commits are waited for, a lone lazy batch is usually the
-            // start of an attempt whose end follows within microseconds:
-            // yield a few times to let it arrive and share this commit (and
-            // its fsync) instead of taking two.
-            for _ in 0..if waited_for { LINGER_YIELDS } else { 0 } {
-                if group.iter().any(|b| b.sync == Sync::Durable) {
-                    break;
-                }
-                std::thread::yield_now();
-                while let Ok(next) = batches.try_recv() {
-                    group.push(next);
-                }
-            }
-            waited_for = group.iter().any(|b| b.sync == Sync::Durable);
-            let records: usize = group.iter().map(|b| b.puts.len()).sum();
-            let lazy_records = undurable.as_ref().map_or(0, |u| u.records) + records;
-            let durable = group.iter().any(must_be_durable)
-                || lazy_records >= self.window.records
-                || undurable
-                    .as_ref()
-                    .is_some_and(|u| u.since.elapsed() >= self.window.interval);
-            let result = self.commit_group(&group, durable);
-            if result.is_ok() {
-                undurable = if durable {
-                    None
+        }
+        state.waited_for = group
+            .iter()
+            .any(|b| b.sync == Sync::Durable)
+            .then(Instant::now);
+        state.committing = false;
+        let wake = by_caller
+            && match state.sleep {
+                Sleep::Awake => false,
+                Sleep::Ticking => state.queue.iter().any(|b| b.waited),
+                Sleep::Deep => !state.queue.is_empty() || state.undurable.is_some(),
+            };
+        if wake {
+            state.sleep = Sleep::Awake;
+        }
+        drop(state);
+        if wake {
+            self.wake.notify_one();
+        }
+        for batch in group {
+            let _ = batch.ack.send(result.clone());
+        }
+    }
+
+    /// The writer thread: commits what callers leave to it, and makes lazy
+    /// commits durable in time.
+    fn run(&self) {
+        let mut state = self.lock();
+        loop {
+            let ticking = state
+                .waited_for
+                .is_some_and(|at| at.elapsed() < TICKING_FOR);
+            // Lazy commits are off the disk: sleep no longer than until
+            // they are due.
+            let due = state
+                .undurable
+                .as_ref()
+                .map(|u| self.window.interval.saturating_sub(u.since.elapsed()));
+            if state.committing {
+                // A caller commits; it wakes the thread if it leaves work
+                // for it.
+                state = if ticking {
+                    self.sleep(state, Sleep::Ticking, Some(LINGER))
                 } else {
-                    Some(Undurable {
-                        since: undurable.map_or_else(Instant::now, |u| u.since),
-                        records: lazy_records,
-                    })
+                    self.sleep(state, Sleep::Deep, None)
                 };
+                continue;
             }
-            for batch in group {
-                let _ = batch.ack.send(result.clone());
+            if let Some(first) = state.queue.first() {
+                // Batches that are only queued wait a little for a commit
+                // someone waits for to take them along.
+                let young = LINGER.saturating_sub(first.queued_at.elapsed());
+                let linger = ticking
+                    && !state.closed
+                    && !young.is_zero()
+                    && !due.is_some_and(|d| d.is_zero())
+                    && !state.queue.iter().any(|b| b.waited || must_be_durable(b));
+                if linger {
+                    state = self.sleep(state, Sleep::Ticking, Some(young));
+                    continue;
+                }
+            } else if state.closed {
+                break;
+            } else if !due.is_some_and(|d| d.is_zero()) {
+                state = match (ticking, due) {
+                    (true, due) => self.sleep(
+                        state,
+                        Sleep::Ticking,
+                        Some(due.map_or(LINGER, |d| d.min(LINGER))),
+                    ),
+                    (false, due) => self.sleep(state, Sleep::Deep, due),
+                };
+                continue;
             }
+            // Something is queued, or lazy commits are due (an empty
+            // group then commits durably).
+            let turn = self.take(&mut state);
+            drop(state);
+            self.commit_turn(turn, false);
+            state = self.lock();
         }
         // On an orderly close, make lazy commits durable too: `eventual`
         // durability only gives up what a crash interrupts. Nobody is left
         // to tell if this fails: `Journal::sync` (`Host::close`) is how a
         // caller learns it.
-        if undurable.is_some() {
+        if state.undurable.is_some() {
+            drop(state);
             let _ = self.commit_group(&[], true);
         }
     }
 
+    /// Sleeps until woken, or for `timeout`.
+    fn sleep<'a>(
+        &self,
+        mut state: MutexGuard<'a, State>,
+        sleep: Sleep,
+        timeout: Option<Duration>,
+    ) -> MutexGuard<'a, State> {
+        state.sleep = sleep;
+        let mut state = match timeout {
+            None => self
+                .wake
+                .wait(state)
+                .unwrap_or_else(PoisonError::into_inner),
+            Some(timeout) => {
+                self.wake
+                    .wait_timeout(state, timeout)
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .0
+            }
+        };
+        state.sleep = Sleep::Awake;
+        state
+    }
+
     /// Commits `group` unless the writer is broken; a failure breaks it.
     fn commit_group(&self, group: &[Batch], durable: bool) -> Result<(), JournalError> {
-        if let Some(error) = self.broken.get() {
-            return Err(error.clone());
-        }
+        self.check()?;
         self.commits.fetch_add(1, Ordering::Relaxed);
         let result = catch_unwind(AssertUnwindSafe(|| {
             commit(&self.db, &self.path, group, durable)
@@ -774,5 +987,222 @@ mod tests {
                 .expect("readable")
                 .is_some()
         );
+    }
+
+    /// A caller waiting alone on tokio's multi-thread runtime commits on
+    /// its own thread, and takes along what was queued before it (an
+    /// attempt's start): one commit per write, in order.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_lone_waiter_commits_on_its_own_thread_in_order() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (path, journal) = open(&dir, LazyWindow::default());
+        let writer = journal.writer().expect("writable");
+        let (commits, inline) = (writer.commits(), writer.inline_commits());
+        for seq in 0..20 {
+            let (_, mut queued) = call(seq);
+            queued.output = Some("queued".to_owned());
+            journal.queue(&entries(&[(seq, queued)])).expect("queued");
+            write(&journal, &[call(seq)], Sync::Durable)
+                .await
+                .expect("written");
+        }
+        assert_eq!(
+            writer.inline_commits() - inline,
+            20,
+            "on the caller's thread"
+        );
+        assert_eq!(
+            writer.commits() - commits,
+            20,
+            "a start shares its end's commit"
+        );
+        let image = crash_image(&path, 0).expect("the crash image opens");
+        for seq in 0..20 {
+            let found = image.call(ExecutionId(1), seq).expect("readable");
+            assert_eq!(
+                found.and_then(|c| c.output).as_deref(),
+                Some("1"),
+                "the later write wins, and is durable"
+            );
+        }
+    }
+
+    /// On a current-thread runtime a caller never blocks on a commit: the
+    /// writer thread commits for it.
+    #[tokio::test]
+    async fn a_current_thread_runtime_leaves_commits_to_the_thread() {
+        let journal = RedbJournal::in_memory().expect("opens");
+        let writer = journal.writer().expect("writable");
+        for seq in 0..5 {
+            write(&journal, &[call(seq)], Sync::Durable)
+                .await
+                .expect("written");
+        }
+        assert_eq!(writer.inline_commits(), 0);
+        assert_eq!(calls_in(&journal, 5), 5);
+    }
+
+    /// A disk that fills up, under redb: an in-memory backend whose writes
+    /// and syncs fail with ENOSPC while `full` is set.
+    #[derive(Debug)]
+    struct FillingDisk {
+        bytes: ::redb::backends::InMemoryBackend,
+        full: Arc<std::sync::atomic::AtomicBool>,
+    }
+
+    impl FillingDisk {
+        fn check(&self) -> std::io::Result<()> {
+            if self.full.load(Ordering::Relaxed) {
+                Err(std::io::ErrorKind::StorageFull.into())
+            } else {
+                Ok(())
+            }
+        }
+    }
+
+    impl ::redb::StorageBackend for FillingDisk {
+        fn len(&self) -> std::io::Result<u64> {
+            self.bytes.len()
+        }
+        fn read(&self, offset: u64, out: &mut [u8]) -> std::io::Result<()> {
+            self.bytes.read(offset, out)
+        }
+        fn set_len(&self, len: u64) -> std::io::Result<()> {
+            self.check()?;
+            self.bytes.set_len(len)
+        }
+        fn sync_data(&self) -> std::io::Result<()> {
+            self.check()?;
+            self.bytes.sync_data()
+        }
+        fn write(&self, offset: u64, data: &[u8]) -> std::io::Result<()> {
+            self.check()?;
+            self.bytes.write(offset, data)
+        }
+    }
+
+    /// A writer on a disk that can fill up, and the switch that fills it.
+    fn filling_writer() -> (Arc<std::sync::atomic::AtomicBool>, Writer) {
+        let full = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let disk = FillingDisk {
+            bytes: ::redb::backends::InMemoryBackend::new(),
+            full: full.clone(),
+        };
+        let db = Database::builder()
+            .create_with_backend(disk)
+            .expect("created");
+        super::super::file::initialize(&db, Path::new(":memory:")).expect("initialized");
+        let writer = Writer::start(
+            Arc::new(db),
+            PathBuf::from(":memory:"),
+            LazyWindow::default(),
+        )
+        .expect("started");
+        (full, writer)
+    }
+
+    fn puts(seq: u32) -> Vec<Put> {
+        let (seq, record) = call(seq);
+        vec![Put::encode(&Entry::Call {
+            exec: ExecutionId(1),
+            seq,
+            record: &record,
+        })]
+    }
+
+    /// After a failed commit, every later write fails with its error, even
+    /// once the disk has room again: whichever committer meets it (`inline`:
+    /// the caller on its own thread, else the writer thread).
+    async fn a_failed_commit_breaks_the_writer(inline: bool) {
+        let (full, writer) = filling_writer();
+        let inline_before = writer.inline_commits();
+        writer.write(puts(0), Sync::Durable).await.expect("room");
+        full.store(true, Ordering::Relaxed);
+        let failed = writer.write(puts(1), Sync::Durable).await;
+        assert!(
+            matches!(failed, Err(JournalError::DiskFull { .. })),
+            "{failed:?}"
+        );
+        assert_eq!(writer.inline_commits() > inline_before, inline);
+        full.store(false, Ordering::Relaxed);
+        let queued = writer.queue(puts(2));
+        assert!(
+            matches!(queued, Err(JournalError::DiskFull { .. })),
+            "{queued:?}"
+        );
+        for sync in [Sync::Lazy, Sync::Durable] {
+            let later = writer.write(puts(3), sync).await;
+            assert!(
+                matches!(later, Err(JournalError::DiskFull { .. })),
+                "{later:?}"
+            );
+        }
+        let synced = writer.sync().await;
+        assert!(
+            matches!(synced, Err(JournalError::DiskFull { .. })),
+            "{synced:?}"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failed_inline_commit_breaks_the_writer() {
+        a_failed_commit_breaks_the_writer(true).await;
+    }
+
+    #[tokio::test]
+    async fn a_failed_commit_on_the_thread_breaks_the_writer() {
+        a_failed_commit_breaks_the_writer(false).await;
+    }
+
+    /// A lazy commit that fails is seen by the next write that is waited
+    /// for, though nobody waited for the lazy one.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failed_lazy_commit_fails_the_next_waited_write() {
+        let (full, writer) = filling_writer();
+        writer.write(puts(0), Sync::Durable).await.expect("room");
+        full.store(true, Ordering::Relaxed);
+        writer.queue(puts(1)).expect("queued before anyone knows");
+        // Past the linger: the writer thread commits it on its own.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while writer.shared.broken.get().is_none() {
+            assert!(
+                Instant::now() < deadline,
+                "the lazy batch was never committed"
+            );
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        full.store(false, Ordering::Relaxed);
+        let later = writer.write(puts(2), Sync::Durable).await;
+        assert!(
+            matches!(later, Err(JournalError::DiskFull { .. })),
+            "{later:?}"
+        );
+    }
+
+    /// Concurrent durable writes, some committed by callers on their own
+    /// threads and some by the writer thread, all end up durable, in far
+    /// fewer commits than writes.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn inline_and_thread_commits_together_lose_nothing() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (path, journal) = open(&dir, LazyWindow::default());
+        let journal = Arc::new(journal);
+        let tasks = (0..8u32).map(|task| {
+            let journal = journal.clone();
+            tokio::spawn(async move {
+                for i in 0..50 {
+                    let seq = task * 50 + i;
+                    journal.queue(&entries(&[call(seq)])).expect("queued");
+                    write(&journal, &[call(seq)], Sync::Durable)
+                        .await
+                        .expect("written");
+                }
+            })
+        });
+        for task in tasks.collect::<Vec<_>>() {
+            task.await.expect("joined");
+        }
+        let image = crash_image(&path, 0).expect("the crash image opens");
+        assert_eq!(calls_in(&image, 400), 400);
     }
 }

@@ -546,3 +546,15 @@ fn branchy(flag: String) -> Result<i64, Error> {
         Err(_) => add(2, 2),
     }
 }
+
+// ---- replay keeps answers -------------------------------------------------
+
+/// A step, an approval, then a gate that fails until its flag exists: a
+/// replay that gets past the gate keeps the approval.
+#[flow]
+fn approved_gate(flag: String) -> Result<String, Error> {
+    let first = step(1, 0)?;
+    let approver: String = cairn_guest::wait("approval", &format!("Open the gate `{flag}`?"))?;
+    let opened = gate(flag)?;
+    Ok(format!("{opened} ({first}), approved by {approver}"))
+}

@@ -18,6 +18,7 @@ impl Guest for BadNames {
         let flow = |name: String| FlowInfo {
             name,
             params: Vec::new(),
+            doc: None,
             retries: 0,
             cache: true,
         };

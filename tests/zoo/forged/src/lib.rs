@@ -13,7 +13,7 @@ mod bindings {
 
 use bindings::cairn::checkpoint::runner;
 use bindings::cairn::checkpoint::types::{
-    CallError, CheckpointInfo, FlowInfo, GuestError, Manifest, Runtime,
+    CallError, CheckpointInfo, FlowInfo, GuestError, Manifest, ParamInfo, Runtime,
 };
 use bindings::exports::cairn::checkpoint::guest::Guest;
 
@@ -22,7 +22,7 @@ struct Forged;
 // The runner's `call-map` as the canonical ABI lowers it, called by hand so
 // that every entry of the list can point at the same bytes (the bindings
 // would lay out one string per entry).
-#[link(wasm_import_module = "cairn:checkpoint/runner@0.1.0")]
+#[link(wasm_import_module = "cairn:checkpoint/runner@0.2.0")]
 unsafe extern "C" {
     #[link_name = "call-map"]
     fn raw_call_map(name: *const u8, name_len: usize, list: *const u8, len: usize, ret: *mut u8);
@@ -101,6 +101,15 @@ fn failed(e: CallError) -> GuestError {
     })
 }
 
+/// The one parameter of every flow and checkpoint here, `n: u64`.
+fn param_n() -> ParamInfo {
+    ParamInfo {
+        name: "n".to_owned(),
+        type_name: "u64".to_owned(),
+        optional: false,
+    }
+}
+
 impl Guest for Forged {
     fn describe() -> Manifest {
         Manifest {
@@ -109,7 +118,8 @@ impl Guest for Forged {
                 .iter()
                 .map(|name| FlowInfo {
                     name: (*name).to_owned(),
-                    params: vec!["n".to_owned()],
+                    params: vec![param_n()],
+                    doc: None,
                     retries: 0,
                     cache: false,
                 })
@@ -118,7 +128,8 @@ impl Guest for Forged {
                 .iter()
                 .map(|(name, runtime)| CheckpointInfo {
                     name: (*name).to_owned(),
-                    params: vec!["n".to_owned()],
+                    params: vec![param_n()],
+                    doc: None,
                     retries: 0,
                     cache: Some(false),
                     kind: None,

@@ -1,0 +1,141 @@
+//! What travels over the API: request bodies and the answers that are not
+//! the host library's own types (an execution is
+//! [`cairn_host::ExecutionDetail`], exactly as `cairn executions show --json`
+//! prints it; an event is [`cairn_host::Event`]).
+
+use std::collections::BTreeMap;
+
+use cairn_host::{ExecutionId, ExecutionStatus, ExecutionSummary};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// The API's path prefix.
+pub const PREFIX: &str = "/api/v1";
+
+/// The most executions one page of `GET /executions` holds.
+pub const MAX_PAGE: usize = 1000;
+
+/// A page's size when the request does not say.
+pub const DEFAULT_PAGE: usize = 100;
+
+/// `POST /executions`: start a flow of an uploaded component.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StartRequest {
+    /// The component's hash (64 hex digits), as the upload answered it.
+    pub component: String,
+    /// The flow; may be left out when the component has exactly one.
+    #[serde(default)]
+    pub flow: Option<String>,
+    /// The flow's input: a JSON object of its named parameters (default
+    /// `{}`).
+    #[serde(default = "empty_object")]
+    pub input: Value,
+}
+
+fn empty_object() -> Value {
+    Value::Object(serde_json::Map::new())
+}
+
+/// The answer to a request that started work in the background (start,
+/// resume, replay, an answered wait that resumes): which execution, and
+/// where it stands at the moment of the answer. Follow it with
+/// `GET /events?execution=ID` or `GET /executions/ID`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Accepted {
+    /// The execution.
+    pub id: ExecutionId,
+    /// Its status when the request was answered.
+    pub status: ExecutionStatus,
+}
+
+/// One page of `GET /executions`, newest first.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ExecutionPage {
+    /// The executions, newest first, without their calls.
+    pub executions: Vec<ExecutionSummary>,
+    /// Pass it as `cursor` for the next (older) page; absent on the last.
+    pub next_cursor: Option<ExecutionId>,
+}
+
+/// `POST /executions/{id}/input`: the value of a wait.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnswerRequest {
+    /// The wait's name.
+    pub wait: String,
+    /// Its value, checked against the wait's schema.
+    pub value: Value,
+    /// Resume the execution once the value is stored (default `true`).
+    #[serde(default = "yes")]
+    pub resume: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// `POST /executions/{id}/replay`: what to replay and what to change.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReplayBody {
+    /// The call to run live (a selector); calls before it reuse outputs.
+    #[serde(default)]
+    pub from: Option<String>,
+    /// Outputs that replace the source's, by call selector.
+    #[serde(default)]
+    pub overrides: BTreeMap<String, Value>,
+    /// A new flow input; default: the source's.
+    #[serde(default)]
+    pub input: Option<Value>,
+    /// Another uploaded component (its hash); default: the source's code.
+    #[serde(default)]
+    pub component: Option<String>,
+    /// Values for waits, by name, instead of the source's answers or of
+    /// asking.
+    #[serde(default)]
+    pub answers: BTreeMap<String, Value>,
+}
+
+/// An uploaded component: its hash and what `describe` says it holds.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ComponentView {
+    /// The blake3 hash of its bytes (64 hex digits).
+    pub hash: String,
+    /// The version of the guest SDK that built it.
+    pub sdk_version: String,
+    /// Its flows, with their options (as `cairn inspect --json` shows them).
+    pub flows: Value,
+    /// Its checkpoints, with their options.
+    pub checkpoints: Value,
+}
+
+/// `GET /components`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ComponentList {
+    /// Every component the journal holds, by hash.
+    pub components: Vec<ComponentView>,
+}
+
+/// Every error's body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// What kind of error, stable for programs (`not_found`,
+    /// `unknown_flow`, `bad_input`, `conflict`, ...).
+    pub error: String,
+    /// What happened, for people.
+    pub message: String,
+}
+
+/// `GET /health`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Health {
+    /// `ok`, or `draining` while the server shuts down.
+    pub status: String,
+    /// The server's version.
+    pub version: String,
+    /// The journal it owns.
+    pub journal: String,
+    /// Executions running now.
+    pub running: usize,
+}

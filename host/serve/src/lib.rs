@@ -1,0 +1,35 @@
+//! `cairn serve`: one long-running process that owns a Cairn journal, runs
+//! executions concurrently and answers an HTTP JSON API under `/api/v1`; and
+//! [`ApiClient`], the client the `cairn` CLI uses when given `--server`.
+//!
+//! ```text
+//! Server::bind(host, config)      the listener, the token, the address file
+//!   └ Server::run(shutdown)       serves until `shutdown`, then drains
+//!       ├ routes/                 one file per resource; JSON in, JSON out
+//!       ├ Supervisor              which executions run: a bounded number at
+//!       │                         once, crashed ones resumed on start, parked
+//!       │                         ones woken on time, all drained on shutdown
+//!       └ Components              uploaded components, kept in the journal
+//! ```
+//!
+//! Every error is `{"error": kind, "message": text}` with the status that
+//! says whose fault it was ([`ApiError`]); no request can panic the server
+//! or make it hold more than its limits ([`ServeConfig`]).
+
+mod address_file;
+pub mod api;
+mod auth;
+mod client;
+mod components;
+mod config;
+mod error;
+mod routes;
+mod server;
+mod supervisor;
+mod token;
+
+pub use address_file::{AddressFile, ServerAddress};
+pub use client::{ApiClient, ClientError, EventStream};
+pub use config::{DEFAULT_LISTEN, ServeConfig};
+pub use error::ApiError;
+pub use server::{ServeError, Server, ShutdownReport};

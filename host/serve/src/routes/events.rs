@@ -1,0 +1,123 @@
+//! `GET /events?execution=ID`: progress as Server-Sent Events.
+//!
+//! Each event is named by its type (`execution_started`, `attempt_started`,
+//! `attempt_failed`, `call_completed`, `execution_finished`, ...) and
+//! carries the [`cairn_host::Event`] as JSON. Filtered by execution, the
+//! stream opens with a `snapshot` event: the execution as it stands (its
+//! summary), read after subscribing, so that nothing falls between the two.
+//! A client too slow to keep up gets a `lagged` event with the number of
+//! events it missed (read the execution again to catch up).
+
+use std::convert::Infallible;
+
+use axum::extract::Query;
+use axum::extract::rejection::QueryRejection;
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use cairn_host::{Event, ExecutionId, ExecutionSummary};
+use futures_util::Stream;
+use serde::Deserialize;
+use tokio::sync::OwnedSemaphorePermit;
+use tokio::sync::broadcast::Receiver;
+use tokio::sync::broadcast::error::RecvError;
+use tokio_util::sync::CancellationToken;
+
+use super::{Shared, extract};
+use crate::error::ApiError;
+
+/// The query of `GET /events`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct EventsQuery {
+    /// Only this execution's events.
+    execution: Option<ExecutionId>,
+}
+
+/// One open stream.
+struct Open {
+    receiver: Receiver<Event>,
+    execution: Option<ExecutionId>,
+    snapshot: Option<ExecutionSummary>,
+    shutdown: CancellationToken,
+    /// Holds the stream's place among `max_streams`.
+    _permit: OwnedSemaphorePermit,
+}
+
+/// `GET /events`.
+pub(crate) async fn stream(
+    state: Shared,
+    query: Result<Query<EventsQuery>, QueryRejection>,
+) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
+    let query = extract::query(query)?;
+    let permit = state.streams.clone().try_acquire_owned().map_err(|_| {
+        ApiError::unavailable(format!(
+            "{} event streams are open already",
+            state.config.max_streams
+        ))
+    })?;
+    // Subscribe first: whatever happens after the snapshot is read is in
+    // the stream.
+    let receiver = state.host.subscribe();
+    let snapshot = match query.execution {
+        Some(id) => Some(
+            state
+                .host
+                .client()
+                .summary(id)
+                .await?
+                .ok_or_else(|| ApiError::not_found(format!("no execution {id}")))?,
+        ),
+        None => None,
+    };
+    let open = Open {
+        receiver,
+        execution: query.execution,
+        snapshot,
+        shutdown: state.shutdown.clone(),
+        _permit: permit,
+    };
+    let events = futures_util::stream::unfold(open, next);
+    Ok(Sse::new(events).keep_alive(KeepAlive::default()))
+}
+
+/// The stream's next event, or its end (the server shuts down).
+async fn next(mut open: Open) -> Option<(Result<SseEvent, Infallible>, Open)> {
+    if let Some(snapshot) = open.snapshot.take() {
+        return Some((Ok(json_event("snapshot", &snapshot)), open));
+    }
+    loop {
+        let received = tokio::select! {
+            () = open.shutdown.cancelled() => return None,
+            received = open.receiver.recv() => received,
+        };
+        match received {
+            Ok(event) => {
+                if open.execution.is_none_or(|id| event.exec() == id) {
+                    return Some((Ok(typed_event(&event)), open));
+                }
+            }
+            Err(RecvError::Lagged(missed)) => {
+                let event = SseEvent::default().event("lagged").data(missed.to_string());
+                return Some((Ok(event), open));
+            }
+            Err(RecvError::Closed) => return None,
+        }
+    }
+}
+
+fn json_event(name: &str, value: &impl serde::Serialize) -> SseEvent {
+    // Serializing our own types cannot fail; JSON text never holds a raw
+    // newline, so it is one `data:` line.
+    let data = serde_json::to_string(value).unwrap_or_default();
+    SseEvent::default().event(name).data(data)
+}
+
+/// An event named by its `type`.
+fn typed_event(event: &Event) -> SseEvent {
+    let value = serde_json::to_value(event).unwrap_or_default();
+    let name = value
+        .get("type")
+        .and_then(|t| t.as_str())
+        .unwrap_or("event")
+        .to_owned();
+    SseEvent::default().event(name).data(value.to_string())
+}

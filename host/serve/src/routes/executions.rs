@@ -1,0 +1,301 @@
+//! `/executions`: start, list, show, logs, input, resume, cancel, replay.
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{Path, Query};
+use axum::http::StatusCode;
+use axum::http::header::LOCATION;
+use axum::response::{IntoResponse, Response};
+use cairn_host::{
+    Component, ExecutionDetail, ExecutionFilter, ExecutionId, ExecutionStatus, ReplayRequest,
+};
+use serde::{Deserialize, Serialize};
+
+use super::{Shared, extract, since};
+use crate::api::{
+    Accepted, AnswerRequest, DEFAULT_PAGE, ExecutionPage, MAX_PAGE, PREFIX, ReplayBody,
+    StartRequest,
+};
+use crate::error::ApiError;
+
+/// `202 Accepted` with the execution's place.
+fn accepted(accepted: &Accepted) -> Response {
+    let location = format!("{PREFIX}/executions/{}", accepted.id);
+    (StatusCode::ACCEPTED, [(LOCATION, location)], Json(accepted)).into_response()
+}
+
+fn path_id(path: Result<Path<String>, PathRejection>) -> Result<ExecutionId, ApiError> {
+    let Path(id) = path.map_err(|e| ApiError::bad_request("bad_path", e.body_text()))?;
+    extract::execution_id(&id)
+}
+
+async fn component(state: &Shared, hash: &str) -> Result<Component, ApiError> {
+    let hash = extract::component_hash(hash)?;
+    state.components.get(hash).await?.ok_or_else(|| {
+        ApiError::not_found(format!(
+            "no component {hash}; upload it first (POST {PREFIX}/components)"
+        ))
+    })
+}
+
+/// `POST /executions` `{"component", "flow", "input"}`: starts the flow as a
+/// new execution in the background (`202` with its id, once it has a slot).
+pub(crate) async fn start(state: Shared, body: Body) -> Result<Response, ApiError> {
+    let request: StartRequest = extract::json(body, state.config.max_json_bytes).await?;
+    let component = component(&state, &request.component).await?;
+    let flow = match request.flow {
+        Some(flow) => flow,
+        None => {
+            let flows = component.manifest().flow_names();
+            match flows.as_slice() {
+                [only] => only.clone(),
+                _ => {
+                    return Err(ApiError::bad_request(
+                        "unknown_flow",
+                        format!(
+                            "the component has {} flows; name one with \"flow\": {}",
+                            flows.len(),
+                            flows.join(", ")
+                        ),
+                    ));
+                }
+            }
+        }
+    };
+    let input = request.input.to_string();
+    let started = state.supervisor.start(&component, &flow, &input).await?;
+    Ok(accepted(&started))
+}
+
+/// The query of `GET /executions`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ListQuery {
+    status: Option<ExecutionStatus>,
+    flow: Option<String>,
+    /// Created at or after: RFC 3339 (`2026-12-01T10:00:00Z`) or seconds
+    /// since the Unix epoch.
+    since: Option<String>,
+    limit: Option<usize>,
+    /// The `next_cursor` of the previous page.
+    cursor: Option<ExecutionId>,
+}
+
+/// `GET /executions?status=&flow=&since=&limit=&cursor=`: newest first, a
+/// page at a time.
+pub(crate) async fn list(
+    state: Shared,
+    query: Result<Query<ListQuery>, QueryRejection>,
+) -> Result<Json<ExecutionPage>, ApiError> {
+    let query = extract::query(query)?;
+    let limit = query.limit.unwrap_or(DEFAULT_PAGE);
+    if limit == 0 || limit > MAX_PAGE {
+        return Err(ApiError::bad_request(
+            "bad_query",
+            format!("`limit` must be from 1 to {MAX_PAGE}"),
+        ));
+    }
+    let created_since_us = query
+        .since
+        .as_deref()
+        .map(|s| {
+            since::parse(s).ok_or_else(|| {
+                ApiError::bad_request(
+                    "bad_query",
+                    format!(
+                        "`since` must be RFC 3339 (2026-12-01T10:00:00Z) or seconds since the epoch, not `{}`",
+                        extract::cut(s)
+                    ),
+                )
+            })
+        })
+        .transpose()?;
+    let filter = ExecutionFilter {
+        status: query.status,
+        flow: query.flow,
+        created_since_us,
+        before: query.cursor,
+        // One more than the page tells whether there is a next one.
+        limit: Some(limit + 1),
+        newest_first: true,
+        ..ExecutionFilter::default()
+    };
+    let mut executions = state.host.client().executions(&filter).await?;
+    let next_cursor = if executions.len() > limit {
+        executions.truncate(limit);
+        executions.last().map(|e| e.id)
+    } else {
+        None
+    };
+    Ok(Json(ExecutionPage {
+        executions,
+        next_cursor,
+    }))
+}
+
+async fn detail(state: &Shared, id: ExecutionId) -> Result<ExecutionDetail, ApiError> {
+    state
+        .host
+        .client()
+        .execution(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no execution {id}")))
+}
+
+/// `GET /executions/{id}`: the execution with its calls, attempts and waits
+/// (the JSON of `cairn executions show --json`).
+pub(crate) async fn show(
+    state: Shared,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<Json<ExecutionDetail>, ApiError> {
+    let id = path_id(id)?;
+    Ok(Json(detail(&state, id).await?))
+}
+
+/// The query of `GET /executions/{id}/logs`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct LogsQuery {
+    /// Only this call's attempts (a call id, a checkpoint called once, or
+    /// a seq).
+    call: Option<String>,
+}
+
+/// The logs of an execution.
+#[derive(Debug, Serialize)]
+pub(crate) struct Logs {
+    /// The flow's own stdout, stderr and `log` lines (absent with `call`).
+    flow_log: Option<String>,
+    /// Each attempt's captured output.
+    attempts: Vec<AttemptLog>,
+}
+
+#[derive(Debug, Serialize)]
+struct AttemptLog {
+    call_id: String,
+    seq: u32,
+    attempt: u32,
+    stdout: String,
+    stderr: String,
+}
+
+/// `GET /executions/{id}/logs?call=SELECTOR`.
+pub(crate) async fn logs(
+    state: Shared,
+    id: Result<Path<String>, PathRejection>,
+    query: Result<Query<LogsQuery>, QueryRejection>,
+) -> Result<Json<Logs>, ApiError> {
+    let id = path_id(id)?;
+    let query = extract::query(query)?;
+    let detail = detail(&state, id).await?;
+    let calls = match &query.call {
+        Some(selector) => vec![
+            detail
+                .call(selector)
+                .map_err(|e| ApiError::bad_request("unknown_selector", e.to_string()))?
+                .clone(),
+        ],
+        None => detail.calls.clone(),
+    };
+    let attempts = calls
+        .iter()
+        .flat_map(|c| {
+            c.attempts.iter().map(|a| AttemptLog {
+                call_id: c.call_id.clone(),
+                seq: c.seq,
+                attempt: a.n,
+                stdout: a.stdout.clone(),
+                stderr: a.stderr.clone(),
+            })
+        })
+        .collect();
+    Ok(Json(Logs {
+        flow_log: query.call.is_none().then_some(detail.flow_log),
+        attempts,
+    }))
+}
+
+/// `POST /executions/{id}/input` `{"wait", "value", "resume"}`: supplies a
+/// wait's value (checked against its schema) and, unless `"resume": false`,
+/// resumes the execution (`202`); else `200` with its status.
+pub(crate) async fn input(
+    state: Shared,
+    id: Result<Path<String>, PathRejection>,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let id = path_id(id)?;
+    let request: AnswerRequest = extract::json(body, state.config.max_json_bytes).await?;
+    state
+        .host
+        .answer(id, &request.wait, &request.value.to_string())
+        .await?;
+    let status = detail_status(&state, id).await?;
+    if request.resume && status == ExecutionStatus::Waiting {
+        return Ok(accepted(&state.supervisor.resume(id).await?));
+    }
+    Ok((StatusCode::OK, Json(Accepted { id, status })).into_response())
+}
+
+async fn detail_status(state: &Shared, id: ExecutionId) -> Result<ExecutionStatus, ApiError> {
+    state
+        .host
+        .client()
+        .summary(id)
+        .await?
+        .map(|e| e.status)
+        .ok_or_else(|| ApiError::not_found(format!("no execution {id}")))
+}
+
+/// `POST /executions/{id}/resume`: resumes a failed or waiting execution
+/// (or one a crash left running) in the background.
+pub(crate) async fn resume(
+    state: Shared,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<Response, ApiError> {
+    let id = path_id(id)?;
+    Ok(accepted(&state.supervisor.resume(id).await?))
+}
+
+/// `POST /executions/{id}/cancel`: a running execution stops at its next
+/// request to the runner; a waiting or failed one is marked cancelled.
+pub(crate) async fn cancel(
+    state: Shared,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<Json<Accepted>, ApiError> {
+    let id = path_id(id)?;
+    state.host.cancel(id).await?;
+    Ok(Json(Accepted {
+        id,
+        status: ExecutionStatus::Cancelled,
+    }))
+}
+
+/// `POST /executions/{id}/replay` `{"from", "overrides", "input",
+/// "component", "answers"}`: a new execution that reuses this one's
+/// outputs (`202` with the new id).
+pub(crate) async fn replay(
+    state: Shared,
+    id: Result<Path<String>, PathRejection>,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let source = path_id(id)?;
+    let body: ReplayBody = extract::json(body, state.config.max_json_bytes).await?;
+    let mut request = ReplayRequest::default();
+    if let Some(from) = body.from {
+        request = request.from(from);
+    }
+    for (selector, output) in body.overrides {
+        request = request.override_output(selector, output.to_string());
+    }
+    if let Some(input) = body.input {
+        request = request.input(input.to_string());
+    }
+    if let Some(hash) = body.component {
+        request = request.component(component(&state, &hash).await?);
+    }
+    for (name, value) in body.answers {
+        request = request.answer(name, value.to_string());
+    }
+    Ok(accepted(&state.supervisor.replay(source, request).await?))
+}

@@ -1,0 +1,201 @@
+//! Which executions run: at most `max_executions` at once (more wait for a
+//! slot, a bounded number of them), those a crashed server left `running`
+//! resumed on start, and all of them given a grace period on shutdown.
+//!
+//! An execution holds a slot while its flow runs; one that waits for input
+//! holds none (its flow is unloaded), and answering it takes a slot again.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use cairn_host::{
+    Component, ExecutionFilter, ExecutionId, ExecutionStatus, Host, Outcome, ReplayRequest, Started,
+};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio_util::task::TaskTracker;
+
+use crate::api::Accepted;
+use crate::error::ApiError;
+
+pub(crate) struct Supervisor {
+    host: Host,
+    slots: Arc<Semaphore>,
+    max_executions: usize,
+    max_queued: usize,
+    queued: AtomicUsize,
+    running: Arc<AtomicUsize>,
+    draining: AtomicBool,
+    tasks: TaskTracker,
+}
+
+/// Gives a queued request's place back, however its wait ends.
+struct Queued<'a>(&'a AtomicUsize);
+
+impl Drop for Queued<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Counts a running execution while alive.
+struct Running(Arc<AtomicUsize>);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+impl Supervisor {
+    pub(crate) fn new(host: Host, max_executions: usize, max_queued: usize) -> Supervisor {
+        let max_executions = max_executions.max(1);
+        Supervisor {
+            host,
+            slots: Arc::new(Semaphore::new(max_executions)),
+            max_executions,
+            max_queued,
+            queued: AtomicUsize::new(0),
+            running: Arc::new(AtomicUsize::new(0)),
+            draining: AtomicBool::new(false),
+            tasks: TaskTracker::new(),
+        }
+    }
+
+    /// Executions running now.
+    pub(crate) fn running(&self) -> usize {
+        self.running.load(Ordering::Relaxed)
+    }
+
+    /// Whether the server is shutting down.
+    pub(crate) fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::Relaxed)
+    }
+
+    /// Starts `flow` of `component` as a new execution, once a slot is free.
+    pub(crate) async fn start(
+        &self,
+        component: &Component,
+        flow: &str,
+        input: &str,
+    ) -> Result<Accepted, ApiError> {
+        let slot = self.slot().await?;
+        let started = self.host.start(component, flow, input).await?;
+        Ok(self.track(started, slot))
+    }
+
+    /// Resumes execution `id` in the background, once a slot is free.
+    pub(crate) async fn resume(&self, id: ExecutionId) -> Result<Accepted, ApiError> {
+        let slot = self.slot().await?;
+        let started = self.host.start_resume(id).await?;
+        Ok(self.track(started, slot))
+    }
+
+    /// Replays `source` as a new execution, once a slot is free.
+    pub(crate) async fn replay(
+        &self,
+        source: ExecutionId,
+        request: ReplayRequest,
+    ) -> Result<Accepted, ApiError> {
+        let slot = self.slot().await?;
+        let started = self.host.start_replay(source, request).await?;
+        Ok(self.track(started, slot))
+    }
+
+    /// Resumes, in the background, every execution a previous server left
+    /// `running` (it was killed, or its grace period ran out): completed
+    /// calls are reused, the rest run again. Call before serving requests,
+    /// so that only those are found.
+    pub(crate) async fn recover(self: &Arc<Self>) -> Result<usize, ApiError> {
+        let filter = ExecutionFilter {
+            status: Some(ExecutionStatus::Running),
+            ..ExecutionFilter::default()
+        };
+        let left = self.host.client().executions(&filter).await?;
+        let count = left.len();
+        for execution in left {
+            let supervisor = self.clone();
+            self.tasks.spawn(async move {
+                if let Err(e) = supervisor.resume(execution.id).await {
+                    tracing::warn!(exec = %execution.id, error = %e.message, "cannot resume");
+                    eprintln!(
+                        "cairn serve: cannot resume execution {}: {}",
+                        execution.id, e.message
+                    );
+                }
+            });
+        }
+        Ok(count)
+    }
+
+    /// Refuses new work from now on; requests waiting for a slot get `503`.
+    pub(crate) fn stop_taking_work(&self) {
+        self.draining.store(true, Ordering::Relaxed);
+        self.slots.close();
+    }
+
+    /// Stops taking work and gives running executions `grace` to finish.
+    /// Returns how many were still running when it ran out; they stay
+    /// `running` in the journal and are resumed on the next start.
+    pub(crate) async fn drain(&self, grace: Duration) -> usize {
+        self.stop_taking_work();
+        self.tasks.close();
+        let _ = tokio::time::timeout(grace, self.tasks.wait()).await;
+        self.running()
+    }
+
+    /// A slot for one running execution: at once when one is free, after a
+    /// wait when `max_queued` requests are not waiting already, else `503`.
+    async fn slot(&self) -> Result<OwnedSemaphorePermit, ApiError> {
+        if self.is_draining() {
+            return Err(ApiError::unavailable("the server is shutting down"));
+        }
+        if let Ok(permit) = self.slots.clone().try_acquire_owned() {
+            return Ok(permit);
+        }
+        if self.queued.fetch_add(1, Ordering::Relaxed) >= self.max_queued {
+            self.queued.fetch_sub(1, Ordering::Relaxed);
+            return Err(ApiError::unavailable(format!(
+                "the server is busy: {} executions running and {} waiting to start",
+                self.max_executions, self.max_queued
+            )));
+        }
+        let _queued = Queued(&self.queued);
+        self.slots
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| ApiError::unavailable("the server is shutting down"))
+    }
+
+    /// Runs a started execution to its end (or to where it stops) in a
+    /// tracked task that holds `slot` until then.
+    fn track<E>(&self, started: Started<E>, slot: OwnedSemaphorePermit) -> Accepted
+    where
+        E: std::error::Error + Send + 'static,
+    {
+        let id = started.id();
+        self.running.fetch_add(1, Ordering::Relaxed);
+        let running = Running(self.running.clone());
+        self.tasks.spawn(async move {
+            let result = started.outcome().await;
+            drop(slot);
+            drop(running);
+            report(id, result);
+        });
+        Accepted {
+            id,
+            status: ExecutionStatus::Running,
+        }
+    }
+}
+
+/// Logs how a background execution ended when it could not run; its
+/// outcome is in the journal and in the event stream.
+fn report<E: std::error::Error + 'static>(id: ExecutionId, result: Result<Outcome, E>) {
+    if let Err(e) = result {
+        let message = crate::error::chain(&e);
+        tracing::warn!(exec = %id, error = %message, "execution stopped");
+        eprintln!("cairn serve: execution {id}: {message}");
+    }
+}

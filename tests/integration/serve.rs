@@ -1,0 +1,612 @@
+//! `cairn serve`, through real server processes on loopback: the API end to
+//! end, many clients at once, cancel of a running execution, a wait answered
+//! over HTTP, SIGTERM with work in flight, the token beyond loopback, and
+//! hostile requests.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use cairn_host::{ExecutionDetail, ExecutionId, ExecutionStatus};
+use cairn_serve::api::{Accepted, ComponentList, ComponentView, ExecutionPage, Health};
+use cairn_serve::{ApiClient, ServerAddress};
+use cairn_tests::{cairn, guest, temp};
+use serde_json::{Value, json};
+
+use crate::guests;
+
+/// A `cairn serve` process on a journal in a test's folder.
+pub(crate) struct Served {
+    child: Child,
+    url: String,
+    log: PathBuf,
+}
+
+impl Served {
+    /// Starts a server on a free loopback port and waits until it answers.
+    pub(crate) fn start(dir: &Path, extra: &[&str]) -> Served {
+        Served::start_on(dir, "127.0.0.1:0", extra)
+    }
+
+    pub(crate) fn start_on(dir: &Path, listen: &str, extra: &[&str]) -> Served {
+        let journal = dir.join("journal.redb");
+        let log = dir.join(format!("serve-{}.log", std::process::id()));
+        let child = cairn(dir)
+            .args(["serve", "--listen", listen])
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("log file"))
+            .spawn()
+            .expect("cairn serve starts");
+        let mut served = Served {
+            child,
+            url: String::new(),
+            log,
+        };
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            if let Some(address) = ServerAddress::read(&journal)
+                && address.pid == served.child.id()
+            {
+                served.url = address.url;
+                break;
+            }
+            if let Ok(Some(status)) = served.child.try_wait() {
+                panic!("cairn serve exited ({status}): {}", served.log_text());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "cairn serve did not start: {}",
+                served.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        served
+    }
+
+    pub(crate) fn url(&self) -> &str {
+        &self.url
+    }
+
+    pub(crate) fn client(&self) -> ApiClient {
+        ApiClient::new(&self.url, None).expect("a client")
+    }
+
+    pub(crate) fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    fn signal(&self, name: &str) {
+        let status = std::process::Command::new("kill")
+            .args([name, &self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success());
+    }
+
+    /// Sends `signal` (`-TERM`, `-KILL`) and waits for the process to end.
+    pub(crate) fn stop(mut self, signal: &str) -> (ExitStatus, Duration) {
+        let began = Instant::now();
+        self.signal(signal);
+        let status = self.child.wait().expect("waits");
+        (status, began.elapsed())
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a runtime")
+}
+
+fn wasm(g: cairn_tests::Guest) -> Vec<u8> {
+    std::fs::read(guest(g)).expect("the guest")
+}
+
+async fn upload(client: &ApiClient, g: cairn_tests::Guest) -> String {
+    let view: ComponentView = client
+        .post_bytes("/components", wasm(g))
+        .await
+        .expect("uploads");
+    view.hash
+}
+
+/// Waits until the execution's status is no longer `running`.
+async fn settled(client: &ApiClient, id: ExecutionId) -> ExecutionDetail {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let detail: ExecutionDetail = client
+            .get(&format!("/executions/{id}"))
+            .await
+            .expect("shows");
+        if detail.execution.status != ExecutionStatus::Running {
+            return detail;
+        }
+        assert!(Instant::now() < deadline, "execution {id} still running");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[test]
+fn the_api_uploads_starts_follows_and_shows_an_execution() {
+    let dir = temp();
+    let served = Served::start(dir.path(), &[]);
+    runtime().block_on(async {
+        let client = served.client();
+        let health: Health = client.get("/health").await.expect("health");
+        assert_eq!(health.status, "ok");
+
+        let first: ComponentView = client
+            .post_bytes("/components", wasm(guests::HELLO))
+            .await
+            .expect("uploads");
+        assert_eq!(first.hash.len(), 64);
+        assert!(
+            first.flows.to_string().contains("\"hello\""),
+            "{}",
+            first.flows
+        );
+        // The same bytes again: known, same hash.
+        let again: ComponentView = client
+            .post_bytes("/components", wasm(guests::HELLO))
+            .await
+            .expect("uploads again");
+        assert_eq!(again.hash, first.hash);
+        let list: ComponentList = client.get("/components").await.expect("lists");
+        assert_eq!(list.components.len(), 1);
+
+        let accepted: Accepted = client
+            .post(
+                "/executions",
+                &json!({"component": first.hash, "input": {"name": "Ada"}}),
+            )
+            .await
+            .expect("starts");
+        // The stream opens with where the execution stands, then follows it.
+        let mut events = client
+            .events(&format!("/events?execution={}", accepted.id))
+            .await
+            .expect("streams");
+        let mut names = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while let Some((name, data)) = events.next().await.expect("an event") {
+            let value: Value = serde_json::from_str(&data).expect("JSON data");
+            names.push(name.clone());
+            let finished = name == "execution_finished"
+                || (name == "snapshot" && value["status"] != "running");
+            if finished {
+                break;
+            }
+            assert!(Instant::now() < deadline, "no end in {names:?}");
+        }
+        assert_eq!(
+            names.first().map(String::as_str),
+            Some("snapshot"),
+            "{names:?}"
+        );
+
+        let detail = settled(&client, accepted.id).await;
+        assert_eq!(detail.execution.status, ExecutionStatus::Completed);
+        assert_eq!(
+            detail.execution.output.as_ref().expect("an output")["text"],
+            "HELLO, ADA, FROM A DURABLE FLOW!"
+        );
+        assert_eq!(detail.calls.len(), 3);
+
+        let logs: Value = client
+            .get(&format!("/executions/{}/logs", accepted.id))
+            .await
+            .expect("logs");
+        assert_eq!(logs["attempts"].as_array().map(Vec::len), Some(3), "{logs}");
+
+        // Pages: newest first, cut by id.
+        for _ in 0..2 {
+            let more: Accepted = client
+                .post(
+                    "/executions",
+                    &json!({"component": first.hash, "flow": "hello", "input": {"name": "Bo"}}),
+                )
+                .await
+                .expect("starts");
+            settled(&client, more.id).await;
+        }
+        let page: ExecutionPage = client.get("/executions?limit=2").await.expect("a page");
+        assert_eq!(page.executions.len(), 2);
+        assert!(page.executions[0].id > page.executions[1].id);
+        let cursor = page.next_cursor.expect("a next page");
+        let rest: ExecutionPage = client
+            .get(&format!("/executions?limit=2&cursor={cursor}"))
+            .await
+            .expect("the next page");
+        assert_eq!(rest.executions.len(), 1);
+        assert_eq!(rest.executions[0].id, accepted.id);
+        assert!(rest.next_cursor.is_none());
+        let completed: ExecutionPage = client
+            .get("/executions?status=completed&flow=hello&since=2020-01-01T00:00:00Z")
+            .await
+            .expect("filtered");
+        assert_eq!(completed.executions.len(), 3);
+        let none: ExecutionPage = client
+            .get("/executions?status=failed")
+            .await
+            .expect("filtered");
+        assert!(none.executions.is_empty());
+    });
+}
+
+#[test]
+fn many_clients_start_executions_at_once() {
+    let dir = temp();
+    let served = Served::start(dir.path(), &["--max-executions", "4"]);
+    runtime().block_on(async {
+        let client = served.client();
+        let hash = upload(&client, guests::HELLO).await;
+        let mut clients = Vec::new();
+        for i in 0..64 {
+            let client = served.client();
+            let hash = hash.clone();
+            clients.push(tokio::spawn(async move {
+                let accepted: Accepted = client
+                    .post(
+                        "/executions",
+                        &json!({"component": hash, "input": {"name": format!("n{i}")}}),
+                    )
+                    .await
+                    .expect("starts");
+                (i, accepted.id)
+            }));
+        }
+        let mut ids = Vec::new();
+        for task in clients {
+            ids.push(task.await.expect("a client"));
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for (i, id) in ids {
+            assert!(seen.insert(id), "id {id} given twice");
+            let detail = settled(&client, id).await;
+            assert_eq!(detail.execution.status, ExecutionStatus::Completed);
+            assert_eq!(
+                detail.execution.output.as_ref().expect("output")["text"],
+                format!("HELLO, N{i}, FROM A DURABLE FLOW!")
+            );
+        }
+    });
+}
+
+#[test]
+fn cancel_reaches_a_running_execution() {
+    let dir = temp();
+    let marks = cairn_tests::marks(dir.path());
+    let grant = format!("{}:/marks", marks.display());
+    let served = Served::start(dir.path(), &["--allow-dir", grant.as_str()]);
+    runtime().block_on(async {
+        let client = served.client();
+        let hash = upload(&client, guests::PROBE).await;
+        // Far more steps than it can make before the cancel.
+        let long: Accepted = client
+            .post(
+                "/executions",
+                &json!({"component": hash, "flow": "steps", "input": {"count": 50_000, "work": 2_000_000}}),
+            )
+            .await
+            .expect("starts");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let cancelled: Accepted = client
+            .post(&format!("/executions/{}/cancel", long.id), &json!({}))
+            .await
+            .expect("cancels");
+        assert_eq!(cancelled.status, ExecutionStatus::Cancelled);
+        let detail = settled(&client, long.id).await;
+        assert_eq!(detail.execution.status, ExecutionStatus::Cancelled);
+        assert!(!detail.calls.is_empty());
+        assert!(detail.calls.len() < 50_000, "{} calls", detail.calls.len());
+        // It stopped: no call is added after the cancel.
+        let calls = detail.calls.len();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let later = settled(&client, long.id).await;
+        assert_eq!(later.calls.len(), calls);
+        // Cancelled is final.
+        let again = client
+            .post::<_, Accepted>(&format!("/executions/{}/resume", long.id), &json!({}))
+            .await
+            .expect_err("refused");
+        assert_eq!(again.status().map(|s| s.as_u16()), Some(409), "{again}");
+        assert_eq!(again.kind(), Some("cancelled"));
+    });
+}
+
+#[test]
+fn a_wait_answered_over_http_resumes_the_execution() {
+    let dir = temp();
+    let served = Served::start(dir.path(), &[]);
+    runtime().block_on(async {
+        let client = served.client();
+        let hash = upload(&client, guests::APPROVAL).await;
+        let accepted: Accepted = client
+            .post(
+                "/executions",
+                &json!({"component": hash, "input": {"topic": "wasm"}}),
+            )
+            .await
+            .expect("starts");
+        let waiting = settled(&client, accepted.id).await;
+        assert_eq!(waiting.execution.status, ExecutionStatus::Waiting);
+        assert_eq!(waiting.waits[0].name, "approve");
+
+        // A value that breaks the schema is refused, and nothing resumes.
+        let bad = client
+            .post::<_, Accepted>(
+                &format!("/executions/{}/input", accepted.id),
+                &json!({"wait": "approve", "value": {"approved": "yes"}}),
+            )
+            .await
+            .expect_err("refused");
+        assert_eq!(bad.status().map(|s| s.as_u16()), Some(400), "{bad}");
+
+        let resumed: Accepted = client
+            .post(
+                &format!("/executions/{}/input", accepted.id),
+                &json!({"wait": "approve", "value": {"approved": true, "reviewer": "ada"}}),
+            )
+            .await
+            .expect("answers");
+        assert_eq!(resumed.id, accepted.id);
+        // The resume runs in the background: it is accepted before the flow
+        // has run again, so the execution may still read `waiting` at first.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let done = loop {
+            let done = settled(&client, accepted.id).await;
+            if done.execution.status != ExecutionStatus::Waiting || Instant::now() > deadline {
+                break done;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        assert_eq!(
+            done.execution.status,
+            ExecutionStatus::Completed,
+            "{done:?}"
+        );
+    });
+}
+
+#[test]
+fn sigterm_gives_running_work_its_grace_and_the_next_start_resumes_the_rest() {
+    let dir = temp();
+    let marks = cairn_tests::marks(dir.path());
+    let grant = format!("{}:/marks", marks.display());
+    let args = ["--grace", "1s", "--allow-dir", grant.as_str()];
+    let served = Served::start(dir.path(), &args);
+    let id = runtime().block_on(async {
+        let client = served.client();
+        let hash = upload(&client, guests::PROBE).await;
+        let accepted: Accepted = client
+            .post(
+                "/executions",
+                &json!({"component": hash, "flow": "steps", "input": {"count": 400, "work": 20_000_000}}),
+            )
+            .await
+            .expect("starts");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        accepted.id
+    });
+    let (status, took) = served.stop("-TERM");
+    assert!(status.success(), "{status}");
+    assert!(took < Duration::from_secs(10), "took {took:?}");
+
+    let served = Served::start(dir.path(), &args);
+    // It says so once it has looked (after it wrote its address).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !served.log_text().contains("resuming 1 execution") {
+        assert!(Instant::now() < deadline, "{}", served.log_text());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    runtime().block_on(async {
+        let client = served.client();
+        let detail = settled(&client, id).await;
+        assert_eq!(detail.execution.status, ExecutionStatus::Completed);
+        let expected: u64 = (0..400u64).map(|i| i * i).sum();
+        assert_eq!(detail.execution.output, Some(json!(expected)));
+    });
+    // Every step ran, none that completed ran twice (each leaves one mark).
+    for i in 0..400 {
+        let n = cairn_tests::count_marks(&marks, &format!("step-{i}"));
+        assert!((1..=2).contains(&n), "step {i}: {n} marks");
+    }
+}
+
+#[test]
+fn beyond_loopback_requests_need_the_token_made_on_first_start() {
+    let dir = temp();
+    let served = Served::start_on(dir.path(), "0.0.0.0:0", &[]);
+    let token_file = dir.path().join("journal.redb.token");
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(&token_file)
+            .expect("the token file")
+            .permissions(),
+    );
+    assert_eq!(mode & 0o777, 0o600);
+    let token = std::fs::read_to_string(&token_file).expect("token");
+    let port = served.url().rsplit(':').next().expect("a port").to_owned();
+    let url = format!("http://127.0.0.1:{port}");
+    runtime().block_on(async {
+        let anonymous = ApiClient::new(&url, None).expect("client");
+        let refused = anonymous
+            .get::<Health>("/health")
+            .await
+            .expect_err("refused");
+        assert_eq!(refused.status().map(|s| s.as_u16()), Some(401));
+        let wrong = ApiClient::new(&url, Some("x".repeat(64))).expect("client");
+        assert!(wrong.get::<Health>("/health").await.is_err());
+        let known = ApiClient::new(&url, Some(token.trim().to_owned())).expect("client");
+        let health: Health = known.get("/health").await.expect("answers");
+        assert_eq!(health.status, "ok");
+    });
+}
+
+/// One raw HTTP/1.1 exchange: the status and the body.
+fn raw(url: &str, request: &[u8]) -> (u16, String) {
+    let address = url.trim_start_matches("http://");
+    let mut stream = TcpStream::connect(address).expect("connects");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    // A server may answer (413) before reading all of a huge body and close.
+    let _ = stream.write_all(request);
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    let text = String::from_utf8_lossy(&answer).into_owned();
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no status in {text:?}"));
+    let body = text.split("\r\n\r\n").nth(1).unwrap_or_default().to_owned();
+    (status, body)
+}
+
+fn request(method: &str, path: &str, body: &[u8]) -> Vec<u8> {
+    let mut bytes = format!(
+        "{method} {path} HTTP/1.1\r\nhost: x\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    bytes.extend_from_slice(body);
+    bytes
+}
+
+#[test]
+fn hostile_requests_get_clear_client_errors() {
+    let dir = temp();
+    let served = Served::start(dir.path(), &[]);
+    let url = served.url().to_owned();
+    let zeros = "0".repeat(64);
+    let cases: Vec<(Vec<u8>, u16, &str)> = vec![
+        (request("GET", "/nope", b""), 404, "not_found"),
+        (
+            request("GET", "/api/v1/../../etc/passwd", b""),
+            404,
+            "not_found",
+        ),
+        (
+            request("GET", "/api/v1/executions/%2e%2e%2fetc", b""),
+            400,
+            "bad_id",
+        ),
+        (
+            request("GET", "/api/v1/executions/99999", b""),
+            404,
+            "not_found",
+        ),
+        (request("GET", "/api/v1/executions/-1", b""), 400, "bad_id"),
+        (
+            request("DELETE", "/api/v1/executions", b""),
+            405,
+            "method_not_allowed",
+        ),
+        (
+            request("POST", "/api/v1/executions", b"{not json"),
+            400,
+            "bad_json",
+        ),
+        (request("POST", "/api/v1/executions", b""), 400, "bad_json"),
+        (
+            request("POST", "/api/v1/executions", br#"{"component": "abc"}"#),
+            400,
+            "bad_hash",
+        ),
+        (
+            request(
+                "POST",
+                "/api/v1/executions",
+                format!(r#"{{"component": "{zeros}"}}"#).as_bytes(),
+            ),
+            404,
+            "not_found",
+        ),
+        (
+            request(
+                "POST",
+                "/api/v1/executions",
+                br#"{"component": 1, "extra": 2}"#,
+            ),
+            400,
+            "bad_json",
+        ),
+        (
+            request("GET", "/api/v1/executions?limit=100000", b""),
+            400,
+            "bad_query",
+        ),
+        (
+            request("GET", "/api/v1/executions?limit=abc", b""),
+            400,
+            "bad_query",
+        ),
+        (
+            request("GET", "/api/v1/executions?since=yesterday", b""),
+            400,
+            "bad_query",
+        ),
+        (
+            request("GET", "/api/v1/executions?status=bogus", b""),
+            400,
+            "bad_query",
+        ),
+        (
+            request("GET", "/api/v1/components/xyz", b""),
+            400,
+            "bad_hash",
+        ),
+        (
+            request("GET", &format!("/api/v1/components/{zeros}"), b""),
+            404,
+            "not_found",
+        ),
+        (
+            request("POST", "/api/v1/components", b""),
+            400,
+            "bad_component",
+        ),
+        (
+            request("POST", "/api/v1/components", b"this is not wasm at all"),
+            422,
+            "bad_component",
+        ),
+        (
+            request("GET", "/api/v1/events?execution=77", b""),
+            404,
+            "not_found",
+        ),
+        (
+            request("POST", "/api/v1/executions/1/replay", b"[1, 2"),
+            400,
+            "bad_json",
+        ),
+    ];
+    for (bytes, status, kind) in cases {
+        let shown = String::from_utf8_lossy(&bytes[..bytes.len().min(80)]).into_owned();
+        let (got, body) = raw(&url, &bytes);
+        assert_eq!(got, status, "{shown}: {body}");
+        let body: Value = serde_json::from_str(&body).unwrap_or_else(|_| panic!("{shown}: {body}"));
+        assert_eq!(body["error"], kind, "{shown}: {body}");
+        assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()));
+    }
+    // A body past the limit is refused without being held.
+    let huge = vec![b' '; 65 << 20];
+    let (got, _) = raw(&url, &request("POST", "/api/v1/executions", &huge));
+    assert_eq!(got, 413);
+    // The server is still there.
+    let (got, _) = raw(&url, &request("GET", "/api/v1/health", b""));
+    assert_eq!(got, 200);
+}
