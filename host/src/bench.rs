@@ -145,3 +145,79 @@ pub fn canonical_input(input: &str) -> Result<String, String> {
 pub fn cache_key(input: &str) -> [u8; 32] {
     crate::runner::cache_key(crate::model::ComponentHash([7; 32]), "", "step", input)
 }
+
+/// Grows the journal of `host` to `total` executions by copying the ones it
+/// holds (their execution, call, attempt and wait records, unchanged but
+/// for the id) under new ids after them, round-robin, in batches written
+/// through the journal's own writer: what `cargo xtask bench` lists pages
+/// of, without running 100,000 executions. The copies are not claimable
+/// by `host` (it would hand out their ids again): drop it and open the
+/// journal anew. Returns how many were written.
+pub async fn copy_executions(host: &crate::Host, total: u64) -> Result<u64, crate::JournalError> {
+    use crate::journal::{Entry, Sync};
+    use crate::model::ExecutionId;
+
+    /// Executions per write: one commit each.
+    const BATCH: u64 = 2_000;
+
+    let client = host.client();
+    let journal = client.journal();
+    let listed = journal
+        .executions(&crate::ExecutionFilter::default())
+        .await?;
+    let Some(last) = listed.last().map(|(id, _, _)| id.0) else {
+        return Ok(0);
+    };
+    let mut templates = Vec::new();
+    for (id, _, _) in &listed {
+        if let Some(history) = journal.history(*id).await? {
+            templates.push((history, journal.waits(*id).await?));
+        }
+    }
+    let wanted = total.saturating_sub(listed.len() as u64);
+    let mut written = 0;
+    while written < wanted {
+        let batch = BATCH.min(wanted - written);
+        let ids: Vec<(ExecutionId, usize)> = (0..batch)
+            .map(|i| {
+                let n = written + i;
+                let template = usize::try_from(n).unwrap_or(0) % templates.len();
+                (ExecutionId(last + 1 + n), template)
+            })
+            .collect();
+        let mut entries = Vec::new();
+        for &(exec, t) in &ids {
+            let (history, waits) = &templates[t];
+            entries.push(Entry::Execution {
+                id: exec,
+                record: &history.execution,
+            });
+            for call in &history.calls {
+                entries.push(Entry::Call {
+                    exec,
+                    seq: call.seq,
+                    record: &call.call,
+                });
+                for (n, attempt) in &call.attempts {
+                    entries.push(Entry::Attempt {
+                        exec,
+                        seq: call.seq,
+                        n: *n,
+                        record: attempt,
+                    });
+                }
+            }
+            for (name, wait) in waits {
+                entries.push(Entry::Wait {
+                    exec,
+                    name,
+                    record: wait,
+                });
+            }
+        }
+        journal.write(&entries, Sync::Lazy).await?;
+        written += batch;
+    }
+    journal.sync().await?;
+    Ok(written)
+}

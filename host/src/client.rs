@@ -10,7 +10,7 @@ use serde_json::Value;
 use crate::error::{JournalError, SelectorError};
 pub use crate::journal::ExecutionFilter;
 use crate::journal::Journal;
-use crate::journal::record::{AttemptRecord, CallRecord, ExecutionRecord, WaitRecord};
+use crate::journal::record::{AttemptRecord, CallRecord, ExecutionRecord, TimerRecord, WaitRecord};
 use crate::model::{
     AnswerSource, AttemptOutcome, CallSource, CallStatus, ComponentHash, ExecutionId,
     ExecutionStatus, Failure, Runtime, TrapKind,
@@ -48,6 +48,10 @@ pub struct ExecutionSummary {
     pub created_at: String,
     /// When it last changed status (RFC 3339).
     pub updated_at: String,
+    /// How many calls it has made so far (counted without reading them,
+    /// so a page of executions costs no read of their calls).
+    #[serde(default)]
+    pub call_count: u32,
     /// When it was created, in microseconds since the Unix epoch (the
     /// value the flow's clock starts from).
     #[serde(skip)]
@@ -64,6 +68,10 @@ pub struct ExecutionDetail {
     pub calls: Vec<CallView>,
     /// Its durable waits, by name.
     pub waits: Vec<WaitView>,
+    /// Retries due later that it is parked on (`waiting` for their time),
+    /// by seq; left out of the JSON when there are none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub retries: Vec<RetryView>,
     /// The flow's own stdout, stderr and `log` lines over all its runs
     /// (lossy UTF-8, capped).
     pub flow_log: String,
@@ -113,6 +121,23 @@ pub struct WaitView {
     pub source: Option<AnswerSource>,
     /// For a `replayed` value: the execution it was carried from.
     pub carried_from: Option<ExecutionId>,
+}
+
+/// A call's retry due later: its last attempt failed with retries left,
+/// and the execution is parked until the retry's time (it holds no flow
+/// instance meanwhile; a server resumes it then, and so does a resume).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RetryView {
+    /// The call's seq.
+    pub seq: u32,
+    /// The call's id.
+    pub call_id: String,
+    /// The number of the attempt the retry makes.
+    pub attempt: u32,
+    /// When it is due (RFC 3339).
+    pub due_at: String,
+    /// When it is due, in microseconds since the Unix epoch.
+    pub due_at_us: u64,
 }
 
 /// One call.
@@ -172,6 +197,12 @@ impl Client {
         Client { journal }
     }
 
+    /// The journal it reads (for `cairn_host::bench`).
+    #[cfg(feature = "bench")]
+    pub(crate) fn journal(&self) -> &Arc<dyn Journal> {
+        &self.journal
+    }
+
     /// The executions that match `filter`, in id order.
     pub async fn executions(
         &self,
@@ -182,7 +213,7 @@ impl Client {
             .executions(filter)
             .await?
             .into_iter()
-            .map(|(id, r)| summary(id, r))
+            .map(|(id, r, calls)| summary(id, r, calls))
             .collect())
     }
 
@@ -199,7 +230,8 @@ impl Client {
 
     /// One execution without its calls.
     pub async fn summary(&self, id: ExecutionId) -> Result<Option<ExecutionSummary>, JournalError> {
-        Ok(self.journal.execution(id).await?.map(|r| summary(id, r)))
+        let counted = self.journal.counted_execution(id).await?;
+        Ok(counted.map(|(r, calls)| summary(id, r, calls)))
     }
 
     /// An execution's durable waits, without reading its calls.
@@ -213,6 +245,22 @@ impl Client {
             .collect())
     }
 
+    /// Retries due later: those of execution `id`, or of every execution
+    /// when it is `None` (what a server schedules on start), by execution
+    /// and seq.
+    pub async fn retries(
+        &self,
+        id: Option<ExecutionId>,
+    ) -> Result<Vec<(ExecutionId, RetryView)>, JournalError> {
+        Ok(self
+            .journal
+            .timers(id)
+            .await?
+            .into_iter()
+            .map(|(exec, seq, timer)| (exec, retry_view(seq, timer)))
+            .collect())
+    }
+
     /// One execution with its calls and attempts.
     pub async fn execution(
         &self,
@@ -221,17 +269,21 @@ impl Client {
         let Some(history) = self.journal.history(id).await? else {
             return Ok(None);
         };
-        let calls = history
+        let calls: Vec<CallView> = history
             .calls
             .into_iter()
             .map(|c| call_view(c.seq, c.call, c.attempts))
             .collect();
+        let call_count = u32::try_from(calls.len()).unwrap_or(u32::MAX);
         let waits = self.waits(id).await?;
+        let retries = self.retries(Some(id)).await?;
+        let retries = retries.into_iter().map(|(_, r)| r).collect();
         let flow_log = String::from_utf8_lossy(&history.execution.flow_log).into_owned();
         Ok(Some(ExecutionDetail {
-            execution: summary(id, history.execution),
+            execution: summary(id, history.execution, call_count),
             calls,
             waits,
+            retries,
             flow_log,
         }))
     }
@@ -250,7 +302,17 @@ fn wait_view(name: String, w: WaitRecord) -> WaitView {
     }
 }
 
-fn summary(id: ExecutionId, r: ExecutionRecord) -> ExecutionSummary {
+fn retry_view(seq: u32, t: TimerRecord) -> RetryView {
+    RetryView {
+        seq,
+        call_id: t.call_id,
+        attempt: t.attempt,
+        due_at: rfc3339(t.due_at_us),
+        due_at_us: t.due_at_us,
+    }
+}
+
+fn summary(id: ExecutionId, r: ExecutionRecord, call_count: u32) -> ExecutionSummary {
     ExecutionSummary {
         id,
         flow: r.flow,
@@ -262,6 +324,7 @@ fn summary(id: ExecutionId, r: ExecutionRecord) -> ExecutionSummary {
         component: r.component.map(|c| c.to_hex()),
         created_at: rfc3339(r.created_at_us),
         updated_at: rfc3339(r.updated_at_us),
+        call_count,
         created_at_us: r.created_at_us,
     }
 }

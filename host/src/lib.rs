@@ -136,7 +136,8 @@ mod timefmt;
 
 pub use background::Started;
 pub use client::{
-    AttemptView, CallView, Client, ExecutionDetail, ExecutionFilter, ExecutionSummary, WaitView,
+    AttemptView, CallView, Client, ExecutionDetail, ExecutionFilter, ExecutionSummary, RetryView,
+    WaitView,
 };
 pub use clock::{Clock, SharedClock, SystemClock};
 pub use component::{Component, MAX_COMPONENT_BYTES};

@@ -80,7 +80,8 @@ impl fmt::Debug for ComponentHash {
 pub enum ExecutionStatus {
     /// Running now, or left running by a process that died.
     Running,
-    /// Waiting for a value from outside.
+    /// Waiting for a value from outside, or parked until a checkpoint's
+    /// retry is due (see `ExecutionDetail::retries`).
     Waiting,
     /// Finished with an output.
     Completed,

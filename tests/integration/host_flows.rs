@@ -257,6 +257,17 @@ async fn host_flows_retry_cache_and_replay_like_guest_flows() {
         "{seen:?}"
     );
     assert!(seen.iter().any(|e| matches!(e, Event::CallReplayed { .. })));
+    // The run ends once, completed: the failure the flow retried was not its
+    // end, and a listener that stops at the end (a client following it over
+    // the server's events) must not stop there.
+    let ends: Vec<_> = seen
+        .iter()
+        .filter_map(|e| match e {
+            Event::ExecutionFinished { exec, status } if *exec == first.id => Some(*status),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(ends, [ExecutionStatus::Completed], "{seen:?}");
 
     // Another execution with the same call takes the cached output.
     let second = host.run_flow("flaky", &2).await.expect("runs");

@@ -12,6 +12,7 @@ mod guests {
 mod cli;
 mod cli_views;
 mod crash;
+mod dashboard;
 mod docs;
 mod durable;
 mod embed;
@@ -21,7 +22,10 @@ mod flows;
 mod host_flows;
 mod journal;
 mod replay;
+mod retry_timer;
 mod sandbox;
 mod serve;
+mod serve_cli;
+mod serve_crash;
 mod testing_helper;
 mod zoo;

@@ -123,7 +123,7 @@ async fn upload(client: &ApiClient, g: cairn_tests::Guest) -> String {
 }
 
 /// Waits until the execution's status is no longer `running`.
-async fn settled(client: &ApiClient, id: ExecutionId) -> ExecutionDetail {
+pub(crate) async fn settled(client: &ApiClient, id: ExecutionId) -> ExecutionDetail {
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         let detail: ExecutionDetail = client
@@ -477,7 +477,7 @@ fn raw(url: &str, request: &[u8]) -> (u16, String) {
 
 fn request(method: &str, path: &str, body: &[u8]) -> Vec<u8> {
     let mut bytes = format!(
-        "{method} {path} HTTP/1.1\r\nhost: x\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+        "{method} {path} HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
         body.len()
     )
     .into_bytes();
@@ -491,8 +491,34 @@ fn hostile_requests_get_clear_client_errors() {
     let served = Served::start(dir.path(), &[]);
     let url = served.url().to_owned();
     let zeros = "0".repeat(64);
+    let rebound = |host: &str, method: &str, path: &str| {
+        format!("{method} {path} HTTP/1.1\r\nhost: {host}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n")
+            .into_bytes()
+    };
     let cases: Vec<(Vec<u8>, u16, &str)> = vec![
         (request("GET", "/nope", b""), 404, "not_found"),
+        // DNS rebinding: a page whose name resolves to 127.0.0.1 reaches a
+        // token-less server under its own name; every route refuses it.
+        (
+            rebound("attacker.example", "GET", "/api/v1/executions"),
+            403,
+            "foreign_host",
+        ),
+        (
+            rebound(
+                "localhost.attacker.example:7080",
+                "POST",
+                "/api/v1/executions/1/cancel",
+            ),
+            403,
+            "foreign_host",
+        ),
+        (rebound("127.0.0.1.nip.io", "GET", "/"), 403, "foreign_host"),
+        (
+            rebound("10.1.2.3", "GET", "/api/v1/health"),
+            403,
+            "foreign_host",
+        ),
         (
             request("GET", "/api/v1/../../etc/passwd", b""),
             404,
@@ -594,19 +620,531 @@ fn hostile_requests_get_clear_client_errors() {
             "bad_json",
         ),
     ];
+    // A real component, for bodies that are JSON of the wrong shape.
+    let (got, body) = raw(
+        &url,
+        &request("POST", "/api/v1/components", &wasm(guests::HELLO)),
+    );
+    assert_eq!(got, 201, "{body}");
+    let hello: ComponentView = serde_json::from_str(&body).expect("a component view");
+    let cases = cases
+        .into_iter()
+        .chain(hostile_ids_and_paths())
+        .chain(hostile_bodies(&hello.hash))
+        .chain(hostile_queries())
+        .chain(wrong_methods());
     for (bytes, status, kind) in cases {
-        let shown = String::from_utf8_lossy(&bytes[..bytes.len().min(80)]).into_owned();
-        let (got, body) = raw(&url, &bytes);
-        assert_eq!(got, status, "{shown}: {body}");
-        let body: Value = serde_json::from_str(&body).unwrap_or_else(|_| panic!("{shown}: {body}"));
-        assert_eq!(body["error"], kind, "{shown}: {body}");
-        assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()));
+        expect_client_error(&url, &bytes, status, kind);
     }
     // A body past the limit is refused without being held.
     let huge = vec![b' '; 65 << 20];
     let (got, _) = raw(&url, &request("POST", "/api/v1/executions", &huge));
     assert_eq!(got, 413);
-    // The server is still there.
+    // A declared length past the limit, on every route that takes a body,
+    // is refused at once, without waiting for bytes that never come.
+    for path in [
+        "/api/v1/executions",
+        "/api/v1/executions/1/input",
+        "/api/v1/executions/1/replay",
+        "/api/v1/components",
+    ] {
+        let bytes = format!(
+            "POST {path} HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: 300000000000\r\n\r\n{{"
+        );
+        let began = Instant::now();
+        expect_client_error(&url, bytes.as_bytes(), 413, "too_large");
+        assert!(
+            began.elapsed() < Duration::from_secs(5),
+            "{path} waited for the body"
+        );
+    }
+    // Without a content type, or with a form's, the body is still read as
+    // JSON (what `curl -d` sends): bad JSON is bad JSON either way.
+    for content_type in ["", "content-type: application/x-www-form-urlencoded\r\n"] {
+        let body = "component=abc&flow=hello";
+        let bytes = format!(
+            "POST /api/v1/executions HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: close\r\n{content_type}content-length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        expect_client_error(&url, bytes.as_bytes(), 400, "bad_json");
+    }
+    // Malformed HTTP is the protocol layer's to refuse (a bare 4xx, or the
+    // connection closed); either way the server lives on.
+    for garbage in [
+        &b"GARBAGE\r\n\r\n"[..],
+        b"POST /api/v1/executions HTTP/1.1\r\nhost: 127.0.0.1\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n",
+        b"GET /api/v1/health HTTP/1.1\r\ncontent-length: -1\r\n\r\n",
+    ] {
+        let status = raw_status(&url, garbage);
+        assert!(
+            status.is_none_or(|s| (400..500).contains(&s)),
+            "{:?}: {status:?}",
+            String::from_utf8_lossy(garbage)
+        );
+    }
+    // The server is still there, and answers what it answered before.
     let (got, _) = raw(&url, &request("GET", "/api/v1/health", b""));
     assert_eq!(got, 200);
+    let (got, body) = raw(
+        &url,
+        &request("GET", &format!("/api/v1/components/{}", hello.hash), b""),
+    );
+    assert_eq!(got, 200, "{body}");
+}
+
+type Case = (Vec<u8>, u16, &'static str);
+
+/// Sends one request and checks its answer is `status` with a JSON
+/// `{"error": kind, "message": ...}`.
+fn expect_client_error(url: &str, bytes: &[u8], status: u16, kind: &str) {
+    let shown = String::from_utf8_lossy(&bytes[..bytes.len().min(120)]).into_owned();
+    let (got, body) = raw(url, bytes);
+    assert_eq!(got, status, "{shown}: {body}");
+    let body: Value = serde_json::from_str(&body).unwrap_or_else(|_| panic!("{shown}: {body}"));
+    assert_eq!(body["error"], kind, "{shown}: {body}");
+    assert!(
+        body["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "{shown}: {body}"
+    );
+}
+
+/// The status of a raw exchange, if the server answered at all.
+fn raw_status(url: &str, request: &[u8]) -> Option<u16> {
+    let address = url.trim_start_matches("http://");
+    let mut stream = TcpStream::connect(address).expect("connects");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    let _ = stream.write_all(request);
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    String::from_utf8_lossy(&answer)
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+}
+
+/// Ids and hashes that are not one, and paths that try to climb out or
+/// smuggle a separator in percent-encoding.
+fn hostile_ids_and_paths() -> Vec<Case> {
+    let get = |path: &str| request("GET", path, b"");
+    let mut cases = Vec::new();
+    for id in [
+        "18446744073709551616",
+        "%2B1",
+        "%201",
+        "1%20",
+        "0x10",
+        "1.0",
+        "1e3",
+        "%00",
+        "1%2F..%2F..%2Fhealth",
+        "%2e%2e",
+    ] {
+        for tail in ["", "/logs"] {
+            cases.push((
+                get(&format!("/api/v1/executions/{id}{tail}")),
+                400,
+                "bad_id",
+            ));
+        }
+        cases.push((
+            request("POST", &format!("/api/v1/executions/{id}/resume"), b""),
+            400,
+            "bad_id",
+        ));
+    }
+    let long = "9".repeat(10_000);
+    cases.push((get(&format!("/api/v1/executions/{long}")), 400, "bad_id"));
+    cases.push((get("/api/v1/executions/%FF"), 400, "bad_path"));
+    for hash in [
+        "0".repeat(63),
+        "0".repeat(65),
+        "g".repeat(64),
+        format!("%20{}", "0".repeat(64)),
+        "%2e%2e%2f%2e%2e%2fjournal.redb".to_owned(),
+        "..%2F..%2F..%2Fetc%2Fpasswd".to_owned(),
+        "..".to_owned(),
+    ] {
+        cases.push((get(&format!("/api/v1/components/{hash}")), 400, "bad_hash"));
+    }
+    for path in [
+        "/api/v1/executions/1/../../health",
+        "/api/v1/./health",
+        "/api/v1//health",
+        "/api/v1/%68ealth",
+        "/api/v1/executions/1/logs/extra",
+        "/api/v1/executions/",
+        "/api/v1",
+        "/api/v2/health",
+    ] {
+        cases.push((get(path), 404, "not_found"));
+    }
+    cases.push((get("/api/v1/executions/1"), 404, "not_found"));
+    cases.push((
+        request("POST", "/api/v1/executions/1/cancel", b""),
+        404,
+        "not_found",
+    ));
+    cases.push((
+        request("POST", "/api/v1/executions/1/resume", b""),
+        404,
+        "not_found",
+    ));
+    cases
+}
+
+/// Bodies that are not JSON, JSON of the wrong shape, unknown fields and
+/// inputs the flow refuses, on every route that takes a body.
+fn hostile_bodies(hash: &str) -> Vec<Case> {
+    let start = |body: String| request("POST", "/api/v1/executions", body.as_bytes());
+    let deep = "[".repeat(100_000);
+    let mut cases = vec![
+        (start("null".into()), 400, "bad_json"),
+        (start("[]".into()), 400, "bad_json"),
+        (start("\"text\"".into()), 400, "bad_json"),
+        (start(deep.clone()), 400, "bad_json"),
+        (
+            request("POST", "/api/v1/executions", b"\xff\xfe{}"),
+            400,
+            "bad_json",
+        ),
+        (
+            start(format!(r#"{{"component": "{hash}"}} trailing"#)),
+            400,
+            "bad_json",
+        ),
+        (
+            start(format!(
+                r#"{{"component": "{hash}", "component": "{hash}"}}"#
+            )),
+            400,
+            "bad_json",
+        ),
+        (
+            start(format!(r#"{{"component": "{hash}", "flow": 5}}"#)),
+            400,
+            "bad_json",
+        ),
+        (
+            start(format!(
+                r#"{{"component": "{hash}", "flow": "hello", "input": {{"name": "a"}}, "extra": 1}}"#
+            )),
+            400,
+            "bad_json",
+        ),
+        (
+            start(format!(r#"{{"component": ["{hash}"]}}"#)),
+            400,
+            "bad_json",
+        ),
+        (start(r#"{"flow": "hello"}"#.into()), 400, "bad_json"),
+        (
+            start(format!(r#"{{"component": " {hash}"}}"#)),
+            400,
+            "bad_hash",
+        ),
+        (
+            start(format!(r#"{{"component": "{hash}", "flow": "nope"}}"#)),
+            400,
+            "unknown_flow",
+        ),
+        (
+            start(format!(
+                r#"{{"component": "{hash}", "flow": "hello", "input": "Ada"}}"#
+            )),
+            400,
+            "bad_input",
+        ),
+        (
+            start(format!(
+                r#"{{"component": "{hash}", "flow": "hello", "input": {{"name": "a", "age": 3}}}}"#
+            )),
+            400,
+            "bad_input",
+        ),
+        (
+            start(format!(
+                r#"{{"component": "{hash}", "flow": "hello", "input": {{}}}}"#
+            )),
+            400,
+            "bad_input",
+        ),
+    ];
+    for body in [
+        "",
+        "{",
+        "null",
+        r#"{"wait": 1, "value": 2}"#,
+        r#"{"value": 2}"#,
+        r#"{"wait": "w", "value": 1, "resume": "yes"}"#,
+        r#"{"wait": "w", "value": 1, "extra": 0}"#,
+    ] {
+        cases.push((
+            request("POST", "/api/v1/executions/1/input", body.as_bytes()),
+            400,
+            "bad_json",
+        ));
+    }
+    cases.push((
+        request(
+            "POST",
+            "/api/v1/executions/1/input",
+            br#"{"wait": "w", "value": 1}"#,
+        ),
+        404,
+        "not_found",
+    ));
+    for body in [
+        "",
+        "null",
+        r#"{"overrides": []}"#,
+        r#"{"answers": 1}"#,
+        r#"{"from": 3}"#,
+        r#"{"unknown": true}"#,
+        deep.as_str(),
+    ] {
+        cases.push((
+            request("POST", "/api/v1/executions/1/replay", body.as_bytes()),
+            400,
+            "bad_json",
+        ));
+    }
+    cases.push((
+        request(
+            "POST",
+            "/api/v1/executions/1/replay",
+            br#"{"component": "nothex"}"#,
+        ),
+        400,
+        "bad_hash",
+    ));
+    cases.push((
+        request("POST", "/api/v1/executions/1/replay", b"{}"),
+        404,
+        "not_found",
+    ));
+    cases.push((
+        request("POST", "/api/v1/components", &[0u8; 16]),
+        422,
+        "bad_component",
+    ));
+    cases
+}
+
+/// Query strings of the wrong type, out of range, unknown or repeated.
+fn hostile_queries() -> Vec<Case> {
+    let mut cases = Vec::new();
+    for query in [
+        "limit=0",
+        "limit=1001",
+        "limit=-1",
+        "limit=99999999999999999999999",
+        "limit=",
+        "limit=1&limit=2",
+        "cursor=abc",
+        "cursor=-1",
+        "cursor=1.5",
+        "cursor=18446744073709551616",
+        "since=",
+        "since=2026-13-01T00:00:00Z",
+        "since=2026-12-01T10:00:00",
+        "since=-5",
+        "status=RUNNING",
+        "status=",
+        "unknown=1",
+        "limit=%FF",
+    ] {
+        cases.push((
+            request("GET", &format!("/api/v1/executions?{query}"), b""),
+            400,
+            "bad_query",
+        ));
+    }
+    for query in ["execution=abc", "execution=", "execution=-1", "other=1"] {
+        cases.push((
+            request("GET", &format!("/api/v1/events?{query}"), b""),
+            400,
+            "bad_query",
+        ));
+    }
+    cases.push((
+        request("GET", "/api/v1/executions/1/logs?bogus=1", b""),
+        400,
+        "bad_query",
+    ));
+    cases
+}
+
+/// Every route with a method it does not take.
+fn wrong_methods() -> Vec<Case> {
+    [
+        ("POST", "/api/v1/health"),
+        ("PUT", "/api/v1/components"),
+        ("DELETE", "/api/v1/components"),
+        ("POST", &format!("/api/v1/components/{}", "0".repeat(64))),
+        ("PATCH", "/api/v1/executions"),
+        ("PUT", "/api/v1/executions/1"),
+        ("DELETE", "/api/v1/executions/1"),
+        ("POST", "/api/v1/executions/1"),
+        ("POST", "/api/v1/executions/1/logs"),
+        ("GET", "/api/v1/executions/1/input"),
+        ("GET", "/api/v1/executions/1/resume"),
+        ("GET", "/api/v1/executions/1/cancel"),
+        ("DELETE", "/api/v1/executions/1/replay"),
+        ("POST", "/api/v1/events"),
+        ("OPTIONS", "/api/v1/executions"),
+    ]
+    .into_iter()
+    .map(|(method, path)| (request(method, path, b""), 405, "method_not_allowed"))
+    .collect()
+}
+
+#[test]
+fn a_stream_that_follows_one_execution_ends_when_it_completes() {
+    let dir = temp();
+    let served = Served::start(dir.path(), &[]);
+    runtime().block_on(async {
+        let client = served.client();
+        let hash = upload(&client, guests::HELLO).await;
+        let accepted: Accepted = client
+            .post(
+                "/executions",
+                &json!({"component": hash, "input": {"name": "Ada"}}),
+            )
+            .await
+            .expect("starts");
+        // Followed from its start: its events, then the end of the stream.
+        let mut events = client
+            .events(&format!("/events?execution={}", accepted.id))
+            .await
+            .expect("streams");
+        let mut names = Vec::new();
+        let ended = tokio::time::timeout(Duration::from_secs(60), async {
+            while let Some((name, _)) = events.next().await.expect("an event") {
+                names.push(name);
+            }
+        })
+        .await;
+        assert!(ended.is_ok(), "the stream went on after {names:?}");
+        assert_eq!(names.first().map(String::as_str), Some("snapshot"));
+        let last = names.last().map(String::as_str);
+        assert!(
+            last == Some("execution_finished") || names.len() == 1,
+            "{names:?}"
+        );
+        // Followed once it is over: the snapshot alone.
+        let detail = settled(&client, accepted.id).await;
+        assert_eq!(detail.execution.status, ExecutionStatus::Completed);
+        let mut events = client
+            .events(&format!("/events?execution={}", accepted.id))
+            .await
+            .expect("streams");
+        let (name, data) = events.next().await.expect("an event").expect("a snapshot");
+        assert_eq!(name, "snapshot");
+        assert!(data.contains("\"completed\""), "{data}");
+        let end = tokio::time::timeout(Duration::from_secs(10), events.next()).await;
+        assert!(
+            matches!(end, Ok(Ok(None))),
+            "the stream of a completed execution goes on: {end:?}"
+        );
+    });
+}
+
+/// `POST PATH` with a JSON body on a connection of its own: the status and
+/// the answer as JSON.
+fn post_json(url: &str, path: &str, body: &Value) -> (u16, Value) {
+    let (status, text) = raw(url, &request("POST", path, body.to_string().as_bytes()));
+    let value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+    (status, value)
+}
+
+#[test]
+fn a_start_that_waits_answers_with_the_end_or_202_when_the_wait_is_over() {
+    let dir = temp();
+    let marks = cairn_tests::marks(dir.path());
+    let grant = format!("{}:/marks", marks.display());
+    let served = Served::start(dir.path(), &["--allow-dir", grant.as_str()]);
+    let client = served.client();
+    let (hello, approval, probe) = runtime().block_on(async {
+        (
+            upload(&client, guests::HELLO).await,
+            upload(&client, guests::APPROVAL).await,
+            upload(&client, guests::PROBE).await,
+        )
+    });
+    let url = served.url();
+
+    // Completed within the wait: 200 with its summary, output included.
+    let (status, ended) = post_json(
+        url,
+        "/api/v1/executions?wait=60s",
+        &json!({"component": hello, "input": {"name": "Ada"}}),
+    );
+    assert_eq!(status, 200, "{ended}");
+    assert_eq!(ended["status"], "completed", "{ended}");
+    assert_eq!(ended["flow"], "hello");
+    assert_eq!(ended["output"]["text"], "HELLO, ADA, FROM A DURABLE FLOW!");
+    let id = ended["id"].as_u64().expect("an id");
+    let shown = runtime().block_on(settled(&client, ExecutionId(id)));
+    assert_eq!(shown.execution.status, ExecutionStatus::Completed);
+
+    // Stopped to wait for input: 200 with status waiting; answering with
+    // a wait answers with its end too.
+    let (status, waiting) = post_json(
+        url,
+        "/api/v1/executions?wait=60s",
+        &json!({"component": approval, "input": {"topic": "wasm"}}),
+    );
+    assert_eq!(status, 200, "{waiting}");
+    assert_eq!(waiting["status"], "waiting", "{waiting}");
+    let id = waiting["id"].as_u64().expect("an id");
+    let (status, answered) = post_json(
+        url,
+        &format!("/api/v1/executions/{id}/input?wait=60s"),
+        &json!({"wait": "approve", "value": {"approved": true, "reviewer": "ada"}}),
+    );
+    assert_eq!(status, 200, "{answered}");
+    assert_eq!(answered["status"], "completed", "{answered}");
+
+    // Still running when the wait is over: 202, as without a wait.
+    let began = Instant::now();
+    let (status, accepted) = post_json(
+        url,
+        "/api/v1/executions?wait=300ms",
+        &json!({"component": probe, "flow": "steps", "input": {"count": 50_000, "work": 2_000_000}}),
+    );
+    let took = began.elapsed();
+    assert_eq!(status, 202, "{accepted}");
+    assert_eq!(accepted["status"], "running", "{accepted}");
+    assert!(
+        took >= Duration::from_millis(300),
+        "answered after {took:?}"
+    );
+    assert!(took < Duration::from_secs(30), "answered after {took:?}");
+    let long = accepted["id"].as_u64().expect("an id");
+    let (status, _) = post_json(
+        url,
+        &format!("/api/v1/executions/{long}/cancel"),
+        &json!({}),
+    );
+    assert_eq!(status, 200);
+
+    // Past the longest wait, or not a duration: 400, and nothing starts.
+    let before: ExecutionPage = runtime()
+        .block_on(client.get("/executions"))
+        .expect("a page");
+    for wait in ["301s", "6m", "99999999999999999999", "30x", "-1s", ""] {
+        let (status, error) = post_json(
+            url,
+            &format!("/api/v1/executions?wait={wait}"),
+            &json!({"component": hello, "input": {"name": "Bo"}}),
+        );
+        assert_eq!(status, 400, "wait={wait}: {error}");
+        assert_eq!(error["error"], "bad_wait", "wait={wait}: {error}");
+    }
+    let after: ExecutionPage = runtime()
+        .block_on(client.get("/executions"))
+        .expect("a page");
+    assert_eq!(after.executions.len(), before.executions.len());
 }

@@ -5,7 +5,8 @@
 //! - `test`: fmt check, clippy with warnings denied, guests, every test.
 //! - `build-guests`: builds every guest component for wasm32-wasip2.
 //!
-//! Each installs the `wasm32-wasip2` target with rustup when it is missing.
+//! Each installs the `wasm32-wasip2` target with rustup when it is missing;
+//! `test` installs Chromium and its driver with apt-get for the dashboard.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -119,6 +120,7 @@ fn test() -> Result {
     build_guests()?;
     // The tests run these binaries as real processes.
     cargo(&["build", "-p", "cairn-cli", "-p", "cairn-embed"])?;
+    ensure_browser()?;
     let mut args = vec!["test", "--workspace", "--no-fail-fast"];
     // The examples' own native tests (`cairn_guest::testing`) run; the test
     // guests have none, so building them natively would only cost time.
@@ -249,6 +251,28 @@ fn ensure_target() -> Result {
     }
     eprintln!("xtask: installing the {TARGET} target");
     run(Command::new("rustup").args(["target", "add", TARGET]))
+}
+
+/// The dashboard's tests drive Debian's headless Chromium through
+/// chromedriver; apt-get installs both when they are missing.
+fn ensure_browser() -> Result {
+    if ["/usr/bin/chromium", "/usr/bin/chromedriver"]
+        .iter()
+        .all(|p| Path::new(p).exists())
+    {
+        return Ok(());
+    }
+    eprintln!("xtask: installing chromium and chromium-driver (for the dashboard's browser tests)");
+    run(Command::new("apt-get").arg("update"))?;
+    run(Command::new("apt-get")
+        .args([
+            "install",
+            "-y",
+            "--no-install-recommends",
+            "chromium",
+            "chromium-driver",
+        ])
+        .env("DEBIAN_FRONTEND", "noninteractive"))
 }
 
 fn cargo(args: &[&str]) -> Result {

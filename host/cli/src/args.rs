@@ -51,6 +51,12 @@ pub(crate) struct Global {
     /// `<journal>.token` there).
     #[arg(long, global = true, env = "CAIRN_TOKEN_FILE", value_name = "FILE")]
     pub token_file: Option<PathBuf>,
+    /// Go through the API of the `cairn serve` at URL (http://HOST:PORT)
+    /// instead of opening a journal: `run` and `executions …` then use the
+    /// server's journal and policy (policy flags are refused). The token is
+    /// read from --token-file or CAIRN_TOKEN.
+    #[arg(long, global = true, env = "CAIRN_SERVER", value_name = "URL")]
+    pub server: Option<String>,
 }
 
 /// What the code a command runs may use: the sandbox policy of its
@@ -70,6 +76,10 @@ pub(crate) struct PolicyArgs {
     /// Wall-clock time per checkpoint attempt, e.g. 500ms, 30s, 2m (1ms to 24h).
     #[arg(long, value_name = "DURATION", value_parser = limits::timeout)]
     pub timeout: Option<Duration>,
+    /// The pause before a checkpoint's first retry, doubling for each further one, e.g. 5s
+    /// (0 to 60s; default none). From 1s on, the execution parks until the retry is due.
+    #[arg(long, value_name = "DURATION", value_parser = limits::retry_delay)]
+    pub retry_delay: Option<Duration>,
     /// Let checkpoints send HTTP requests to HOST (any port) or HOST:PORT.
     #[arg(long = "allow-http", value_name = "HOST[:PORT]")]
     pub allow_http: Vec<String>,
@@ -150,6 +160,9 @@ impl PolicyArgs {
         if let Some(timeout) = self.timeout {
             push("timeout", limits::duration_name(timeout));
         }
+        if let Some(delay) = self.retry_delay {
+            push("retry-delay", limits::duration_name(delay));
+        }
         for (flag, bytes) in sizes {
             if let Some(bytes) = bytes {
                 push(flag, limits::size_name(bytes));
@@ -181,10 +194,27 @@ impl PolicyArgs {
 }
 
 impl Global {
-    /// The journal to name in a command suggested to the operator: none when
-    /// it is the default one.
-    pub(crate) fn journal_to_suggest(&self) -> Option<&std::path::Path> {
-        (self.journal != std::path::Path::new(DEFAULT_JOURNAL)).then_some(self.journal.as_path())
+    /// What a command suggested to the operator must say first to reach the
+    /// same executions: `--server URL` (and the token file it was given)
+    /// through a server, `--journal PATH` on a journal other than the
+    /// default one, else nothing.
+    pub(crate) fn place_to_suggest(&self) -> Vec<String> {
+        let mut place = Vec::new();
+        if let Some(url) = &self.server {
+            place.extend(["--server".to_owned(), url.clone()]);
+            if let Some(file) = &self.token_file {
+                place.extend([
+                    "--token-file".to_owned(),
+                    file.to_string_lossy().into_owned(),
+                ]);
+            }
+        } else if self.journal != std::path::Path::new(DEFAULT_JOURNAL) {
+            place.extend([
+                "--journal".to_owned(),
+                self.journal.to_string_lossy().into_owned(),
+            ]);
+        }
+        place
     }
 }
 

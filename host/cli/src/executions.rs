@@ -4,7 +4,7 @@
 
 use std::process::ExitCode;
 
-use cairn_host::{AnswerSource, ExecutionFilter, ExecutionStatus, Host, Outcome, Policy};
+use cairn_host::{ExecutionDetail, ExecutionFilter, Host, Policy};
 
 use crate::args::{Global, InputArgs, ListArgs, LogsArgs, ShowArgs};
 use crate::exit::Exit;
@@ -62,13 +62,7 @@ pub(crate) async fn input(global: &Global, args: &InputArgs) -> Result<ExitCode,
     if args.resume {
         return run::answer_and_resume(global, args).await;
     }
-    // Without --resume no code runs, so a policy flag would be silently
-    // ignored.
-    if let Some(flag) = args.policy.to_args().first() {
-        return Err(Exit::bad_input(anyhow::anyhow!(
-            "{flag} sets what the resumed execution may use: add --resume, or leave it out"
-        )));
-    }
+    refuse_policy_without_resume(args)?;
     let host = open(global, false)?;
     host.answer(args.id, &args.wait, &args.value).await?;
     host.close().await?;
@@ -76,9 +70,20 @@ pub(crate) async fn input(global: &Global, args: &InputArgs) -> Result<ExitCode,
     eprintln!(
         "cairn: stored the value of `{}`; continue with: {}",
         line(&args.wait),
-        terminal::command(global.journal_to_suggest(), &["executions", "resume", &id])
+        terminal::command(&global.place_to_suggest(), &["executions", "resume", &id])
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// Without `--resume` no code runs, so a policy flag would be silently
+/// ignored: it is refused.
+pub(crate) fn refuse_policy_without_resume(args: &InputArgs) -> Result<(), Exit> {
+    match args.policy.to_args().first() {
+        Some(flag) => Err(Exit::bad_input(anyhow::anyhow!(
+            "{flag} sets what the resumed execution may use: add --resume, or leave it out"
+        ))),
+        None => Ok(()),
+    }
 }
 
 pub(crate) async fn cancel(global: &Global, args: &ShowArgs) -> Result<ExitCode, Exit> {
@@ -95,6 +100,16 @@ pub(crate) async fn logs(global: &Global, args: &LogsArgs) -> Result<ExitCode, E
         .execution(args.id)
         .await?
         .ok_or_else(|| Exit::bad_input(anyhow::anyhow!("no execution {}", args.id)))?;
+    print_logs(global, args, &detail)
+}
+
+/// The logs of `detail` (read from a journal or a server): the flow's own
+/// lines, then each attempt's captured output.
+pub(crate) fn print_logs(
+    global: &Global,
+    args: &LogsArgs,
+    detail: &ExecutionDetail,
+) -> Result<ExitCode, Exit> {
     let calls: Vec<&cairn_host::CallView> = match &args.call {
         Some(selector) => vec![detail.call(selector).map_err(Exit::bad_input)?],
         None => detail.calls.iter().collect(),
@@ -147,40 +162,4 @@ fn prefixed(stream: &str, text: &str) -> String {
     text.lines()
         .map(|text| format!("{stream}| {}\n", terminal::block(text)))
         .collect()
-}
-
-/// After a replay: which waits kept the source's answer or took one given
-/// with `--answer`, and a warning for an `--answer` the flow never waited
-/// for (only once the replay has ended: a waiting one may still use it).
-pub(crate) async fn replay_answers(
-    host: &Host,
-    outcome: &Outcome,
-    given: &[(String, String)],
-) -> Result<(), Exit> {
-    let waits = host.client().waits(outcome.id).await?;
-    for wait in &waits {
-        let name = line(&wait.name);
-        match (wait.source, wait.carried_from) {
-            (Some(AnswerSource::Replayed), Some(from)) => {
-                eprintln!("cairn: wait `{name}` keeps its answer from execution {from}");
-            }
-            (Some(AnswerSource::Overridden), _) => {
-                eprintln!("cairn: wait `{name}` takes the value given with --answer");
-            }
-            _ => {}
-        }
-    }
-    let ended = matches!(
-        outcome.status,
-        ExecutionStatus::Completed | ExecutionStatus::Failed | ExecutionStatus::Cancelled
-    );
-    for (name, _) in given.iter().filter(|_| ended) {
-        if !waits.iter().any(|w| &w.name == name) {
-            eprintln!(
-                "cairn: warning: --answer {}=... was not used: the flow never waited for it",
-                line(name)
-            );
-        }
-    }
-    Ok(())
 }

@@ -7,6 +7,8 @@ use cairn_host::{
     RunError,
 };
 
+use crate::terminal;
+
 /// The exit codes of DESIGN §3.4.
 pub(crate) mod code {
     /// The flow completed.
@@ -57,9 +59,35 @@ impl From<JournalError> for Exit {
         match e {
             // A path the user gave that holds no journal.
             JournalError::Missing { .. } => Exit::bad_input(e),
+            JournalError::InUse { ref path } => match held_by_server(path) {
+                Some(message) => Exit::host(anyhow::anyhow!(message)),
+                None => Exit::host(e),
+            },
             other => Exit::host(other),
         }
     }
+}
+
+/// When a running `cairn serve` holds the journal: which one and how to go
+/// through it instead. Its address file names it; the file is only
+/// believed when the process it names is alive (a killed server leaves a
+/// stale one), and what it says is shown escaped, since anyone who can
+/// write beside the journal can write it.
+fn held_by_server(journal: &std::path::Path) -> Option<String> {
+    let address = cairn_serve::ServerAddress::read(journal)?;
+    #[cfg(target_os = "linux")]
+    if std::path::Path::new("/proc/self").exists()
+        && !std::path::Path::new(&format!("/proc/{}", address.pid)).exists()
+    {
+        return None;
+    }
+    let url = terminal::line(&address.url);
+    let pass = terminal::quote(&url);
+    Some(format!(
+        "journal {} is in use by `cairn serve` at {url} (pid {}); go through it with --server {pass} (or CAIRN_SERVER={pass})",
+        terminal::line(&journal.to_string_lossy()),
+        address.pid
+    ))
 }
 
 impl From<OpenError> for Exit {

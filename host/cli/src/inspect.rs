@@ -5,13 +5,15 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::ExitCode;
 
-use cairn_host::{Component, ComponentHash, Engine, ExecutionFilter, Host, Policy};
+use cairn_host::{
+    Component, ComponentHash, Engine, ExecutionFilter, ExecutionSummary, Host, Policy,
+};
 
 use crate::args::{Global, InspectArgs};
 use crate::exit::Exit;
 use crate::table::Columns;
 use crate::terminal::line;
-use crate::{render, setup};
+use crate::{remote, render, setup};
 
 /// The most executions of the component whose waits are read: the newest.
 const EXECUTIONS_READ: usize = 1_000;
@@ -142,52 +144,100 @@ fn summary(doc: &str) -> String {
     shown
 }
 
-/// The waits each flow of the component asked in the journal's executions
-/// of it (the newest [`EXECUTIONS_READ`]); `None` when the journal does not
-/// exist, cannot be read or never ran the component. The journal is opened
-/// read-only: nothing is created, repaired or locked for writing. A journal
-/// that cannot be read only costs the column, with a note on stderr.
+/// The waits each flow of the component asked in the executions of it (the
+/// newest [`EXECUTIONS_READ`]) in the journal, or on the server with
+/// `--server`; `None` when the journal does not exist, they cannot be read
+/// or none ran the component. The journal is opened read-only: nothing is
+/// created, repaired or locked for writing. What cannot be read only costs
+/// the column, with a note on stderr.
 async fn waits_seen(global: &Global, engine: &Engine, hash: ComponentHash) -> Option<WaitsSeen> {
-    if !global.journal.try_exists().unwrap_or(false) {
-        return None;
-    }
-    let read = async {
-        let host = Host::builder()
-            .journal(&global.journal)
-            .read_only(true)
-            .engine(engine.clone())
-            .policy(Policy::default())
-            .open()
-            .map_err(anyhow::Error::from)?;
-        let client = host.client();
-        let hex = hash.to_hex();
-        let executions = client.executions(&ExecutionFilter::default()).await?;
-        let mut mine: Vec<_> = executions
-            .into_iter()
-            .filter(|e| e.component.as_deref() == Some(hex.as_str()))
-            .collect();
-        if mine.is_empty() {
-            return Ok(None);
-        }
-        mine.sort_by_key(|e| std::cmp::Reverse(e.id));
-        let mut seen = WaitsSeen::new();
-        for execution in mine.into_iter().take(EXECUTIONS_READ) {
-            let names = seen.entry(execution.flow).or_default();
-            for wait in client.waits(execution.id).await? {
-                names.insert(wait.name);
+    let (read, place) = match &global.server {
+        Some(url) => (
+            seen_on_server(global, url, hash).await,
+            format!("the server at {}", line(url)),
+        ),
+        None => {
+            if !global.journal.try_exists().unwrap_or(false) {
+                return None;
             }
+            (
+                seen_in_journal(global, engine, hash).await,
+                format!("the journal {}", line(&global.journal.to_string_lossy())),
+            )
         }
-        Ok::<_, anyhow::Error>(Some(seen))
     };
-    match read.await {
+    match read {
         Ok(seen) => seen,
         Err(e) => {
             eprintln!(
-                "cairn: the waits seen are not shown: the journal {} cannot be read: {}",
-                line(&global.journal.to_string_lossy()),
+                "cairn: the waits seen are not shown: {place} cannot be read: {}",
                 line(&format!("{e:#}"))
             );
             None
         }
     }
+}
+
+async fn seen_in_journal(
+    global: &Global,
+    engine: &Engine,
+    hash: ComponentHash,
+) -> anyhow::Result<Option<WaitsSeen>> {
+    let host = Host::builder()
+        .journal(&global.journal)
+        .read_only(true)
+        .engine(engine.clone())
+        .policy(Policy::default())
+        .open()?;
+    let client = host.client();
+    let executions = client.executions(&ExecutionFilter::default()).await?;
+    let mine = newest_of(executions, hash);
+    if mine.is_empty() {
+        return Ok(None);
+    }
+    let mut seen = WaitsSeen::new();
+    for execution in mine {
+        let names = seen.entry(execution.flow).or_default();
+        for wait in client.waits(execution.id).await? {
+            names.insert(wait.name);
+        }
+    }
+    Ok(Some(seen))
+}
+
+async fn seen_on_server(
+    global: &Global,
+    url: &str,
+    hash: ComponentHash,
+) -> anyhow::Result<Option<WaitsSeen>> {
+    let failed = |exit: crate::exit::Exit| exit.error;
+    let client = remote::connect(global, url).map_err(failed)?;
+    let executions = remote::reads::executions(&client, None, None)
+        .await
+        .map_err(failed)?;
+    let mine = newest_of(executions, hash);
+    if mine.is_empty() {
+        return Ok(None);
+    }
+    let mut seen = WaitsSeen::new();
+    for execution in mine {
+        let detail = remote::reads::detail(&client, execution.id)
+            .await
+            .map_err(failed)?;
+        let names = seen.entry(execution.flow).or_default();
+        names.extend(detail.waits.into_iter().map(|w| w.name));
+    }
+    Ok(Some(seen))
+}
+
+/// The newest [`EXECUTIONS_READ`] executions of the component.
+fn newest_of(executions: Vec<ExecutionSummary>, hash: ComponentHash) -> Vec<ExecutionSummary> {
+    let hex = hash.to_hex();
+    let mut mine: Vec<_> = executions
+        .into_iter()
+        .filter(|e| e.component.as_deref() == Some(hex.as_str()))
+        .collect();
+    mine.sort_by_key(|e| std::cmp::Reverse(e.id));
+    mine.truncate(EXECUTIONS_READ);
+    mine
 }

@@ -143,6 +143,18 @@ pub(crate) fn timeout(text: &str) -> Result<Duration, String> {
     ))
 }
 
+/// The pause before a checkpoint's first retry (`--retry-delay`): 0 to 60 s.
+pub(crate) fn retry_delay(text: &str) -> Result<Duration, String> {
+    let delay = parse_duration(text)?;
+    if delay <= Duration::from_secs(60) {
+        return Ok(delay);
+    }
+    Err(format!(
+        "the retry delay must be at most 60s, not {}",
+        terminal::line(text.trim())
+    ))
+}
+
 /// A count limit (`--max-calls`, ...): a whole number from 1 to `u32::MAX`.
 pub(crate) fn count(text: &str) -> Result<u32, String> {
     match split(text) {

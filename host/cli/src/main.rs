@@ -1,6 +1,9 @@
 //! `cairn`: run durable flows of WebAssembly checkpoints and inspect their
 //! journal. Output of a flow goes to stdout; progress and ids to stderr.
 //!
+//! With `--server URL` the commands go through a `cairn serve` instead of
+//! a journal file (see `remote`).
+//!
 //! Exit codes: 0 completed, 1 flow failed, 2 usage or bad input, 3 waiting,
 //! 4 journal or host error; 130 and 143 when SIGINT or SIGTERM stopped a
 //! command running code (the execution stays resumable).
@@ -9,13 +12,16 @@ mod args;
 mod executions;
 mod exit;
 mod files;
+mod finish;
 mod inspect;
 mod limits;
 mod policy_file;
+mod remote;
 mod render;
 mod run;
 mod serve;
 mod setup;
+mod signals;
 mod table;
 mod terminal;
 
@@ -83,6 +89,9 @@ fn main() -> ExitCode {
 }
 
 async fn dispatch(cli: Cli) -> Result<ExitCode, Exit> {
+    if let Some(url) = &cli.global.server {
+        return remote::dispatch(&cli, url).await;
+    }
     match &cli.command {
         Command::Run(args) => run::run(&cli.global, args).await,
         Command::Inspect(args) => inspect::inspect(&cli.global, args).await,

@@ -7,6 +7,7 @@
 //! fuel = 2_000_000_000
 //! memory = "128MiB"
 //! timeout = "30s"
+//! retry_delay = "5s"
 //! max_output = "1MiB"
 //! log_bytes = "64KiB"
 //! stack = "512KiB"
@@ -39,6 +40,7 @@ struct RawPolicyFile {
     fuel: Option<u64>,
     memory: Option<String>,
     timeout: Option<String>,
+    retry_delay: Option<String>,
     max_output: Option<String>,
     log_bytes: Option<String>,
     stack: Option<String>,
@@ -62,6 +64,7 @@ pub(crate) struct PolicyFile {
     pub fuel: Option<u64>,
     pub memory: Option<u64>,
     pub timeout: Option<Duration>,
+    pub retry_delay: Option<Duration>,
     pub max_output: Option<u64>,
     pub log_bytes: Option<u64>,
     pub stack: Option<u64>,
@@ -115,6 +118,12 @@ impl PolicyFile {
                 .map(limits::timeout)
                 .transpose()
                 .map_err(key("timeout"))?,
+            retry_delay: raw
+                .retry_delay
+                .as_deref()
+                .map(limits::retry_delay)
+                .transpose()
+                .map_err(key("retry_delay"))?,
             max_output: size(raw.max_output, "max_output", limits::max_output)?,
             log_bytes: size(raw.log_bytes, "log_bytes", limits::log_bytes)?,
             stack: size(raw.stack, "stack", limits::stack)?,

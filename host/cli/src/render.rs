@@ -167,6 +167,14 @@ pub(crate) fn execution_detail(detail: &ExecutionDetail) {
     if e.status == ExecutionStatus::Running {
         println!("  (running, or left running by a process that stopped)");
     }
+    for retry in &detail.retries {
+        println!(
+            "  retry     `{}` attempt {} due at {} (parked until then)",
+            line(&retry.call_id),
+            retry.attempt,
+            line(&retry.due_at)
+        );
+    }
     println!();
     let mut table = Columns::new(&[
         "SEQ", "CALL", "RUNTIME", "STATUS", "SOURCE", "ATTEMPTS", "OUTPUT",

@@ -9,7 +9,6 @@
 //! with 128 + the signal's number, as a shell reports a tool a signal
 //! stopped.
 
-use std::future::Future;
 use std::io::IsTerminal as _;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -17,12 +16,13 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use cairn_host::{
-    Event, EventSink, ExecutionFilter, ExecutionId, ExecutionStatus, FailureKind, Host, Outcome,
-    ReplayRequest,
+    Event, EventSink, ExecutionFilter, ExecutionId, ExecutionStatus, Host, Outcome, ReplayRequest,
 };
 
 use crate::args::{Global, InputArgs, PolicyArgs, ReplayArgs, ResumeArgs, RunArgs};
-use crate::exit::{Exit, code};
+use crate::exit::Exit;
+use crate::finish::{self, Ended, suggest};
+use crate::signals::{Caught, Signals};
 use crate::terminal::line;
 use crate::{files, limits, render, setup, terminal};
 
@@ -36,30 +36,15 @@ pub(crate) static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 const SYNC_GRACE: Duration = Duration::from_secs(5);
 
 pub(crate) async fn run(global: &Global, args: &RunArgs) -> Result<ExitCode, Exit> {
-    let input = match (&args.input, &args.input_file) {
-        (Some(input), _) => input.clone(),
-        (None, Some(file)) => files::read_text(file, "input file", limits::INPUT_FILE_BYTES)
-            .map_err(|e| Exit::bad_input(anyhow::anyhow!(e)))?,
-        (None, None) => "{}".to_owned(),
-    };
+    let input = input_text(args)?;
     let started = Started::default();
     let host = setup::host(global, &args.policy, Some(progress(&started)))?;
     let mut signals = Signals::listen()?;
     let work = async {
         let component = host.load_file(&args.component).await?;
-        let flow = match &args.flow {
-            Some(flow) => flow.clone(),
-            None => match component.manifest().flows.as_slice() {
-                [only] => only.name.clone(),
-                _ => {
-                    return Err(Exit::bad_input(anyhow::anyhow!(
-                        "the component has several flows ({}); choose one with --flow",
-                        component.manifest().flow_names().join(", ")
-                    )));
-                }
-            },
-        };
-        Ok(host.run(&component, &flow, &input).await?)
+        let flow = choose_flow(args.flow.as_ref(), &component.manifest().flow_names())?;
+        let outcome = host.run(&component, &flow, &input).await?;
+        through_parked_retries(&host, outcome).await
     };
     match signals.until(work).await {
         Ok(outcome) => finish(global, &args.policy, &host, &outcome?).await,
@@ -68,6 +53,16 @@ pub(crate) async fn run(global: &Global, args: &RunArgs) -> Result<ExitCode, Exi
             stop.report(global, &args.policy, &host, &started, &mut signals)
                 .await
         }
+    }
+}
+
+/// The flow input `run` was given: `--input`, `--input-file`, or `{}`.
+pub(crate) fn input_text(args: &RunArgs) -> Result<String, Exit> {
+    match (&args.input, &args.input_file) {
+        (Some(input), _) => Ok(input.clone()),
+        (None, Some(file)) => files::read_text(file, "input file", limits::INPUT_FILE_BYTES)
+            .map_err(|e| Exit::bad_input(anyhow::anyhow!(e))),
+        (None, None) => Ok("{}".to_owned()),
     }
 }
 
@@ -103,7 +98,8 @@ async fn resume_in(
     id: ExecutionId,
 ) -> Result<ExitCode, Exit> {
     let mut signals = Signals::listen()?;
-    match signals.until(host.resume(id)).await {
+    let work = async { through_parked_retries(host, host.resume(id).await?).await };
+    match signals.until(work).await {
         Ok(outcome) => finish(global, policy, host, &outcome?).await,
         Err(caught) => {
             let stop = Stopped::new(caught, Some(id));
@@ -137,7 +133,8 @@ pub(crate) async fn replay(global: &Global, args: &ReplayArgs) -> Result<ExitCod
         for (name, value) in &args.answers {
             request = request.answer(name, value);
         }
-        Ok::<_, Exit>(host.replay(args.id, request).await?)
+        let outcome = host.replay(args.id, request).await?;
+        through_parked_retries(&host, outcome).await
     };
     let outcome = match signals.until(work).await {
         Ok(outcome) => outcome?,
@@ -152,7 +149,7 @@ pub(crate) async fn replay(global: &Global, args: &ReplayArgs) -> Result<ExitCod
         "cairn: execution {} replays execution {}",
         outcome.id, args.id
     );
-    crate::executions::replay_answers(&host, &outcome, &args.answers).await?;
+    finish::replay_answers(&host, &Ended::of_outcome(&outcome), &args.answers).await?;
     finish(global, &args.policy, &host, &outcome).await
 }
 
@@ -182,86 +179,6 @@ fn progress(started: &Started) -> EventSink {
             progress.on(event);
         }
     })
-}
-
-/// A signal that stops a command running code.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Caught {
-    Interrupt,
-    Terminate,
-}
-
-impl Caught {
-    fn name(self) -> &'static str {
-        match self {
-            Caught::Interrupt => "SIGINT",
-            Caught::Terminate => "SIGTERM",
-        }
-    }
-
-    fn exit_code(self) -> u8 {
-        match self {
-            Caught::Interrupt => code::INTERRUPTED,
-            Caught::Terminate => code::TERMINATED,
-        }
-    }
-}
-
-/// SIGINT and SIGTERM, caught from [`Signals::listen`] on, for the rest of
-/// the process (before it, they end the process as usual).
-struct Signals {
-    #[cfg(unix)]
-    interrupt: tokio::signal::unix::Signal,
-    #[cfg(unix)]
-    terminate: tokio::signal::unix::Signal,
-}
-
-impl Signals {
-    fn listen() -> Result<Signals, Exit> {
-        let failed = |e: std::io::Error| Exit::host(anyhow::anyhow!("cannot catch signals: {e}"));
-        #[cfg(unix)]
-        {
-            use tokio::signal::unix::{SignalKind, signal};
-            Ok(Signals {
-                interrupt: signal(SignalKind::interrupt()).map_err(failed)?,
-                terminate: signal(SignalKind::terminate()).map_err(failed)?,
-            })
-        }
-        #[cfg(not(unix))]
-        {
-            let _ = failed;
-            Ok(Signals {})
-        }
-    }
-
-    /// The next signal.
-    async fn next(&mut self) -> Caught {
-        #[cfg(unix)]
-        {
-            tokio::select! {
-                Some(()) = self.interrupt.recv() => Caught::Interrupt,
-                Some(()) = self.terminate.recv() => Caught::Terminate,
-                else => std::future::pending().await,
-            }
-        }
-        #[cfg(not(unix))]
-        {
-            if tokio::signal::ctrl_c().await.is_err() {
-                std::future::pending::<()>().await;
-            }
-            Caught::Interrupt
-        }
-    }
-
-    /// `work` to its end, or the signal that came first (`work` is then
-    /// dropped, which stops it at its next await).
-    async fn until<T>(&mut self, work: impl Future<Output = T>) -> Result<T, Caught> {
-        tokio::select! {
-            biased;
-            done = work => Ok(done),
-            caught = self.next() => Err(caught),
-        }
-    }
 }
 
 /// A run a signal stopped.
@@ -335,12 +252,25 @@ impl Stopped {
                 let resume = suggest(global, &["executions", "resume", &id_text], policy);
                 eprintln!("  resume: {resume}");
             }
+            Some(Ok(false))
+                if host
+                    .client()
+                    .retries(Some(id))
+                    .await
+                    .is_ok_and(|retries| !retries.is_empty()) =>
+            {
+                eprintln!(
+                    "cairn: interrupted by {signal}: execution {id} stays parked in the journal until its retry is due; a resume (or `cairn serve` on this journal) runs it then"
+                );
+                let resume = suggest(global, &["executions", "resume", &id_text], policy);
+                eprintln!("  resume: {resume}");
+            }
             Some(Ok(false)) => {
                 eprintln!(
                     "cairn: interrupted by {signal} as execution {id} ended; it is no longer running"
                 );
                 let show = terminal::command(
-                    global.journal_to_suggest(),
+                    &global.place_to_suggest(),
                     &["executions", "show", &id_text],
                 );
                 eprintln!("  see:    {show}");
@@ -358,17 +288,31 @@ impl Stopped {
     }
 }
 
-/// A `cairn` command for the operator to paste: on this command's journal,
-/// with this command's policy flags (a resume runs under the policy it is
-/// given, not the first run's).
-fn suggest(global: &Global, args: &[&str], policy: &PolicyArgs) -> String {
-    let policy = policy.to_args();
-    let args: Vec<&str> = args
-        .iter()
-        .copied()
-        .chain(policy.iter().map(String::as_str))
-        .collect();
-    terminal::command(global.journal_to_suggest(), &args)
+/// Waits out the retries an execution parked on, here: a call that failed
+/// with a retry delay of a second or more parks the execution in the
+/// journal (its timer is durable, no flow instance is held), and `cairn
+/// run` goes on with it when it is due, as a user who ran the flow
+/// expects. A signal meanwhile leaves it parked in the journal, for
+/// `executions resume` or a server to take up; `cairn serve` does this by
+/// itself. The loop ends: every park spends one of the call's retries.
+async fn through_parked_retries(host: &Host, mut outcome: Outcome) -> Result<Outcome, Exit> {
+    while outcome.status == ExecutionStatus::Waiting {
+        let retries = host.client().retries(Some(outcome.id)).await?;
+        if retries.is_empty() {
+            break;
+        }
+        for (_, retry) in &retries {
+            eprintln!(
+                "cairn: `{}` retries (attempt {}) at {}; waiting for it here (Ctrl-C leaves execution {} parked in the journal)",
+                line(&retry.call_id),
+                retry.attempt,
+                line(&retry.due_at),
+                outcome.id
+            );
+        }
+        outcome = host.resume(outcome.id).await?;
+    }
+    Ok(outcome)
 }
 
 /// Makes sure the journal holds what the run did (a commit nobody waited
@@ -381,97 +325,17 @@ async fn finish(
     outcome: &Outcome,
 ) -> Result<ExitCode, Exit> {
     host.sync().await?;
-    report(global, policy, host, outcome).await
+    finish::report(global, policy, host, &Ended::of_outcome(outcome)).await
 }
 
-/// Prints an outcome (the output on stdout, a failure on stderr) and
-/// returns its exit code.
-async fn report(
-    global: &Global,
-    policy: &PolicyArgs,
-    host: &Host,
-    outcome: &Outcome,
-) -> Result<ExitCode, Exit> {
-    if global.json {
-        let detail = host.client().execution(outcome.id).await?.ok_or_else(|| {
-            Exit::host(anyhow::anyhow!(
-                "execution {} vanished from the journal",
-                outcome.id
-            ))
-        })?;
-        render::json(&detail)?;
-    } else if let Some(output) = &outcome.output {
-        match serde_json::from_str::<String>(output) {
-            Ok(text) if global.raw => println!("{}", terminal::block(&text)),
-            _ => println!("{}", terminal::json(output)),
-        }
+/// The flow to run: the one given, or the component's only one.
+pub(crate) fn choose_flow(given: Option<&String>, flows: &[String]) -> Result<String, Exit> {
+    match (given, flows) {
+        (Some(flow), _) => Ok(flow.clone()),
+        (None, [only]) => Ok(only.clone()),
+        (None, _) => Err(Exit::bad_input(anyhow::anyhow!(
+            "the component has several flows ({}); choose one with --flow",
+            flows.join(", ")
+        ))),
     }
-    Ok(ExitCode::from(match outcome.status {
-        ExecutionStatus::Completed => code::COMPLETED,
-        ExecutionStatus::Waiting => {
-            explain_waits(global, policy, host, outcome).await?;
-            code::WAITING
-        }
-        ExecutionStatus::Cancelled => {
-            eprintln!("cairn: execution {} was cancelled", outcome.id);
-            code::FAILED
-        }
-        _ => match &outcome.failure {
-            Some(failure) if failure.kind == FailureKind::BadInput => {
-                eprintln!("cairn: bad input: {}", line(&failure.message));
-                code::BAD_INPUT
-            }
-            Some(failure) => {
-                eprintln!(
-                    "cairn: execution {} failed: {}",
-                    outcome.id,
-                    line(&failure.message)
-                );
-                // Resuming runs the failed call again, which is what a
-                // passing failure needs; after a divergence it would only
-                // diverge again.
-                if failure.kind != FailureKind::NonDeterminism {
-                    let id = outcome.id.to_string();
-                    let resume = suggest(global, &["executions", "resume", &id], policy);
-                    eprintln!("  resume: {resume}");
-                }
-                code::FAILED
-            }
-            None => code::FAILED,
-        },
-    }))
-}
-
-/// Tells a person what a waiting execution needs and how to give it.
-async fn explain_waits(
-    global: &Global,
-    policy: &PolicyArgs,
-    host: &Host,
-    outcome: &Outcome,
-) -> Result<(), Exit> {
-    // Only the waits: the execution's calls may hold large outputs.
-    let waits = host.client().waits(outcome.id).await?;
-    let id = outcome.id.to_string();
-    let journal = global.journal_to_suggest();
-    for wait in waits.iter().filter(|w| w.value.is_none()) {
-        eprintln!(
-            "cairn: execution {id} is waiting for `{}`: {}",
-            line(&wait.name),
-            line(&wait.question)
-        );
-        eprintln!("  schema: {}", terminal::value(&wait.schema));
-        let answer = [
-            "executions",
-            "input",
-            &id,
-            "--wait",
-            &wait.name,
-            "--value",
-            "<JSON>",
-        ];
-        eprintln!("  answer: {}", terminal::command(journal, &answer));
-        let resume = suggest(global, &["executions", "resume", &id], policy);
-        eprintln!("  then:   {resume}");
-    }
-    Ok(())
 }

@@ -71,6 +71,9 @@ fn policy(args: &PolicyArgs, file: PolicyFile) -> Policy {
     if let Some(timeout) = args.timeout.or(file.timeout) {
         policy = policy.timeout(timeout);
     }
+    if let Some(delay) = args.retry_delay.or(file.retry_delay) {
+        policy = policy.retry_delay(delay);
+    }
     if let Some(bytes) = args.max_output.or(file.max_output) {
         policy = policy.max_output_bytes(usize_of(bytes));
     }

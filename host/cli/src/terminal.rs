@@ -10,7 +10,6 @@
 
 use std::borrow::Cow;
 use std::fmt::Write as _;
-use std::path::Path;
 
 /// Whether `c` must not reach a terminal raw: C0 controls and DEL, C1
 /// controls (`char::is_control` is exactly these), the bidi controls, and the
@@ -136,13 +135,11 @@ pub(crate) fn quote(arg: &str) -> Cow<'_, str> {
 }
 
 /// A `cairn` command to suggest to the operator: every argument quoted for
-/// the shell, `--journal` first when the current command used another
-/// journal than the default, and the whole made safe to show.
-pub(crate) fn command(journal: Option<&Path>, args: &[&str]) -> String {
+/// the shell, `place` first (`--journal PATH` or `--server URL`: see
+/// `Global::place_to_suggest`), and the whole made safe to show.
+pub(crate) fn command(place: &[String], args: &[&str]) -> String {
     let mut command = "cairn".to_owned();
-    let journal = journal.map(|path| path.to_string_lossy());
-    let journal_args = journal.as_deref().map(|path| ["--journal", path]);
-    for arg in journal_args.iter().flatten().chain(args) {
+    for arg in place.iter().map(String::as_str).chain(args.iter().copied()) {
         command.push(' ');
         command.push_str(&quote(arg));
     }
@@ -211,14 +208,15 @@ mod tests {
     }
 
     #[test]
-    fn suggested_commands_carry_the_journal_quoted_and_escaped() {
+    fn suggested_commands_carry_the_place_quoted_and_escaped() {
         assert_eq!(
-            command(None, &["executions", "resume", "7"]),
+            command(&[], &["executions", "resume", "7"]),
             "cairn executions resume 7"
         );
+        let journal = ["--journal".to_owned(), "/tmp/my journal's.redb".to_owned()];
         assert_eq!(
             command(
-                Some(Path::new("/tmp/my journal's.redb")),
+                &journal,
                 &[
                     "executions",
                     "input",
@@ -231,8 +229,13 @@ mod tests {
             ),
             r"cairn --journal '/tmp/my journal'\''s.redb' executions input 7 --wait ok --value '<JSON>'"
         );
+        let server = ["--server".to_owned(), "http://127.0.0.1:7080".to_owned()];
         assert_eq!(
-            command(None, &["--wait", "a\x1bb"]),
+            command(&server, &["executions", "show", "7"]),
+            "cairn --server http://127.0.0.1:7080 executions show 7"
+        );
+        assert_eq!(
+            command(&[], &["--wait", "a\x1bb"]),
             r"cairn --wait 'a\x1bb'"
         );
     }

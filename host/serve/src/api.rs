@@ -4,6 +4,7 @@
 //! prints it; an event is [`cairn_host::Event`]).
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use cairn_host::{ExecutionId, ExecutionStatus, ExecutionSummary};
 use serde::{Deserialize, Serialize};
@@ -17,6 +18,27 @@ pub const MAX_PAGE: usize = 1000;
 
 /// A page's size when the request does not say.
 pub const DEFAULT_PAGE: usize = 100;
+
+/// The longest a request that starts work may wait for it to end
+/// (`?wait=`): a request held longer would rather follow the events.
+pub const MAX_WAIT: Duration = Duration::from_secs(300);
+
+/// A `?wait=` duration: `250ms`, `30s`, `2m`; a bare number is seconds.
+/// `None` when it is not one, or is past [`MAX_WAIT`].
+pub fn parse_wait(text: &str) -> Option<Duration> {
+    let end = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (digits, unit) = text.split_at(end);
+    let number: u64 = digits.parse().ok()?;
+    let wait = match unit {
+        "ms" => Duration::from_millis(number),
+        "" | "s" => Duration::from_secs(number),
+        "m" => Duration::from_secs(number.checked_mul(60)?),
+        _ => return None,
+    };
+    (wait <= MAX_WAIT).then_some(wait)
+}
 
 /// `POST /executions`: start a flow of an uploaded component.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -40,7 +62,10 @@ fn empty_object() -> Value {
 /// The answer to a request that started work in the background (start,
 /// resume, replay, an answered wait that resumes): which execution, and
 /// where it stands at the moment of the answer. Follow it with
-/// `GET /events?execution=ID` or `GET /executions/ID`.
+/// `GET /events?execution=ID` or `GET /executions/ID`. Such a request
+/// given `?wait=30s` answers instead, once the execution stops running
+/// within that time, `200` with its [`ExecutionSummary`] (output or
+/// failure included).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Accepted {
     /// The execution.

@@ -1,6 +1,7 @@
-//! A server's life: bind, resume what a previous one left running, serve,
-//! and on shutdown stop taking work, give running executions their grace
-//! period and go.
+//! A server's life: bind, resume what a previous one left running and
+//! schedule the retries parked executions wait for, serve, and on shutdown
+//! stop taking work, give running executions their grace period and go
+//! (parked ones have nothing to finish: their timers are in the journal).
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -63,8 +64,9 @@ pub enum ServeError {
     /// Serving failed.
     #[error("serving failed")]
     Serve(#[source] std::io::Error),
-    /// The journal could not be read to resume executions.
-    #[error("cannot resume the executions left running: {0}")]
+    /// The journal could not be read to resume executions (those left
+    /// running, and those parked on a retry timer).
+    #[error("cannot resume the executions left running or parked: {0}")]
     Recover(String),
 }
 
@@ -154,7 +156,8 @@ impl Server {
         self.token.is_some()
     }
 
-    /// Resumes the executions a previous server left `running`, serves until
+    /// Resumes the executions a previous server left `running`, schedules
+    /// the retries of those parked on a timer, serves until
     /// `shutdown` completes, then stops taking work and gives running
     /// executions `grace` to finish. `on_ready` is called once requests
     /// are served, with how many executions were resumed.
@@ -180,6 +183,18 @@ impl Server {
             .recover()
             .await
             .map_err(|e| ServeError::Recover(e.message))?;
+        let parked = supervisor
+            .schedule_parked()
+            .await
+            .map_err(|e| ServeError::Recover(e.message))?;
+        if parked > 0 {
+            tracing::info!(parked, "retries of parked executions scheduled");
+            eprintln!(
+                "cairn serve: {parked} execution{} parked on a retry resume{} when the retry is due",
+                if parked == 1 { "" } else { "s" },
+                if parked == 1 { "s" } else { "" },
+            );
+        }
         let stopping = CancellationToken::new();
         let state = Arc::new(AppState {
             components: Components::new(host.clone()),
@@ -190,7 +205,22 @@ impl Server {
             shutdown: stopping.clone(),
             config: config.clone(),
         });
-        let app = router(state, Auth { token });
+        let loopback_only = token.is_none();
+        let mut app = crate::dashboard::mount(
+            router(
+                state.clone(),
+                Auth {
+                    token: token.clone(),
+                },
+            ),
+            state,
+            token,
+        );
+        if loopback_only {
+            app = app.layer(axum::middleware::from_fn(
+                crate::loopback_host::require_loopback_host,
+            ));
+        }
         let signal = {
             let stopping = stopping.clone();
             let supervisor = supervisor.clone();

@@ -1,18 +1,26 @@
 //! Which executions run: at most `max_executions` at once (more wait for a
 //! slot, a bounded number of them), those a crashed server left `running`
-//! resumed on start, and all of them given a grace period on shutdown.
+//! resumed on start, those parked on a retry timer resumed when it is due,
+//! and all of them given a grace period on shutdown.
 //!
 //! An execution holds a slot while its flow runs; one that waits for input
 //! holds none (its flow is unloaded), and answering it takes a slot again.
+//! One parked on a call's retry timer holds none either: a wake-up, a plain
+//! sleep until the journaled due time, resumes it then. The timers are in
+//! the journal, so a shutdown just drops the wake-ups and the next start
+//! schedules them again (an overdue one at once).
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use cairn_host::{
-    Component, ExecutionFilter, ExecutionId, ExecutionStatus, Host, Outcome, ReplayRequest, Started,
+    Clock, Component, ExecutionFilter, ExecutionId, ExecutionStatus, Host, Outcome, ReplayRequest,
+    Started, SystemClock,
 };
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::api::Accepted;
@@ -27,7 +35,14 @@ pub(crate) struct Supervisor {
     running: Arc<AtomicUsize>,
     draining: AtomicBool,
     tasks: TaskTracker,
+    /// Cancelled on shutdown: wake-ups of parked executions are dropped
+    /// (their timers stay in the journal), not waited for.
+    wakes: CancellationToken,
 }
+
+/// How long a wake-up that found the server busy waits before it tries
+/// again.
+const BUSY_RETRY: Duration = Duration::from_secs(1);
 
 /// Gives a queued request's place back, however its wait ends.
 struct Queued<'a>(&'a AtomicUsize);
@@ -59,6 +74,7 @@ impl Supervisor {
             running: Arc::new(AtomicUsize::new(0)),
             draining: AtomicBool::new(false),
             tasks: TaskTracker::new(),
+            wakes: CancellationToken::new(),
         }
     }
 
@@ -74,7 +90,7 @@ impl Supervisor {
 
     /// Starts `flow` of `component` as a new execution, once a slot is free.
     pub(crate) async fn start(
-        &self,
+        self: &Arc<Self>,
         component: &Component,
         flow: &str,
         input: &str,
@@ -85,7 +101,7 @@ impl Supervisor {
     }
 
     /// Resumes execution `id` in the background, once a slot is free.
-    pub(crate) async fn resume(&self, id: ExecutionId) -> Result<Accepted, ApiError> {
+    pub(crate) async fn resume(self: &Arc<Self>, id: ExecutionId) -> Result<Accepted, ApiError> {
         let slot = self.slot().await?;
         let started = self.host.start_resume(id).await?;
         Ok(self.track(started, slot))
@@ -93,7 +109,7 @@ impl Supervisor {
 
     /// Replays `source` as a new execution, once a slot is free.
     pub(crate) async fn replay(
-        &self,
+        self: &Arc<Self>,
         source: ExecutionId,
         request: ReplayRequest,
     ) -> Result<Accepted, ApiError> {
@@ -128,10 +144,90 @@ impl Supervisor {
         Ok(count)
     }
 
-    /// Refuses new work from now on; requests waiting for a slot get `503`.
+    /// Schedules a wake-up for every execution parked on a retry timer
+    /// (overdue ones at once), and returns how many. Executions left
+    /// `running` are not among them: [`Supervisor::recover`] resumes those,
+    /// and their resume waits for the timer itself.
+    pub(crate) async fn schedule_parked(self: &Arc<Self>) -> Result<usize, ApiError> {
+        let client = self.host.client();
+        let mut earliest: BTreeMap<ExecutionId, u64> = BTreeMap::new();
+        for (id, retry) in client.retries(None).await? {
+            let due = earliest.entry(id).or_insert(retry.due_at_us);
+            *due = (*due).min(retry.due_at_us);
+        }
+        let mut scheduled = 0;
+        for (id, due_at_us) in earliest {
+            let parked = client
+                .summary(id)
+                .await?
+                .is_some_and(|e| e.status == ExecutionStatus::Waiting);
+            if parked {
+                self.wake_at(id, due_at_us);
+                scheduled += 1;
+            }
+        }
+        Ok(scheduled)
+    }
+
+    /// Resumes `id` at `due_at_us` (µs since the Unix epoch), unless the
+    /// server stops first. A resume that finds the execution running
+    /// already (someone resumed it by hand: it waits for its timer itself)
+    /// or ended leaves it be; one that finds every slot taken and the queue
+    /// full tries again shortly.
+    fn wake_at(self: &Arc<Self>, id: ExecutionId, due_at_us: u64) {
+        let supervisor = self.clone();
+        tokio::spawn(async move {
+            let mut left = until(due_at_us);
+            loop {
+                tokio::select! {
+                    () = tokio::time::sleep(left) => {}
+                    () = supervisor.wakes.cancelled() => return,
+                }
+                let error = match supervisor.resume(id).await {
+                    Ok(_) => return,
+                    Err(error) => error,
+                };
+                if supervisor.is_draining() {
+                    return;
+                }
+                if error.status != axum::http::StatusCode::SERVICE_UNAVAILABLE {
+                    tracing::info!(exec = %id, error = %error.message, "parked execution not resumed");
+                    return;
+                }
+                left = BUSY_RETRY;
+            }
+        });
+    }
+
+    /// After a run: an execution that parked on a retry timer gets its
+    /// wake-up.
+    async fn after_run(self: &Arc<Self>, outcome: &Outcome) {
+        if outcome.status != ExecutionStatus::Waiting {
+            return;
+        }
+        match self.host.client().retries(Some(outcome.id)).await {
+            Ok(retries) => {
+                if let Some(due) = retries.iter().map(|(_, r)| r.due_at_us).min() {
+                    self.wake_at(outcome.id, due);
+                }
+            }
+            Err(e) => {
+                let message = crate::error::chain(&e);
+                tracing::warn!(exec = %outcome.id, error = %message, "cannot read retry timers");
+                eprintln!(
+                    "cairn serve: execution {}: cannot read its retry timers ({message}); it is resumed by the next start",
+                    outcome.id
+                );
+            }
+        }
+    }
+
+    /// Refuses new work from now on; requests waiting for a slot get `503`,
+    /// and wake-ups of parked executions are dropped.
     pub(crate) fn stop_taking_work(&self) {
         self.draining.store(true, Ordering::Relaxed);
         self.slots.close();
+        self.wakes.cancel();
     }
 
     /// Stops taking work and gives running executions `grace` to finish.
@@ -170,17 +266,21 @@ impl Supervisor {
 
     /// Runs a started execution to its end (or to where it stops) in a
     /// tracked task that holds `slot` until then.
-    fn track<E>(&self, started: Started<E>, slot: OwnedSemaphorePermit) -> Accepted
+    fn track<E>(self: &Arc<Self>, started: Started<E>, slot: OwnedSemaphorePermit) -> Accepted
     where
         E: std::error::Error + Send + 'static,
     {
         let id = started.id();
         self.running.fetch_add(1, Ordering::Relaxed);
         let running = Running(self.running.clone());
+        let supervisor = self.clone();
         self.tasks.spawn(async move {
             let result = started.outcome().await;
             drop(slot);
             drop(running);
+            if let Ok(outcome) = &result {
+                supervisor.after_run(outcome).await;
+            }
             report(id, result);
         });
         Accepted {
@@ -188,6 +288,14 @@ impl Supervisor {
             status: ExecutionStatus::Running,
         }
     }
+}
+
+/// How long until `due_at_us` (µs since the Unix epoch) on the wall clock
+/// (the server's host runs on the system clock); zero once it has passed.
+/// A wake-up a little early costs nothing: the resume waits for the
+/// journaled due time itself.
+fn until(due_at_us: u64) -> Duration {
+    Duration::from_micros(due_at_us.saturating_sub(SystemClock.now_us()))
 }
 
 /// Logs how a background execution ended when it could not run; its

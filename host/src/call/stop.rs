@@ -26,6 +26,11 @@ pub(crate) enum Stop {
     /// it is unloaded and the execution becomes `waiting`.
     #[error("waiting for `{0}`")]
     Waiting(String),
+    /// A call's retry is due later (µs since the Unix epoch) and its timer
+    /// is journaled: the flow is unloaded and the execution parks as
+    /// `waiting` until a resume at the due time.
+    #[error("a retry is due at {0} µs")]
+    Parked(u64),
     /// The execution was cancelled.
     #[error("the execution was cancelled")]
     Cancelled,

@@ -7,12 +7,13 @@
 
 use std::sync::Arc;
 
-use super::record::{AttemptRecord, CallRecord, ExecutionRecord, WaitRecord};
+use super::record::{AttemptRecord, CallRecord, ExecutionRecord, TimerRecord, WaitRecord};
 use crate::model::{ComponentHash, ExecutionId};
 
 /// One entry of a write. An entry replaces what the journal holds under the
 /// same key, except a component, which is content-addressed: it is put only
-/// if the journal does not hold it yet (so nobody has to read first).
+/// if the journal does not hold it yet (so nobody has to read first), and
+/// [`Entry::TimerDone`], which removes.
 #[derive(Debug, Clone)]
 pub(crate) enum Entry<'a> {
     /// A component's bytes under their hash, if not there yet.
@@ -75,6 +76,22 @@ pub(crate) enum Entry<'a> {
         n: u32,
         /// What it read, µs since the Unix epoch.
         us: u64,
+    },
+    /// A call's retry timer (one per call at most).
+    Timer {
+        /// Its execution.
+        exec: ExecutionId,
+        /// Its call's seq.
+        seq: u32,
+        /// Its record.
+        record: &'a TimerRecord,
+    },
+    /// Removes a call's retry timer, if it has one (its retry started).
+    TimerDone {
+        /// Its execution.
+        exec: ExecutionId,
+        /// Its call's seq.
+        seq: u32,
     },
 }
 

@@ -1,5 +1,6 @@
 //! The journal: executions, calls, attempts, waits, the flows' clock
-//! readings, the cache index and the component bytes they ran.
+//! readings, calls' retry timers, the cache index and the component bytes
+//! they ran.
 //!
 //! The runner, the [`Client`](crate::Client) and the CLI see a journal only
 //! through the [`Journal`] trait, held as `Arc<dyn Journal>`; which
@@ -34,7 +35,7 @@ pub(crate) use self::entry::{Entry, Sync};
 pub use self::filter::ExecutionFilter;
 pub(crate) use self::history::{CallHistory, History};
 pub(crate) use self::lease::ExecutionLease;
-use self::record::{CallRecord, ExecutionRecord, WaitRecord};
+use self::record::{CallRecord, ExecutionRecord, TimerRecord, WaitRecord};
 use crate::error::JournalError;
 use crate::model::{ComponentHash, ExecutionId};
 
@@ -104,11 +105,18 @@ pub(crate) trait Journal: Send + std::marker::Sync {
     /// One execution's record.
     fn execution(&self, id: ExecutionId) -> JournalFuture<'_, Option<ExecutionRecord>>;
 
-    /// The executions `filter` lets through, in id order.
+    /// The executions `filter` lets through, in id order, each with how
+    /// many calls it has made (counted without reading them).
     fn executions<'a>(
         &'a self,
         filter: &'a ExecutionFilter,
-    ) -> JournalFuture<'a, Vec<(ExecutionId, ExecutionRecord)>>;
+    ) -> JournalFuture<'a, Vec<(ExecutionId, ExecutionRecord, u32)>>;
+
+    /// One execution's record with how many calls it has made.
+    fn counted_execution(
+        &self,
+        id: ExecutionId,
+    ) -> JournalFuture<'_, Option<(ExecutionRecord, u32)>>;
 
     /// An execution with all its calls and attempts, read at one point in
     /// time and checked for completeness (see [`History`]).
@@ -123,6 +131,13 @@ pub(crate) trait Journal: Send + std::marker::Sync {
 
     /// The values an execution's flow clock read, in order.
     fn times(&self, exec: ExecutionId) -> JournalFuture<'_, Vec<u64>>;
+
+    /// Calls' retry timers by (execution, seq): those of `exec`, or of
+    /// every execution when it is `None` (a server scheduling them on start).
+    fn timers(
+        &self,
+        exec: Option<ExecutionId>,
+    ) -> JournalFuture<'_, Vec<(ExecutionId, u32, TimerRecord)>>;
 
     /// The call a cache key points at, with where it is, if there is one.
     /// The caller checks that it is the call it looks for.

@@ -120,3 +120,20 @@ pub(crate) struct AttemptRecord {
     /// The policy it ran under (the host's, tightened by the checkpoint).
     pub policy: Option<PolicyRecord>,
 }
+
+/// A retry of a call, due at a time: the call's last attempt failed, a retry
+/// is left, and its delay was long enough to park the execution rather than
+/// hold its flow while it passes (see `runner::call`). Written in the same
+/// commit as the failed attempt and removed when the retry starts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct TimerRecord {
+    /// The call's id, for views that list timers without the calls.
+    pub call_id: String,
+    /// The number of the attempt the retry makes.
+    pub attempt: u32,
+    /// Which retry of the call it is (from 1), so that the retries left and
+    /// the doubling of the delay go on from it after the park.
+    pub retry: u32,
+    /// When the retry is due (µs since the Unix epoch, host wall clock).
+    pub due_at_us: u64,
+}

@@ -15,7 +15,7 @@ use super::cache;
 use crate::call::{CallFailure, CallOutcome, Stop};
 use crate::component::Component;
 use crate::events::Event;
-use crate::journal::record::{AttemptRecord, CallRecord};
+use crate::journal::record::{AttemptRecord, CallRecord, TimerRecord};
 use crate::journal::{Entry, Sync};
 use crate::manifest::CheckpointInfo;
 use crate::model::{AttemptOutcome, CallSource, CallStatus, ExecutionId};
@@ -26,6 +26,15 @@ use crate::runtime::outcome::{AttemptReport, AttemptResult};
 
 /// The longest pause between two attempts of a call.
 const MAX_RETRY_DELAY: Duration = Duration::from_secs(60);
+
+/// The shortest pause before a retry that parks the execution (its timer
+/// journaled, its flow unloaded, resumed when the retry is due) instead of
+/// holding the flow's instance while it passes. Parking costs a durable
+/// commit, unloading the flow and replaying it up to the call; below a
+/// second that outweighs what the held instance costs, and what a crash
+/// during the pause loses (the retry runs at once on resume, under a second
+/// early) does not matter.
+pub(crate) const PARK_AFTER: Duration = Duration::from_secs(1);
 
 /// What every call of an execution shares.
 pub(crate) struct CallContext {
@@ -51,6 +60,8 @@ pub(crate) struct Job {
     /// For a replay: an output decided without running (reused or
     /// overridden), and where it came from.
     pub(crate) preset: Option<(CallSource, String)>,
+    /// The retry timer the call parked on in an earlier run, if it did.
+    pub(crate) timer: Option<TimerRecord>,
 }
 
 /// Where an attempt runs.
@@ -82,11 +93,12 @@ async fn attempts(
         first_attempt: first,
         cached,
         preset,
+        timer,
     } = job;
     let exec = ctx.exec;
     let runner = &ctx.runner;
     if let Some((source, output)) = preset {
-        return complete_without_running(ctx, seq, call, source, output).await;
+        return complete_without_running(ctx, seq, call, (source, output), timer.is_some()).await;
     }
     let policy = runner.policy.tightened(&info.limits);
     let grants = if cached {
@@ -109,14 +121,31 @@ async fn attempts(
             crate::guest_text::check_output(output, policy.max_output_bytes).is_ok()
         };
         if let Some(output) = hit.filter(fits) {
-            return complete_without_running(ctx, seq, call, CallSource::Cached, output).await;
+            let cached = (CallSource::Cached, output);
+            return complete_without_running(ctx, seq, call, cached, timer.is_some()).await;
         }
     }
-    let last = first.saturating_add(info.retries);
-    for n in first..=last {
-        if n > first {
+    // Retries are counted from the call's first attempt of this series: a
+    // call that parked goes on from the retry its timer holds, so a park
+    // neither resets the retries left nor the doubling of the delay.
+    let resumed_retry = timer.as_ref().map_or(0, |t| t.retry);
+    let last_retry = info.retries.max(resumed_retry);
+    let mut pause = match &timer {
+        Some(t) => {
+            let left = Duration::from_micros(t.due_at_us.saturating_sub(runner.clock.now_us()));
+            // Woken before its time (by another call's timer): it parks
+            // again on the timer it has.
+            if left >= PARK_AFTER {
+                return Err(Stop::Parked(t.due_at_us));
+            }
+            left
+        }
+        None => Duration::ZERO,
+    };
+    for (retry, n) in (resumed_retry..=last_retry).zip(first..) {
+        if !pause.is_zero() {
             tokio::select! {
-                () = tokio::time::sleep(retry_delay(runner, n - first)) => {}
+                () = tokio::time::sleep(std::mem::take(&mut pause)) => {}
                 () = ctx.cancel.cancelled() => {}
             }
         }
@@ -136,10 +165,14 @@ async fn attempts(
         // The start of an attempt is not waited for: it only has to be
         // committed before the attempt's end, which the writer's order
         // guarantees.
-        runner.journal.queue(&[
+        let mut starting = vec![
             call_entry(exec, seq, &call),
             attempt_entry(exec, seq, n, &attempt),
-        ])?;
+        ];
+        if retry == resumed_retry && timer.is_some() {
+            starting.push(Entry::TimerDone { exec, seq });
+        }
+        runner.journal.queue(&starting)?;
         runner.emit(Event::AttemptStarted {
             exec,
             seq,
@@ -191,14 +224,34 @@ async fn attempts(
                 CallFailure::Trapped { kind, message }
             }
         };
-        let out_of_attempts = n == last;
+        let out_of_attempts = retry == last_retry;
         if out_of_attempts {
             call.status = CallStatus::Failed;
         }
+        let delay = retry_delay(runner, retry.saturating_add(1));
+        let parked = (!out_of_attempts && delay >= PARK_AFTER).then(|| TimerRecord {
+            call_id: call.call_id.clone(),
+            attempt: n.saturating_add(1),
+            retry: retry.saturating_add(1),
+            due_at_us: attempt
+                .ended_at_us
+                .unwrap_or(attempt.started_at_us)
+                .saturating_add(u64::try_from(delay.as_micros()).unwrap_or(u64::MAX)),
+        });
         let mut entries = vec![attempt_entry(exec, seq, n, &attempt)];
         let sync = if out_of_attempts {
             entries.push(call_entry(exec, seq, &call));
             runner.ack_sync()
+        } else if let Some(timer) = &parked {
+            // The timer is the only thing that wakes the execution again:
+            // it is durable with the failed attempt, whatever the host's
+            // durability (the delay makes the fsync cheap by comparison).
+            entries.push(Entry::Timer {
+                exec,
+                seq,
+                record: timer,
+            });
+            Sync::Durable
         } else {
             Sync::Lazy
         };
@@ -214,6 +267,10 @@ async fn attempts(
         if out_of_attempts {
             return Ok(Err(error));
         }
+        if let Some(timer) = parked {
+            return Err(Stop::Parked(timer.due_at_us));
+        }
+        pause = delay;
     }
     unreachable!("the loop runs at least once and returns on its last attempt")
 }
@@ -224,15 +281,23 @@ async fn complete_without_running(
     ctx: &CallContext,
     seq: u32,
     mut call: CallRecord,
-    source: CallSource,
-    output: String,
+    (source, output): (CallSource, String),
+    had_timer: bool,
 ) -> Result<Result<String, CallFailure>, Stop> {
     let runner = &ctx.runner;
     call.status = CallStatus::Completed;
     call.source = source;
     call.output = Some(output.clone());
-    let entry = call_entry(ctx.exec, seq, &call);
-    write(runner, &[entry], runner.ack_sync()).await?;
+    let mut entries = vec![call_entry(ctx.exec, seq, &call)];
+    // A parked call can find its output in the cache when it wakes: its
+    // timer goes with its completion.
+    if had_timer {
+        entries.push(Entry::TimerDone {
+            exec: ctx.exec,
+            seq,
+        });
+    }
+    write(runner, &entries, runner.ack_sync()).await?;
     completed(runner, ctx.exec, seq, &call, 0);
     Ok(Ok(output))
 }
@@ -277,7 +342,8 @@ async fn attempt_once(
 }
 
 /// The pause before retry number `retry` (from 1): the policy's delay,
-/// doubled for each further retry, at most a minute.
+/// doubled for each further retry, at most a minute. A pause of at least
+/// [`PARK_AFTER`] parks the execution.
 fn retry_delay(runner: &Runner, retry: u32) -> Duration {
     let base = runner.policy.retry_delay;
     base.saturating_mul(1 << retry.saturating_sub(1).min(16))

@@ -75,15 +75,12 @@ impl Runner {
         let mut record = self.cancellable(id).await?;
         record.status = ExecutionStatus::Cancelled;
         record.updated_at_us = self.clock.now_us();
-        self.journal
-            .write(
-                &[Entry::Execution {
-                    id,
-                    record: &record,
-                }],
-                Sync::Durable,
-            )
-            .await?;
+        let mut entries = self.timer_removals(id).await?;
+        entries.push(Entry::Execution {
+            id,
+            record: &record,
+        });
+        self.journal.write(&entries, Sync::Durable).await?;
         self.emit(Event::ExecutionFinished {
             exec: id,
             status: ExecutionStatus::Cancelled,

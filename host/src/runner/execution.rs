@@ -25,7 +25,7 @@ use crate::call::{CallFailure, CallOutcome, CallSlot, HeldBytes, Stop, over_limi
 use crate::component::Component;
 use crate::events::Event;
 use crate::journal::Entry;
-use crate::journal::record::{CallRecord, ExecutionRecord, WaitRecord};
+use crate::journal::record::{CallRecord, ExecutionRecord, TimerRecord, WaitRecord};
 use crate::manifest::CheckpointInfo;
 use crate::model::{CallSource, CallStatus, ComponentHash, ExecutionId, Runtime};
 use crate::names;
@@ -45,6 +45,8 @@ pub(crate) struct Prelude {
     pub(crate) waits: Vec<(String, WaitRecord)>,
     /// The source of a replay.
     pub(crate) replay: Option<ReplaySource>,
+    /// Its calls' retry timers, by seq (from a park).
+    pub(crate) timers: BTreeMap<u32, TimerRecord>,
 }
 
 /// What a wait does, decided before anything is written.
@@ -94,6 +96,9 @@ pub(crate) struct Execution {
     waits: Vec<(String, WaitRecord)>,
     random: SeededRandom,
     cancel: CancellationToken,
+    /// Retry timers of calls that parked in an earlier run, by seq, until
+    /// the call is submitted again.
+    timers: BTreeMap<u32, TimerRecord>,
     next_seq: u32,
     call_ids: CallIds,
     /// One inline lane per component the flow calls inline.
@@ -147,6 +152,7 @@ impl Execution {
             waits: prelude.waits,
             random,
             cancel,
+            timers: prelude.timers,
             next_seq: 0,
             call_ids: CallIds::default(),
             inline: BTreeMap::new(),
@@ -490,6 +496,7 @@ impl Execution {
     ) -> Result<Arc<CallSlot>, Stop> {
         let seq = self.next_seq;
         let hash = component.hash();
+        let timer = self.timers.remove(&seq);
         let (call, first_attempt) = match self.recorded.take(seq) {
             Some(recorded) => {
                 let was = &recorded.call;
@@ -513,6 +520,15 @@ impl Execution {
                 }
                 self.next_seq += 1;
                 if recorded.call.status == CallStatus::Completed {
+                    // A timer left beside a completed call (none should
+                    // be) would wake the execution for nothing.
+                    if timer.is_some() {
+                        let done = Entry::TimerDone {
+                            exec: self.ctx.exec,
+                            seq,
+                        };
+                        self.ctx.runner.journal.queue(&[done])?;
+                    }
                     // Reported when the replay first ran; noted again, as
                     // it decides whether later waits keep their answers.
                     if let Some(replay) = self.replay.as_mut() {
@@ -589,6 +605,7 @@ impl Execution {
             info,
             first_attempt,
             preset: preset.clone(),
+            timer,
         };
         match runtime {
             // A preset output needs no store: it only has to be journaled.

@@ -3,8 +3,8 @@
 //! code (see [`code`]), runs it — a guest flow in a flow store ([`guest`]),
 //! a host-side flow as a task ([`hosted`]) — journals every call the flow
 //! makes (see [`execution`]), retries the whole flow when it asks for that,
-//! and records how the execution ended: completed, failed, waiting or
-//! cancelled.
+//! and records how the execution ended: completed, failed, waiting (for a
+//! value, or parked on a call's retry timer, see [`parked`]) or cancelled.
 
 mod cache;
 mod call;
@@ -18,6 +18,7 @@ mod guest;
 mod hosted;
 mod input;
 mod lanes;
+mod parked;
 mod recorded;
 pub(crate) mod replay;
 mod waits;
@@ -453,6 +454,14 @@ impl Runner {
         if let Some(announce) = announce {
             let _ = announce.send(id);
         }
+        // A parked execution's retry runs at its due time, however early
+        // the resume: the flow is loaded only then.
+        if let parked::Due::Cancelled = self.until_due(id, &claim).await? {
+            let mut record = record;
+            let outcome = self.finish(id, &mut record, Ending::Cancelled).await?;
+            self.ended(&outcome);
+            return Ok(outcome);
+        }
         let retries = code.retries(&record.flow);
         let outcome = self.resume_once(id, record, &code, &claim).await?;
         Ok(self.retry_flow(id, outcome, &code, retries, &claim).await?)
@@ -485,6 +494,7 @@ impl Runner {
                 .ok_or_else(|| vanished(id, id))?;
             outcome = self.resume_once(id, record, code, claim).await?;
         }
+        self.ended(&outcome);
         Ok(outcome)
     }
 
@@ -512,6 +522,10 @@ impl Runner {
             times: self.journal.times(id).await?,
             waits: self.journal.waits(id).await?,
             replay,
+            timers: (self.journal.timers(Some(id)).await?)
+                .into_iter()
+                .map(|(_, seq, timer)| (seq, timer))
+                .collect(),
         };
         record.status = ExecutionStatus::Running;
         record.output = None;
@@ -567,7 +581,7 @@ impl Runner {
         stop: &Stop,
     ) -> Result<Ending, Halt> {
         let (message, halt) = match stop {
-            Stop::Waiting(_) => return Ok(Ending::Waiting),
+            Stop::Waiting(_) | Stop::Parked(_) => return Ok(Ending::Waiting),
             Stop::Cancelled => return Ok(Ending::Cancelled),
             Stop::NonDeterminism {
                 seq,
@@ -606,7 +620,9 @@ impl Runner {
         };
         let message = guest_text::bounded(message, self.policy.max_message_bytes);
         let failure = Failure::new(FailureKind::Host, message);
-        let _ = self.finish(id, record, Ending::Failed(failure)).await;
+        if let Ok(outcome) = self.finish(id, record, Ending::Failed(failure)).await {
+            self.ended(&outcome);
+        }
         Err(halt)
     }
 
@@ -629,13 +645,24 @@ impl Runner {
             Ending::Cancelled => ExecutionStatus::Cancelled,
         };
         record.updated_at_us = self.clock.now_us();
-        let entry = Entry::Execution { id, record };
-        self.journal.write(&[entry], self.ack_sync()).await?;
-        self.emit(Event::ExecutionFinished {
-            exec: id,
-            status: record.status,
-        });
+        let mut entries = match record.status {
+            ExecutionStatus::Cancelled => self.timer_removals(id).await?,
+            _ => Vec::new(),
+        };
+        entries.push(Entry::Execution { id, record });
+        self.journal.write(&entries, self.ack_sync()).await?;
         Ok(outcome_of(id, record))
+    }
+
+    /// Tells the listeners how a run ended. Only once per run, for its last
+    /// outcome: a flow that failed and is retried (its `retries` option) has
+    /// not ended, and a listener that stops at the end (a client following
+    /// the execution, a request waiting for it) must not stop there.
+    fn ended(&self, outcome: &Outcome) {
+        self.emit(Event::ExecutionFinished {
+            exec: outcome.id,
+            status: outcome.status,
+        });
     }
 }
 

@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::{Shared, extract};
 use crate::api::{ComponentList, ComponentView, PREFIX};
-use crate::components::view;
+use crate::components::{view, view_of};
 use crate::error::ApiError;
 
 /// `POST /components` with the component's bytes: checked exactly as
@@ -43,12 +43,13 @@ pub(crate) async fn upload(state: Shared, body: Body) -> Result<Response, ApiErr
     Ok((status, [(LOCATION, location)], Json(view)).into_response())
 }
 
-/// `GET /components`: every component in the journal.
+/// `GET /components`: every component in the journal, from their
+/// manifests (none is loaded for the list but those never seen before).
 pub(crate) async fn list(state: Shared) -> Result<Json<ComponentList>, ApiError> {
     let mut components = Vec::new();
     for hash in state.components.hashes().await? {
-        if let Some(component) = state.components.get(hash).await? {
-            components.push(view(&component));
+        if let Some(manifest) = state.components.manifest(hash).await? {
+            components.push(view_of(hash, &manifest));
         }
     }
     Ok(Json(ComponentList { components }))

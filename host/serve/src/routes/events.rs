@@ -6,14 +6,17 @@
 //! stream opens with a `snapshot` event: the execution as it stands (its
 //! summary), read after subscribing, so that nothing falls between the two.
 //! A client too slow to keep up gets a `lagged` event with the number of
-//! events it missed (read the execution again to catch up).
+//! events it missed (read the execution again to catch up). A filtered
+//! stream ends once its execution is completed or cancelled (it can have no
+//! more events), so a client that follows one execution needs no other
+//! request to know it is over.
 
 use std::convert::Infallible;
 
 use axum::extract::Query;
 use axum::extract::rejection::QueryRejection;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
-use cairn_host::{Event, ExecutionId, ExecutionSummary};
+use cairn_host::{Event, ExecutionId, ExecutionStatus, ExecutionSummary};
 use futures_util::Stream;
 use serde::Deserialize;
 use tokio::sync::OwnedSemaphorePermit;
@@ -37,6 +40,8 @@ struct Open {
     receiver: Receiver<Event>,
     execution: Option<ExecutionId>,
     snapshot: Option<ExecutionSummary>,
+    /// The execution followed can have no more events: the stream ends.
+    over: bool,
     shutdown: CancellationToken,
     /// Holds the stream's place among `max_streams`.
     _permit: OwnedSemaphorePermit,
@@ -72,6 +77,7 @@ pub(crate) async fn stream(
         receiver,
         execution: query.execution,
         snapshot,
+        over: false,
         shutdown: state.shutdown.clone(),
         _permit: permit,
     };
@@ -81,7 +87,11 @@ pub(crate) async fn stream(
 
 /// The stream's next event, or its end (the server shuts down).
 async fn next(mut open: Open) -> Option<(Result<SseEvent, Infallible>, Open)> {
+    if open.over {
+        return None;
+    }
     if let Some(snapshot) = open.snapshot.take() {
+        open.over = is_final(snapshot.status);
         return Some((Ok(json_event("snapshot", &snapshot)), open));
     }
     loop {
@@ -92,6 +102,9 @@ async fn next(mut open: Open) -> Option<(Result<SseEvent, Infallible>, Open)> {
         match received {
             Ok(event) => {
                 if open.execution.is_none_or(|id| event.exec() == id) {
+                    if let Event::ExecutionFinished { status, .. } = &event {
+                        open.over = open.execution.is_some() && is_final(*status);
+                    }
                     return Some((Ok(typed_event(&event)), open));
                 }
             }
@@ -102,6 +115,15 @@ async fn next(mut open: Open) -> Option<(Result<SseEvent, Infallible>, Open)> {
             Err(RecvError::Closed) => return None,
         }
     }
+}
+
+/// Whether an execution in `status` can have no more events: a failed one
+/// may be resumed, a waiting one answered.
+fn is_final(status: ExecutionStatus) -> bool {
+    matches!(
+        status,
+        ExecutionStatus::Completed | ExecutionStatus::Cancelled
+    )
 }
 
 fn json_event(name: &str, value: &impl serde::Serialize) -> SseEvent {

@@ -1,21 +1,25 @@
 //! `/executions`: start, list, show, logs, input, resume, cancel, replay.
 
-use axum::Json;
+use std::sync::Arc;
+
 use axum::body::Body;
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query};
 use axum::http::StatusCode;
 use axum::http::header::LOCATION;
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 use cairn_host::{
-    Component, ExecutionDetail, ExecutionFilter, ExecutionId, ExecutionStatus, ReplayRequest,
+    Component, ExecutionDetail, ExecutionFilter, ExecutionId, ExecutionStatus, ExecutionSummary,
+    ReplayRequest,
 };
 use serde::{Deserialize, Serialize};
 
+use super::ends::Ends;
 use super::{Shared, extract, since};
 use crate::api::{
-    Accepted, AnswerRequest, DEFAULT_PAGE, ExecutionPage, MAX_PAGE, PREFIX, ReplayBody,
-    StartRequest,
+    Accepted, AnswerRequest, DEFAULT_PAGE, ExecutionPage, MAX_PAGE, MAX_WAIT, PREFIX, ReplayBody,
+    StartRequest, parse_wait,
 };
 use crate::error::ApiError;
 
@@ -23,6 +27,128 @@ use crate::error::ApiError;
 fn accepted(accepted: &Accepted) -> Response {
     let location = format!("{PREFIX}/executions/{}", accepted.id);
     (StatusCode::ACCEPTED, [(LOCATION, location)], Json(accepted)).into_response()
+}
+
+/// The query of a request that starts work: `?wait=30s` holds the answer
+/// until the execution stops running (completed, failed, cancelled or
+/// waiting), for at most that long.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct WaitQuery {
+    wait: Option<String>,
+}
+
+/// How long a request waits for its execution to stop running, and the
+/// ends seen before it started work (see [`Ends::mark`]).
+struct Waiting {
+    wait: std::time::Duration,
+    mark: u64,
+}
+
+impl Waiting {
+    fn from_query(
+        query: Result<Query<WaitQuery>, QueryRejection>,
+        ends: &Ends,
+    ) -> Result<Option<Waiting>, ApiError> {
+        let Some(text) = extract::query(query)?.wait else {
+            return Ok(None);
+        };
+        let wait = parse_wait(&text).ok_or_else(|| {
+            ApiError::bad_request(
+                "bad_wait",
+                format!(
+                    "`wait` must be a duration like 30s, 250ms or 2m, at most {}s, not `{}`",
+                    MAX_WAIT.as_secs(),
+                    extract::cut(&text)
+                ),
+            )
+        })?;
+        Ok(Some(Waiting {
+            wait,
+            mark: ends.mark(),
+        }))
+    }
+}
+
+/// The answer to a request that started `started`: `202` at once, or with
+/// `?wait=`, `200` with the execution's summary once it stops running
+/// (`202` if it still runs when the wait is over or the server shuts down).
+async fn answer_started(
+    state: &Shared,
+    ends: &Ends,
+    started: Accepted,
+    waiting: Option<Waiting>,
+) -> Result<Response, ApiError> {
+    let Some(Waiting { wait, mark }) = waiting else {
+        return Ok(accepted(&started));
+    };
+    let id = started.id;
+    // However this request ends (answered, timed out, its client gone),
+    // its place among those waiting for `id` is given back.
+    let _place = Place { ends, id };
+    let stopped = tokio::select! {
+        stopped = stopped(state, ends, id, mark) => stopped?,
+        () = tokio::time::sleep(wait) => None,
+        () = state.shutdown.cancelled() => None,
+    };
+    match stopped {
+        Some(summary) => {
+            let location = format!("{PREFIX}/executions/{id}");
+            Ok((StatusCode::OK, [(LOCATION, location)], Json(summary)).into_response())
+        }
+        None => Ok(accepted(&started)),
+    }
+}
+
+/// A request's place among those waiting for execution `id`.
+struct Place<'a> {
+    ends: &'a Ends,
+    id: ExecutionId,
+}
+
+impl Drop for Place<'_> {
+    fn drop(&mut self) {
+        self.ends.gave_up(self.id);
+    }
+}
+
+/// Execution `id`'s summary once it no longer runs; `None` if events were
+/// missed or the server's events end first. A flow with `retries` stops
+/// at each failed run, so the answer can be `failed` while a retry
+/// follows: the events do not tell a last failure from one that is
+/// retried (the run's outcome would; see the README's API notes).
+async fn stopped(
+    state: &Shared,
+    ends: &Ends,
+    id: ExecutionId,
+    mark: u64,
+) -> Result<Option<ExecutionSummary>, ApiError> {
+    loop {
+        let (stop, lately) = ends.wait_for(id, mark);
+        if lately && let Some(summary) = not_running(state, id).await? {
+            return Ok(Some(summary));
+        }
+        if stop.await.is_err() {
+            return Ok(None);
+        }
+        // Still running after its end: resumed again meanwhile.
+        if let Some(summary) = not_running(state, id).await? {
+            return Ok(Some(summary));
+        }
+    }
+}
+
+async fn not_running(
+    state: &Shared,
+    id: ExecutionId,
+) -> Result<Option<ExecutionSummary>, ApiError> {
+    let summary = state
+        .host
+        .client()
+        .summary(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no execution {id}")))?;
+    Ok((summary.status != ExecutionStatus::Running).then_some(summary))
 }
 
 fn path_id(path: Result<Path<String>, PathRejection>) -> Result<ExecutionId, ApiError> {
@@ -39,9 +165,16 @@ async fn component(state: &Shared, hash: &str) -> Result<Component, ApiError> {
     })
 }
 
-/// `POST /executions` `{"component", "flow", "input"}`: starts the flow as a
-/// new execution in the background (`202` with its id, once it has a slot).
-pub(crate) async fn start(state: Shared, body: Body) -> Result<Response, ApiError> {
+/// `POST /executions?wait=` `{"component", "flow", "input"}`: starts the
+/// flow as a new execution in the background (`202` with its id, once it
+/// has a slot; see [`WaitQuery`] for `200` with its end).
+pub(crate) async fn start(
+    state: Shared,
+    Extension(ends): Extension<Arc<Ends>>,
+    query: Result<Query<WaitQuery>, QueryRejection>,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let waiting = Waiting::from_query(query, &ends)?;
     let request: StartRequest = extract::json(body, state.config.max_json_bytes).await?;
     let component = component(&state, &request.component).await?;
     let flow = match request.flow {
@@ -65,7 +198,7 @@ pub(crate) async fn start(state: Shared, body: Body) -> Result<Response, ApiErro
     };
     let input = request.input.to_string();
     let started = state.supervisor.start(&component, &flow, &input).await?;
-    Ok(accepted(&started))
+    answer_started(&state, &ends, started, waiting).await
 }
 
 /// The query of `GET /executions`.
@@ -216,15 +349,19 @@ pub(crate) async fn logs(
     }))
 }
 
-/// `POST /executions/{id}/input` `{"wait", "value", "resume"}`: supplies a
-/// wait's value (checked against its schema) and, unless `"resume": false`,
-/// resumes the execution (`202`); else `200` with its status.
+/// `POST /executions/{id}/input?wait=` `{"wait", "value", "resume"}`:
+/// supplies a wait's value (checked against its schema) and, unless
+/// `"resume": false`, resumes the execution (`202`, or its end with
+/// `?wait=`); else `200` with its status.
 pub(crate) async fn input(
     state: Shared,
+    Extension(ends): Extension<Arc<Ends>>,
     id: Result<Path<String>, PathRejection>,
+    query: Result<Query<WaitQuery>, QueryRejection>,
     body: Body,
 ) -> Result<Response, ApiError> {
     let id = path_id(id)?;
+    let waiting = Waiting::from_query(query, &ends)?;
     let request: AnswerRequest = extract::json(body, state.config.max_json_bytes).await?;
     state
         .host
@@ -232,7 +369,8 @@ pub(crate) async fn input(
         .await?;
     let status = detail_status(&state, id).await?;
     if request.resume && status == ExecutionStatus::Waiting {
-        return Ok(accepted(&state.supervisor.resume(id).await?));
+        let started = state.supervisor.resume(id).await?;
+        return answer_started(&state, &ends, started, waiting).await;
     }
     Ok((StatusCode::OK, Json(Accepted { id, status })).into_response())
 }
@@ -247,14 +385,18 @@ async fn detail_status(state: &Shared, id: ExecutionId) -> Result<ExecutionStatu
         .ok_or_else(|| ApiError::not_found(format!("no execution {id}")))
 }
 
-/// `POST /executions/{id}/resume`: resumes a failed or waiting execution
-/// (or one a crash left running) in the background.
+/// `POST /executions/{id}/resume?wait=`: resumes a failed or waiting
+/// execution (or one a crash left running) in the background.
 pub(crate) async fn resume(
     state: Shared,
+    Extension(ends): Extension<Arc<Ends>>,
     id: Result<Path<String>, PathRejection>,
+    query: Result<Query<WaitQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let id = path_id(id)?;
-    Ok(accepted(&state.supervisor.resume(id).await?))
+    let waiting = Waiting::from_query(query, &ends)?;
+    let started = state.supervisor.resume(id).await?;
+    answer_started(&state, &ends, started, waiting).await
 }
 
 /// `POST /executions/{id}/cancel`: a running execution stops at its next
@@ -271,15 +413,18 @@ pub(crate) async fn cancel(
     }))
 }
 
-/// `POST /executions/{id}/replay` `{"from", "overrides", "input",
+/// `POST /executions/{id}/replay?wait=` `{"from", "overrides", "input",
 /// "component", "answers"}`: a new execution that reuses this one's
-/// outputs (`202` with the new id).
+/// outputs (`202` with the new id, or its end with `?wait=`).
 pub(crate) async fn replay(
     state: Shared,
+    Extension(ends): Extension<Arc<Ends>>,
     id: Result<Path<String>, PathRejection>,
+    query: Result<Query<WaitQuery>, QueryRejection>,
     body: Body,
 ) -> Result<Response, ApiError> {
     let source = path_id(id)?;
+    let waiting = Waiting::from_query(query, &ends)?;
     let body: ReplayBody = extract::json(body, state.config.max_json_bytes).await?;
     let mut request = ReplayRequest::default();
     if let Some(from) = body.from {
@@ -297,5 +442,6 @@ pub(crate) async fn replay(
     for (name, value) in body.answers {
         request = request.answer(name, value.to_string());
     }
-    Ok(accepted(&state.supervisor.replay(source, request).await?))
+    let started = state.supervisor.replay(source, request).await?;
+    answer_started(&state, &ends, started, waiting).await
 }

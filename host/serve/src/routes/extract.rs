@@ -13,22 +13,32 @@ use crate::error::ApiError;
 
 /// The body, at most `limit` bytes (`413` past it).
 pub(crate) async fn body(body: Body, limit: usize, what: &str) -> Result<Bytes, ApiError> {
+    // A declared length past the limit is refused before waiting for bytes
+    // that would be refused anyway (or that never come).
+    let declared = axum::body::HttpBody::size_hint(&body).lower();
+    if declared > limit as u64 {
+        return Err(too_large(what, limit));
+    }
     axum::body::to_bytes(body, limit).await.map_err(|e| {
         // `to_bytes` reports an over-long body as a length-limit error
         // somewhere in its source chain; anything else is a broken upload.
         let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&e);
         while let Some(c) = cause {
             if c.is::<http_body_util::LengthLimitError>() {
-                return ApiError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "too_large",
-                    format!("{what} is larger than {limit} bytes"),
-                );
+                return too_large(what, limit);
             }
             cause = c.source();
         }
         ApiError::bad_request("bad_body", format!("cannot read {what}: {e}"))
     })
+}
+
+fn too_large(what: &str, limit: usize) -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "too_large",
+        format!("{what} is larger than {limit} bytes"),
+    )
 }
 
 /// The body as JSON of type `T`, at most `limit` bytes.
@@ -44,16 +54,20 @@ pub(crate) async fn json<T: DeserializeOwned>(raw: Body, limit: usize) -> Result
         .map_err(|e| ApiError::bad_request("bad_json", format!("the request body: {e}")))
 }
 
-/// An execution id from a path.
+/// An execution id from a path, as its digits only: ` 1` or `+1` would
+/// name execution 1 too, and one resource should have one path.
 pub(crate) fn execution_id(text: &str) -> Result<ExecutionId, ApiError> {
-    text.parse().map_err(|_| {
+    let digits = !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit());
+    digits.then(|| text.parse().ok()).flatten().ok_or_else(|| {
         ApiError::bad_request("bad_id", format!("`{}` is not an execution id", cut(text)))
     })
 }
 
-/// A component hash from a path or a body.
+/// A component hash from a path or a body: exactly its 64 hex digits,
+/// nothing around them.
 pub(crate) fn component_hash(text: &str) -> Result<ComponentHash, ApiError> {
-    text.parse().map_err(|_| {
+    let hex = text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit());
+    hex.then(|| text.parse().ok()).flatten().ok_or_else(|| {
         ApiError::bad_request(
             "bad_hash",
             format!("`{}` is not a component hash (64 hex digits)", cut(text)),

@@ -2,6 +2,7 @@
 //! goes through first: the token check and the bound on requests at once.
 
 mod components;
+mod ends;
 mod events;
 mod executions;
 mod extract;
@@ -46,6 +47,7 @@ pub(crate) type Shared = State<Arc<AppState>>;
 /// The whole API.
 pub(crate) fn router(state: Arc<AppState>, auth: Auth) -> Router {
     let requests = Arc::new(Semaphore::new(state.config.max_requests.max(1)));
+    let ends = ends::Ends::follow(&state.host);
     let api = Router::new()
         .route("/health", get(health::health))
         .route(
@@ -62,6 +64,7 @@ pub(crate) fn router(state: Arc<AppState>, auth: Auth) -> Router {
         .route("/executions/{id}/replay", post(executions::replay))
         .route("/events", get(events::stream))
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::Extension(ends))
         .with_state(state);
     Router::new()
         .nest(PREFIX, api)

@@ -29,6 +29,8 @@ pub(crate) enum RecordKey<'a> {
     Attempt(u64, u32, u32),
     /// `waits/{exec}/{name}`.
     Wait(u64, &'a str),
+    /// `timers/{exec}/{seq}`.
+    Timer(u64, u32),
 }
 
 impl RecordKey<'_> {
@@ -50,6 +52,10 @@ impl RecordKey<'_> {
                 .update(&exec.to_le_bytes())
                 .update(&(name.len() as u64).to_le_bytes())
                 .update(name.as_bytes()),
+            RecordKey::Timer(exec, seq) => hasher
+                .update(&[4])
+                .update(&exec.to_le_bytes())
+                .update(&seq.to_le_bytes()),
         };
         hasher.update(payload);
         let mut sum = [0; CHECKSUM_LEN];
@@ -65,6 +71,7 @@ impl std::fmt::Display for RecordKey<'_> {
             RecordKey::Call(exec, seq) => write!(f, "calls/{exec}/{seq}"),
             RecordKey::Attempt(exec, seq, n) => write!(f, "attempts/{exec}/{seq}/{n}"),
             RecordKey::Wait(exec, name) => write!(f, "waits/{exec}/{name}"),
+            RecordKey::Timer(exec, seq) => write!(f, "timers/{exec}/{seq}"),
         }
     }
 }

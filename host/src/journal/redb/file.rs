@@ -11,7 +11,7 @@ use redb::{Database, DatabaseError, ReadOnlyDatabase, ReadableDatabase, Readable
 use super::envelope::{RecordKey, decode};
 use super::schema::{
     ATTEMPTS, CACHE, CALLS, COMPONENTS, EXECUTIONS, FORMAT_VERSION, FORMAT_VERSION_KEY, META,
-    TIMES, WAITS,
+    TIMERS, TIMES, WAITS,
 };
 use super::writer::{failure, is_disk_full};
 use super::{guard, overlay, storage};
@@ -136,6 +136,7 @@ pub(super) fn initialize(db: &Database, path: &Path) -> Result<(), JournalError>
             txn.open_table(CACHE).map_err(|e| failed(e.into()))?;
             txn.open_table(WAITS).map_err(|e| failed(e.into()))?;
             txn.open_table(TIMES).map_err(|e| failed(e.into()))?;
+            txn.open_table(TIMERS).map_err(|e| failed(e.into()))?;
         }
         txn.commit().map_err(|e| failed(e.into()))
     })?

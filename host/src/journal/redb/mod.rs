@@ -34,7 +34,7 @@ use self::claims::Claims;
 use self::file::Db;
 use self::schema::EXECUTIONS;
 use self::writer::{LazyWindow, Put, Writer};
-use super::record::{CallRecord, ExecutionRecord, WaitRecord};
+use super::record::{CallRecord, ExecutionRecord, TimerRecord, WaitRecord};
 use super::{
     Created, Entry, ExecutionFilter, ExecutionLease, History, Journal, JournalFuture, NewRecord,
     Sync,
@@ -218,8 +218,15 @@ impl Journal for RedbJournal {
     fn executions<'a>(
         &'a self,
         filter: &'a ExecutionFilter,
-    ) -> JournalFuture<'a, Vec<(ExecutionId, ExecutionRecord)>> {
+    ) -> JournalFuture<'a, Vec<(ExecutionId, ExecutionRecord, u32)>> {
         Box::pin(ready(reads::executions(&self.db, filter)))
+    }
+
+    fn counted_execution(
+        &self,
+        id: ExecutionId,
+    ) -> JournalFuture<'_, Option<(ExecutionRecord, u32)>> {
+        Box::pin(ready(reads::counted_execution(&self.db, id)))
     }
 
     fn history(&self, id: ExecutionId) -> JournalFuture<'_, Option<History>> {
@@ -238,6 +245,13 @@ impl Journal for RedbJournal {
 
     fn times(&self, exec: ExecutionId) -> JournalFuture<'_, Vec<u64>> {
         Box::pin(ready(reads::times(&self.db, exec)))
+    }
+
+    fn timers(
+        &self,
+        exec: Option<ExecutionId>,
+    ) -> JournalFuture<'_, Vec<(ExecutionId, u32, TimerRecord)>> {
+        Box::pin(ready(reads::timers(&self.db, exec)))
     }
 
     fn cached_call(
@@ -319,6 +333,79 @@ mod tests {
         ));
         drop(first.lease);
         journal.claim(ExecutionId(1)).await.expect("released");
+    }
+
+    /// A journal made before the timers table came (format 4 without it)
+    /// opens, reads as having no timers, and takes one at its first write.
+    #[tokio::test]
+    async fn a_journal_without_the_timers_table_reads_none_and_takes_one() {
+        use self::schema::{
+            ATTEMPTS, CACHE, CALLS, COMPONENTS, FORMAT_VERSION, FORMAT_VERSION_KEY, META, TIMES,
+            WAITS,
+        };
+        let db = Database::builder()
+            .create_with_backend(::redb::backends::InMemoryBackend::new())
+            .expect("creates");
+        {
+            let txn = db.begin_write().expect("writes");
+            txn.open_table(META)
+                .expect("meta")
+                .insert(FORMAT_VERSION_KEY, FORMAT_VERSION)
+                .expect("version");
+            txn.open_table(COMPONENTS).expect("table");
+            txn.open_table(EXECUTIONS).expect("table");
+            txn.open_table(CALLS).expect("table");
+            txn.open_table(ATTEMPTS).expect("table");
+            txn.open_table(CACHE).expect("table");
+            txn.open_table(WAITS).expect("table");
+            txn.open_table(TIMES).expect("table");
+            txn.commit().expect("commits");
+        }
+        let db = Db::Database(Arc::new(db));
+        let journal = RedbJournal::start(db, None, Some(LazyWindow::default()))
+            .expect("an old journal opens");
+        assert!(journal.timers(None).await.expect("reads").is_empty());
+        let timer = TimerRecord {
+            call_id: "charge".to_owned(),
+            attempt: 2,
+            retry: 1,
+            due_at_us: 1_000,
+        };
+        let entry = Entry::Timer {
+            exec: ExecutionId(1),
+            seq: 3,
+            record: &timer,
+        };
+        journal
+            .write(&[entry], Sync::Durable)
+            .await
+            .expect("written");
+        assert_eq!(
+            journal.timers(None).await.expect("reads"),
+            vec![(ExecutionId(1), 3, timer.clone())]
+        );
+        assert!(
+            journal
+                .timers(Some(ExecutionId(2)))
+                .await
+                .expect("reads")
+                .is_empty()
+        );
+        let done = Entry::TimerDone {
+            exec: ExecutionId(1),
+            seq: 3,
+        };
+        journal
+            .write(&[done], Sync::Durable)
+            .await
+            .expect("removed");
+        assert!(
+            journal
+                .timers(Some(ExecutionId(1)))
+                .await
+                .expect("reads")
+                .is_empty()
+        );
     }
 
     /// A component is put once: a second put of the same hash (a queued

@@ -5,13 +5,13 @@ use ::redb::{ReadableTable, TableError};
 
 use super::envelope::{RecordKey, decode};
 use super::file::Db;
-use super::schema::{ATTEMPTS, CACHE, CALLS, COMPONENTS, EXECUTIONS, TIMES, WAITS};
+use super::schema::{ATTEMPTS, CACHE, CALLS, COMPONENTS, EXECUTIONS, TIMERS, TIMES, WAITS};
 use super::{guard, storage};
 use crate::error::JournalError;
 use crate::journal::ExecutionFilter;
 use crate::journal::history::{CallHistory, History, incomplete};
-use crate::journal::record::{CallRecord, ExecutionRecord, WaitRecord};
-use crate::model::{CallStatus, ComponentHash, ExecutionId};
+use crate::journal::record::{CallRecord, ExecutionRecord, TimerRecord, WaitRecord};
+use crate::model::{CallStatus, ComponentHash, ExecutionId, ExecutionStatus};
 
 /// One execution.
 pub(super) fn execution(db: &Db, id: ExecutionId) -> Result<Option<ExecutionRecord>, JournalError> {
@@ -26,15 +26,35 @@ pub(super) fn execution(db: &Db, id: ExecutionId) -> Result<Option<ExecutionReco
     })
 }
 
-/// The executions `filter` lets through, in id order.
+/// One execution with how many calls it has made, read together.
+pub(super) fn counted_execution(
+    db: &Db,
+    id: ExecutionId,
+) -> Result<Option<(ExecutionRecord, u32)>, JournalError> {
+    read(db, |txn| {
+        let Some(table) = open(txn, EXECUTIONS)? else {
+            return Ok(None);
+        };
+        let Some(bytes) = table.get(id.0).map_err(storage)? else {
+            return Ok(None);
+        };
+        let record: ExecutionRecord = decode(RecordKey::Execution(id.0), bytes.value())?;
+        let calls = call_count(open(txn, CALLS)?.as_ref(), id.0, &record)?;
+        Ok(Some((record, calls)))
+    })
+}
+
+/// The executions `filter` lets through, in id order, each with how many
+/// calls it has made.
 pub(super) fn executions(
     db: &Db,
     filter: &ExecutionFilter,
-) -> Result<Vec<(ExecutionId, ExecutionRecord)>, JournalError> {
+) -> Result<Vec<(ExecutionId, ExecutionRecord, u32)>, JournalError> {
     read(db, |txn| {
         let Some(table) = open(txn, EXECUTIONS)? else {
             return Ok(Vec::new());
         };
+        let calls = open(txn, CALLS)?;
         let mut out = Vec::new();
         let limit = filter.limit.unwrap_or(usize::MAX);
         let Some(ids) = filter.id_range() else {
@@ -50,7 +70,8 @@ pub(super) fn executions(
             let id = key.value();
             let record: ExecutionRecord = decode(RecordKey::Execution(id), value.value())?;
             if filter.matches(&record) {
-                out.push((ExecutionId(id), record));
+                let count = call_count(calls.as_ref(), id, &record)?;
+                out.push((ExecutionId(id), record, count));
             }
             Ok(out.len() < limit)
         };
@@ -69,6 +90,33 @@ pub(super) fn executions(
         }
         Ok(out)
     })
+}
+
+/// How many calls execution `exec` has made, without decoding one. One
+/// that completed or failed holds exactly the number its record keeps (a
+/// history read checks that), so only the others, whose record counts the
+/// calls of their last stop, have their keys in the calls table counted: a
+/// listing of ended executions reads no call at all.
+fn call_count(
+    calls: Option<&::redb::ReadOnlyTable<(u64, u32), &'static [u8]>>,
+    exec: u64,
+    record: &ExecutionRecord,
+) -> Result<u32, JournalError> {
+    if matches!(
+        record.status,
+        ExecutionStatus::Completed | ExecutionStatus::Failed
+    ) {
+        return Ok(record.calls);
+    }
+    let Some(calls) = calls else {
+        return Ok(0);
+    };
+    let mut count: u32 = 0;
+    for entry in calls.range((exec, 0)..=(exec, u32::MAX)).map_err(storage)? {
+        entry.map_err(storage)?;
+        count = count.saturating_add(1);
+    }
+    Ok(count)
 }
 
 /// An execution with its calls and attempts, in one transaction, checked
@@ -165,6 +213,30 @@ pub(super) fn waits(db: &Db, exec: ExecutionId) -> Result<Vec<(String, WaitRecor
             let (_, name) = key.value();
             let record = decode(RecordKey::Wait(exec.0, name), value.value())?;
             out.push((name.to_owned(), record));
+        }
+        Ok(out)
+    })
+}
+
+/// Retry timers by (execution, seq): one execution's, or every one's.
+pub(super) fn timers(
+    db: &Db,
+    exec: Option<ExecutionId>,
+) -> Result<Vec<(ExecutionId, u32, TimerRecord)>, JournalError> {
+    read(db, |txn| {
+        let Some(table) = open(txn, TIMERS)? else {
+            return Ok(Vec::new());
+        };
+        let range = match exec {
+            Some(exec) => (exec.0, 0)..=(exec.0, u32::MAX),
+            None => (0, 0)..=(u64::MAX, u32::MAX),
+        };
+        let mut out = Vec::new();
+        for entry in table.range(range).map_err(storage)? {
+            let (key, value) = entry.map_err(storage)?;
+            let (exec, seq) = key.value();
+            let record = decode(RecordKey::Timer(exec, seq), value.value())?;
+            out.push((ExecutionId(exec), seq, record));
         }
         Ok(out)
     })

@@ -13,6 +13,12 @@
 //! | `waits` | (execution id, wait name) | envelope of `WaitRecord` |
 //! | `times` | (execution id, n) | `u64`: the flow's n-th `now()`, µs since the Unix epoch |
 //! | `cache` | blake3 of (component, checkpoint, canonical input) | (execution id, seq) of a completed call |
+//! | `timers` | (execution id, seq) | envelope of `TimerRecord`: a call's retry, due at a time |
+//!
+//! `timers` came after version 4 without a bump: a table is only ever added
+//! (a file without it reads as having no timers, and it is made by the first
+//! write that needs it), and a build that does not know it ignores it and
+//! sees a parked execution as a `waiting` one whose resume retries at once.
 
 use redb::TableDefinition;
 
@@ -56,3 +62,7 @@ pub(crate) const WAITS: TableDefinition<(u64, &str), &[u8]> = TableDefinition::n
 /// The values a flow's `now()` returned, in order, so a resumed flow sees
 /// them again.
 pub(crate) const TIMES: TableDefinition<(u64, u32), u64> = TableDefinition::new("times");
+
+/// Calls' retry timers by (execution id, seq): what a parked execution waits
+/// for, and what a server schedules on start.
+pub(crate) const TIMERS: TableDefinition<(u64, u32), &[u8]> = TableDefinition::new("timers");

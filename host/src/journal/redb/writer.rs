@@ -57,7 +57,7 @@ use tokio::runtime::{Handle, RuntimeFlavor};
 use tokio::sync::oneshot;
 
 use super::envelope::{RecordKey, encode};
-use super::schema::{ATTEMPTS, CACHE, CALLS, COMPONENTS, EXECUTIONS, TIMES, WAITS};
+use super::schema::{ATTEMPTS, CACHE, CALLS, COMPONENTS, EXECUTIONS, TIMERS, TIMES, WAITS};
 use crate::error::JournalError;
 use crate::journal::{Entry, Sync};
 
@@ -91,6 +91,14 @@ pub(crate) enum Put {
     },
     /// The n-th value of a flow's `now()`.
     Time { exec: u64, n: u32, us: u64 },
+    /// A call's retry timer.
+    Timer {
+        exec: u64,
+        seq: u32,
+        record: Vec<u8>,
+    },
+    /// The removal of a call's retry timer.
+    TimerDone { exec: u64, seq: u32 },
 }
 
 impl Put {
@@ -136,6 +144,12 @@ impl Put {
                 n,
                 us,
             },
+            Entry::Timer { exec, seq, record } => Put::Timer {
+                exec: exec.0,
+                seq,
+                record: encode(RecordKey::Timer(exec.0, seq), record),
+            },
+            Entry::TimerDone { exec, seq } => Put::TimerDone { exec: exec.0, seq },
         }
     }
 }
@@ -714,6 +728,8 @@ fn commit(db: &Database, path: &Path, group: &[Batch], durable: bool) -> Result<
         let mut cache = txn.open_table(CACHE).map_err(|e| failed(e.into()))?;
         let mut waits = txn.open_table(WAITS).map_err(|e| failed(e.into()))?;
         let mut times = txn.open_table(TIMES).map_err(|e| failed(e.into()))?;
+        // Made here when a journal older than the table gets its first write.
+        let mut timers = txn.open_table(TIMERS).map_err(|e| failed(e.into()))?;
         for put in group.iter().flat_map(|b| &b.puts) {
             let inserted = match put {
                 // Content-addressed: bytes already there are the same.
@@ -739,6 +755,10 @@ fn commit(db: &Database, path: &Path, group: &[Batch], durable: bool) -> Result<
                     waits.insert((*exec, name.as_str()), &record[..]).map(drop)
                 }
                 Put::Time { exec, n, us } => times.insert((*exec, *n), *us).map(drop),
+                Put::Timer { exec, seq, record } => {
+                    timers.insert((*exec, *seq), &record[..]).map(drop)
+                }
+                Put::TimerDone { exec, seq } => timers.remove((*exec, *seq)).map(drop),
             };
             inserted.map_err(|e| failed(e.into()))?;
         }

@@ -261,6 +261,30 @@ fn steps(count: u64, work: u64) -> Result<u64, Error> {
     Ok(sum)
 }
 
+/// A step of execution `tag`: works for `work` iterations, leaves a mark
+/// `{tag}-{i}`, returns `i * i`. The tag tells many executions' marks apart
+/// in one folder.
+#[checkpoint(runtime = "isolated", cache = false)]
+fn tagged_step(tag: String, i: u64, work: u64) -> Result<u64, String> {
+    let mut total: u64 = 0;
+    for k in 0..work {
+        total = std::hint::black_box(total.wrapping_add(k));
+    }
+    mark(&format!("{tag}-{i}"))?;
+    Ok(i * i)
+}
+
+/// `count` tagged steps in order; the output is `{tag}={sum of squares}`,
+/// so that each execution's output is its own.
+#[flow]
+fn tagged_steps(tag: String, count: u64, work: u64) -> Result<String, Error> {
+    let mut sum = 0;
+    for i in 0..count {
+        sum += tagged_step(tag.clone(), i, work)?;
+    }
+    Ok(format!("{tag}={sum}"))
+}
+
 /// Adds and leaves a mark `add`: cached by default.
 #[checkpoint]
 fn logged_add(a: i64, b: i64) -> Result<i64, String> {
@@ -322,6 +346,31 @@ fn stubborn(tries: u64) -> Result<u64, String> {
 fn persistent(tries: u64) -> Result<u64, Error> {
     let first = step(1, 0)?;
     Ok(first + stubborn(tries)?)
+}
+
+/// Fails until it has been tried `tries` times in all (it counts its own
+/// marks, `patient.*`); the checkpoint itself has three retries.
+#[checkpoint(cache = false, retries = 3)]
+fn patient(tries: u64) -> Result<u64, String> {
+    mark("patient")?;
+    let seen = std::fs::read_dir("/marks")
+        .map_err(|e| e.to_string())?
+        .filter_map(Result::ok)
+        .filter(|entry| entry.file_name().to_string_lossy().starts_with("patient."))
+        .count() as u64;
+    if seen >= tries {
+        Ok(seen)
+    } else {
+        Err(format!("try {seen} of {tries}"))
+    }
+}
+
+/// A step, then a checkpoint that fails on its first tries and retries
+/// by itself (with the policy's retry delay between tries).
+#[flow]
+fn patience(tries: u64) -> Result<u64, Error> {
+    let first = step(1, 0)?;
+    Ok(first + patient(tries)?)
 }
 
 /// Takes a different path depending on whether the gate is open, then
