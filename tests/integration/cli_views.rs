@@ -62,6 +62,13 @@ fn show_lists_the_waits_with_their_questions_and_answers() {
         &["run", approval, "--input", r#"{"topic": "durable flows"}"#],
     );
     assert_eq!(code(&ran), 3, "{}", text(&ran.stderr));
+    let waiting = json_of(&run(dir.path(), &["--json", "executions", "show", "1"]));
+    let calls = waiting["calls"].as_array().expect("calls").len();
+    assert!(calls >= 1, "{waiting}");
+    assert_eq!(
+        waiting["call_count"], calls,
+        "a waiting execution: {waiting}"
+    );
 
     let asked = run(dir.path(), &["executions", "show", "1"]);
     assert_eq!(code(&asked), 0, "{}", text(&asked.stderr));
@@ -117,6 +124,13 @@ fn show_lists_the_waits_with_their_questions_and_answers() {
     let json = json_of(&run(dir.path(), &["--json", "executions", "show", "1"]));
     assert_eq!(json["waits"][0]["name"], "approve");
     assert_eq!(json["waits"][0]["value"]["reviewer"], "ada");
+    // `call_count` says how many calls there are without reading them: from
+    // the record of an ended execution, from the journal's keys otherwise.
+    let calls = json["calls"].as_array().expect("calls").len();
+    assert!(calls >= 2, "{json}");
+    assert_eq!(json["call_count"], calls, "{json}");
+    let listed = json_of(&run(dir.path(), &["executions", "list", "--json"]));
+    assert_eq!(listed[0]["call_count"], calls, "{listed}");
 }
 
 #[test]
