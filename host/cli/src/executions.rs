@@ -66,13 +66,19 @@ pub(crate) async fn input(global: &Global, args: &InputArgs) -> Result<ExitCode,
     let host = open(global, false)?;
     host.answer(args.id, &args.wait, &args.value).await?;
     host.close().await?;
+    say_stored(global, args);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// After `executions input` without `--resume`, on a journal or through a
+/// server: the value is kept, and this is how to go on.
+pub(crate) fn say_stored(global: &Global, args: &InputArgs) {
     let id = args.id.to_string();
     eprintln!(
         "cairn: stored the value of `{}`; continue with: {}",
         line(&args.wait),
         terminal::command(&global.place_to_suggest(), &["executions", "resume", &id])
     );
-    Ok(ExitCode::SUCCESS)
 }
 
 /// Without `--resume` no code runs, so a policy flag would be silently

@@ -11,7 +11,6 @@ use super::connection::exit;
 use super::{json_arg, reads};
 use crate::args::{Global, InputArgs, ListArgs, LogsArgs, ShowArgs};
 use crate::exit::Exit;
-use crate::terminal::{self, line};
 use crate::{executions, render};
 
 pub(crate) async fn list(
@@ -78,11 +77,6 @@ pub(crate) async fn input(
         .post(&format!("/executions/{}/input", args.id), &request)
         .await
         .map_err(exit)?;
-    let id = args.id.to_string();
-    eprintln!(
-        "cairn: stored the value of `{}`; continue with: {}",
-        line(&args.wait),
-        terminal::command(&global.place_to_suggest(), &["executions", "resume", &id])
-    );
+    crate::executions::say_stored(global, args);
     Ok(ExitCode::SUCCESS)
 }
