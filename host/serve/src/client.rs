@@ -32,6 +32,12 @@ const MAX_ANSWER: usize = 1 << 30;
 const MAX_ERROR: usize = 64 << 10;
 /// How long connecting may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a server may take to answer a request whole: a start may wait
+/// up to five minutes for its execution's end (`?wait=`), so a little more;
+/// a server that stalls must not hold a client for ever.
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(330);
+/// The same for an upload, whose body can be hundreds of MiB.
+const UPLOAD_TIMEOUT: Duration = Duration::from_secs(600);
 /// The most idle connections a client (with its clones) keeps for reuse.
 const MAX_IDLE: usize = 8;
 
@@ -185,8 +191,22 @@ impl ApiClient {
 
     /// `GET PREFIX/path`, decoded as `T`.
     pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
-        let exchange = self.send(Method::GET, path, Bytes::new(), "").await?;
-        self.decode(exchange).await
+        self.within(ANSWER_TIMEOUT, async {
+            let exchange = self.send(Method::GET, path, Bytes::new(), "").await?;
+            self.decode(exchange).await
+        })
+        .await
+    }
+
+    /// `work`, or a protocol error once `limit` has passed.
+    async fn within<T>(
+        &self,
+        limit: Duration,
+        work: impl Future<Output = Result<T, ClientError>>,
+    ) -> Result<T, ClientError> {
+        tokio::time::timeout(limit, work).await.unwrap_or_else(|_| {
+            Err(self.protocol(format!("no whole answer within {} s", limit.as_secs())))
+        })
     }
 
     /// `POST PREFIX/path` with a JSON body, decoded as `T`.
@@ -196,10 +216,13 @@ impl ApiClient {
         body: &B,
     ) -> Result<T, ClientError> {
         let json = serde_json::to_vec(body).map_err(|e| self.protocol(e))?;
-        let exchange = self
-            .send(Method::POST, path, json.into(), "application/json")
-            .await?;
-        self.decode(exchange).await
+        self.within(ANSWER_TIMEOUT, async {
+            let exchange = self
+                .send(Method::POST, path, json.into(), "application/json")
+                .await?;
+            self.decode(exchange).await
+        })
+        .await
     }
 
     /// `POST PREFIX/path` with raw bytes (a component), decoded as `T`.
@@ -208,20 +231,28 @@ impl ApiClient {
         path: &str,
         bytes: Vec<u8>,
     ) -> Result<T, ClientError> {
-        let exchange = self
-            .send(Method::POST, path, bytes.into(), "application/wasm")
-            .await?;
-        self.decode(exchange).await
+        self.within(UPLOAD_TIMEOUT, async {
+            let exchange = self
+                .send(Method::POST, path, bytes.into(), "application/wasm")
+                .await?;
+            self.decode(exchange).await
+        })
+        .await
     }
 
     /// Opens `GET PREFIX/path` as a stream of Server-Sent Events. The
     /// stream keeps its connection to itself: it is closed when the stream
     /// ends, not kept.
     pub async fn events(&self, path: &str) -> Result<EventStream, ClientError> {
-        let (response, sender) = self.send(Method::GET, path, Bytes::new(), "").await?;
-        if !response.status().is_success() {
-            return Err(self.api_error((response, sender)).await);
-        }
+        let (response, sender) = self
+            .within(ANSWER_TIMEOUT, async {
+                let (response, sender) = self.send(Method::GET, path, Bytes::new(), "").await?;
+                if !response.status().is_success() {
+                    return Err(self.api_error((response, sender)).await);
+                }
+                Ok((response, sender))
+            })
+            .await?;
         drop(sender);
         Ok(EventStream {
             body: response.into_body(),
