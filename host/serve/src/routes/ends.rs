@@ -35,13 +35,17 @@ struct State {
     /// of each execution's latest.
     recent: VecDeque<(ExecutionId, u64)>,
     latest: HashMap<ExecutionId, u64>,
+    /// The number of the last lag: events were missed then, so any
+    /// execution may have ended without its end being seen.
+    lagged_at: u64,
     /// The host's events are gone (it is shutting down): nothing more ends.
     closed: bool,
 }
 
-/// What a request waits on: fires when its execution stops running.
-/// Dropped unfired when events were missed or the host's events end: the
-/// request cannot know, and answers as if it had not waited.
+/// What a request waits on: fires when its execution may have stopped
+/// running (its end, or events missed: the request reads the journal to
+/// tell). Dropped unfired when the host's events end: the request answers
+/// as if it had not waited.
 pub(crate) type Stop = oneshot::Receiver<()>;
 
 impl Ends {
@@ -84,7 +88,7 @@ impl Ends {
         if !state.closed {
             state.waiting.entry(id).or_default().push(tell);
         }
-        let lately = state.latest.get(&id).is_some_and(|&n| n > mark);
+        let lately = state.latest.get(&id).is_some_and(|&n| n > mark) || state.lagged_at > mark;
         (stop, lately)
     }
 
@@ -117,10 +121,19 @@ impl Ends {
         }
     }
 
-    /// Events were missed, ends among them maybe: every waiting request
-    /// stops waiting (its signal is dropped).
+    /// Events were missed, ends among them maybe: every waiting request is
+    /// signalled, to read the journal and wait again if its execution still
+    /// runs; and a request that asks later with a mark from before is told
+    /// to read it too (a burst of ends must not turn waits into `202`s).
     fn missed(&self) {
-        self.lock().waiting.clear();
+        let mut state = self.lock();
+        state.seen += 1;
+        state.lagged_at = state.seen;
+        for (_, tells) in state.waiting.drain() {
+            for tell in tells {
+                let _ = tell.send(());
+            }
+        }
     }
 
     fn close(&self) {
@@ -163,19 +176,24 @@ mod tests {
     }
 
     #[test]
-    fn requests_that_gave_up_are_forgotten_and_missed_events_end_every_wait() {
+    fn requests_that_gave_up_are_forgotten_and_missed_events_wake_every_wait() {
         let ends = ends();
-        let (gone, _) = ends.wait_for(ExecutionId(3), 0);
-        let (mut kept, _) = ends.wait_for(ExecutionId(4), 0);
+        let mark = ends.mark();
+        let (gone, _) = ends.wait_for(ExecutionId(3), mark);
+        let (mut kept, _) = ends.wait_for(ExecutionId(4), mark);
         drop(gone);
         ends.gave_up(ExecutionId(3));
         assert!(!ends.lock().waiting.contains_key(&ExecutionId(3)));
         ends.missed();
-        assert!(matches!(
-            kept.try_recv(),
-            Err(oneshot::error::TryRecvError::Closed)
-        ));
+        // Woken to read the journal, not dropped into a `202`.
+        assert_eq!(kept.try_recv(), Ok(()));
         assert!(ends.lock().waiting.is_empty());
+        // One that asks after the lag with a mark from before it reads too;
+        // one whose mark is after it does not.
+        let (_, lately) = ends.wait_for(ExecutionId(5), mark);
+        assert!(lately);
+        let (_, lately) = ends.wait_for(ExecutionId(5), ends.mark());
+        assert!(!lately);
     }
 
     #[test]

@@ -112,11 +112,9 @@ impl Drop for Place<'_> {
     }
 }
 
-/// Execution `id`'s summary once it no longer runs; `None` if events were
-/// missed or the server's events end first. A flow with `retries` stops
-/// at each failed run, so the answer can be `failed` while a retry
-/// follows: the events do not tell a last failure from one that is
-/// retried (the run's outcome would; see the README's API notes).
+/// Execution `id`'s summary once it no longer runs; `None` if the server's
+/// events end first. Each signal (its end, or events missed) is checked
+/// against the journal, and a run still going is waited for again.
 async fn stopped(
     state: &Shared,
     ends: &Ends,
@@ -131,7 +129,7 @@ async fn stopped(
         if stop.await.is_err() {
             return Ok(None);
         }
-        // Still running after its end: resumed again meanwhile.
+        // Still running: resumed again meanwhile, or woken by a lag.
         if let Some(summary) = not_running(state, id).await? {
             return Ok(Some(summary));
         }
