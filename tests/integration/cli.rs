@@ -1265,46 +1265,14 @@ fn input_with_resume_answers_and_continues_in_one_step() {
 /// is journaled, and returns what the process said and its status.
 #[cfg(unix)]
 fn interrupt_a_run(dir: &Path, grant: &str, signal: &str) -> (Output, String) {
-    use std::io::BufRead as _;
-
     let probe = guest(guests::PROBE);
-    let mut child = cairn(dir)
+    let mut command = cairn(dir);
+    command
         .args(["run", "--flow", "steps", "--allow-dir", grant, "--input"])
         .arg(r#"{"count": 2, "work": 100000000}"#)
-        .arg(&probe)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("cairn starts");
-    let stderr = child.stderr.take().expect("piped");
-    let (lines, progress) = std::sync::mpsc::channel();
-    let reader = std::thread::spawn(move || {
-        let mut all = String::new();
-        for line in std::io::BufReader::new(stderr).lines() {
-            let line = line.expect("stderr is text");
-            all.push_str(&line);
-            all.push('\n');
-            let _ = lines.send(line);
-        }
-        all
-    });
+        .arg(&probe);
     // A completed call's line is printed after its record is durable.
-    loop {
-        let line = progress
-            .recv_timeout(std::time::Duration::from_secs(120))
-            .expect("the first step completes");
-        if line.contains("✓ step ") {
-            break;
-        }
-    }
-    let killed = Command::new("kill")
-        .args([signal, &child.id().to_string()])
-        .status()
-        .expect("kill runs");
-    assert!(killed.success());
-    let out = child.wait_with_output().expect("cairn ends");
-    let stderr = reader.join().expect("the reader ends");
-    (out, stderr)
+    cairn_tests::signal_when(command, "✓ step ", signal)
 }
 
 #[cfg(unix)]

@@ -290,47 +290,16 @@ fn cairn_run_waits_out_a_parked_retry_and_completes() {
 #[cfg(unix)]
 #[test]
 fn ctrl_c_during_a_parked_retry_keeps_it_for_resume() {
-    use std::io::BufRead as _;
-
     let dir = temp();
     let marks = marks(dir.path());
     let grant = format!("{}:/marks", marks.display());
-    let mut child = cairn_tests::cairn(dir.path())
+    let mut command = cairn_tests::cairn(dir.path());
+    command
         .arg("run")
         .arg(cairn_tests::guest(guests::PROBE))
         .args(["--flow", "patience", "--input", r#"{"tries": 2}"#])
-        .args(["--allow-dir", grant.as_str(), "--retry-delay", "3s"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("cairn starts");
-    let stderr = child.stderr.take().expect("piped");
-    let (lines, progress) = std::sync::mpsc::channel();
-    let reader = std::thread::spawn(move || {
-        let mut all = String::new();
-        for line in std::io::BufReader::new(stderr).lines() {
-            let line = line.expect("stderr is text");
-            all.push_str(&line);
-            all.push('\n');
-            let _ = lines.send(line);
-        }
-        all
-    });
-    loop {
-        let line = progress
-            .recv_timeout(std::time::Duration::from_secs(120))
-            .expect("the call parks");
-        if line.contains("waiting for it here") {
-            break;
-        }
-    }
-    let killed = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .expect("kill runs");
-    assert!(killed.success());
-    let out = child.wait_with_output().expect("cairn ends");
-    let stderr = reader.join().expect("the reader ends");
+        .args(["--allow-dir", grant.as_str(), "--retry-delay", "3s"]);
+    let (out, stderr) = cairn_tests::signal_when(command, "waiting for it here", "-INT");
     assert_eq!(out.status.code(), Some(130), "{stderr}");
     assert!(
         stderr.contains("execution 1 stays parked in the journal until its retry is due"),

@@ -4,10 +4,8 @@
 //! Ctrl-C that detaches while the execution goes on, and the messages when
 //! the server cannot be reached or holds the journal a direct command wants.
 
-use std::io::BufRead as _;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
-use std::time::Duration;
+use std::process::{Command, Output};
 
 use cairn_host::{ExecutionDetail, ExecutionId, ExecutionStatus};
 use cairn_tests::{cairn, cairn_bin, guest, temp};
@@ -597,7 +595,8 @@ fn ctrl_c_detaches_from_a_run_and_the_server_finishes_it() {
     let grant = format!("{}:/marks", marks.display());
     let served = Served::start(dir.path(), &["--allow-dir", grant.as_str()]);
     let probe = guest(guests::PROBE);
-    let mut child = bare(cwd.path())
+    let mut command = bare(cwd.path());
+    command
         .args([
             "--server",
             served.url(),
@@ -607,38 +606,8 @@ fn ctrl_c_detaches_from_a_run_and_the_server_finishes_it() {
             "--input",
         ])
         .arg(r#"{"count": 2, "work": 100000000}"#)
-        .arg(&probe)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("cairn starts");
-    let stderr = child.stderr.take().expect("piped");
-    let (lines, progress) = std::sync::mpsc::channel();
-    let reader = std::thread::spawn(move || {
-        let mut all = String::new();
-        for line in std::io::BufReader::new(stderr).lines() {
-            let line = line.expect("stderr is text");
-            all.push_str(&line);
-            all.push('\n');
-            let _ = lines.send(line);
-        }
-        all
-    });
-    loop {
-        let line = progress
-            .recv_timeout(Duration::from_secs(120))
-            .expect("the first step completes");
-        if line.contains("✓ step ") {
-            break;
-        }
-    }
-    let killed = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .expect("kill runs");
-    assert!(killed.success());
-    let out = child.wait_with_output().expect("cairn ends");
-    let stderr = reader.join().expect("the reader ends");
+        .arg(&probe);
+    let (out, stderr) = cairn_tests::signal_when(command, "✓ step ", "-INT");
     assert_eq!(out.status.code(), Some(130), "{stderr}");
     assert!(out.stdout.is_empty());
     let url = served.url();

@@ -223,3 +223,52 @@ pub fn chain(error: &dyn std::error::Error) -> String {
     }
     message
 }
+
+/// Spawns `command` with its stdout and stderr piped, waits until a line of
+/// its stderr contains `needle` (at most two minutes), sends it `signal`
+/// with `kill` (e.g. `-INT`), and returns what it printed and its status,
+/// with the whole of its stderr. For tests of what a signal does at a known
+/// point of a run.
+#[cfg(unix)]
+pub fn signal_when(
+    mut command: Command,
+    needle: &str,
+    signal: &str,
+) -> (std::process::Output, String) {
+    use std::io::BufRead as _;
+    use std::process::Stdio;
+
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the command starts");
+    let stderr = child.stderr.take().expect("piped");
+    let (lines, progress) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        let mut all = String::new();
+        for line in std::io::BufReader::new(stderr).lines() {
+            let line = line.expect("stderr is text");
+            all.push_str(&line);
+            all.push('\n');
+            let _ = lines.send(line);
+        }
+        all
+    });
+    loop {
+        let line = progress
+            .recv_timeout(std::time::Duration::from_secs(120))
+            .unwrap_or_else(|_| panic!("no line with {needle:?} on stderr"));
+        if line.contains(needle) {
+            break;
+        }
+    }
+    let killed = Command::new("kill")
+        .args([signal, &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(killed.success());
+    let out = child.wait_with_output().expect("the command ends");
+    let stderr = reader.join().expect("the reader ends");
+    (out, stderr)
+}
