@@ -72,6 +72,10 @@ pub struct ExecutionDetail {
     /// by seq; left out of the JSON when there are none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub retries: Vec<RetryView>,
+    /// Its moves to other builds (`executions upgrade`), oldest first;
+    /// left out of the JSON when there are none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub upgrades: Vec<crate::check::UpgradeView>,
     /// The flow's own stdout, stderr and `log` lines over all its runs
     /// (lossy UTF-8, capped).
     pub flow_log: String,
@@ -279,11 +283,16 @@ impl Client {
         let retries = self.retries(Some(id)).await?;
         let retries = retries.into_iter().map(|(_, r)| r).collect();
         let flow_log = String::from_utf8_lossy(&history.execution.flow_log).into_owned();
+        let upgrades = self.journal.upgrades(id).await?;
         Ok(Some(ExecutionDetail {
             execution: summary(id, history.execution, call_count),
             calls,
             waits,
             retries,
+            upgrades: upgrades
+                .into_iter()
+                .map(crate::check::UpgradeView::of)
+                .collect(),
             flow_log,
         }))
     }

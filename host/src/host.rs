@@ -18,6 +18,7 @@ use crate::error::{
 use crate::events::{Event, EventSink};
 use crate::host_flow::HostFlow;
 use crate::journal::Journal;
+use crate::journal::postgres::{self, PostgresJournal};
 use crate::journal::redb::RedbJournal;
 use crate::journal::redb::writer::LazyWindow;
 use crate::model::ExecutionId;
@@ -47,6 +48,7 @@ const EVENT_BUFFER: usize = 4096;
 /// [`HostBuilder::open`]).
 enum JournalAt {
     File(PathBuf),
+    Postgres(String),
     Memory,
 }
 
@@ -71,6 +73,7 @@ pub struct HostBuilder {
     lazy_window: LazyWindow,
     read_only: bool,
     parallel: usize,
+    lease: Duration,
 }
 
 impl HostBuilder {
@@ -113,9 +116,39 @@ impl HostBuilder {
     }
 
     /// Uses the journal file at `path` (created if missing, unless
-    /// [`HostBuilder::read_only`]).
+    /// [`HostBuilder::read_only`]), or, when `path` is a
+    /// `postgres://` or `postgresql://` URL, the PostgreSQL database it
+    /// names (see [`HostBuilder::journal_url`]).
     pub fn journal(mut self, path: impl Into<PathBuf>) -> Self {
-        self.journal = JournalAt::File(path.into());
+        let path = path.into();
+        self.journal = match path.to_str() {
+            Some(url) if postgres::is_url(url) => JournalAt::Postgres(url.to_owned()),
+            _ => JournalAt::File(path),
+        };
+        self
+    }
+
+    /// Uses the PostgreSQL database at `url`
+    /// (`postgres://user[:password]@host[:port]/database`, with the options
+    /// of `tokio_postgres::Config`; tables go in the connection's current
+    /// schema, e.g. `?options=-csearch_path%3Dname`). Its tables are made
+    /// if it has none (unless [`HostBuilder::read_only`], which refuses a
+    /// database without them with [`JournalError::Missing`]); a database
+    /// made by a newer Cairn is refused with [`JournalError::TooNew`].
+    /// Several processes may share one database: each execution is run by
+    /// one of them at a time, under a lease (see [`HostBuilder::lease`]).
+    pub fn journal_url(mut self, url: impl Into<String>) -> Self {
+        self.journal = JournalAt::Postgres(url.into());
+        self
+    }
+
+    /// With a PostgreSQL journal, how long a process's claim of an
+    /// execution lasts unless renewed (a heartbeat renews it three times
+    /// per lease while the process lives): another process resumes the
+    /// executions of one that died this long after its last renewal.
+    /// Default: 10 s. No effect on a redb journal, which one process holds.
+    pub fn lease(mut self, lease: Duration) -> Self {
+        self.lease = lease.max(Duration::from_millis(300));
         self
     }
 
@@ -186,9 +219,17 @@ impl HostBuilder {
     pub fn open(self) -> Result<Host, OpenError> {
         self.policy.validate().map_err(OpenError::Policy)?;
         // The one place that picks the journal's implementation.
+        let shared = matches!(self.journal, JournalAt::Postgres(_));
         let journal: Arc<dyn Journal> = match self.journal {
             JournalAt::File(path) if self.read_only => Arc::new(RedbJournal::open_read_only(path)?),
             JournalAt::File(path) => Arc::new(RedbJournal::open(path, self.lazy_window)?),
+            JournalAt::Postgres(url) => Arc::new(PostgresJournal::open(
+                &url,
+                postgres::Options {
+                    read_only: self.read_only,
+                    lease: self.lease,
+                },
+            )?),
             JournalAt::Memory => Arc::new(RedbJournal::in_memory()?),
         };
         let engine = match self.engine {
@@ -215,6 +256,7 @@ impl HostBuilder {
             .check_grants_avoid(&protected)
             .map_err(OpenError::Policy)?;
         Ok(Host {
+            shared,
             runner: Arc::new(Runner {
                 engine,
                 journal,
@@ -232,6 +274,20 @@ impl HostBuilder {
     }
 }
 
+/// Makes the journal's tables in the PostgreSQL database at `url` (see
+/// [`HostBuilder::journal_url`]), or brings them to this build's schema
+/// version; returns the version the database had before, `None` if it had
+/// no Cairn tables. A database made by a newer Cairn is refused with
+/// [`JournalError::TooNew`] and left as it is. Safe while other processes
+/// use the database (the change takes a lock, in one transaction).
+pub fn migrate_journal(url: &str) -> Result<Option<u64>, JournalError> {
+    PostgresJournal::migrate(url).map(|v| v.map(i64::unsigned_abs))
+}
+
+/// The schema version of the PostgreSQL journal this build reads and
+/// writes.
+pub const POSTGRES_SCHEMA_VERSION: u64 = postgres::schema::SCHEMA_VERSION.unsigned_abs();
+
 /// `artifacts/` in the journal's folder (the working folder for a bare
 /// file name), as the `cairn` CLI has it.
 fn artifacts_beside(journal: &Path) -> PathBuf {
@@ -245,6 +301,8 @@ fn artifacts_beside(journal: &Path) -> PathBuf {
 #[derive(Clone)]
 pub struct Host {
     runner: Arc<Runner>,
+    /// Whether other processes may share the journal.
+    shared: bool,
 }
 
 impl Host {
@@ -261,10 +319,11 @@ impl Host {
             lazy_window: LazyWindow::default(),
             read_only: false,
             parallel: std::thread::available_parallelism().map_or(1, usize::from),
+            lease: postgres::DEFAULT_LEASE,
         }
     }
 
-    /// The journal file, or `None` for an in-memory journal.
+    /// The journal file, or `None` for an in-memory or PostgreSQL journal.
     pub fn journal_path(&self) -> Option<&Path> {
         self.runner.journal.path()
     }
@@ -383,6 +442,14 @@ impl Host {
     /// Reads executions, calls and attempts.
     pub fn client(&self) -> Client {
         Client::new(self.runner.journal.clone())
+    }
+
+    /// Whether other processes may share the journal (a PostgreSQL one):
+    /// an execution left `running` may then be another live process's, and
+    /// one whose process died is resumed by whoever claims it once its
+    /// lease lapses (see [`HostBuilder::lease`]).
+    pub fn journal_is_shared(&self) -> bool {
+        self.shared
     }
 
     /// Whether the journal was opened read-only ([`HostBuilder::read_only`]).

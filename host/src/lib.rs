@@ -112,6 +112,7 @@ mod background;
 pub mod bench;
 mod bindings;
 mod call;
+mod check;
 mod client;
 mod clock;
 mod component;
@@ -123,6 +124,7 @@ mod guest_text;
 mod host;
 mod host_flow;
 mod journal;
+pub mod json_out;
 mod manifest;
 mod model;
 mod names;
@@ -135,6 +137,10 @@ pub mod testing;
 mod timefmt;
 
 pub use background::Started;
+pub use check::{
+    CheckError, CheckReport, CheckRequest, ExecutionCheck, RecordEnd, UpgradeError, UpgradeView,
+    Upgraded, Verdict,
+};
 pub use client::{
     AttemptView, CallView, Client, ExecutionDetail, ExecutionFilter, ExecutionSummary, RetryView,
     WaitView,
@@ -148,7 +154,7 @@ pub use error::{
 };
 pub use events::{Event, EventSink};
 pub use files::{ReadFileError, read_regular_file};
-pub use host::{Host, HostBuilder, OpenError};
+pub use host::{Host, HostBuilder, OpenError, POSTGRES_SCHEMA_VERSION, migrate_journal};
 pub use host_flow::{Checkpoint, CheckpointError, FlowCtx, FlowError, HostFlow, Pending};
 pub use manifest::{CheckpointInfo, FlowInfo, Manifest};
 pub use model::{

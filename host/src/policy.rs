@@ -33,8 +33,12 @@ pub struct Policy {
     /// The largest output (JSON) a checkpoint may return; a larger one fails
     /// the attempt. Default: 16 MiB.
     pub max_output_bytes: usize,
-    /// Fuel for a flow's own code over its whole run (checkpoint calls do not
-    /// count). Default: 20,000,000,000.
+    /// Fuel for a flow's own code (checkpoint calls do not count), for each
+    /// run of it: a resumed flow re-runs its code from the start with a full
+    /// budget. Past it the execution fails as trapped (`out_of_fuel`): it
+    /// bounds a flow stuck in a loop, which has no wall-clock limit since it
+    /// mostly waits. Default: 20,000,000,000 (tens of seconds of pure
+    /// compute; a Python flow's own code takes about 10^5 per call it makes).
     pub flow_fuel: u64,
     /// The pause before a checkpoint's first retry; it doubles for each
     /// further retry, up to a minute. Default: none (retry at once).
@@ -126,6 +130,12 @@ impl Policy {
     /// Sets the fuel per attempt.
     pub fn fuel(mut self, fuel: u64) -> Self {
         self.fuel = fuel;
+        self
+    }
+
+    /// Sets the fuel of a flow's own code per run.
+    pub fn flow_fuel(mut self, fuel: u64) -> Self {
+        self.flow_fuel = fuel;
         self
     }
 

@@ -17,8 +17,11 @@ mod guests {
     include!(concat!(env!("OUT_DIR"), "/guests.rs"));
 }
 
+mod check_throughput;
 mod dashboard;
 mod http_throughput;
+mod postgres;
+mod python;
 
 const CALLS: u32 = 2_000;
 const COMMITS: u32 = 500;
@@ -241,8 +244,20 @@ async fn measure(wanted: &dyn Fn(u32) -> bool) -> Vec<Row> {
         rows.push(cli_run(work.path()));
     }
 
+    if wanted(13) {
+        rows.push(check_throughput::checks(&engine, work.path()).await);
+    }
+
     if wanted(11) {
         rows.extend(dashboard::dashboard_pages(&engine, &bench, work.path()).await);
+    }
+
+    if wanted(12) {
+        rows.extend(python::python_calls(&engine, work.path()).await);
+    }
+
+    if wanted(14) || wanted(15) {
+        rows.extend(postgres::postgres_figures(&engine, &bench, work.path()).await);
     }
     // By number: "10." comes after "9.", not after "1.".
     rows.sort_by_key(|r| {

@@ -345,10 +345,9 @@ fn a_run_refused_for_its_input_leaves_no_execution() {
     assert_eq!(code(&ok), 0, "{}", text(&ok.stderr));
     assert_eq!(text(&ok.stdout), "\"hello Ada\"\n");
 
-    // A value of the wrong type in a key that is there is found by the
-    // guest, which alone knows its types: the execution is made, and fails
-    // as bad input.
-    let wrong = run(
+    // A value of a standard type the manifest names is checked by the
+    // host: refused with the parameter and its place, nothing is made.
+    let refused = run(
         dir.path(),
         &[
             "run",
@@ -357,6 +356,31 @@ fn a_run_refused_for_its_input_leaves_no_execution() {
             "welcome",
             "--input",
             r#"{"name": 5}"#,
+        ],
+    );
+    assert_eq!(code(&refused), 2, "{}", text(&refused.stderr));
+    assert!(
+        text(&refused.stderr).contains(
+            "parameter `name` at /name: expected a string, got the number 5; `name` is a String"
+        ),
+        "{}",
+        text(&refused.stderr)
+    );
+    let listed = json_of(&run(dir.path(), &["executions", "list", "--json"]));
+    assert_eq!(listed.as_array().map(Vec::len), Some(1), "{listed}");
+
+    // A value of the wrong type for a type only the guest knows (an alias
+    // the macros cannot see through) is found by the guest: the execution
+    // is made, and fails as bad input.
+    let wrong = run(
+        dir.path(),
+        &[
+            "run",
+            signatures,
+            "--flow",
+            "welcome",
+            "--input",
+            r#"{"name": "Ada", "suffix": 5}"#,
         ],
     );
     assert_eq!(code(&wrong), 2, "{}", text(&wrong.stderr));
@@ -412,8 +436,28 @@ async fn the_library_refuses_bad_input_before_it_makes_an_execution() {
         .expect("runs");
     assert_eq!(explicit_null.status, ExecutionStatus::Completed);
 
-    let wrong_type = host
+    // A standard type the host reads from the manifest: refused before
+    // anything is written, naming the parameter and the place.
+    match host
         .run(&signatures, "welcome", r#"{"name": ["Ada"]}"#)
+        .await
+    {
+        Err(RunError::InputType {
+            flow,
+            param,
+            pointer,
+            ..
+        }) => assert_eq!((&*flow, &*param, &*pointer), ("welcome", "name", "/name")),
+        other => panic!("a list is not a String: {other:?}"),
+    }
+    let still_none = client
+        .executions(&ExecutionFilter::default())
+        .await
+        .expect("the journal reads");
+    assert_eq!(still_none.len(), 2, "{still_none:?}");
+    // An alias the host cannot see through is the guest's to read.
+    let wrong_type = host
+        .run(&signatures, "welcome", r#"{"name": "Ada", "suffix": 5}"#)
         .await
         .expect("the guest finds it");
     assert_eq!(wrong_type.status, ExecutionStatus::Failed);

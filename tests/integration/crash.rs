@@ -8,9 +8,12 @@
 //! a run: the test reads the progress the process reports and checks the
 //! journal against it.
 //!
-//! 50 trials of a sequential flow and 8 of a 1,000-item map by default; set
-//! CAIRN_CRASH_TRIALS / CAIRN_CRASH_MAP_TRIALS for more, and
-//! CAIRN_CRASH_SEED to replay a run's kill times.
+//! Each runs on both journals. On redb, 50 trials of a sequential flow and 8
+//! of a 1,000-item map by default (CAIRN_CRASH_TRIALS /
+//! CAIRN_CRASH_MAP_TRIALS for more); on PostgreSQL, whose resume waits for
+//! the killed process's claim to lapse ([`TEST_LEASE`]), 10 and 3
+//! (CAIRN_CRASH_PG_TRIALS / CAIRN_CRASH_PG_MAP_TRIALS). CAIRN_CRASH_SEED
+//! replays a run's kill times.
 
 use std::collections::BTreeMap;
 use std::hash::{BuildHasher, Hasher};
@@ -20,6 +23,8 @@ use std::time::{Duration, Instant};
 
 use crate::guests;
 use cairn_host::{CallStatus, ExecutionStatus, Host, Policy};
+use cairn_tests::backend::{Backend, TEST_LEASE, cairn_on};
+use cairn_tests::on_backends;
 use cairn_tests::{cairn, count_marks, engine, guest, marks, temp};
 
 /// A flow of marking steps to kill: `steps` calls them one by one, `fanout`
@@ -59,8 +64,8 @@ impl Scenario {
         }
     }
 
-    fn run_command(self, dir: &Path) -> Command {
-        let mut command = cairn(dir);
+    fn run_command(self, dir: &Path, journal: &Path) -> Command {
+        let mut command = cairn_on(journal);
         command
             .arg("run")
             .arg("--allow-dir")
@@ -90,16 +95,28 @@ impl Kills {
     }
 }
 
-#[test]
-fn sigkill_at_random_moments_then_resume_repeats_no_completed_step_and_loses_nothing() {
-    let trials = env_or("CAIRN_CRASH_TRIALS", 50);
-    kill_and_resume(SEQUENTIAL, trials);
-}
+on_backends! {
+    #[test]
+    fn sigkill_at_random_moments_then_resume_repeats_no_completed_step_and_loses_nothing(
+        backend
+    ) {
+        let trials = match backend {
+            Backend::Redb => env_or("CAIRN_CRASH_TRIALS", 50),
+            Backend::Postgres => env_or("CAIRN_CRASH_PG_TRIALS", 10),
+        };
+        kill_and_resume(backend, SEQUENTIAL, trials);
+    }
 
-#[test]
-fn sigkill_in_the_middle_of_a_map_of_1000_then_resume_runs_only_the_unfinished_items() {
-    let trials = env_or("CAIRN_CRASH_MAP_TRIALS", 8);
-    kill_and_resume(MAP, trials);
+    #[test]
+    fn sigkill_in_the_middle_of_a_map_of_1000_then_resume_runs_only_the_unfinished_items(
+        backend
+    ) {
+        let trials = match backend {
+            Backend::Redb => env_or("CAIRN_CRASH_MAP_TRIALS", 8),
+            Backend::Postgres => env_or("CAIRN_CRASH_PG_MAP_TRIALS", 3),
+        };
+        kill_and_resume(backend, MAP, trials);
+    }
 }
 
 fn env_or(name: &str, default: usize) -> usize {
@@ -109,14 +126,15 @@ fn env_or(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
-fn kill_and_resume(scenario: Scenario, trials: usize) {
+fn kill_and_resume(backend: Backend, scenario: Scenario, trials: usize) {
     let seed = std::env::var("CAIRN_CRASH_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or_else(|| std::hash::RandomState::new().build_hasher().finish());
     eprintln!(
-        "crash test `{}`: {trials} trials, CAIRN_CRASH_SEED={seed}",
-        scenario.flow
+        "crash test `{}` on {}: {trials} trials, CAIRN_CRASH_SEED={seed}",
+        scenario.flow,
+        backend.name()
     );
     let mut kills = Kills(seed);
 
@@ -124,7 +142,7 @@ fn kill_and_resume(scenario: Scenario, trials: usize) {
     let warm = temp();
     assert!(
         scenario
-            .run_command(warm.path())
+            .run_command(warm.path(), &backend.journal(warm.path()))
             .status()
             .expect("cairn runs")
             .success()
@@ -133,9 +151,10 @@ fn kill_and_resume(scenario: Scenario, trials: usize) {
     let mut completed_at_kill: BTreeMap<u64, usize> = BTreeMap::new();
     for trial in 0..trials {
         let dir = temp();
+        let journal = backend.journal(dir.path());
         let marks = marks(dir.path());
         let mut child = scenario
-            .run_command(dir.path())
+            .run_command(dir.path(), &journal)
             .spawn()
             .expect("cairn starts");
         // A random point of progress (how many steps have left their mark,
@@ -151,7 +170,7 @@ fn kill_and_resume(scenario: Scenario, trials: usize) {
         std::thread::sleep(Duration::from_micros(kills.next(1_000)));
         let _ = child.kill(); // SIGKILL
         child.wait().expect("reaped");
-        let done = check_trial(scenario, dir.path(), trial);
+        let done = check_trial(backend, scenario, dir.path(), &journal, trial);
         *completed_at_kill.entry(done).or_default() += 1;
     }
     eprintln!(
@@ -171,11 +190,17 @@ fn kill_and_resume(scenario: Scenario, trials: usize) {
 
 /// Checks one killed run, resumes it and checks again. Returns how many
 /// steps had completed at the kill.
-fn check_trial(scenario: Scenario, dir: &Path, trial: usize) -> u64 {
+fn check_trial(
+    backend: Backend,
+    scenario: Scenario,
+    dir: &Path,
+    journal: &Path,
+    trial: usize,
+) -> u64 {
     let steps = scenario.steps;
     let marks = marks(dir);
-    let journal = dir.join("journal.redb");
-    if !journal.exists() {
+    // A database is there before the run; a killed run may leave no file.
+    if backend == Backend::Redb && !journal.exists() {
         assert_eq!(
             step_marks(&marks, steps),
             vec![0; steps as usize],
@@ -185,7 +210,7 @@ fn check_trial(scenario: Scenario, dir: &Path, trial: usize) -> u64 {
     }
     // What the dead process left behind.
     let host = Host::builder()
-        .journal(&journal)
+        .journal(journal)
         .engine(engine())
         .open()
         .expect("the journal opens after a kill");
@@ -226,8 +251,12 @@ fn check_trial(scenario: Scenario, dir: &Path, trial: usize) -> u64 {
     }
     drop(host);
 
-    // Resume it the way a user would.
-    let resumed = cairn(dir)
+    // Resume it the way a user would (on PostgreSQL, once the dead
+    // process's claim has lapsed: until then it may be alive elsewhere).
+    if backend == Backend::Postgres {
+        std::thread::sleep(TEST_LEASE + Duration::from_millis(200));
+    }
+    let resumed = cairn_on(journal)
         .args(["executions", "resume", &id.to_string()])
         .arg("--allow-dir")
         .arg(format!("{}:/marks", marks.display()))
@@ -266,7 +295,7 @@ fn check_trial(scenario: Scenario, dir: &Path, trial: usize) -> u64 {
 
     // The journal is consistent.
     let host = Host::builder()
-        .journal(&journal)
+        .journal(journal)
         .engine(engine())
         .policy(Policy::default())
         .open()
@@ -326,6 +355,9 @@ fn sigkill_during_an_eventual_run_loses_at_most_its_last_moments() {
         let mut command = cairn(dir);
         command
             .args(["run", "--durability", "eventual"])
+            // The default 100,000 calls can be done before the kill on a
+            // quick machine; the test needs a run still going at 4 s.
+            .args(["--max-calls", "4000000000"])
             .arg(guest(guests::BENCH))
             .args(["--flow", "sequential_inline", "--input"])
             .arg(format!(r#"{{"n": {n}}}"#))

@@ -5,6 +5,8 @@
 
 use crate::guests;
 use cairn_host::{ExecutionId, Host, JournalError, OpenError, Policy, RunError};
+use cairn_tests::backend::host_on;
+use cairn_tests::on_backends;
 use cairn_tests::{engine, host, load, temp};
 
 fn open(path: &std::path::Path) -> Result<Host, OpenError> {
@@ -60,35 +62,40 @@ fn a_second_opener_is_told_the_journal_is_in_use() {
     );
 }
 
-#[tokio::test]
-async fn executions_survive_a_reopen_and_ids_continue() {
-    let dir = temp();
-    let first = {
-        let host = host(dir.path(), Policy::default());
+on_backends! {
+    /// A journal opened again (a new process) holds what was run, and its
+    /// ids go on.
+    #[tokio::test]
+    async fn executions_survive_a_reopen_and_ids_continue(backend) {
+        let dir = temp();
+        let journal = backend.journal(dir.path());
+        let first = {
+            let host = host_on(&journal, Policy::default());
+            let probe = load(&host, guests::PROBE).await;
+            host.run(&probe, "sum", r#"{"a": 1, "b": 1}"#)
+                .await
+                .expect("runs")
+                .id
+        };
+        let host = host_on(&journal, Policy::default());
         let probe = load(&host, guests::PROBE).await;
-        host.run(&probe, "sum", r#"{"a": 1, "b": 1}"#)
+        let second = host
+            .run(&probe, "sum", r#"{"a": 1, "b": 1}"#)
             .await
             .expect("runs")
-            .id
-    };
-    let host = host(dir.path(), Policy::default());
-    let probe = load(&host, guests::PROBE).await;
-    let second = host
-        .run(&probe, "sum", r#"{"a": 1, "b": 1}"#)
-        .await
-        .expect("runs")
-        .id;
-    assert_eq!(first, ExecutionId(1));
-    assert_eq!(second, ExecutionId(2));
-    let all = host
-        .client()
-        .executions(&Default::default())
-        .await
-        .expect("readable");
-    assert_eq!(
-        all.iter().map(|e| e.id).collect::<Vec<_>>(),
-        [first, second]
-    );
+            .id;
+        assert_eq!(first, ExecutionId(1));
+        assert_eq!(second, ExecutionId(2));
+        let all = host
+            .client()
+            .executions(&Default::default())
+            .await
+            .expect("readable");
+        assert_eq!(
+            all.iter().map(|e| e.id).collect::<Vec<_>>(),
+            [first, second]
+        );
+    }
 }
 
 #[tokio::test]

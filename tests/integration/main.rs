@@ -9,6 +9,7 @@ mod guests {
     include!(concat!(env!("OUT_DIR"), "/guests.rs"));
 }
 
+mod check;
 mod cli;
 mod cli_views;
 mod crash;
@@ -20,12 +21,16 @@ mod examples;
 mod fanout;
 mod flows;
 mod host_flows;
+mod inert_json;
+mod input_check;
 mod journal;
+mod python;
 mod replay;
 mod retry_timer;
 mod sandbox;
 mod serve;
 mod serve_cli;
 mod serve_crash;
+mod serve_hostile;
 mod testing_helper;
 mod zoo;

@@ -329,3 +329,85 @@ fn ctrl_c_during_a_parked_retry_keeps_it_for_resume() {
     assert_eq!(count_marks(&marks, "patient"), 2);
     assert_eq!(count_marks(&marks, "step-1"), 1);
 }
+
+/// A resume over the API of an execution whose retry is parked and not due
+/// is refused at once, `409 not_due` naming the due time, and holds no
+/// slot: with one slot, another execution runs meanwhile. The CLI's
+/// `resume --server` says when the retry is due and follows the execution
+/// until the server runs the retry by itself, as a resume on the journal
+/// waits for it.
+#[test]
+fn a_resume_before_a_parked_retry_is_due_is_refused_without_holding_a_slot() {
+    let dir = temp();
+    let marks = marks(dir.path());
+    let grant = format!("{}:/marks", marks.display());
+    let args = [
+        "--max-executions",
+        "1",
+        "--allow-dir",
+        grant.as_str(),
+        "--retry-delay",
+        "10s",
+    ];
+    let served = Served::start(dir.path(), &args);
+    let client = served.client();
+    let (id, retry) = runtime().block_on(async {
+        let wasm = std::fs::read(cairn_tests::guest(guests::PROBE)).expect("the guest");
+        let component: ComponentView = client
+            .post_bytes("/components", wasm)
+            .await
+            .expect("uploads");
+        let accepted: Accepted = client
+            .post(
+                "/executions",
+                &json!({"component": component.hash, "flow": "patience", "input": {"tries": 2}}),
+            )
+            .await
+            .expect("starts");
+        let parked = crate::serve::settled(&client, accepted.id).await;
+        assert_eq!(parked.execution.status, ExecutionStatus::Waiting);
+        assert_eq!(parked.retries.len(), 1, "{:?}", parked.retries);
+        let retry = parked.retries[0].clone();
+
+        let began = Instant::now();
+        let refused = client
+            .post::<_, Accepted>(&format!("/executions/{}/resume", accepted.id), &json!({}))
+            .await
+            .expect_err("not due yet");
+        assert!(began.elapsed() < Duration::from_secs(2), "answered at once");
+        assert_eq!(refused.kind(), Some("not_due"), "{refused:?}");
+        assert_eq!(refused.status().map(|s| s.as_u16()), Some(409));
+        assert!(refused.to_string().contains(&retry.due_at), "{refused}");
+        // The one slot is free: another execution runs to its end now.
+        let other: cairn_host::ExecutionSummary = client
+            .post(
+                "/executions?wait=60s",
+                &json!({"component": component.hash, "flow": "sum", "input": {"a": 1, "b": 2}}),
+            )
+            .await
+            .expect("runs");
+        assert_eq!(other.status, ExecutionStatus::Completed);
+        let health: Health = client.get("/health").await.expect("health");
+        assert_eq!(health.running, 0);
+        (accepted.id, retry)
+    });
+    assert!(retry.due_at_us > now_us(), "the test ran within the delay");
+
+    let cwd = temp();
+    let resume = std::process::Command::new(cairn_tests::cairn_bin())
+        .current_dir(cwd.path())
+        .env("CAIRN_ARTIFACTS", cairn_tests::artifact_dir())
+        .env_remove("CAIRN_JOURNAL")
+        .env_remove("CAIRN_SERVER")
+        .args(["--server", served.url(), "executions", "resume"])
+        .arg(id.to_string())
+        .output()
+        .expect("cairn runs");
+    let stderr = String::from_utf8_lossy(&resume.stderr);
+    assert!(resume.status.success(), "{stderr}");
+    assert!(stderr.contains("is due at"), "{stderr}");
+    assert_eq!(String::from_utf8_lossy(&resume.stdout).trim(), "3");
+    assert!(now_us() >= retry.due_at_us, "the retry waited for its time");
+    assert_eq!(count_marks(&marks, "patient"), 2);
+    assert_eq!(count_marks(&marks, "step-1"), 1);
+}

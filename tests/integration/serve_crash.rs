@@ -312,3 +312,277 @@ fn sigkill_during_200_executions_then_restart_completes_all_and_reruns_no_journa
         "no kill landed mid-run: {progress:?}"
     );
 }
+
+/// A `cairn serve` worker on a shared PostgreSQL journal, found by the
+/// address it prints (a database has no folder for an address file).
+struct Worker {
+    child: std::process::Child,
+    url: String,
+}
+
+impl Worker {
+    fn start(journal: &Path, dir: &Path, name: &str) -> Worker {
+        let log = dir.join(format!("{name}.log"));
+        let child = cairn_tests::backend::cairn_on(journal)
+            .args(["serve", "--listen", "127.0.0.1:0", "--allow-dir"])
+            .arg(format!("{}:/marks", marks(dir).display()))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("a log"))
+            .spawn()
+            .expect("cairn serve starts");
+        // Owned at once: a failed start is killed and reaped on drop.
+        let mut worker = Worker {
+            child,
+            url: String::new(),
+        };
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            if let Some(url) = text
+                .split("listening on ")
+                .nth(1)
+                .and_then(|rest| rest.split_whitespace().next())
+            {
+                worker.url = url.to_owned();
+                return worker;
+            }
+            assert!(Instant::now() < deadline, "{name} did not start: {text}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Two workers share one PostgreSQL journal; the one running the
+/// executions is killed with SIGKILL mid-way. Within its lease (1 s here)
+/// and the other's look-out (every second), the other worker takes every
+/// execution over and completes it, from the component the database holds;
+/// no call the journal held as completed at the kill ran again, and every
+/// other call ran once more at most.
+#[test]
+fn a_second_worker_takes_over_the_executions_of_a_killed_one() {
+    let Some(backend) = cairn_tests::backend::Backend::postgres() else {
+        return;
+    };
+    const RUNS: usize = 20;
+    // Built now, so that the snapshot at the kill is read within the lease.
+    drop(engine());
+    let dir = temp();
+    let journal = backend.journal(dir.path());
+    let marks = marks(dir.path());
+    let mut first = Worker::start(&journal, dir.path(), "first");
+    let second = Worker::start(&journal, dir.path(), "second");
+    let ids: Vec<ExecutionId> = runtime().block_on(async {
+        let client = cairn_serve::ApiClient::new(&first.url, None).expect("a client");
+        let wasm = std::fs::read(guest(guests::PROBE)).expect("the probe");
+        let view: ComponentView = client
+            .post_bytes("/components", wasm)
+            .await
+            .expect("uploads");
+        // All at once, so that the kill finds most of them mid-way.
+        let tasks: Vec<_> = (0..RUNS)
+            .map(|n| {
+                let client = cairn_serve::ApiClient::new(&first.url, None).expect("a client");
+                let body = json!({
+                    "component": view.hash,
+                    "flow": "tagged_steps",
+                    "input": {"tag": tag(n), "count": STEPS, "work": WORK * 40},
+                });
+                tokio::spawn(async move {
+                    let accepted: Accepted =
+                        client.post("/executions", &body).await.expect("starts");
+                    accepted.id
+                })
+            })
+            .collect();
+        let mut ids = Vec::new();
+        for task in tasks {
+            ids.push(task.await.expect("a client"));
+        }
+        ids
+    });
+    // Kill once a fifth of the steps have run.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while all_marks(&marks) < RUNS * STEPS as usize / 5 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let marks_at_signal = all_marks(&marks);
+    let _ = first.child.kill(); // SIGKILL
+    first.child.wait().expect("reaped");
+    // Within the lease: nobody may have taken over yet.
+    let at_kill = journaled(&journal, &ids, 0);
+    let marks_at_kill = mark_counts(&marks);
+    let done_at_kill: usize = at_kill.iter().flatten().filter(|d| **d).count();
+    eprintln!(
+        "worker takeover: {marks_at_signal} marks at the kill, {done_at_kill} of {} calls \
+         journaled as completed then",
+        RUNS * STEPS as usize
+    );
+    assert!(
+        done_at_kill < RUNS * STEPS as usize,
+        "the kill came after everything was done"
+    );
+
+    let host = Host::builder()
+        .journal(&journal)
+        .engine(engine())
+        .read_only(true)
+        .open()
+        .expect("the journal opens");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let details: Vec<ExecutionDetail> = loop {
+        let details: Vec<ExecutionDetail> = ids
+            .iter()
+            .map(|id| {
+                cairn_tests::block_on(host.client().execution(*id))
+                    .expect("readable")
+                    .expect("there")
+            })
+            .collect();
+        if details
+            .iter()
+            .all(|d| d.execution.status == ExecutionStatus::Completed)
+        {
+            break details;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the second worker did not complete them: {:?}",
+            details
+                .iter()
+                .map(|d| d.execution.status)
+                .collect::<Vec<_>>()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let counts = mark_counts(&marks);
+    for (n, detail) in details.iter().enumerate() {
+        assert_eq!(detail.execution.output, Some(expected_output(n)));
+        for step in 0..STEPS {
+            let name = mark_name(n, step);
+            let (before, after) = (
+                marks_at_kill.get(&name).copied().unwrap_or(0),
+                counts.get(&name).copied().unwrap_or(0),
+            );
+            if at_kill[n][step as usize] {
+                assert_eq!(after, before, "{name}: completed at the kill, ran again");
+            } else {
+                assert!(
+                    after >= 1 && after <= before + 1,
+                    "{name}: ran {before} times before the kill and {after} in all"
+                );
+            }
+        }
+    }
+    drop(second);
+}
+
+/// Sends `signal` (`STOP`, `CONT`) to `child`.
+fn signal(child: &std::process::Child, signal: &str) {
+    let status = std::process::Command::new("kill")
+        .arg(format!("-{signal}"))
+        .arg(child.id().to_string())
+        .status()
+        .expect("kill runs");
+    assert!(status.success(), "kill -{signal}");
+}
+
+/// Fencing, at process level: the worker running an execution is paused
+/// (SIGSTOP) past its lease; the other worker takes the execution over and
+/// completes it. When the paused one continues (SIGCONT), none of its
+/// writes for the execution commits (they are fenced by the lease epoch):
+/// the execution stays completed with the second worker's output and
+/// calls, and the paused worker lives on.
+#[test]
+fn a_paused_worker_cannot_write_after_its_execution_was_taken_over() {
+    let Some(backend) = cairn_tests::backend::Backend::postgres() else {
+        return;
+    };
+    const COUNT: u64 = 12;
+    drop(engine());
+    let dir = temp();
+    let journal = backend.journal(dir.path());
+    let marks = marks(dir.path());
+    let first = Worker::start(&journal, dir.path(), "paused");
+    let second = Worker::start(&journal, dir.path(), "other");
+    let id = runtime().block_on(async {
+        let client = cairn_serve::ApiClient::new(&first.url, None).expect("a client");
+        let wasm = std::fs::read(guest(guests::PROBE)).expect("the probe");
+        let view: ComponentView = client
+            .post_bytes("/components", wasm)
+            .await
+            .expect("uploads");
+        let body = json!({
+            "component": view.hash,
+            "flow": "tagged_steps",
+            "input": {"tag": tag(0), "count": COUNT, "work": WORK * 40},
+        });
+        let accepted: Accepted = client.post("/executions", &body).await.expect("starts");
+        accepted.id
+    });
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while all_marks(&marks) < 2 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    signal(&first.child, "STOP");
+    let host = Host::builder()
+        .journal(&journal)
+        .engine(engine())
+        .read_only(true)
+        .open()
+        .expect("the journal opens");
+    let read = || {
+        cairn_tests::block_on(host.client().execution(id))
+            .expect("readable")
+            .expect("there")
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let taken = loop {
+        let detail = read();
+        if detail.execution.status == ExecutionStatus::Completed {
+            break detail;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the other worker did not take it over: {:?}",
+            detail.execution.status
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    signal(&first.child, "CONT");
+    // The paused worker finishes the step it was in and tries to journal it.
+    std::thread::sleep(Duration::from_secs(2));
+    let after = read();
+    assert_eq!(after.execution.status, ExecutionStatus::Completed);
+    assert_eq!(after.execution.output, taken.execution.output);
+    let expected = json!(format!(
+        "{}={}",
+        tag(0),
+        (0..COUNT).map(|i| i * i).sum::<u64>()
+    ));
+    assert_eq!(after.execution.output, Some(expected));
+    assert_eq!(after.calls.len(), COUNT as usize);
+    for (before, now) in taken.calls.iter().zip(&after.calls) {
+        assert_eq!(
+            before.attempts.len(),
+            now.attempts.len(),
+            "seq {}: the paused worker journaled an attempt after the takeover",
+            now.seq
+        );
+        assert_eq!(now.status, CallStatus::Completed);
+    }
+    let log = std::fs::read_to_string(dir.path().join("paused.log")).unwrap_or_default();
+    eprintln!("the paused worker's log:\n{log}");
+    let mut first = first;
+    assert!(
+        first.child.try_wait().expect("waits").is_none(),
+        "the paused worker died instead of dropping the execution"
+    );
+    drop(second);
+}

@@ -206,6 +206,8 @@ fn only_entry(artifacts: &Path) -> (PathBuf, u64, std::time::SystemTime) {
     let entries: Vec<PathBuf> = std::fs::read_dir(artifacts)
         .expect("the cache folder")
         .map(|e| e.expect("an entry").path())
+        // Beside whole components, the folder holds the incremental cache.
+        .filter(|path| path.extension().is_some_and(|e| e == "cwasm"))
         .collect();
     assert_eq!(entries.len(), 1, "{entries:?}");
     let meta = std::fs::metadata(&entries[0]).expect("metadata");

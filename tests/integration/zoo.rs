@@ -519,7 +519,7 @@ async fn a_tampered_artifact_cache_entry_is_compiled_again_not_run() {
     let entry = std::fs::read_dir(cache.path())
         .expect("cache")
         .filter_map(Result::ok)
-        .next()
+        .find(|entry| entry.path().extension().is_some_and(|e| e == "cwasm"))
         .expect("an entry");
     let mut bytes = std::fs::read(entry.path()).expect("read");
     let middle = bytes.len() / 2;

@@ -6,7 +6,9 @@
 //! The guests are built by `cargo xtask test` (or `cargo xtask build-guests`)
 //! before the tests run.
 
+pub mod backend;
 pub mod http;
+pub mod python;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

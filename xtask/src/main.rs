@@ -6,7 +6,12 @@
 //! - `build-guests`: builds every guest component for wasm32-wasip2.
 //!
 //! Each installs the `wasm32-wasip2` target with rustup when it is missing;
-//! `test` installs Chromium and its driver with apt-get for the dashboard.
+//! `test` installs Chromium and its driver with apt-get for the dashboard,
+//! and PostgreSQL for the PostgreSQL journal, whose tests get a throwaway
+//! server ([`postgres`]).
+
+mod postgres;
+mod python;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -24,8 +29,11 @@ fn main() -> ExitCode {
         "test" => test(),
         "build-guests" => build_guests().map(|_| ()),
         "bench" => bench(),
+        "python" => python::task(),
+        "with-postgres" => with_postgres(std::env::args().skip(2).collect()),
         _ => Err(format!(
-            "unknown task `{task}`\n\nusage: cargo xtask <task>\n  demo          build the examples and run the hello flow\n  test          fmt, clippy, guests and all tests\n  build-guests  build every guest component for {TARGET}\n  bench         measure Cairn beside bare wasmtime and redb (figures, then divan micro-benchmarks); writes target/bench.json"
+            "unknown task `{task}`\n\nusage: cargo xtask <task>\n  demo          build the examples and run the hello flow\n  test          fmt, clippy, guests and all tests\n  build-guests  build every guest component for {TARGET}\n  python        the Python SDK's virtualenv, unit tests and guest components\n  bench         measure Cairn beside bare wasmtime and redb (figures, then divan micro-benchmarks); writes target/bench.json\n  with-postgres CMD...  run CMD with a throwaway PostgreSQL, its URL in {}",
+            postgres::URL_VAR
         )),
     };
     match result {
@@ -35,6 +43,19 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Runs `command` with a throwaway PostgreSQL server's URL in
+/// [`postgres::URL_VAR`] (say, one test binary: `cargo xtask with-postgres
+/// cargo test -p cairn-tests --test integration -- journal`).
+fn with_postgres(command: Vec<String>) -> Result {
+    let (program, args) = command
+        .split_first()
+        .ok_or("usage: cargo xtask with-postgres CMD [ARGS...]")?;
+    let server = postgres::Server::start()?;
+    run(Command::new(program)
+        .args(args)
+        .env(postgres::URL_VAR, server.url()))
 }
 
 fn demo() -> Result {
@@ -71,6 +92,7 @@ fn demo() -> Result {
 
 fn bench() -> Result {
     build_guests()?;
+    python::build_guests(&python::ensure_venv()?)?;
     cargo(&[
         "build",
         "--quiet",
@@ -84,9 +106,14 @@ fn bench() -> Result {
         "cairn-figures",
     ])?;
     let json = target_dir().join("bench.json");
+    // Figures 14 and 15 measure the PostgreSQL journal on a throwaway
+    // server, stopped once the figures are done.
+    let server = postgres::Server::start()?;
     run(Command::new(target_dir().join("debug/cairn-figures"))
         .arg("--json")
-        .arg(&json))?;
+        .arg(&json)
+        .env(postgres::URL_VAR, server.url()))?;
+    drop(server);
     // The micro-benchmarks of the hot paths, in the same profile.
     cargo(&[
         "bench",
@@ -118,6 +145,10 @@ fn test() -> Result {
         .env("RUSTDOCFLAGS", "-D warnings")
         .current_dir(root()))?;
     build_guests()?;
+    // The Python SDK: its unit tests, then the components its tests run.
+    let python = python::ensure_venv()?;
+    python::unit_tests(&python)?;
+    python::build_guests(&python)?;
     // The tests run these binaries as real processes.
     cargo(&["build", "-p", "cairn-cli", "-p", "cairn-embed"])?;
     ensure_browser()?;
@@ -129,17 +160,27 @@ fn test() -> Result {
     for guest in guests.iter().filter(|g| !examples.contains(g)) {
         args.extend(["--exclude", guest.as_str()]);
     }
-    cargo_test(&args)
+    // The PostgreSQL journal's tests run against a real, throwaway server,
+    // stopped and removed when `server` drops, whether the tests passed.
+    let server = postgres::Server::start()?;
+    cargo_test(
+        &args,
+        &[
+            (postgres::URL_VAR, server.url()),
+            ("CAIRN_TEST_POSTGRES_REQUIRED", "1"),
+        ],
+    )
 }
 
 /// Runs `cargo test`, passing its output through, and ends with one line
 /// that adds up every test binary's result.
-fn cargo_test(args: &[&str]) -> Result {
+fn cargo_test(args: &[&str], envs: &[(&str, &str)]) -> Result {
     use std::io::{BufRead, BufReader};
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     eprintln!("xtask: cargo {}", args.join(" "));
     let mut child = Command::new(cargo)
         .args(args)
+        .envs(envs.iter().copied())
         .current_dir(root())
         .stdout(std::process::Stdio::piped())
         .spawn()

@@ -27,7 +27,8 @@ pub(crate) struct Cli {
 /// Options every command takes.
 #[derive(Args)]
 pub(crate) struct Global {
-    /// The journal file.
+    /// The journal file, or a PostgreSQL database (postgres://USER@HOST:PORT/DB) that
+    /// several processes may share.
     #[arg(
         long,
         global = true,
@@ -35,6 +36,18 @@ pub(crate) struct Global {
         default_value = DEFAULT_JOURNAL
     )]
     pub journal: PathBuf,
+    /// With a PostgreSQL journal: how long this process's claim of an execution lasts
+    /// without a heartbeat, e.g. 10s; another process resumes the executions of one that
+    /// died this long after its last heartbeat (300ms to 24h).
+    #[arg(
+        long,
+        global = true,
+        env = "CAIRN_LEASE",
+        default_value = "10s",
+        value_name = "DURATION",
+        value_parser = limits::timeout
+    )]
+    pub lease: Duration,
     /// Where compiled components are cached [default: beside the journal, in artifacts/].
     #[arg(long, global = true, env = "CAIRN_ARTIFACTS", value_name = "DIR")]
     pub artifacts: Option<PathBuf>,
@@ -70,6 +83,10 @@ pub(crate) struct PolicyArgs {
     /// Fuel per checkpoint attempt (about one unit per WebAssembly instruction; at least 1).
     #[arg(long, value_name = "N", value_parser = limits::fuel_text)]
     pub fuel: Option<u64>,
+    /// Fuel for a flow's own code per run, checkpoint calls not counted (at least 1; default
+    /// 20000000000); past it the execution fails as trapped (out_of_fuel).
+    #[arg(long, value_name = "N", value_parser = limits::flow_fuel_text)]
+    pub flow_fuel: Option<u64>,
     /// Memory per checkpoint store, e.g. 64MiB (64KiB to 1GiB).
     #[arg(long, value_name = "SIZE", value_parser = limits::memory)]
     pub memory: Option<u64>,
@@ -156,6 +173,9 @@ impl PolicyArgs {
         }
         if let Some(fuel) = self.fuel {
             push("fuel", fuel.to_string());
+        }
+        if let Some(fuel) = self.flow_fuel {
+            push("flow-fuel", fuel.to_string());
         }
         if let Some(timeout) = self.timeout {
             push("timeout", limits::duration_name(timeout));
@@ -263,6 +283,45 @@ pub(crate) enum Command {
     /// Run a long-lived service that owns the journal, runs executions
     /// concurrently and answers an HTTP JSON API under /api/v1.
     Serve(ServeArgs),
+    /// The journal itself: make or update a PostgreSQL journal's tables.
+    Journal {
+        #[command(subcommand)]
+        command: crate::journal::JournalCommand,
+    },
+    /// Check a new build of a component against the journal of its flows'
+    /// executions, without running anything (exit 1 if any diverges or fails).
+    Check(CheckArgs),
+}
+
+#[derive(Args)]
+pub(crate) struct CheckArgs {
+    /// The new build of the component (.wasm).
+    pub component: PathBuf,
+    /// Only the executions of this flow [default: every flow of the component].
+    #[arg(long)]
+    pub flow: Option<String>,
+    /// Only executions with this status (repeatable) [default: all but cancelled].
+    #[arg(long)]
+    pub status: Vec<ExecutionStatus>,
+    /// Only executions created since: seconds since the Unix epoch, or a duration ago (90m, 2h).
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+}
+
+#[derive(Args)]
+pub(crate) struct UpgradeArgs {
+    /// The execution to move.
+    #[arg(required_unless_present = "all", conflicts_with = "all")]
+    pub id: Option<ExecutionId>,
+    /// The new build of its component (.wasm).
+    #[arg(long, value_name = "COMPONENT")]
+    pub component: PathBuf,
+    /// Move every waiting or failed execution of --flow that the build is compatible with.
+    #[arg(long, requires = "flow")]
+    pub all: bool,
+    /// With --all: the flow whose executions to move.
+    #[arg(long)]
+    pub flow: Option<String>,
 }
 
 #[derive(Args)]
@@ -277,6 +336,8 @@ pub(crate) struct ServeArgs {
     /// (1ms to 24h); the rest are resumed by the next start.
     #[arg(long, default_value = "10s", value_name = "DURATION", value_parser = limits::timeout)]
     pub grace: Duration,
+    #[command(flatten)]
+    pub limits: crate::serve::LimitArgs,
     #[command(flatten)]
     pub policy: PolicyArgs,
 }
@@ -327,6 +388,8 @@ pub(crate) enum ExecutionsCommand {
     Cancel(ShowArgs),
     /// Show the captured output of an execution's flow and calls.
     Logs(LogsArgs),
+    /// Move an execution to a new build of its component, if `cairn check` finds it compatible.
+    Upgrade(UpgradeArgs),
 }
 
 #[derive(Args)]
@@ -460,6 +523,8 @@ mod tests {
     fn policy_flags_are_suggested_as_they_parse_back() {
         let given = run_policy(&[
             "--fuel=1000",
+            "--flow-fuel",
+            "2000",
             "--memory",
             "65536",
             "--timeout",

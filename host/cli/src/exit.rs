@@ -115,6 +115,7 @@ impl From<RunError> for Exit {
         match e {
             RunError::UnknownFlow { .. }
             | RunError::BadInput { .. }
+            | RunError::InputType { .. }
             // A host-side flow runs only in the program that registers it.
             | RunError::UnregisteredFlow { .. }
             // The policy cannot run the component at all: raise the limit.

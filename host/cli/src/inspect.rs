@@ -28,6 +28,7 @@ pub(crate) async fn inspect(global: &Global, args: &InspectArgs) -> Result<ExitC
     let engine = setup::engine(global, args.stack)?;
     let component = Component::from_file(&engine, &args.component).await?;
     let manifest = component.manifest();
+    let sdk = crate::producers::sdk_name(&component.bytes(), &manifest.sdk_version);
     let waits = waits_seen(global, &engine, component.hash()).await;
     if global.json {
         let flows: Vec<serde_json::Value> = manifest
@@ -49,16 +50,13 @@ pub(crate) async fn inspect(global: &Global, args: &InspectArgs) -> Result<ExitC
         render::json(&serde_json::json!({
             "component": component.hash().to_hex(),
             "sdk_version": manifest.sdk_version,
+            "sdk": sdk,
             "flows": flows,
             "checkpoints": manifest.checkpoints,
         }))?;
         return Ok(ExitCode::SUCCESS);
     }
-    println!(
-        "component {}  (cairn-guest {})",
-        component.hash(),
-        line(&manifest.sdk_version)
-    );
+    println!("component {}  ({})", component.hash(), line(&sdk));
     println!();
     let mut header = vec!["FLOW", "PARAMS", "RETRIES", "CACHE"];
     if waits.is_some() {

@@ -185,6 +185,12 @@ pub(crate) fn max_message(text: &str) -> Result<u64, String> {
     size_in(text, "the longest message", &MAX_MESSAGE)
 }
 
+/// `--flow-fuel` as written on the command line: the same units and range
+/// as `--fuel`.
+pub(crate) fn flow_fuel_text(text: &str) -> Result<u64, String> {
+    fuel_text(text)
+}
+
 /// `--fuel` as written on the command line.
 pub(crate) fn fuel_text(text: &str) -> Result<u64, String> {
     let fuel = match split(text) {

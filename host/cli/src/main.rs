@@ -9,13 +9,16 @@
 //! command running code (the execution stays resumable).
 
 mod args;
+mod check;
 mod executions;
 mod exit;
 mod files;
 mod finish;
 mod inspect;
+mod journal;
 mod limits;
 mod policy_file;
+mod producers;
 mod remote;
 mod render;
 mod run;
@@ -24,6 +27,7 @@ mod setup;
 mod signals;
 mod table;
 mod terminal;
+mod upgrade;
 
 use std::process::ExitCode;
 
@@ -103,8 +107,11 @@ async fn dispatch(cli: Cli) -> Result<ExitCode, Exit> {
             ExecutionsCommand::Input(args) => executions::input(&cli.global, args).await,
             ExecutionsCommand::Cancel(args) => executions::cancel(&cli.global, args).await,
             ExecutionsCommand::Logs(args) => executions::logs(&cli.global, args).await,
+            ExecutionsCommand::Upgrade(args) => upgrade::upgrade(&cli.global, args).await,
         },
+        Command::Check(args) => check::check(&cli.global, args).await,
         Command::Serve(args) => serve::serve(&cli.global, args).await,
+        Command::Journal { command } => journal::journal(&cli.global, command).await,
     }
 }
 

@@ -5,6 +5,7 @@
 //!
 //! ```toml
 //! fuel = 2_000_000_000
+//! flow_fuel = 20_000_000_000
 //! memory = "128MiB"
 //! timeout = "30s"
 //! retry_delay = "5s"
@@ -38,6 +39,7 @@ use crate::{files, limits, terminal};
 #[serde(deny_unknown_fields)]
 struct RawPolicyFile {
     fuel: Option<u64>,
+    flow_fuel: Option<u64>,
     memory: Option<String>,
     timeout: Option<String>,
     retry_delay: Option<String>,
@@ -62,6 +64,7 @@ struct RawPolicyFile {
 #[derive(Debug, Default)]
 pub(crate) struct PolicyFile {
     pub fuel: Option<u64>,
+    pub flow_fuel: Option<u64>,
     pub memory: Option<u64>,
     pub timeout: Option<Duration>,
     pub retry_delay: Option<Duration>,
@@ -111,6 +114,11 @@ impl PolicyFile {
                 .map(limits::fuel_in_range)
                 .transpose()
                 .map_err(key("fuel"))?,
+            flow_fuel: raw
+                .flow_fuel
+                .map(limits::fuel_in_range)
+                .transpose()
+                .map_err(key("flow_fuel"))?,
             memory: size(raw.memory, "memory", limits::memory)?,
             timeout: raw
                 .timeout

@@ -13,9 +13,11 @@ use crate::exit::Exit;
 use crate::table::Columns;
 use crate::terminal::{self, line};
 
-/// Pretty JSON on stdout.
+/// Pretty JSON on stdout, with guest text's terminal and bidi controls
+/// escaped (`\u202e`): the same value when parsed, inert when shown.
 pub(crate) fn json(value: &impl Serialize) -> Result<(), Exit> {
-    let text = serde_json::to_string_pretty(value).map_err(|e| Exit::host(anyhow::anyhow!(e)))?;
+    let text = cairn_host::json_out::to_string_pretty(value)
+        .map_err(|e| Exit::host(anyhow::anyhow!(e)))?;
     println!("{text}");
     Ok(())
 }
@@ -173,6 +175,15 @@ pub(crate) fn execution_detail(detail: &ExecutionDetail) {
             line(&retry.call_id),
             retry.attempt,
             line(&retry.due_at)
+        );
+    }
+    for moved in &detail.upgrades {
+        println!(
+            "  upgraded  from build {} to {} at {} by {}",
+            line(moved.from.get(..12).unwrap_or(&moved.from)),
+            line(moved.to.get(..12).unwrap_or(&moved.to)),
+            line(&moved.at),
+            line(&moved.by)
         );
     }
     println!();

@@ -15,6 +15,10 @@ fn artifact_dir(global: &Global) -> PathBuf {
     if let Some(dir) = &global.artifacts {
         return dir.clone();
     }
+    // A database has no folder: the default folder's cache serves.
+    if crate::journal::is_url(&global.journal) {
+        return PathBuf::from(".cairn/artifacts");
+    }
     global
         .journal
         .parent()
@@ -32,6 +36,10 @@ fn policy_file(args: &PolicyArgs) -> Result<PolicyFile, Exit> {
 /// Commands about existing executions refuse a journal that is not there,
 /// instead of creating an empty one.
 pub(crate) fn existing_journal(global: &Global) -> Result<(), Exit> {
+    // A database is checked when opened (read-only: it must hold a journal).
+    if crate::journal::is_url(&global.journal) {
+        return Ok(());
+    }
     match global.journal.try_exists() {
         Ok(true) => Ok(()),
         Ok(false) => Err(Exit::bad_input(anyhow::anyhow!(
@@ -64,6 +72,9 @@ fn policy(args: &PolicyArgs, file: PolicyFile) -> Policy {
     let mut policy = Policy::default();
     if let Some(fuel) = args.fuel.or(file.fuel) {
         policy = policy.fuel(fuel);
+    }
+    if let Some(fuel) = args.flow_fuel.or(file.flow_fuel) {
+        policy = policy.flow_fuel(fuel);
     }
     if let Some(bytes) = args.memory.or(file.memory) {
         policy = policy.memory_bytes(bytes);
@@ -130,6 +141,7 @@ pub(crate) fn host(
     };
     let mut builder = Host::builder()
         .journal(&global.journal)
+        .lease(global.lease)
         .engine(engine)
         .policy(policy(args, file))
         .durability(durability);

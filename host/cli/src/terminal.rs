@@ -6,47 +6,13 @@
 //! (OSC 52), ask the terminal to answer on stdin, overwrite a line with a bare
 //! CR, or reorder what is shown with bidi overrides. Human output therefore
 //! shows every such character as a visible escape (`\x1b`, `\r`,
-//! `\u{202e}`); `--json` output is left exact.
+//! `\u{202e}`); `--json` output writes them as JSON escapes (`\u202e`), so it
+//! parses back exact ([`cairn_host::json_out`] holds the one list of them).
 
 use std::borrow::Cow;
 use std::fmt::Write as _;
 
-/// Whether `c` must not reach a terminal raw: C0 controls and DEL, C1
-/// controls (`char::is_control` is exactly these), the bidi controls, and the
-/// line and paragraph separators.
-fn is_unsafe(c: char) -> bool {
-    c.is_control()
-        || matches!(
-            c,
-            // Bidi marks, embeddings, overrides and isolates.
-            '\u{061c}'
-                | '\u{200e}'
-                | '\u{200f}'
-                | '\u{202a}'..='\u{202e}'
-                | '\u{2066}'..='\u{2069}'
-                // Line and paragraph separators.
-                | '\u{2028}'
-                | '\u{2029}'
-                // Invisible format characters that hide or join text: the
-                // soft hyphen, zero-width space and joiners, word joiner and
-                // invisible operators, the byte order mark, tag characters.
-                | '\u{00ad}'
-                | '\u{180e}'
-                | '\u{200b}'..='\u{200d}'
-                | '\u{2060}'..='\u{2064}'
-                | '\u{206a}'..='\u{206f}'
-                | '\u{feff}'
-                | '\u{fff9}'..='\u{fffb}'
-                | '\u{e0000}'..='\u{e007f}'
-                // Variation selectors and fillers that show as nothing.
-                | '\u{fe00}'..='\u{fe0f}'
-                | '\u{e0100}'..='\u{e01ef}'
-                | '\u{115f}'
-                | '\u{1160}'
-                | '\u{3164}'
-                | '\u{ffa0}'
-        )
-}
+use cairn_host::json_out::is_unsafe_char as is_unsafe;
 
 /// Rewrites the characters `escape_it` picks with `escape`; borrows when
 /// there is nothing to rewrite, which is nearly always.

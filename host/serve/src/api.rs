@@ -6,9 +6,39 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use cairn_host::{ExecutionId, ExecutionStatus, ExecutionSummary};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+
+/// Every JSON answer of the API: the value written by
+/// [`cairn_host::json_out`], so that guest text in it (outputs, errors,
+/// logs, names) carries no raw terminal or bidi control to whoever reads
+/// it; it parses to the same value as plain JSON would.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct JsonAnswer<T>(pub T);
+
+impl<T: Serialize> IntoResponse for JsonAnswer<T> {
+    fn into_response(self) -> Response {
+        match cairn_host::json_out::to_vec(&self.0) {
+            Ok(bytes) => (
+                [(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                )],
+                bytes,
+            )
+                .into_response(),
+            // Only a map with non-string keys fails, which no answer has.
+            Err(e) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("the answer does not serialize: {e}"),
+            )
+                .into_response(),
+        }
+    }
+}
 
 /// The API's path prefix.
 pub const PREFIX: &str = "/api/v1";

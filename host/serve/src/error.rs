@@ -2,7 +2,6 @@
 //! `kind` for programs and a message for people, as
 //! `{"error": kind, "message": text}`.
 
-use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use cairn_host::{
@@ -10,7 +9,7 @@ use cairn_host::{
     SelectorError,
 };
 
-use crate::api::ErrorBody;
+use crate::api::{ErrorBody, JsonAnswer};
 
 /// A failed request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,7 +64,7 @@ impl IntoResponse for ApiError {
             error: self.kind.to_owned(),
             message: self.message,
         };
-        (self.status, Json(body)).into_response()
+        (self.status, JsonAnswer(body)).into_response()
     }
 }
 
@@ -123,7 +122,9 @@ fn run_kind(error: &RunError) -> (StatusCode, &'static str) {
         RunError::UnknownFlow { .. } | RunError::UnregisteredFlow { .. } => {
             (StatusCode::BAD_REQUEST, "unknown_flow")
         }
-        RunError::BadInput { .. } => (StatusCode::BAD_REQUEST, "bad_input"),
+        RunError::BadInput { .. } | RunError::InputType { .. } => {
+            (StatusCode::BAD_REQUEST, "bad_input")
+        }
         RunError::MemoryTooSmall { .. } => (StatusCode::BAD_REQUEST, "memory_too_small"),
         _ => (StatusCode::INTERNAL_SERVER_ERROR, "host"),
     }

@@ -17,15 +17,26 @@ use axum::response::{IntoResponse, Response};
 
 use crate::error::ApiError;
 
-/// Lets a request through when its `Host` is a loopback name (`localhost`,
-/// `127.x.x.x`, `[::1]`, with or without a port) or absent (HTTP/1.0, raw
-/// clients: no browser leaves it out); `403 foreign_host` otherwise.
+/// Lets a request through when its one `Host` is a loopback name
+/// (`localhost`, `127.x.x.x`, `[::1]`, with or without a port) and its
+/// target names no other host; `403 foreign_host` otherwise.
+///
+/// A request without `Host`, with two, or with a full URL as its target is
+/// refused before this (`request_target`, with `400`); this check refuses
+/// them too, so that it holds wherever it is mounted.
 pub(crate) async fn require_loopback_host(request: Request, next: Next) -> Response {
-    let host = request.headers().get(HOST).map(|v| v.to_str());
+    let mut hosts = request.headers().get_all(HOST).iter();
+    let host = match (hosts.next().map(|v| v.to_str()), hosts.next()) {
+        (Some(Ok(host)), None) => Some(host),
+        _ => None,
+    };
+    let target_is_loopback = request
+        .uri()
+        .authority()
+        .is_none_or(|authority| is_loopback_name(authority.as_str()));
     match host {
-        None => next.run(request).await,
-        Some(Ok(host)) if is_loopback_name(host) => next.run(request).await,
-        Some(_) => ApiError::new(
+        Some(host) if is_loopback_name(host) && target_is_loopback => next.run(request).await,
+        _ => ApiError::new(
             StatusCode::FORBIDDEN,
             "foreign_host",
             "this server has no token and answers only requests addressed to a loopback \

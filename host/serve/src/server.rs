@@ -13,6 +13,7 @@ use cairn_host::Host;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use crate::address_file::{AddressFile, ServerAddress};
 use crate::auth::Auth;
@@ -187,6 +188,11 @@ impl Server {
             .schedule_parked()
             .await
             .map_err(|e| ServeError::Recover(e.message))?;
+        // Workers sharing a database take over the executions of one that
+        // died (pg helper, issue #17).
+        if host.journal_is_shared() {
+            supervisor.adopt_every(std::time::Duration::from_secs(1));
+        }
         if parked > 0 {
             tracing::info!(parked, "retries of parked executions scheduled");
             eprintln!(
@@ -231,14 +237,24 @@ impl Server {
             }
         };
         on_ready(resumed);
-        let serve = axum::serve(listener, app).with_graceful_shutdown(signal);
+        tokio::spawn(signal);
+        let connections = TaskTracker::new();
+        let serve = async {
+            crate::connections::serve(
+                listener,
+                app,
+                &config,
+                stopping.clone(),
+                connections.clone(),
+            )
+            .await;
+            connections.close();
+            connections.wait().await;
+        };
         // Requests in flight get the grace period too; a client that holds
         // its connection longer is cut off.
         let began = tokio::select! {
-            served = serve => {
-                served.map_err(ServeError::Serve)?;
-                Instant::now()
-            }
+            () = serve => Instant::now(),
             began = async {
                 stopping.cancelled().await;
                 let began = Instant::now();

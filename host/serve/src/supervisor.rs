@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use cairn_host::{
     Clock, Component, ExecutionFilter, ExecutionId, ExecutionStatus, Host, Outcome, ReplayRequest,
-    Started, SystemClock,
+    ResumeError, Started, SystemClock,
 };
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
@@ -35,6 +35,9 @@ pub(crate) struct Supervisor {
     running: Arc<AtomicUsize>,
     draining: AtomicBool,
     tasks: TaskTracker,
+    /// This server's runs, by execution: each is cancelled when its run
+    /// has let go of the execution.
+    runs: std::sync::Mutex<RunsById>,
     /// Cancelled on shutdown: wake-ups of parked executions are dropped
     /// (their timers stay in the journal), not waited for.
     wakes: CancellationToken,
@@ -74,6 +77,7 @@ impl Supervisor {
             running: Arc::new(AtomicUsize::new(0)),
             draining: AtomicBool::new(false),
             tasks: TaskTracker::new(),
+            runs: std::sync::Mutex::new(RunsById::default()),
             wakes: CancellationToken::new(),
         }
     }
@@ -96,15 +100,33 @@ impl Supervisor {
         input: &str,
     ) -> Result<Accepted, ApiError> {
         let slot = self.slot().await?;
-        let started = self.host.start(component, flow, input).await?;
-        Ok(self.track(started, slot))
+        let supervisor = self.clone();
+        let (component, flow, input) = (component.clone(), flow.to_owned(), input.to_owned());
+        self.detached(async move {
+            let started = supervisor.host.start(&component, &flow, &input).await?;
+            Ok(supervisor.track(started, slot))
+        })
+        .await
     }
 
     /// Resumes execution `id` in the background, once a slot is free.
     pub(crate) async fn resume(self: &Arc<Self>, id: ExecutionId) -> Result<Accepted, ApiError> {
         let slot = self.slot().await?;
-        let started = self.host.start_resume(id).await?;
-        Ok(self.track(started, slot))
+        let supervisor = self.clone();
+        self.detached(async move {
+            let started = match supervisor.host.start_resume(id).await {
+                // A run of ours has reported where it stopped (a wait, say)
+                // and is letting go of the execution: a client that answers
+                // at once is not refused for being quick.
+                Err(ResumeError::AlreadyRunning(_)) if let Some(ended) = supervisor.run_of(id) => {
+                    let _ = tokio::time::timeout(LETTING_GO, ended.cancelled()).await;
+                    supervisor.host.start_resume(id).await?
+                }
+                started => started?,
+            };
+            Ok(supervisor.track(started, slot))
+        })
+        .await
     }
 
     /// Replays `source` as a new execution, once a slot is free.
@@ -114,8 +136,40 @@ impl Supervisor {
         request: ReplayRequest,
     ) -> Result<Accepted, ApiError> {
         let slot = self.slot().await?;
-        let started = self.host.start_replay(source, request).await?;
-        Ok(self.track(started, slot))
+        let supervisor = self.clone();
+        self.detached(async move {
+            let started = supervisor.host.start_replay(source, request).await?;
+            Ok(supervisor.track(started, slot))
+        })
+        .await
+    }
+
+    /// The token of this server's run of `id`, if one is going on.
+    fn run_of(&self, id: ExecutionId) -> Option<CancellationToken> {
+        self.runs_lock().of(id)
+    }
+
+    fn runs_lock(&self) -> std::sync::MutexGuard<'_, RunsById> {
+        // The map stays whole whatever a holder did: take it even if poisoned.
+        self.runs
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Runs `begin` (a journal write that makes or claims an execution, then
+    /// its hand-over to [`Supervisor::track`]) as a task of its own. A
+    /// request's future is dropped when its client goes away; dropped
+    /// between the write and the hand-over, it would leave an execution
+    /// `running` that nobody runs until the next start. A task is not
+    /// dropped with the request: the client only stops waiting for it.
+    async fn detached(
+        &self,
+        begin: impl Future<Output = Result<Accepted, ApiError>> + Send + 'static,
+    ) -> Result<Accepted, ApiError> {
+        self.tasks
+            .spawn(begin)
+            .await
+            .map_err(|e| ApiError::internal(format!("starting the execution failed: {e}")))?
     }
 
     /// Resumes, in the background, every execution a previous server left
@@ -133,6 +187,11 @@ impl Supervisor {
             let supervisor = self.clone();
             self.tasks.spawn(async move {
                 if let Err(e) = supervisor.resume(execution.id).await {
+                    // On a shared journal, another live worker runs it.
+                    if supervisor.host.journal_is_shared() && e.kind == "already_running" {
+                        tracing::debug!(exec = %execution.id, "running in another worker");
+                        return;
+                    }
                     tracing::warn!(exec = %execution.id, error = %e.message, "cannot resume");
                     eprintln!(
                         "cairn serve: cannot resume execution {}: {}",
@@ -142,6 +201,45 @@ impl Supervisor {
             });
         }
         Ok(count)
+    }
+
+    /// With a journal other workers share (PostgreSQL), looks every
+    /// `every` for executions left `running` and resumes them: a resume
+    /// claims first, so one another live worker holds (or this one runs)
+    /// is refused at once and left be, and one whose worker died is
+    /// resumed here once its lease lapses. Stops when the server stops.
+    pub(crate) fn adopt_every(self: &Arc<Self>, every: Duration) {
+        let supervisor = self.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    () = tokio::time::sleep(every) => {}
+                    () = supervisor.wakes.cancelled() => return,
+                }
+                if supervisor.is_draining() {
+                    return;
+                }
+                let filter = ExecutionFilter {
+                    status: Some(ExecutionStatus::Running),
+                    ..ExecutionFilter::default()
+                };
+                let Ok(left) = supervisor.host.client().executions(&filter).await else {
+                    continue;
+                };
+                for execution in left {
+                    match supervisor.resume(execution.id).await {
+                        Ok(_) => {
+                            tracing::info!(exec = %execution.id, "adopted an execution whose worker stopped");
+                        }
+                        // Held by a live worker (or by this one), or no
+                        // slot free: looked at again next time.
+                        Err(e) => {
+                            tracing::debug!(exec = %execution.id, error = %e.message, "not adopted");
+                        }
+                    }
+                }
+            }
+        });
     }
 
     /// Schedules a wake-up for every execution parked on a retry timer
@@ -274,8 +372,10 @@ impl Supervisor {
         self.running.fetch_add(1, Ordering::Relaxed);
         let running = Running(self.running.clone());
         let supervisor = self.clone();
+        let ended = self.runs_lock().begin(id);
         self.tasks.spawn(async move {
             let result = started.outcome().await;
+            supervisor.runs_lock().end(id, &ended);
             drop(slot);
             drop(running);
             if let Ok(outcome) = &result {
@@ -287,6 +387,37 @@ impl Supervisor {
             id,
             status: ExecutionStatus::Running,
         }
+    }
+}
+
+/// How long a resume waits for a run of this server that is ending to let
+/// go of the execution before it is refused as already running.
+const LETTING_GO: Duration = Duration::from_secs(5);
+
+/// This server's runs by execution, each with a token cancelled when it
+/// ends; a run is told from a later run of the same execution by its token.
+#[derive(Default)]
+struct RunsById(std::collections::HashMap<ExecutionId, CancellationToken>);
+
+impl RunsById {
+    /// Notes a run of `id` starting; returns its token.
+    fn begin(&mut self, id: ExecutionId) -> CancellationToken {
+        let token = CancellationToken::new();
+        self.0.insert(id, token.clone());
+        token
+    }
+
+    /// Notes the run with `token` ended: cancels the token and forgets the
+    /// run, unless a later run of `id` has taken its place.
+    fn end(&mut self, id: ExecutionId, token: &CancellationToken) {
+        token.cancel();
+        if self.0.get(&id).is_some_and(CancellationToken::is_cancelled) {
+            self.0.remove(&id);
+        }
+    }
+
+    fn of(&self, id: ExecutionId) -> Option<CancellationToken> {
+        self.0.get(&id).cloned()
     }
 }
 

@@ -29,7 +29,7 @@ use crate::model::ComponentHash;
 
 const MAGIC: &[u8; 8] = b"CAIRNART";
 const LAYOUT_VERSION: u32 = 2;
-const KEY_LEN: usize = 32;
+pub(super) const KEY_LEN: usize = 32;
 
 /// The largest entry read back (a compiled 256 MiB component stays below).
 const MAX_ENTRY_BYTES: u64 = 2 << 30;
@@ -160,7 +160,7 @@ fn verified_body(entry: &[u8], mac: impl Fn(&[u8]) -> blake3::Hash) -> Option<&[
 }
 
 /// `<dir>.key`: beside the cache folder, not in it.
-fn default_key_file(dir: &Path) -> PathBuf {
+pub(super) fn default_key_file(dir: &Path) -> PathBuf {
     let mut name = dir
         .file_name()
         .map(|n| n.to_os_string())
@@ -172,7 +172,7 @@ fn default_key_file(dir: &Path) -> PathBuf {
 /// Reads the installation's key, or makes one (readable by its owner only)
 /// if there is none. A key file of the wrong size is an error, not
 /// replaced: someone else may depend on it.
-fn load_or_create_key(path: &Path) -> std::io::Result<[u8; KEY_LEN]> {
+pub(super) fn load_or_create_key(path: &Path) -> std::io::Result<[u8; KEY_LEN]> {
     use std::io::{Read, Write};
     let invalid =
         |what: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, what.to_owned());
@@ -231,7 +231,7 @@ fn load_or_create_key(path: &Path) -> std::io::Result<[u8; KEY_LEN]> {
     }
 }
 
-fn write_atomically(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+pub(super) fn write_atomically(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     std::fs::create_dir_all(dir)?;
     // A fresh name, created exclusively: a name planted in advance (a

@@ -52,6 +52,20 @@ pub enum RunError {
         /// What was wrong.
         reason: String,
     },
+    /// A parameter's value does not have its type: the flow's guest
+    /// would refuse it, so no execution is made of it.
+    #[error("bad input for flow `{flow}`: parameter `{param}` at {pointer}: {reason}")]
+    InputType {
+        /// The flow.
+        flow: String,
+        /// The parameter.
+        param: String,
+        /// JSON pointer into the input object to the offending value
+        /// (`/count`, `/tags/1`).
+        pointer: String,
+        /// What was expected and what was found.
+        reason: String,
+    },
     /// The journal failed.
     #[error(transparent)]
     Journal(#[from] JournalError),

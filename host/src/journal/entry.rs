@@ -7,7 +7,9 @@
 
 use std::sync::Arc;
 
-use super::record::{AttemptRecord, CallRecord, ExecutionRecord, TimerRecord, WaitRecord};
+use super::record::{
+    AttemptRecord, CallRecord, ExecutionRecord, TimerRecord, UpgradeRecord, WaitRecord,
+};
 use crate::model::{ComponentHash, ExecutionId};
 
 /// One entry of a write. An entry replaces what the journal holds under the
@@ -92,6 +94,16 @@ pub(crate) enum Entry<'a> {
         exec: ExecutionId,
         /// Its call's seq.
         seq: u32,
+    },
+    /// The n-th move of an execution to another build (from 0); written
+    /// with the execution's record that names the new build.
+    Upgrade {
+        /// The execution.
+        exec: ExecutionId,
+        /// Which move, from 0.
+        n: u32,
+        /// Its record.
+        record: &'a UpgradeRecord,
     },
 }
 

@@ -5,7 +5,8 @@
 //! The runner, the [`Client`](crate::Client) and the CLI see a journal only
 //! through the [`Journal`] trait, held as `Arc<dyn Journal>`; which
 //! implementation a host opens is decided in one place, `HostBuilder::open`.
-//! [`redb`] (one file, one process) is the first.
+//! [`redb`] (one file, one process) is the first; [`postgres`] (one
+//! database, shared by several processes) the second.
 //!
 //! The trait is shaped for a journal behind a network as well:
 //! - reads and acknowledged writes return futures; a write takes typed
@@ -24,6 +25,7 @@ mod entry;
 mod filter;
 mod history;
 mod lease;
+pub(crate) mod postgres;
 pub(crate) mod record;
 pub(crate) mod redb;
 
@@ -35,7 +37,7 @@ pub(crate) use self::entry::{Entry, Sync};
 pub use self::filter::ExecutionFilter;
 pub(crate) use self::history::{CallHistory, History};
 pub(crate) use self::lease::ExecutionLease;
-use self::record::{CallRecord, ExecutionRecord, TimerRecord, WaitRecord};
+use self::record::{CallRecord, ExecutionRecord, TimerRecord, UpgradeRecord, WaitRecord};
 use crate::error::JournalError;
 use crate::model::{ComponentHash, ExecutionId};
 
@@ -138,6 +140,11 @@ pub(crate) trait Journal: Send + std::marker::Sync {
         &self,
         exec: Option<ExecutionId>,
     ) -> JournalFuture<'_, Vec<(ExecutionId, u32, TimerRecord)>>;
+
+    /// An execution's moves to other builds of its component, in order;
+    /// none for one that never moved (and in a journal made before moves
+    /// existed).
+    fn upgrades(&self, exec: ExecutionId) -> JournalFuture<'_, Vec<UpgradeRecord>>;
 
     /// The call a cache key points at, with where it is, if there is one.
     /// The caller checks that it is the call it looks for.

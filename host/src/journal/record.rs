@@ -137,3 +137,20 @@ pub(crate) struct TimerRecord {
     /// When the retry is due (µs since the Unix epoch, host wall clock).
     pub due_at_us: u64,
 }
+
+/// An execution moved to another build of its component (`cairn executions
+/// upgrade`, `Host::upgrade`), after a dry check of the new build against
+/// its journal found them compatible. From then on the execution runs `to`,
+/// and its calls recorded under `from` count as calls of `to` (see
+/// `runner::execution`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct UpgradeRecord {
+    /// The build the execution ran before.
+    pub from: ComponentHash,
+    /// The build it runs from now on.
+    pub to: ComponentHash,
+    /// When (µs since the Unix epoch).
+    pub at_us: u64,
+    /// Who moved it: the command or the caller that asked.
+    pub by: String,
+}

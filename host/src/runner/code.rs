@@ -33,6 +33,12 @@ impl From<Unregistered> for RunError {
     }
 }
 
+impl From<Unregistered> for crate::check::CheckError {
+    fn from(Unregistered { name, registered }: Unregistered) -> Self {
+        crate::check::CheckError::UnregisteredFlow { name, registered }
+    }
+}
+
 impl From<MissingCode> for ResumeError {
     fn from(missing: MissingCode) -> ResumeError {
         match missing {

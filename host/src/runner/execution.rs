@@ -16,8 +16,9 @@ use tokio_util::sync::CancellationToken;
 
 use super::Runner;
 use super::call::{CallContext, Job};
+pub(crate) use super::call_check::check_map_items;
+use super::call_check::{check, describe_call, unknown_checkpoint};
 use super::call_id::CallIds;
-use super::input::canonical_object;
 use super::lanes::{self, InlineLane};
 use super::recorded::Recorded;
 use super::replay::{Decision, ReplaySource};
@@ -47,6 +48,9 @@ pub(crate) struct Prelude {
     pub(crate) replay: Option<ReplaySource>,
     /// Its calls' retry timers, by seq (from a park).
     pub(crate) timers: BTreeMap<u32, TimerRecord>,
+    /// The builds of its component it ran before an upgrade: calls recorded
+    /// under them count as calls of the build it runs now.
+    pub(crate) earlier_builds: Vec<ComponentHash>,
 }
 
 /// What a wait does, decided before anything is written.
@@ -113,6 +117,11 @@ pub(crate) struct Execution {
     counted: Counted,
     /// The bytes the calls' slots hold.
     held: Arc<HeldBytes>,
+    /// See [`Prelude::earlier_builds`].
+    earlier_builds: Vec<ComponentHash>,
+    /// A dry run (see [`super::dry`]): the calls the journal does not
+    /// answer, by seq, with their call ids; `None` in a real run.
+    dry: Option<BTreeMap<u32, String>>,
 }
 
 /// The call slots of an execution when they were last counted.
@@ -159,7 +168,43 @@ impl Execution {
             slots: Vec::new(),
             counted: Counted::default(),
             held,
+            earlier_builds: prelude.earlier_builds,
+            dry: None,
         }
+    }
+
+    /// This execution as a dry run: every call is answered from the
+    /// journal or stops the flow (see [`super::dry`]), nothing is written,
+    /// run or announced.
+    pub(crate) fn into_dry(mut self) -> Execution {
+        self.dry = Some(BTreeMap::new());
+        self
+    }
+
+    /// What a dry run saw of the journal.
+    pub(crate) fn dry_tail(&self) -> super::dry::DryTail {
+        super::dry::DryTail {
+            made: self.next_seq,
+            unanswered: self.dry.clone().unwrap_or_default(),
+            unmade: (self.recorded.first()).map(|(seq, call)| {
+                (
+                    seq,
+                    describe_call(&call.name, &call.call_id, &call.input, None),
+                )
+            }),
+        }
+    }
+
+    /// A dry run's call that the journal does not answer: its slot stops
+    /// the flow when the flow asks for it, as a wait with no value does.
+    fn unanswered(&mut self, seq: u32, call_id: String) -> Arc<CallSlot> {
+        let stop = Stop::Waiting(dry_stop(seq));
+        let slot = CallSlot::ready(call_id.clone(), CallOutcome::Stopped(stop), &self.held);
+        if let Some(unanswered) = self.dry.as_mut() {
+            unanswered.insert(seq, call_id);
+        }
+        self.slots.push(slot.clone());
+        slot
     }
 
     pub(crate) fn record(&self) -> &ExecutionRecord {
@@ -309,9 +354,13 @@ impl Execution {
         let runner = self.ctx.runner.clone();
         let exec = self.ctx.exec;
         let name = name.to_owned();
+        let dry = self.dry.is_some();
         async move {
             match decided? {
                 WaitStep::Answered(answer) => Ok(answer),
+                // A dry run writes nothing and answers only from its
+                // snapshot: an unanswered wait ends it.
+                _ if dry => Err(Stop::Waiting(name)),
                 // The run's snapshot of the waits is from its start: an
                 // answer given since is in the journal, so look there once.
                 WaitStep::Pending => {
@@ -438,6 +487,10 @@ impl Execution {
         }
         let runner = &self.ctx.runner;
         let us = runner.clock.now_us();
+        if self.dry.is_some() {
+            self.times.push(us);
+            return Ok(us);
+        }
         let entry = Entry::Time {
             exec: self.ctx.exec,
             n: u32::try_from(n).unwrap_or(u32::MAX),
@@ -500,14 +553,16 @@ impl Execution {
         let (call, first_attempt) = match self.recorded.take(seq) {
             Some(recorded) => {
                 let was = &recorded.call;
+                let same_build =
+                    was.component == hash || self.earlier_builds.contains(&was.component);
                 if was.name != info.name
                     || was.input != input
                     || was.call_id != call_id
-                    || was.component != hash
+                    || !same_build
                 {
                     // The component is named only when it is what changed
                     // (a host-side flow may call several).
-                    let (was_in, now_in) = if was.component == hash {
+                    let (was_in, now_in) = if same_build {
                         (None, None)
                     } else {
                         (Some(was.component), Some(hash))
@@ -519,6 +574,16 @@ impl Execution {
                     });
                 }
                 self.next_seq += 1;
+                if recorded.call.status == CallStatus::Completed && self.dry.is_some() {
+                    let output = recorded.call.output.unwrap_or_else(|| "null".to_owned());
+                    let outcome = CallOutcome::Finished(Ok(output));
+                    let slot = CallSlot::ready(call_id, outcome, &self.held);
+                    self.slots.push(slot.clone());
+                    return Ok(slot);
+                }
+                if self.dry.is_some() {
+                    return Ok(self.unanswered(seq, call_id));
+                }
                 if recorded.call.status == CallStatus::Completed {
                     // A timer left beside a completed call (none should
                     // be) would wake the execution for nothing.
@@ -547,10 +612,15 @@ impl Execution {
                 }
                 let mut call = recorded.call;
                 call.status = CallStatus::Running;
+                // Recorded under an earlier build, it runs in this one now.
+                call.component = hash;
                 (call, recorded.last_attempt + 1)
             }
             None => {
                 self.next_seq += 1;
+                if self.dry.is_some() {
+                    return Ok(self.unanswered(seq, call_id));
+                }
                 let call = CallRecord {
                     call_id,
                     name: info.name.clone(),
@@ -640,78 +710,8 @@ impl Execution {
     }
 }
 
-/// Checks a call before anything is journaled: a known checkpoint and an
-/// input that is a JSON object, in canonical form. On a resume the input is
-/// usually the journaled one byte for byte (`recorded`), which is canonical
-/// already, so it is not parsed again.
-fn check(
-    component: &Component,
-    name: &str,
-    input: &str,
-    recorded: Option<&str>,
-    max_input: usize,
-) -> Result<(CheckpointInfo, String), CallFailure> {
-    let Some(info) = component.manifest().checkpoint(name) else {
-        return Err(unknown_checkpoint(component, name));
-    };
-    if recorded == Some(input) {
-        return Ok((info.clone(), input.to_owned()));
-    }
-    if input.len() > max_input {
-        return Err(CallFailure::Context(format!(
-            "the input of checkpoint `{name}` is {} bytes; the policy allows {max_input}",
-            input.len()
-        )));
-    }
-    let input = canonical_object(input).map_err(|reason| {
-        CallFailure::Context(format!("the input of checkpoint `{name}` is {reason}"))
-    })?;
-    Ok((info.clone(), input))
-}
-
-/// A map of `items` items within the policy's `max_map_items`, checked
-/// wherever a map comes in (a guest's list before it is copied, a host-side
-/// flow's inputs).
-pub(super) fn check_map_items(policy: &Policy, name: &str, items: usize) -> Result<(), Stop> {
-    let max_items = policy.max_map_items;
-    if items > max_items as usize {
-        return Err(Stop::Limit(format!(
-            "a map of checkpoint {} has {items} items; the policy allows at most {max_items} per map",
-            names::shown(name)
-        )));
-    }
-    Ok(())
-}
-
-/// The refusal of a call to a checkpoint the component does not have: the
-/// name shown short and inert, and at most a few of the real names.
-fn unknown_checkpoint(component: &Component, name: &str) -> CallFailure {
-    CallFailure::Context(format!(
-        "unknown checkpoint {}; the component has: {}",
-        names::shown(name),
-        names::listed(&component.manifest().checkpoint_names())
-    ))
-}
-
-/// The most of a call's input a non-determinism error quotes.
-const SHOWN_INPUT: usize = 200;
-
-/// A call as a non-determinism error shows it.
-fn describe_call(
-    name: &str,
-    call_id: &str,
-    input: &str,
-    component: Option<ComponentHash>,
-) -> String {
-    let input = crate::guest_text::bounded(input.to_owned(), SHOWN_INPUT);
-    match component {
-        Some(component) => {
-            let hex = component.to_hex();
-            format!(
-                "`{name}` ({call_id}) of component {} with {input}",
-                &hex[..12]
-            )
-        }
-        None => format!("`{name}` ({call_id}) with {input}"),
-    }
+/// The text of the stop of a dry run's call at `seq` that the journal does
+/// not answer (a wait's stop is its name, which never starts with `#`).
+pub(crate) fn dry_stop(seq: u32) -> String {
+    format!("#seq {seq}")
 }

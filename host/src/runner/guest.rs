@@ -6,6 +6,8 @@
 
 use std::sync::Arc;
 
+use tokio_util::sync::CancellationToken;
+
 use super::execution::Execution;
 use super::flow_store;
 use super::{Claim, Ending, Outcome, Runner};
@@ -18,8 +20,16 @@ use crate::journal::record::ExecutionRecord;
 use crate::model::{ExecutionId, Failure, FailureKind};
 use crate::runtime::outcome;
 
+/// How a run of a flow came to its end, before anything is recorded of it.
+pub(super) enum FlowEnd {
+    /// It ended (or the runner ended it) the way the ending says.
+    Ended(Ending),
+    /// Something stopped it from inside a call (see [`Stop`]).
+    Stopped(Stop),
+}
+
 impl Runner {
-    /// Runs a guest flow in a flow store.
+    /// Runs a guest flow in a flow store, and records how it ended.
     pub(super) async fn drive_guest(
         self: &Arc<Self>,
         id: ExecutionId,
@@ -28,14 +38,34 @@ impl Runner {
         execution: Execution,
         claim: &Claim<'_>,
     ) -> Result<Outcome, Halt> {
+        let (end, _) = self
+            .run_guest(&mut record, component, execution, &claim.cancel)
+            .await;
+        let ending = match end {
+            FlowEnd::Ended(ending) => ending,
+            FlowEnd::Stopped(stop) => self.stop_ending(id, &mut record, &stop).await?,
+        };
+        self.finish(id, &mut record, ending).await
+    }
+
+    /// Runs a guest flow in a flow store until it ends, and hands the
+    /// execution back: what the flow logged and how many calls it made
+    /// are in `record`; nothing is written here (a dry run's execution
+    /// writes nothing either).
+    pub(super) async fn run_guest(
+        &self,
+        record: &mut ExecutionRecord,
+        component: &Component,
+        execution: Execution,
+        cancel: &CancellationToken,
+    ) -> (FlowEnd, Execution) {
         let pre = match self.components.flow_pre(&self.engine, component) {
             Ok(pre) => pre,
             // The component loaded, so its imports were checked then: this
             // is the host's failure, recorded as such.
             Err(e) => {
                 let stop = Stop::Host(format!("cannot prepare the flow's store: {e}"));
-                let ending = self.stop_ending(id, &mut record, &stop).await?;
-                return self.finish(id, &mut record, ending).await;
+                return (FlowEnd::Stopped(stop), execution);
             }
         };
         let mut store = flow_store::new_store(&self.engine, component.clone(), execution);
@@ -57,7 +87,7 @@ impl Runner {
             () = activity.overrun(self.policy.timeout) => {
                 Err(wasmtime::Error::new(wasmtime::Trap::Interrupt))
             }
-            () = claim.cancel.cancelled() => Err(wasmtime::Error::new(Stop::Cancelled)),
+            () = cancel.cancelled() => Err(wasmtime::Error::new(Stop::Cancelled)),
         };
         // Everything the flow submitted runs to its end and is journaled,
         // awaited or not.
@@ -99,8 +129,11 @@ impl Runner {
             Ok(Err(GuestError::BadInput(message))) => failed(FailureKind::BadInput, message),
             Ok(Err(GuestError::Unknown(message))) => failed(FailureKind::FlowError, message),
             Err(error) => match error.downcast_ref::<Stop>() {
-                Some(stop) => self.stop_ending(id, &mut record, stop).await?,
-                None if claim.cancel.is_cancelled() => Ending::Cancelled,
+                Some(stop) => {
+                    let stop = stop.clone();
+                    return (FlowEnd::Stopped(stop), store.into_data().execution);
+                }
+                None if cancel.is_cancelled() => Ending::Cancelled,
                 None => {
                     let (kind, message) = outcome::trap(&error, memory_hit, memory_limit, &stderr);
                     failed(
@@ -110,7 +143,7 @@ impl Runner {
                 }
             },
         };
-        self.finish(id, &mut record, ending).await
+        (FlowEnd::Ended(ending), store.into_data().execution)
     }
 }
 

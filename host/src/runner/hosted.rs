@@ -6,7 +6,10 @@
 
 use std::sync::Arc;
 
+use tokio_util::sync::CancellationToken;
+
 use super::execution::Execution;
+use super::guest::FlowEnd;
 use super::{Claim, Ending, Runner};
 use crate::call::Stop;
 use crate::error::Halt;
@@ -31,6 +34,7 @@ impl Drop for FlowTask {
 }
 
 impl Runner {
+    /// Runs a host-side flow, and records how it ended.
     pub(super) async fn drive_host(
         self: &Arc<Self>,
         id: ExecutionId,
@@ -39,6 +43,26 @@ impl Runner {
         execution: Execution,
         claim: &Claim<'_>,
     ) -> Result<Outcome, Halt> {
+        let (end, _) = self
+            .run_host(id, &mut record, flow, execution, &claim.cancel)
+            .await;
+        let ending = match end {
+            FlowEnd::Ended(ending) => ending,
+            FlowEnd::Stopped(stop) => self.stop_ending(id, &mut record, &stop).await?,
+        };
+        self.finish(id, &mut record, ending).await
+    }
+
+    /// Runs a host-side flow until it ends; the execution's context is
+    /// handed back, closed. Nothing is written here.
+    pub(super) async fn run_host(
+        &self,
+        id: ExecutionId,
+        record: &mut ExecutionRecord,
+        flow: &Registered,
+        execution: Execution,
+        cancel: &CancellationToken,
+    ) -> (FlowEnd, Arc<Shared>) {
         let max_message = self.policy.max_message_bytes;
         let failed = |kind: FailureKind, message: String| {
             Ending::Failed(Failure::new(
@@ -68,7 +92,7 @@ impl Runner {
         let joined = tokio::select! {
             joined = &mut running.task => Some(joined),
             _ = shared.until_stopped() => None,
-            () = claim.cancel.cancelled() => None,
+            () = cancel.cancelled() => None,
         };
         if joined.is_none() {
             running.task.abort();
@@ -88,9 +112,9 @@ impl Runner {
         let stopped = shared
             .stopped()
             .or(settled.stopped.take())
-            .or_else(|| claim.cancel.is_cancelled().then_some(Stop::Cancelled));
+            .or_else(|| cancel.is_cancelled().then_some(Stop::Cancelled));
         let ending = match (stopped, joined) {
-            (Some(stop), _) => self.stop_ending(id, &mut record, &stop).await?,
+            (Some(stop), _) => return (FlowEnd::Stopped(stop), shared),
             (None, Some(Ok(Ok(Ok(output))))) => match settled.unawaited_failure() {
                 Some(message) => failed(FailureKind::FlowError, message),
                 None => Ending::Completed(output),
@@ -110,12 +134,12 @@ impl Runner {
             // down): a host failure, not the flow's, and not retried.
             (None, Some(Err(join_error))) => {
                 let stop = Stop::Host(format!("the host-side flow's task stopped: {join_error}"));
-                self.stop_ending(id, &mut record, &stop).await?
+                return (FlowEnd::Stopped(stop), shared);
             }
             // The task was dropped only when something stopped the execution.
             (None, None) => Ending::Cancelled,
         };
-        self.finish(id, &mut record, ending).await
+        (FlowEnd::Ended(ending), shared)
     }
 }
 

@@ -8,10 +8,13 @@
 
 mod cache;
 mod call;
+mod call_check;
 mod call_id;
 mod cancel;
+mod claim;
 mod code;
 mod components;
+pub(crate) mod dry;
 pub(crate) mod execution;
 mod flow_store;
 mod guest;
@@ -19,8 +22,10 @@ mod hosted;
 mod input;
 mod lanes;
 mod parked;
+mod prelude;
 mod recorded;
 pub(crate) mod replay;
+mod upgrade;
 mod waits;
 
 use std::collections::BTreeMap;
@@ -30,23 +35,23 @@ use tokio_util::sync::CancellationToken;
 
 #[cfg(feature = "bench")]
 pub(crate) use self::cache::key as cache_key;
+use self::claim::{Claim, Registration};
 use self::code::FlowCode;
 use self::components::Components;
 use self::execution::{Execution, Prelude};
 #[cfg(feature = "bench")]
 pub(crate) use self::input::canonical_object as canonical_input;
-use self::recorded::Recorded;
 use self::replay::{ReplayRequest, ReplaySource, Source};
 use crate::call::Stop;
 use crate::clock::SharedClock;
 use crate::component::Component;
 use crate::engine::Engine;
-use crate::error::{Halt, JournalError, ReplayError, ResumeError, RunError};
+use crate::error::{Halt, ReplayError, ResumeError, RunError};
 use crate::events::{Event, EventSink};
 use crate::guest_text;
 use crate::host_flow::Registered;
 use crate::journal::record::{ExecutionRecord, ReplayPlan};
-use crate::journal::{Entry, ExecutionLease, Journal, Sync};
+use crate::journal::{Entry, Journal, Sync};
 use crate::model::{Divergence, ExecutionId, ExecutionStatus, Failure, FailureKind};
 use crate::policy::Policy;
 
@@ -108,51 +113,6 @@ pub(crate) struct Runner {
     pub(crate) subscribers: tokio::sync::broadcast::Sender<Event>,
 }
 
-/// Marks an execution as running in this process until dropped.
-struct Claim<'a> {
-    runner: &'a Runner,
-    id: ExecutionId,
-    cancel: CancellationToken,
-    /// The journal's claim, released after the cancel token is gone.
-    _lease: ExecutionLease,
-}
-
-impl Drop for Claim<'_> {
-    fn drop(&mut self) {
-        // A run whose future was dropped (an embedder gave up on it) leaves
-        // its calls' tasks behind: cancelled, they start no further attempt,
-        // so they cannot race a later resume of the same execution for long.
-        // After a normal end nothing watches the token any more.
-        self.cancel.cancel();
-        self.runner
-            .active
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(&self.id);
-    }
-}
-
-/// A new execution's cancel token in `active`, taken out again unless the
-/// execution gets as far as its [`Claim`] (which then owns the entry).
-struct Registration<'a> {
-    runner: &'a Runner,
-    /// Set when the journal gives the execution its id.
-    id: std::sync::OnceLock<ExecutionId>,
-    done: bool,
-}
-
-impl Drop for Registration<'_> {
-    fn drop(&mut self) {
-        if let (false, Some(id)) = (self.done, self.id.get()) {
-            self.runner
-                .active
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .remove(id);
-        }
-    }
-}
-
 /// How a run of the flow ended.
 enum Ending {
     Completed(String),
@@ -183,31 +143,6 @@ impl Runner {
         match self.durability {
             Durability::Immediate => Sync::Durable,
             Durability::Eventual => Sync::Lazy,
-        }
-    }
-
-    /// Claims an execution in the journal to run it here.
-    async fn claim(&self, id: ExecutionId) -> Result<Claim<'_>, ResumeError> {
-        let lease = self.journal.claim(id).await.map_err(|e| match e {
-            JournalError::Claimed { exec } => ResumeError::AlreadyRunning(exec),
-            other => ResumeError::Journal(other),
-        })?;
-        Ok(self.hold(lease))
-    }
-
-    /// Gives the execution `lease` claims a cancel token, while it runs.
-    fn hold(&self, lease: ExecutionLease) -> Claim<'_> {
-        let id = lease.exec();
-        let cancel = CancellationToken::new();
-        self.active
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(id, cancel.clone());
-        Claim {
-            runner: self,
-            id,
-            cancel,
-            _lease: lease,
         }
     }
 
@@ -335,7 +270,7 @@ impl Runner {
                     });
                 };
                 let input = input::canonical_object(input).map_err(bad_input)?;
-                input::check_params(&input, info).map_err(bad_input)?;
+                input::check_params(&input, info).map_err(|p| p.into_error(flow))?;
                 self.remember(component);
                 input
             }
@@ -506,27 +441,7 @@ impl Runner {
         code: &FlowCode,
         claim: &Claim<'_>,
     ) -> Result<Outcome, Halt> {
-        let (recorded, closing) = Recorded::load(&*self.journal, id).await?;
-        let replay = match (&record.replay, record.original_exec_id) {
-            (Some(plan), Some(source)) => {
-                let source = ExecutionId(source);
-                let (_, source) = Source::read(&*self.journal, source)
-                    .await?
-                    .ok_or_else(|| vanished(id, source))?;
-                Some(ReplaySource::new(source, plan.clone(), &record.input))
-            }
-            _ => None,
-        };
-        let prelude = Prelude {
-            recorded,
-            times: self.journal.times(id).await?,
-            waits: self.journal.waits(id).await?,
-            replay,
-            timers: (self.journal.timers(Some(id)).await?)
-                .into_iter()
-                .map(|(_, seq, timer)| (seq, timer))
-                .collect(),
-        };
+        let (prelude, closing) = self.prelude(id, &record).await?;
         record.status = ExecutionStatus::Running;
         record.output = None;
         record.failure = None;

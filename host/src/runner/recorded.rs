@@ -103,6 +103,12 @@ impl Recorded {
         self.calls.get(&seq).map(|c| c.call.input.as_str())
     }
 
+    /// The recorded call with the lowest seq not taken yet, if any.
+    pub(crate) fn first(&self) -> Option<(u32, &CallRecord)> {
+        let (seq, call) = self.calls.iter().min_by_key(|(seq, _)| **seq)?;
+        Some((*seq, &call.call))
+    }
+
     /// The recorded call at `seq`, if the journal has one.
     pub(crate) fn take(&mut self, seq: u32) -> Option<RecordedCall> {
         self.calls.remove(&seq)

@@ -29,6 +29,8 @@ pub(crate) struct CheckpointState {
     stdout: Capture,
     stderr: Capture,
     clock: SharedClock,
+    /// The engine's native stack for WebAssembly, named when it runs out.
+    native_stack: usize,
 }
 
 impl WasiHttpView for CheckpointState {
@@ -95,6 +97,7 @@ pub(crate) fn new_store(
         stdout,
         stderr,
         clock: clock.clone(),
+        native_stack: engine.max_wasm_stack(),
     };
     let mut store = Store::new(engine.wasm(), state);
     store.limiter(|s| &mut s.limiter);
@@ -122,7 +125,13 @@ pub(crate) fn finish(
     let state = store.data();
     let stdout = state.stdout.take();
     let stderr = state.stderr.take();
-    let result = outcome::classify(call, state.limiter.hit, state.limiter.max_bytes(), &stderr);
+    let result = outcome::classify(
+        call,
+        state.limiter.hit,
+        state.limiter.max_bytes(),
+        &stderr,
+        Some(state.native_stack),
+    );
     let bounded = |message| guest_text::bounded(message, policy.max_message_bytes);
     let result = match result {
         AttemptResult::Output(output) => {

@@ -38,6 +38,7 @@ mod error;
 mod hostile;
 mod json_type;
 mod message;
+mod param_type;
 mod pointer;
 #[cfg(test)]
 mod testing;
@@ -45,6 +46,7 @@ mod validate;
 
 pub(crate) use compile::compile;
 pub(crate) use error::{SchemaError, ValueError};
+pub(crate) use param_type::{ParamType, push_token};
 pub(crate) use validate::Schema;
 
 /// Largest schema text accepted, in bytes.

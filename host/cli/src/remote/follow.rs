@@ -100,7 +100,7 @@ impl Watch {
 /// Whether the execution waits only for a call's retry to be due (it failed
 /// with a retry delay of a second or more): the server resumes it by itself
 /// then, so a run that follows it goes on following, as it does on a journal.
-fn parked(detail: &ExecutionDetail) -> bool {
+pub(crate) fn parked(detail: &ExecutionDetail) -> bool {
     detail.execution.status == ExecutionStatus::Waiting
         && !detail.retries.is_empty()
         && detail.waits.iter().all(|w| w.value.is_some())

@@ -38,10 +38,13 @@ pub(crate) async fn dispatch(cli: &Cli, url: &str) -> Result<ExitCode, Exit> {
         // The component is read here; only the waits seen come from the
         // server.
         Command::Inspect(args) => return crate::inspect::inspect(global, args).await,
+        // The database itself, never through a server.
+        Command::Journal { command } => return crate::journal::journal(global, command).await,
         Command::Run(args) => {
             return running::run(global, &connect(global, url)?, args).await;
         }
         Command::Executions { command } => command,
+        Command::Check(_) => return Err(crate::check::not_through_server()),
     };
     let client = connect(global, url)?;
     match command {
@@ -58,6 +61,7 @@ pub(crate) async fn dispatch(cli: &Cli, url: &str) -> Result<ExitCode, Exit> {
         }
         ExecutionsCommand::Resume(args) => running::resume(global, &client, args).await,
         ExecutionsCommand::Replay(args) => running::replay(global, &client, args).await,
+        ExecutionsCommand::Upgrade(_) => Err(crate::check::not_through_server()),
     }
 }
 

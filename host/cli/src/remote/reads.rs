@@ -4,8 +4,8 @@
 use std::path::Path;
 
 use cairn_host::{ComponentHash, ExecutionDetail, ExecutionId, ExecutionStatus, ExecutionSummary};
-use cairn_serve::ApiClient;
 use cairn_serve::api::{ComponentView, ExecutionPage, MAX_PAGE};
+use cairn_serve::{ApiClient, ClientError};
 
 use super::connection::exit;
 use crate::exit::Exit;
@@ -21,7 +21,7 @@ pub(crate) async fn executions(
     status: Option<ExecutionStatus>,
     flow: Option<&str>,
 ) -> Result<Vec<ExecutionSummary>, Exit> {
-    let mut query = format!("limit={MAX_PAGE}");
+    let mut query = String::new();
     if let Some(status) = status {
         query.push_str("&status=");
         query.push_str(&status.to_string());
@@ -32,12 +32,22 @@ pub(crate) async fn executions(
     }
     let mut all = Vec::new();
     let mut cursor: Option<ExecutionId> = None;
+    let mut limit = MAX_PAGE;
     loop {
         let path = match cursor {
-            Some(id) => format!("/executions?{query}&cursor={id}"),
-            None => format!("/executions?{query}"),
+            Some(id) => format!("/executions?limit={limit}{query}&cursor={id}"),
+            None => format!("/executions?limit={limit}{query}"),
         };
-        let page: ExecutionPage = client.get(&path).await.map_err(exit)?;
+        let page: ExecutionPage = match client.get(&path).await {
+            Ok(page) => page,
+            // A page larger than the client reads (executions with large
+            // inputs or outputs): smaller pages hold the same executions.
+            Err(ClientError::TooLarge { .. }) if limit > 1 => {
+                limit /= 2;
+                continue;
+            }
+            Err(e) => return Err(exit(e)),
+        };
         let empty = page.executions.is_empty();
         all.extend(page.executions);
         if all.len() > MAX_LISTED {

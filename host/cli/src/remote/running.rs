@@ -62,13 +62,22 @@ pub(crate) async fn resume(
     let mut signals = Signals::listen()?;
     let start = async {
         let watch = Watch::open(client).await?;
-        let _: Accepted = client
+        let resumed: Result<Accepted, _> = client
             .post(
                 &format!("/executions/{}/resume", args.id),
                 &serde_json::json!({}),
             )
-            .await
-            .map_err(|e| not_found(client, args.id, e))?;
+            .await;
+        match resumed {
+            Ok(_) => {}
+            // Parked on a retry not due yet: the server resumes it then,
+            // and this goes on following, as a resume on a journal waits
+            // for the retry.
+            Err(e) if e.kind() == Some("not_due") => {
+                eprintln!("cairn: {} (Ctrl-C detaches)", line(&e.to_string()));
+            }
+            Err(e) => return Err(not_found(client, args.id, e)),
+        }
         Ok::<_, Exit>(watch)
     };
     let watch = match signals.until(start).await {
@@ -111,9 +120,11 @@ pub(crate) async fn answer_and_resume(
         line(&args.wait),
         args.id
     );
-    // The server resumes only a waiting execution; any other is reported
-    // as it stands.
-    let detail = if status == ExecutionStatus::Running {
+    // The server resumes only a waiting execution (one parked on a retry
+    // when the retry is due); any other is reported as it stands.
+    let parked = status == ExecutionStatus::Waiting
+        && super::follow::parked(&reads::detail(client, args.id).await?);
+    let detail = if status == ExecutionStatus::Running || parked {
         match follow(global, client, &mut signals, watch, args.id).await? {
             Followed::Ended(detail) => *detail,
             Followed::Detached(code) => return Ok(code),

@@ -1,6 +1,5 @@
 //! `/components`: upload, list and show components.
 
-use axum::Json;
 use axum::body::Body;
 use axum::extract::Path;
 use axum::extract::rejection::PathRejection;
@@ -9,7 +8,7 @@ use axum::http::header::LOCATION;
 use axum::response::{IntoResponse, Response};
 
 use super::{Shared, extract};
-use crate::api::{ComponentList, ComponentView, PREFIX};
+use crate::api::{ComponentList, ComponentView, JsonAnswer, PREFIX};
 use crate::components::{view, view_of};
 use crate::error::ApiError;
 
@@ -40,26 +39,26 @@ pub(crate) async fn upload(state: Shared, body: Body) -> Result<Response, ApiErr
         StatusCode::OK
     };
     let location = format!("{PREFIX}/components/{}", view.hash);
-    Ok((status, [(LOCATION, location)], Json(view)).into_response())
+    Ok((status, [(LOCATION, location)], JsonAnswer(view)).into_response())
 }
 
 /// `GET /components`: every component in the journal, from their
 /// manifests (none is loaded for the list but those never seen before).
-pub(crate) async fn list(state: Shared) -> Result<Json<ComponentList>, ApiError> {
+pub(crate) async fn list(state: Shared) -> Result<JsonAnswer<ComponentList>, ApiError> {
     let mut components = Vec::new();
     for hash in state.components.hashes().await? {
         if let Some(manifest) = state.components.manifest(hash).await? {
             components.push(view_of(hash, &manifest));
         }
     }
-    Ok(Json(ComponentList { components }))
+    Ok(JsonAnswer(ComponentList { components }))
 }
 
 /// `GET /components/{hash}`.
 pub(crate) async fn show(
     state: Shared,
     hash: Result<Path<String>, PathRejection>,
-) -> Result<Json<ComponentView>, ApiError> {
+) -> Result<JsonAnswer<ComponentView>, ApiError> {
     let Path(hash) = hash.map_err(|e| ApiError::bad_request("bad_path", e.body_text()))?;
     let hash = extract::component_hash(&hash)?;
     let component = state
@@ -67,5 +66,5 @@ pub(crate) async fn show(
         .get(hash)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no component {hash}")))?;
-    Ok(Json(view(&component)))
+    Ok(JsonAnswer(view(&component)))
 }

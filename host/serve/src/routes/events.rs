@@ -129,7 +129,7 @@ fn is_final(status: ExecutionStatus) -> bool {
 fn json_event(name: &str, value: &impl serde::Serialize) -> SseEvent {
     // Serializing our own types cannot fail; JSON text never holds a raw
     // newline, so it is one `data:` line.
-    let data = serde_json::to_string(value).unwrap_or_default();
+    let data = cairn_host::json_out::to_string(value).unwrap_or_default();
     SseEvent::default().event(name).data(data)
 }
 
@@ -141,5 +141,6 @@ fn typed_event(event: &Event) -> SseEvent {
         .and_then(|t| t.as_str())
         .unwrap_or("event")
         .to_owned();
-    SseEvent::default().event(name).data(value.to_string())
+    let data = cairn_host::json_out::to_string(&value).unwrap_or_default();
+    SseEvent::default().event(name).data(data)
 }

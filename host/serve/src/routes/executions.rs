@@ -2,31 +2,36 @@
 
 use std::sync::Arc;
 
+use axum::Extension;
 use axum::body::Body;
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query};
 use axum::http::StatusCode;
 use axum::http::header::LOCATION;
 use axum::response::{IntoResponse, Response};
-use axum::{Extension, Json};
 use cairn_host::{
-    Component, ExecutionDetail, ExecutionFilter, ExecutionId, ExecutionStatus, ExecutionSummary,
-    ReplayRequest,
+    Clock, Component, ExecutionDetail, ExecutionFilter, ExecutionId, ExecutionStatus,
+    ExecutionSummary, ReplayRequest, SystemClock,
 };
 use serde::{Deserialize, Serialize};
 
 use super::ends::Ends;
 use super::{Shared, extract, since};
 use crate::api::{
-    Accepted, AnswerRequest, DEFAULT_PAGE, ExecutionPage, MAX_PAGE, MAX_WAIT, PREFIX, ReplayBody,
-    StartRequest, parse_wait,
+    Accepted, AnswerRequest, DEFAULT_PAGE, ExecutionPage, JsonAnswer, MAX_PAGE, MAX_WAIT, PREFIX,
+    ReplayBody, StartRequest, parse_wait,
 };
 use crate::error::ApiError;
 
 /// `202 Accepted` with the execution's place.
 fn accepted(accepted: &Accepted) -> Response {
     let location = format!("{PREFIX}/executions/{}", accepted.id);
-    (StatusCode::ACCEPTED, [(LOCATION, location)], Json(accepted)).into_response()
+    (
+        StatusCode::ACCEPTED,
+        [(LOCATION, location)],
+        JsonAnswer(accepted),
+    )
+        .into_response()
 }
 
 /// The query of a request that starts work: `?wait=30s` holds the answer
@@ -94,7 +99,7 @@ async fn answer_started(
     match stopped {
         Some(summary) => {
             let location = format!("{PREFIX}/executions/{id}");
-            Ok((StatusCode::OK, [(LOCATION, location)], Json(summary)).into_response())
+            Ok((StatusCode::OK, [(LOCATION, location)], JsonAnswer(summary)).into_response())
         }
         None => Ok(accepted(&started)),
     }
@@ -218,7 +223,7 @@ pub(crate) struct ListQuery {
 pub(crate) async fn list(
     state: Shared,
     query: Result<Query<ListQuery>, QueryRejection>,
-) -> Result<Json<ExecutionPage>, ApiError> {
+) -> Result<JsonAnswer<ExecutionPage>, ApiError> {
     let query = extract::query(query)?;
     let limit = query.limit.unwrap_or(DEFAULT_PAGE);
     if limit == 0 || limit > MAX_PAGE {
@@ -259,7 +264,7 @@ pub(crate) async fn list(
     } else {
         None
     };
-    Ok(Json(ExecutionPage {
+    Ok(JsonAnswer(ExecutionPage {
         executions,
         next_cursor,
     }))
@@ -279,9 +284,9 @@ async fn detail(state: &Shared, id: ExecutionId) -> Result<ExecutionDetail, ApiE
 pub(crate) async fn show(
     state: Shared,
     id: Result<Path<String>, PathRejection>,
-) -> Result<Json<ExecutionDetail>, ApiError> {
+) -> Result<JsonAnswer<ExecutionDetail>, ApiError> {
     let id = path_id(id)?;
-    Ok(Json(detail(&state, id).await?))
+    Ok(JsonAnswer(detail(&state, id).await?))
 }
 
 /// The query of `GET /executions/{id}/logs`.
@@ -316,7 +321,7 @@ pub(crate) async fn logs(
     state: Shared,
     id: Result<Path<String>, PathRejection>,
     query: Result<Query<LogsQuery>, QueryRejection>,
-) -> Result<Json<Logs>, ApiError> {
+) -> Result<JsonAnswer<Logs>, ApiError> {
     let id = path_id(id)?;
     let query = extract::query(query)?;
     let detail = detail(&state, id).await?;
@@ -341,7 +346,7 @@ pub(crate) async fn logs(
             })
         })
         .collect();
-    Ok(Json(Logs {
+    Ok(JsonAnswer(Logs {
         flow_log: query.call.is_none().then_some(detail.flow_log),
         attempts,
     }))
@@ -366,11 +371,13 @@ pub(crate) async fn input(
         .answer(id, &request.wait, &request.value.to_string())
         .await?;
     let status = detail_status(&state, id).await?;
-    if request.resume && status == ExecutionStatus::Waiting {
+    // Parked on a retry not yet due, it is resumed by the server then.
+    if request.resume && status == ExecutionStatus::Waiting && not_due(&state, id).await?.is_none()
+    {
         let started = state.supervisor.resume(id).await?;
         return answer_started(&state, &ends, started, waiting).await;
     }
-    Ok((StatusCode::OK, Json(Accepted { id, status })).into_response())
+    Ok((StatusCode::OK, JsonAnswer(Accepted { id, status })).into_response())
 }
 
 async fn detail_status(state: &Shared, id: ExecutionId) -> Result<ExecutionStatus, ApiError> {
@@ -384,7 +391,10 @@ async fn detail_status(state: &Shared, id: ExecutionId) -> Result<ExecutionStatu
 }
 
 /// `POST /executions/{id}/resume?wait=`: resumes a failed or waiting
-/// execution (or one a crash left running) in the background.
+/// execution (or one a crash left running) in the background. One parked
+/// on a retry that is not due yet is refused, `409 not_due` naming the
+/// time: the server resumes it then by itself, and a resume now would only
+/// hold an execution slot while it waited.
 pub(crate) async fn resume(
     state: Shared,
     Extension(ends): Extension<Arc<Ends>>,
@@ -393,8 +403,29 @@ pub(crate) async fn resume(
 ) -> Result<Response, ApiError> {
     let id = path_id(id)?;
     let waiting = Waiting::from_query(query, &ends)?;
+    if detail_status(&state, id).await? == ExecutionStatus::Waiting
+        && let Some(message) = not_due(&state, id).await?
+    {
+        return Err(ApiError::new(StatusCode::CONFLICT, "not_due", message));
+    }
     let started = state.supervisor.resume(id).await?;
     answer_started(&state, &ends, started, waiting).await
+}
+
+/// If execution `id` has retries parked and none is due yet (on the
+/// server's clock, the one its wake-ups use), why it cannot be resumed now.
+async fn not_due(state: &Shared, id: ExecutionId) -> Result<Option<String>, ApiError> {
+    let retries = state.host.client().retries(Some(id)).await?;
+    let Some(next) = retries.iter().map(|(_, r)| r).min_by_key(|r| r.due_at_us) else {
+        return Ok(None);
+    };
+    if next.due_at_us <= SystemClock.now_us() {
+        return Ok(None);
+    }
+    Ok(Some(format!(
+        "execution {id} is parked until its retry of `{}` (attempt {}) is due at {}; the server resumes it then by itself",
+        next.call_id, next.attempt, next.due_at
+    )))
 }
 
 /// `POST /executions/{id}/cancel`: a running execution stops at its next
@@ -402,10 +433,10 @@ pub(crate) async fn resume(
 pub(crate) async fn cancel(
     state: Shared,
     id: Result<Path<String>, PathRejection>,
-) -> Result<Json<Accepted>, ApiError> {
+) -> Result<JsonAnswer<Accepted>, ApiError> {
     let id = path_id(id)?;
     state.host.cancel(id).await?;
-    Ok(Json(Accepted {
+    Ok(JsonAnswer(Accepted {
         id,
         status: ExecutionStatus::Cancelled,
     }))

@@ -10,6 +10,8 @@ use cairn_host::{ComponentHash, ExecutionId};
 use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
+use crate::request_body::BodyError;
+use crate::strict_json;
 
 /// The body, at most `limit` bytes (`413` past it).
 pub(crate) async fn body(body: Body, limit: usize, what: &str) -> Result<Bytes, ApiError> {
@@ -21,11 +23,26 @@ pub(crate) async fn body(body: Body, limit: usize, what: &str) -> Result<Bytes, 
     }
     axum::body::to_bytes(body, limit).await.map_err(|e| {
         // `to_bytes` reports an over-long body as a length-limit error
-        // somewhere in its source chain; anything else is a broken upload.
+        // somewhere in its source chain, and the connection's reader its
+        // budget and deadlines (`RequestBody`); anything else is a broken
+        // upload.
         let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&e);
         while let Some(c) = cause {
             if c.is::<http_body_util::LengthLimitError>() {
                 return too_large(what, limit);
+            }
+            match c.downcast_ref::<BodyError>() {
+                Some(over @ BodyError::OverBudget { .. }) => {
+                    return ApiError::unavailable(format!("{what}: {over}"));
+                }
+                Some(stalled @ BodyError::Stalled(_)) => {
+                    return ApiError::new(
+                        StatusCode::REQUEST_TIMEOUT,
+                        "timeout",
+                        format!("{what}: {stalled}"),
+                    );
+                }
+                _ => {}
             }
             cause = c.source();
         }
@@ -41,7 +58,8 @@ fn too_large(what: &str, limit: usize) -> ApiError {
     )
 }
 
-/// The body as JSON of type `T`, at most `limit` bytes.
+/// The body as JSON of type `T`, at most `limit` bytes, with no object
+/// holding a key twice ([`strict_json`]).
 pub(crate) async fn json<T: DeserializeOwned>(raw: Body, limit: usize) -> Result<T, ApiError> {
     let bytes = body(raw, limit, "the request body").await?;
     if bytes.is_empty() {
@@ -50,8 +68,10 @@ pub(crate) async fn json<T: DeserializeOwned>(raw: Body, limit: usize) -> Result
             "the request needs a JSON body",
         ));
     }
-    serde_json::from_slice(&bytes)
-        .map_err(|e| ApiError::bad_request("bad_json", format!("the request body: {e}")))
+    let bad =
+        |e: serde_json::Error| ApiError::bad_request("bad_json", format!("the request body: {e}"));
+    strict_json::check_unique_keys(&bytes).map_err(bad)?;
+    serde_json::from_slice(&bytes).map_err(bad)
 }
 
 /// An execution id from a path, as its digits only: ` 1` or `+1` would

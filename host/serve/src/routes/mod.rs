@@ -1,6 +1,11 @@
 //! The routes under `/api/v1`, one file per resource, and what every request
-//! goes through first: the token check and the bound on requests at once.
+//! goes through first: the token check, its body read whole (under the
+//! server's budget and deadlines, before anything that holds a place), and
+//! the bound of its class on requests at once.
 
+mod bounds;
+mod buffered;
+mod check;
 mod components;
 mod ends;
 mod events;
@@ -11,11 +16,12 @@ mod since;
 
 use std::sync::Arc;
 
+pub(crate) use extract::cut;
+
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::StatusCode;
-use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Response};
+use axum::middleware;
 use axum::routing::{get, post};
 use cairn_host::Host;
 use tokio::sync::Semaphore;
@@ -46,7 +52,7 @@ pub(crate) type Shared = State<Arc<AppState>>;
 
 /// The whole API.
 pub(crate) fn router(state: Arc<AppState>, auth: Auth) -> Router {
-    let requests = Arc::new(Semaphore::new(state.config.max_requests.max(1)));
+    let bounds = bounds::Bounds::new(&state.config);
     let ends = ends::Ends::follow(&state.host);
     let api = Router::new()
         .route("/health", get(health::health))
@@ -63,30 +69,22 @@ pub(crate) fn router(state: Arc<AppState>, auth: Auth) -> Router {
         .route("/executions/{id}/cancel", post(executions::cancel))
         .route("/executions/{id}/replay", post(executions::replay))
         .route("/events", get(events::stream))
+        .merge(check::routes())
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::Extension(ends))
-        .with_state(state);
+        .with_state(state.clone());
+    // The last layer runs first: the token, then the body read whole (so
+    // that no place below is held while a client sends slowly), then the
+    // bound of the request's class.
     Router::new()
         .nest(PREFIX, api)
         .fallback(not_found)
-        // Bodies are read by the handlers under their own limits
-        // (`extract::json`, the upload's); this is only the framework's.
+        // Bodies are read whole by `buffered` under the server's limits;
+        // this is only the framework's.
         .layer(DefaultBodyLimit::disable())
+        .layer(middleware::from_fn_with_state(bounds, bounds::bound))
+        .layer(middleware::from_fn_with_state(state, buffered::read_whole))
         .layer(middleware::from_fn_with_state(auth, auth::require_token))
-        .layer(middleware::from_fn_with_state(requests, bound_requests))
-}
-
-/// `503` past `max_requests` requests at once, rather than a queue that
-/// grows without bound.
-async fn bound_requests(
-    State(requests): State<Arc<Semaphore>>,
-    request: Request,
-    next: Next,
-) -> Response {
-    match requests.try_acquire() {
-        Ok(_permit) => next.run(request).await,
-        Err(_) => ApiError::unavailable("too many requests at once; try again").into_response(),
-    }
 }
 
 async fn not_found(request: Request) -> ApiError {

@@ -31,6 +31,8 @@ pub(crate) enum RecordKey<'a> {
     Wait(u64, &'a str),
     /// `timers/{exec}/{seq}`.
     Timer(u64, u32),
+    /// `upgrades/{exec}/{n}`.
+    Upgrade(u64, u32),
 }
 
 impl RecordKey<'_> {
@@ -56,6 +58,10 @@ impl RecordKey<'_> {
                 .update(&[4])
                 .update(&exec.to_le_bytes())
                 .update(&seq.to_le_bytes()),
+            RecordKey::Upgrade(exec, n) => hasher
+                .update(&[5])
+                .update(&exec.to_le_bytes())
+                .update(&n.to_le_bytes()),
         };
         hasher.update(payload);
         let mut sum = [0; CHECKSUM_LEN];
@@ -72,6 +78,7 @@ impl std::fmt::Display for RecordKey<'_> {
             RecordKey::Attempt(exec, seq, n) => write!(f, "attempts/{exec}/{seq}/{n}"),
             RecordKey::Wait(exec, name) => write!(f, "waits/{exec}/{name}"),
             RecordKey::Timer(exec, seq) => write!(f, "timers/{exec}/{seq}"),
+            RecordKey::Upgrade(exec, n) => write!(f, "upgrades/{exec}/{n}"),
         }
     }
 }

@@ -34,7 +34,7 @@ use self::claims::Claims;
 use self::file::Db;
 use self::schema::EXECUTIONS;
 use self::writer::{LazyWindow, Put, Writer};
-use super::record::{CallRecord, ExecutionRecord, TimerRecord, WaitRecord};
+use super::record::{CallRecord, ExecutionRecord, TimerRecord, UpgradeRecord, WaitRecord};
 use super::{
     Created, Entry, ExecutionFilter, ExecutionLease, History, Journal, JournalFuture, NewRecord,
     Sync,
@@ -254,6 +254,10 @@ impl Journal for RedbJournal {
         Box::pin(ready(reads::timers(&self.db, exec)))
     }
 
+    fn upgrades(&self, exec: ExecutionId) -> JournalFuture<'_, Vec<UpgradeRecord>> {
+        Box::pin(ready(reads::upgrades(&self.db, exec)))
+    }
+
     fn cached_call(
         &self,
         key: [u8; 32],
@@ -402,6 +406,66 @@ mod tests {
         assert!(
             journal
                 .timers(Some(ExecutionId(1)))
+                .await
+                .expect("reads")
+                .is_empty()
+        );
+    }
+
+    /// A journal has no `upgrades` table until its first move (none is made
+    /// when it is created): it reads as having none, then keeps each
+    /// execution's moves in order.
+    #[tokio::test]
+    async fn upgrades_read_as_none_until_written_then_in_order_per_execution() {
+        use crate::journal::record::UpgradeRecord;
+        use crate::model::ComponentHash;
+        let journal = RedbJournal::in_memory().expect("opens");
+        assert!(
+            journal
+                .upgrades(ExecutionId(1))
+                .await
+                .expect("reads")
+                .is_empty()
+        );
+        let upgrade = |from: u8, to: u8| UpgradeRecord {
+            from: ComponentHash([from; 32]),
+            to: ComponentHash([to; 32]),
+            at_us: u64::from(to),
+            by: "test".to_owned(),
+        };
+        let (first, second, other) = (upgrade(1, 2), upgrade(2, 3), upgrade(7, 8));
+        let entries = [
+            Entry::Upgrade {
+                exec: ExecutionId(1),
+                n: 1,
+                record: &second,
+            },
+            Entry::Upgrade {
+                exec: ExecutionId(1),
+                n: 0,
+                record: &first,
+            },
+            Entry::Upgrade {
+                exec: ExecutionId(2),
+                n: 0,
+                record: &other,
+            },
+        ];
+        journal
+            .write(&entries, Sync::Durable)
+            .await
+            .expect("written");
+        assert_eq!(
+            journal.upgrades(ExecutionId(1)).await.expect("reads"),
+            vec![first, second]
+        );
+        assert_eq!(
+            journal.upgrades(ExecutionId(2)).await.expect("reads"),
+            vec![other]
+        );
+        assert!(
+            journal
+                .upgrades(ExecutionId(3))
                 .await
                 .expect("reads")
                 .is_empty()

@@ -5,12 +5,14 @@ use ::redb::{ReadableTable, TableError};
 
 use super::envelope::{RecordKey, decode};
 use super::file::Db;
-use super::schema::{ATTEMPTS, CACHE, CALLS, COMPONENTS, EXECUTIONS, TIMERS, TIMES, WAITS};
+use super::schema::{
+    ATTEMPTS, CACHE, CALLS, COMPONENTS, EXECUTIONS, TIMERS, TIMES, UPGRADES, WAITS,
+};
 use super::{guard, storage};
 use crate::error::JournalError;
 use crate::journal::ExecutionFilter;
 use crate::journal::history::{CallHistory, History, incomplete};
-use crate::journal::record::{CallRecord, ExecutionRecord, TimerRecord, WaitRecord};
+use crate::journal::record::{CallRecord, ExecutionRecord, TimerRecord, UpgradeRecord, WaitRecord};
 use crate::model::{CallStatus, ComponentHash, ExecutionId, ExecutionStatus};
 
 /// One execution.
@@ -237,6 +239,25 @@ pub(super) fn timers(
             let (exec, seq) = key.value();
             let record = decode(RecordKey::Timer(exec, seq), value.value())?;
             out.push((ExecutionId(exec), seq, record));
+        }
+        Ok(out)
+    })
+}
+
+/// An execution's moves to other builds, in order.
+pub(super) fn upgrades(db: &Db, exec: ExecutionId) -> Result<Vec<UpgradeRecord>, JournalError> {
+    read(db, |txn| {
+        let Some(table) = open(txn, UPGRADES)? else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        for entry in table
+            .range((exec.0, 0)..=(exec.0, u32::MAX))
+            .map_err(storage)?
+        {
+            let (key, value) = entry.map_err(storage)?;
+            let (_, n) = key.value();
+            out.push(decode(RecordKey::Upgrade(exec.0, n), value.value())?);
         }
         Ok(out)
     })

@@ -14,11 +14,17 @@
 //! | `times` | (execution id, n) | `u64`: the flow's n-th `now()`, µs since the Unix epoch |
 //! | `cache` | blake3 of (component, checkpoint, canonical input) | (execution id, seq) of a completed call |
 //! | `timers` | (execution id, seq) | envelope of `TimerRecord`: a call's retry, due at a time |
+//! | `upgrades` | (execution id, n) | envelope of `UpgradeRecord`: the n-th move of an execution to another build |
 //!
 //! `timers` came after version 4 without a bump: a table is only ever added
 //! (a file without it reads as having no timers, and it is made by the first
 //! write that needs it), and a build that does not know it ignores it and
 //! sees a parked execution as a `waiting` one whose resume retries at once.
+//! `upgrades` came the same way: a file without it has no upgraded
+//! execution; a build that does not know it resumes an upgraded execution
+//! with the new build and stops it with a non-determinism error at its
+//! first call recorded under the old one (nothing is lost: a build that
+//! knows the table resumes it).
 
 use redb::TableDefinition;
 
@@ -66,3 +72,7 @@ pub(crate) const TIMES: TableDefinition<(u64, u32), u64> = TableDefinition::new(
 /// Calls' retry timers by (execution id, seq): what a parked execution waits
 /// for, and what a server schedules on start.
 pub(crate) const TIMERS: TableDefinition<(u64, u32), &[u8]> = TableDefinition::new("timers");
+
+/// Executions' moves to other builds by (execution id, n from 0): which
+/// recorded calls a resume counts as calls of the execution's current build.
+pub(crate) const UPGRADES: TableDefinition<(u64, u32), &[u8]> = TableDefinition::new("upgrades");

@@ -57,7 +57,9 @@ use tokio::runtime::{Handle, RuntimeFlavor};
 use tokio::sync::oneshot;
 
 use super::envelope::{RecordKey, encode};
-use super::schema::{ATTEMPTS, CACHE, CALLS, COMPONENTS, EXECUTIONS, TIMERS, TIMES, WAITS};
+use super::schema::{
+    ATTEMPTS, CACHE, CALLS, COMPONENTS, EXECUTIONS, TIMERS, TIMES, UPGRADES, WAITS,
+};
 use crate::error::JournalError;
 use crate::journal::{Entry, Sync};
 
@@ -99,6 +101,8 @@ pub(crate) enum Put {
     },
     /// The removal of a call's retry timer.
     TimerDone { exec: u64, seq: u32 },
+    /// An execution's move to another build.
+    Upgrade { exec: u64, n: u32, record: Vec<u8> },
 }
 
 impl Put {
@@ -150,6 +154,11 @@ impl Put {
                 record: encode(RecordKey::Timer(exec.0, seq), record),
             },
             Entry::TimerDone { exec, seq } => Put::TimerDone { exec: exec.0, seq },
+            Entry::Upgrade { exec, n, record } => Put::Upgrade {
+                exec: exec.0,
+                n,
+                record: encode(RecordKey::Upgrade(exec.0, n), record),
+            },
         }
     }
 }
@@ -730,6 +739,9 @@ fn commit(db: &Database, path: &Path, group: &[Batch], durable: bool) -> Result<
         let mut times = txn.open_table(TIMES).map_err(|e| failed(e.into()))?;
         // Made here when a journal older than the table gets its first write.
         let mut timers = txn.open_table(TIMERS).map_err(|e| failed(e.into()))?;
+        // Rare: opened (and made, in an older journal) only by a commit
+        // that holds a move.
+        let mut upgrades = None;
         for put in group.iter().flat_map(|b| &b.puts) {
             let inserted = match put {
                 // Content-addressed: bytes already there are the same.
@@ -759,6 +771,15 @@ fn commit(db: &Database, path: &Path, group: &[Batch], durable: bool) -> Result<
                     timers.insert((*exec, *seq), &record[..]).map(drop)
                 }
                 Put::TimerDone { exec, seq } => timers.remove((*exec, *seq)).map(drop),
+                Put::Upgrade { exec, n, record } => {
+                    if upgrades.is_none() {
+                        upgrades = Some(txn.open_table(UPGRADES).map_err(|e| failed(e.into()))?);
+                    }
+                    match upgrades.as_mut() {
+                        Some(table) => table.insert((*exec, *n), &record[..]).map(drop),
+                        None => Ok(()),
+                    }
+                }
             };
             inserted.map_err(|e| failed(e.into()))?;
         }

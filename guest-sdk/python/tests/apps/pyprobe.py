@@ -1,0 +1,242 @@
+"""The Python probe: one app with many flows for the integration tests
+(tests/integration/python.rs), since each CPython component costs seconds
+to build and to compile. Each flow exercises one path through the host:
+inline and isolated calls, handles, map and product, retries, waits,
+time and randomness, failures with tracebacks, and traps."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Optional, TypedDict
+
+from cairn import checkpoint, flow, log, now_ms, random_u64, wait
+
+
+@dataclass
+class Point:
+    """A point, to carry a dataclass through JSON both ways."""
+
+    x: int
+    y: int
+    label: Optional[str] = None
+
+
+class Answer(TypedDict):
+    """What a person answers to `ask`."""
+
+    number: int
+    reason: str
+
+
+@checkpoint
+def add(a: int, b: int = 1) -> int:
+    """Adds two numbers, inline."""
+    return a + b
+
+
+@checkpoint(runtime="isolated", type="math")
+def square(n: int) -> int:
+    """Squares a number, in a sandbox of its own."""
+    return n * n
+
+
+@checkpoint
+def move(p: Point, by: list[int]) -> Point:
+    """Moves a point."""
+    return Point(p.x + by[0], p.y + by[1], p.label)
+
+
+@flow
+def calls(n: int) -> dict:
+    """An inline call, an isolated call, two handles and a product."""
+    a = add(n)
+    b = square(a)
+    h1 = square.submit(n)
+    h2 = add.submit(n, b=10)
+    grid = add.product([1, 2], [10, 20])
+    p = move(Point(1, 2, "start"), [n, n])
+    log(f"calls with {n}")
+    return {"add": a, "square": b, "handles": [h1.result(), h2.load()], "product": grid, "point": p}
+
+
+@flow
+def fanout(items: list[int]) -> int:
+    """The sum of the squares of `items`, one isolated call each (a map)."""
+    return sum(square.map(items))
+
+
+_attempts = {"flaky": 0}
+
+
+@checkpoint(retries=2)
+def flaky(fail_times: int) -> int:
+    """Fails its first `fail_times` attempts (inline: the counter lives in
+    the execution's store across attempts)."""
+    _attempts["flaky"] += 1
+    if _attempts["flaky"] <= fail_times:
+        raise RuntimeError(f"attempt {_attempts['flaky']} fails on purpose")
+    return _attempts["flaky"]
+
+
+@flow
+def retrying(fail_times: int) -> int:
+    """Calls a checkpoint that fails its first attempts."""
+    return flaky(fail_times)
+
+
+def _nested_failure(depth: int) -> None:
+    if depth == 0:
+        raise ValueError("the ledger does not balance")
+    _nested_failure(depth - 1)
+
+
+@checkpoint(runtime="isolated")
+def broken(depth: int) -> int:
+    """Raises from a few frames down: its traceback goes to stderr."""
+    _nested_failure(depth)
+    return 0
+
+
+@flow
+def failing(depth: int) -> int:
+    """Fails through a failing checkpoint."""
+    return broken(depth)
+
+
+@checkpoint(runtime="isolated", memory=96 * 1024 * 1024)
+def hog(chunk_mib: int) -> int:
+    """Allocates until the memory limit stops it."""
+    chunks = []
+    while True:
+        chunks.append(bytearray(chunk_mib * 1024 * 1024))
+
+
+@flow
+def memory_bomb(chunk_mib: int) -> int:
+    """A checkpoint that runs out of memory."""
+    return hog(chunk_mib)
+
+
+def _down(n: int) -> int:
+    return _down(n + 1) + 1
+
+
+@checkpoint(runtime="isolated")
+def deep() -> int:
+    """Recurses until Python refuses."""
+    return _down(0)
+
+
+@flow
+def recursion() -> int:
+    """A checkpoint whose recursion has no end."""
+    return deep()
+
+
+@checkpoint(runtime="isolated", fuel=50_000_000)
+def spin() -> int:
+    """Never returns."""
+    n = 0
+    while True:
+        n += 1
+
+
+@flow
+def infinite() -> int:
+    """A checkpoint that runs until its fuel is gone."""
+    return spin()
+
+
+@flow
+def ask(question: str) -> dict:
+    """Waits for an answer (a TypedDict) and checks it with a checkpoint."""
+    answer = wait("answer", question, Answer)
+    return {"doubled": add(answer["number"], answer["number"]), "reason": answer["reason"]}
+
+
+@flow
+def clock() -> list:
+    """Journaled time and randomness: the draws are logged, then the flow
+    waits; the resumed flow draws them again and must see the same."""
+    draws = [now_ms() > 0, random_u64(), random_u64()]
+    log(f"draws {draws[1]} {draws[2]}")
+    go = wait("go", "Go on?", bool)
+    return draws + [go]
+
+
+@checkpoint(runtime="isolated")
+def step(i: int, work: int) -> int:
+    """One step of a long flow: burns some CPU, leaves a mark in /marks
+    (granted by the test), returns i * i."""
+    total = 0
+    for k in range(work):
+        total += k % 7
+    with open(f"/marks/step.{i}.{os.urandom(4).hex()}.{total}", "w") as f:
+        f.write(str(i))
+    return i * i
+
+
+@flow
+def steps(count: int, work: int) -> int:
+    """`count` steps, one after the other."""
+    return sum(step(i, work) for i in range(count))
+
+
+@checkpoint
+def lazy_import() -> str:
+    """Imports a module only when it runs: xtask builds this app with
+    `--preload fractions`, so it is in the component."""
+    import fractions
+
+    return str(fractions.Fraction(3, 6))
+
+
+@checkpoint
+def lazy_missing() -> str:
+    """Imports a module only when it runs, one nobody preloaded."""
+    import statistics
+
+    return str(statistics.mean([1, 2]))
+
+
+@flow
+def lazy(preloaded: bool) -> str:
+    """Calls a checkpoint that imports a module lazily."""
+    return lazy_import() if preloaded else lazy_missing()
+
+
+@checkpoint
+def nested_call(n: int) -> int:
+    """Calls another checkpoint: not allowed."""
+    return add(n)
+
+
+@flow
+def nested(n: int) -> int:
+    """A checkpoint that calls a checkpoint."""
+    return nested_call(n)
+
+
+@checkpoint
+def tick(i: int) -> int:
+    """The cheapest inline call (figure 12 of `cargo xtask bench`)."""
+    return i + 1
+
+
+@checkpoint(runtime="isolated")
+def tick_isolated(i: int) -> int:
+    """The cheapest isolated call: a fresh CPython store each time."""
+    return i + 1
+
+
+@flow
+def bench_inline(n: int) -> int:
+    """`n` inline calls, one after the other."""
+    return sum(tick(i) for i in range(n))
+
+
+@flow
+def bench_isolated(n: int) -> int:
+    """`n` isolated calls, one after the other."""
+    return sum(tick_isolated(i) for i in range(n))
