@@ -1000,8 +1000,9 @@ fn raw_prints_a_string_output_as_its_text() {
 }
 
 /// Every flag that sets what the code a command runs may use.
-const POLICY_FLAGS: [&str; 17] = [
+const POLICY_FLAGS: [&str; 18] = [
     "--fuel",
+    "--flow-fuel",
     "--memory",
     "--timeout",
     "--allow-http",
