@@ -593,6 +593,29 @@ fn a_server_checks_an_uploaded_build_and_upgrades_a_waiting_execution() {
             .expect("checks");
         assert_eq!(report.diverges, 1, "{report:?}");
 
+        // The CLI through the server: the same report, table or JSON, and
+        // exit code (the server already holds these builds: nothing uploaded).
+        let cli = |args: &[&str]| {
+            crate::serve_cli::bare(dir.path())
+                .args(["--server", served.url()])
+                .args(args)
+                .output()
+                .expect("cairn starts")
+        };
+        let (new, moved) = (
+            guests::UPGRADE_V2.path(),
+            guests::UPGRADE_V2_REORDERED.path(),
+        );
+        let (new, moved) = (new.to_str().expect("UTF-8"), moved.to_str().expect("UTF-8"));
+        let out = cli(&["--json", "check", moved]);
+        assert_eq!(out.status.code(), Some(1), "{out:?}");
+        let shown: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+        assert_eq!(shown["diverges"], json!(1), "{shown}");
+        let out = cli(&["check", new, "--flow", "order", "--since", "1h"]);
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+        let table = String::from_utf8_lossy(&out.stdout);
+        assert!(table.contains("compatible"), "{table}");
+
         let path = format!("/executions/{}/upgrade", started.id);
         let refused = client
             .post::<_, Value>(&path, &json!({"component": reordered}))

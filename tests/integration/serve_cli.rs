@@ -14,7 +14,7 @@ use crate::guests;
 use crate::serve::Served;
 
 /// `cairn` with no journal, server or token from the environment, in `cwd`.
-fn bare(cwd: &Path) -> Command {
+pub(crate) fn bare(cwd: &Path) -> Command {
     let mut command = Command::new(cairn_bin());
     command
         .current_dir(cwd)

@@ -25,11 +25,11 @@ impl From<CheckError> for Exit {
     }
 }
 
-/// `check` and `executions upgrade` through `--server`: not in the CLI
-/// yet (the server's API has `POST /api/v1/check`).
+/// `executions upgrade` through `--server`: not in the CLI yet (the
+/// server's API has `POST /api/v1/executions/{id}/upgrade`).
 pub(crate) fn not_through_server() -> Exit {
     Exit::bad_input(anyhow::anyhow!(
-        "`cairn check` and `executions upgrade` work on a journal, not through --server yet (the server answers POST /api/v1/check)"
+        "`cairn executions upgrade` works on a journal, not through --server yet (the server answers POST /api/v1/executions/ID/upgrade)"
     ))
 }
 
@@ -57,10 +57,17 @@ pub(crate) async fn check(global: &Global, args: &CheckArgs) -> Result<ExitCode,
         request = request.since_us(since_us(since)?);
     }
     let report = host.check(&request).await?;
+    finish(global, &report)
+}
+
+/// Shows `report` (a table, or `--json`) and says how it ended: exit code
+/// 1 when anything diverges or fails; the same on a journal and through a
+/// server.
+pub(crate) fn finish(global: &Global, report: &CheckReport) -> Result<ExitCode, Exit> {
     if global.json {
-        render::json(&report)?;
+        render::json(report)?;
     } else {
-        print(&report);
+        print(report);
     }
     Ok(if report.all_compatible() {
         ExitCode::SUCCESS
@@ -71,7 +78,7 @@ pub(crate) async fn check(global: &Global, args: &CheckArgs) -> Result<ExitCode,
 
 /// `--since`: whole seconds since the Unix epoch, or a duration ago
 /// (`90m`, `2h`).
-fn since_us(text: &str) -> Result<u64, Exit> {
+pub(crate) fn since_us(text: &str) -> Result<u64, Exit> {
     if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
         return text
             .parse::<u64>()

@@ -11,6 +11,7 @@
 //! running      run, resume, replay, input --resume (they follow)
 //! ```
 
+mod check;
 mod commands;
 mod connection;
 mod follow;
@@ -44,7 +45,7 @@ pub(crate) async fn dispatch(cli: &Cli, url: &str) -> Result<ExitCode, Exit> {
             return running::run(global, &connect(global, url)?, args).await;
         }
         Command::Executions { command } => command,
-        Command::Check(_) => return Err(crate::check::not_through_server()),
+        Command::Check(args) => return check::check(global, &connect(global, url)?, args).await,
     };
     let client = connect(global, url)?;
     match command {
