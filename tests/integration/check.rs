@@ -602,16 +602,19 @@ fn a_server_checks_an_uploaded_build_and_upgrades_a_waiting_execution() {
                 .output()
                 .expect("cairn starts")
         };
-        let (new, moved) = (
+        let (v2_file, reordered_file) = (
             guests::UPGRADE_V2.path(),
             guests::UPGRADE_V2_REORDERED.path(),
         );
-        let (new, moved) = (new.to_str().expect("UTF-8"), moved.to_str().expect("UTF-8"));
-        let out = cli(&["--json", "check", moved]);
+        let (v2_file, reordered_file) = (
+            v2_file.to_str().expect("UTF-8"),
+            reordered_file.to_str().expect("UTF-8"),
+        );
+        let out = cli(&["--json", "check", reordered_file]);
         assert_eq!(out.status.code(), Some(1), "{out:?}");
         let shown: Value = serde_json::from_slice(&out.stdout).expect("JSON");
         assert_eq!(shown["diverges"], json!(1), "{shown}");
-        let out = cli(&["check", new, "--flow", "order", "--since", "1h"]);
+        let out = cli(&["check", v2_file, "--flow", "order", "--since", "1h"]);
         assert_eq!(out.status.code(), Some(0), "{out:?}");
         let table = String::from_utf8_lossy(&out.stdout);
         assert!(table.contains("compatible"), "{table}");
@@ -632,10 +635,29 @@ fn a_server_checks_an_uploaded_build_and_upgrades_a_waiting_execution() {
             }
             other => panic!("a diverging build is refused: {other:?}"),
         }
-        let moved: Value = client
-            .post(&path, &json!({"component": v2}))
-            .await
-            .expect("upgrades");
+        // The CLI through the server: refused (exit 1) one by one and with
+        // --all, then moved, its JSON the API's answer.
+        let id = started.id.to_string();
+        let upgrade = |args: &[&str]| cli(&[&["executions", "upgrade"][..], args].concat());
+        let out = upgrade(&[&id, "--component", reordered_file]);
+        assert_eq!(out.status.code(), Some(1), "{out:?}");
+        let out = upgrade(&["--all", "--flow", "order", "--component", reordered_file]);
+        assert_eq!(out.status.code(), Some(1), "{out:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr)
+                .contains("moved 0 executions to the new build, refused 1"),
+            "{out:?}"
+        );
+        let out = cli(&[
+            "--json",
+            "executions",
+            "upgrade",
+            &id,
+            "--component",
+            v2_file,
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+        let moved: Value = serde_json::from_slice(&out.stdout).expect("JSON");
         assert_eq!(moved["to"], json!(v2));
         let shown: Value = client
             .get(&format!("/executions/{}", started.id))

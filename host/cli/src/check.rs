@@ -25,14 +25,6 @@ impl From<CheckError> for Exit {
     }
 }
 
-/// `executions upgrade` through `--server`: not in the CLI yet (the
-/// server's API has `POST /api/v1/executions/{id}/upgrade`).
-pub(crate) fn not_through_server() -> Exit {
-    Exit::bad_input(anyhow::anyhow!(
-        "`cairn executions upgrade` works on a journal, not through --server yet (the server answers POST /api/v1/executions/ID/upgrade)"
-    ))
-}
-
 /// The journal, read-only (a check writes nothing), with the CLI's engine.
 pub(crate) fn open_read_only(global: &Global) -> Result<Host, Exit> {
     setup::existing_journal(global)?;

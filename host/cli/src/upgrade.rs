@@ -94,7 +94,7 @@ pub(crate) async fn upgrade(global: &Global, args: &UpgradeArgs) -> Result<ExitC
     })
 }
 
-fn report(global: &Global, upgraded: &Upgraded) -> Result<(), Exit> {
+pub(crate) fn report(global: &Global, upgraded: &Upgraded) -> Result<(), Exit> {
     if global.json {
         return render::json(upgraded);
     }

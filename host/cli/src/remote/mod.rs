@@ -17,6 +17,7 @@ mod connection;
 mod follow;
 pub(crate) mod reads;
 mod running;
+mod upgrade;
 
 use std::process::ExitCode;
 
@@ -62,7 +63,7 @@ pub(crate) async fn dispatch(cli: &Cli, url: &str) -> Result<ExitCode, Exit> {
         }
         ExecutionsCommand::Resume(args) => running::resume(global, &client, args).await,
         ExecutionsCommand::Replay(args) => running::replay(global, &client, args).await,
-        ExecutionsCommand::Upgrade(_) => Err(crate::check::not_through_server()),
+        ExecutionsCommand::Upgrade(args) => upgrade::upgrade(global, &client, args).await,
     }
 }
 
