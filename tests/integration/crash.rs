@@ -208,7 +208,13 @@ fn check_trial(
         );
         return 0;
     }
-    // What the dead process left behind.
+    // What the dead process left behind. A database server finishes a
+    // statement whose sender died, a moment after the kill: wait until the
+    // dead process's claim has lapsed (as a resume must), so that what is
+    // read here is what the resume will find.
+    if backend == Backend::Postgres {
+        std::thread::sleep(TEST_LEASE + Duration::from_millis(200));
+    }
     let host = Host::builder()
         .journal(journal)
         .engine(engine())
@@ -251,11 +257,8 @@ fn check_trial(
     }
     drop(host);
 
-    // Resume it the way a user would (on PostgreSQL, once the dead
-    // process's claim has lapsed: until then it may be alive elsewhere).
-    if backend == Backend::Postgres {
-        std::thread::sleep(TEST_LEASE + Duration::from_millis(200));
-    }
+    // Resume it the way a user would (on PostgreSQL the dead process's
+    // claim has lapsed by now: see above).
     let resumed = cairn_on(journal)
         .args(["executions", "resume", &id.to_string()])
         .arg("--allow-dir")
