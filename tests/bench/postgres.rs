@@ -15,9 +15,9 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use cairn_host::{Component, Durability, Engine, ExecutionStatus, Host, Policy};
+use cairn_host::{Component, Durability, Engine, Host, Policy};
 
-use super::{Row, per_call, ratio, timed, us};
+use super::{Row, library_executions, per_call, ratio, timed, us};
 
 /// Calls per turn of figure 14, and turns.
 const TURN_CALLS: u32 = 100;
@@ -25,9 +25,6 @@ const TURNS: u32 = 5;
 
 /// How long figure 15 counts executions on each journal.
 const COUNT_FOR: Duration = Duration::from_secs(3);
-
-/// Submitters of figure 15.
-const SUBMITTERS: usize = 64;
 
 /// Both figures, or none (with a notice) when there is no server.
 pub(crate) async fn postgres_figures(engine: &Engine, bench: &Component, work: &Path) -> Vec<Row> {
@@ -134,29 +131,11 @@ async fn sequential(host: &Host, engine: &Engine, bench: &Component, url: &str) 
     }
 }
 
-/// Small executions per second from [`SUBMITTERS`] tasks on `host`.
+/// Small executions per second from figure 9's submitters on `host`.
 async fn executions_per_second(host: &Host, bench: &Component) -> f64 {
     timed(host, bench, "single", "{}").await;
-    let deadline = Instant::now() + COUNT_FOR;
     let started = Instant::now();
-    let tasks: Vec<_> = (0..SUBMITTERS)
-        .map(|_| {
-            let (host, bench) = (host.clone(), bench.clone());
-            tokio::spawn(async move {
-                let mut done = 0u64;
-                while Instant::now() < deadline {
-                    let outcome = host.run(&bench, "single", "{}").await.expect("runs");
-                    assert_eq!(outcome.status, ExecutionStatus::Completed);
-                    done += 1;
-                }
-                done
-            })
-        })
-        .collect();
-    let mut done = 0;
-    for task in tasks {
-        done += task.await.expect("joined");
-    }
+    let done = library_executions(host, bench, COUNT_FOR).await;
     done as f64 / started.elapsed().as_secs_f64()
 }
 
