@@ -41,9 +41,12 @@
 //! called. Every `#[checkpoint]` and `#[flow]` registers itself; there is no
 //! list to keep in sync.
 //!
-//! A flow can also wait durably for a value from outside ([`wait`]), and get
+//! A flow can also wait durably for a value from outside ([`wait`], or
+//! [`wait_timeout`] with a deadline), sleep durably ([`sleep`]: the
+//! execution holds nothing until the time, and survives restarts), and get
 //! time ([`now`]) and randomness ([`random_u64`]) that a resumed flow sees
-//! again; checkpoints log with [`log`].
+//! again; checkpoints log with [`log`], and read their [`attempt`] (to build
+//! an idempotency key).
 //!
 //! Options of `#[checkpoint(...)]`: `retries = N` (extra attempts),
 //! `cache = bool`, `kind = "label"`, `runtime = "inline" | "isolated"`, and
@@ -89,6 +92,7 @@
 //! `product` run one call after the other. None of it is compiled into a
 //! component: its behaviour in wasm is unchanged.
 
+mod attempt;
 mod bindings;
 mod call;
 mod entry;
@@ -104,6 +108,7 @@ pub mod log;
 #[cfg(not(target_arch = "wasm32"))]
 mod native;
 mod registry;
+mod sleep;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod testing;
 
@@ -113,14 +118,20 @@ pub mod testing;
 // checkpoints as plain functions, for `cargo test`.
 #[cfg(target_arch = "wasm32")]
 use bindings::cairn::checkpoint::runner;
+#[cfg(target_arch = "wasm32")]
+use bindings::cairn::checkpoint::{attempt as attempt_import, timers};
 #[cfg(not(target_arch = "wasm32"))]
 use native::runner;
+#[cfg(not(target_arch = "wasm32"))]
+use native::{timers, timers as attempt_import};
 
+pub use attempt::{Attempt, attempt};
 pub use cairn_guest_macros::{checkpoint, flow};
 pub use call::Pending;
 pub use error::{Error, TrapKind};
 pub use flow_ctx::{now, random_u64, wait, wait_with_schema};
 pub use schemars;
+pub use sleep::{sleep, wait_timeout, wait_timeout_with_schema};
 
 /// What the attributes' generated code uses. Not a public API.
 #[doc(hidden)]

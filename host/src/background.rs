@@ -104,7 +104,7 @@ impl Host {
 
 /// Waits until the task announces its execution, or ends without doing so
 /// (the start failed: its error is the task's result).
-async fn started<E: Send + 'static>(
+pub(crate) async fn started<E: Send + 'static>(
     announced: oneshot::Receiver<ExecutionId>,
     task: JoinHandle<Result<Outcome, E>>,
     panicked: fn(ExecutionId, String) -> E,

@@ -9,13 +9,14 @@ use serde_json::Value;
 
 use crate::error::{JournalError, SelectorError};
 pub use crate::journal::ExecutionFilter;
-use crate::journal::Journal;
 use crate::journal::record::{AttemptRecord, CallRecord, ExecutionRecord, TimerRecord, WaitRecord};
+use crate::journal::{Journal, PrunedComponents};
 use crate::model::{
     AnswerSource, AttemptOutcome, CallSource, CallStatus, ComponentHash, ExecutionId,
     ExecutionStatus, Failure, Runtime, TrapKind,
 };
 use crate::policy::PolicyRecord;
+use crate::runner::execution::timed_step::TimerKind;
 use crate::timefmt::rfc3339;
 
 /// Reads a journal; cheap to clone.
@@ -56,6 +57,11 @@ pub struct ExecutionSummary {
     /// value the flow's clock starts from).
     #[serde(skip)]
     pub created_at_us: u64,
+    /// For a `waiting` execution whose flow sleeps (`cairn_guest::sleep`):
+    /// until when (RFC 3339); a server resumes it then. Left out of the
+    /// JSON otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sleeping_until: Option<String>,
 }
 
 /// An execution with its calls and their attempts.
@@ -142,6 +148,12 @@ pub struct RetryView {
     pub due_at: String,
     /// When it is due, in microseconds since the Unix epoch.
     pub due_at_us: u64,
+    /// What it is for: a call's `retry` (the default, for a server that
+    /// predates the others), a `sleep` of the flow until then, or a wait's
+    /// deadline (`wait_deadline`: the execution waits for a value, and
+    /// times out then if none came).
+    #[serde(default)]
+    pub kind: TimerKind,
 }
 
 /// One call.
@@ -212,13 +224,28 @@ impl Client {
         &self,
         filter: &ExecutionFilter,
     ) -> Result<Vec<ExecutionSummary>, JournalError> {
-        Ok(self
+        let mut executions: Vec<ExecutionSummary> = self
             .journal
             .executions(filter)
             .await?
             .into_iter()
             .map(|(id, r, calls)| summary(id, r, calls))
-            .collect())
+            .collect();
+        // One read of the open timers (a small table) tells which of the
+        // waiting ones sleep.
+        if executions
+            .iter()
+            .any(|e| e.status == ExecutionStatus::Waiting)
+        {
+            let timers = self.journal.timers(None).await?;
+            for e in &mut executions {
+                if e.status == ExecutionStatus::Waiting {
+                    let own = timers.iter().filter(|(x, _, _)| *x == e.id);
+                    e.sleeping_until = sleep_end(own.map(|(_, _, t)| t));
+                }
+            }
+        }
+        Ok(executions)
     }
 
     /// The exact bytes of a component the journal holds (every execution's
@@ -232,10 +259,28 @@ impl Client {
         self.journal.component_hashes().await
     }
 
+    /// Removes the components (old builds) that no execution in the
+    /// journal refers to any more, and the chunks of their bytes that no
+    /// other component shares; says what it removed. Executions, calls and
+    /// moves to other builds keep theirs: only builds whose executions were
+    /// all removed (`cairn executions prune`) go. A build stored but never
+    /// run (uploaded by `cairn check --server`) goes too; it is stored again
+    /// when it runs.
+    pub async fn prune_components(&self) -> Result<PrunedComponents, JournalError> {
+        self.journal.prune_components().await
+    }
+
     /// One execution without its calls.
     pub async fn summary(&self, id: ExecutionId) -> Result<Option<ExecutionSummary>, JournalError> {
         let counted = self.journal.counted_execution(id).await?;
-        Ok(counted.map(|(r, calls)| summary(id, r, calls)))
+        let Some(mut summary) = counted.map(|(r, calls)| summary(id, r, calls)) else {
+            return Ok(None);
+        };
+        if summary.status == ExecutionStatus::Waiting {
+            let timers = self.journal.timers(Some(id)).await?;
+            summary.sleeping_until = sleep_end(timers.iter().map(|(_, _, t)| t));
+        }
+        Ok(Some(summary))
     }
 
     /// An execution's durable waits, without reading its calls.
@@ -281,11 +326,19 @@ impl Client {
         let call_count = u32::try_from(calls.len()).unwrap_or(u32::MAX);
         let waits = self.waits(id).await?;
         let retries = self.retries(Some(id)).await?;
-        let retries = retries.into_iter().map(|(_, r)| r).collect();
+        let retries: Vec<RetryView> = retries.into_iter().map(|(_, r)| r).collect();
         let flow_log = String::from_utf8_lossy(&history.execution.flow_log).into_owned();
         let upgrades = self.journal.upgrades(id).await?;
+        let mut execution = summary(id, history.execution, call_count);
+        if execution.status == ExecutionStatus::Waiting {
+            execution.sleeping_until = (retries.iter())
+                .filter(|r| r.kind == TimerKind::Sleep)
+                .map(|r| r.due_at_us)
+                .min()
+                .map(rfc3339);
+        }
         Ok(Some(ExecutionDetail {
-            execution: summary(id, history.execution, call_count),
+            execution,
             calls,
             waits,
             retries,
@@ -312,12 +365,14 @@ fn wait_view(name: String, w: WaitRecord) -> WaitView {
 }
 
 fn retry_view(seq: u32, t: TimerRecord) -> RetryView {
+    let kind = TimerKind::of(&t);
     RetryView {
         seq,
         call_id: t.call_id,
         attempt: t.attempt,
         due_at: rfc3339(t.due_at_us),
         due_at_us: t.due_at_us,
+        kind,
     }
 }
 
@@ -335,7 +390,18 @@ fn summary(id: ExecutionId, r: ExecutionRecord, call_count: u32) -> ExecutionSum
         updated_at: rfc3339(r.updated_at_us),
         call_count,
         created_at_us: r.created_at_us,
+        sleeping_until: None,
     }
+}
+
+/// When the sleep among `timers` ends, if one is there.
+fn sleep_end<'a>(timers: impl IntoIterator<Item = &'a TimerRecord>) -> Option<String> {
+    timers
+        .into_iter()
+        .filter(|t| TimerKind::of(t) == TimerKind::Sleep)
+        .map(|t| t.due_at_us)
+        .min()
+        .map(rfc3339)
 }
 
 fn call_view(seq: u32, c: CallRecord, attempts: Vec<(u32, AttemptRecord)>) -> CallView {

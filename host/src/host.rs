@@ -269,6 +269,7 @@ impl HostBuilder {
                 isolated_pool: tokio::sync::Semaphore::new(self.parallel),
                 host_flows: Default::default(),
                 subscribers: tokio::sync::broadcast::Sender::new(EVENT_BUFFER),
+                switches: Default::default(),
             }),
         })
     }
@@ -450,6 +451,17 @@ impl Host {
     /// lease lapses (see [`HostBuilder::lease`]).
     pub fn journal_is_shared(&self) -> bool {
         self.shared
+    }
+
+    /// On a journal other processes share, executions left `running` that
+    /// no process holds a claim on (their process died, or its run stopped
+    /// without ending them), oldest first, at most `limit`: those a worker
+    /// adopts. Always none on a journal of one process.
+    pub async fn orphaned_executions(
+        &self,
+        limit: usize,
+    ) -> Result<Vec<ExecutionId>, JournalError> {
+        self.runner.journal.orphans(limit).await
     }
 
     /// Whether the journal was opened read-only ([`HostBuilder::read_only`]).

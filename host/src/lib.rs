@@ -129,8 +129,10 @@ mod manifest;
 mod model;
 mod names;
 mod policy;
+mod prune;
 mod runner;
 mod runtime;
+mod schedule;
 mod schema;
 mod selector;
 pub mod testing;
@@ -156,6 +158,8 @@ pub use events::{Event, EventSink};
 pub use files::{ReadFileError, read_regular_file};
 pub use host::{Host, HostBuilder, OpenError, POSTGRES_SCHEMA_VERSION, migrate_journal};
 pub use host_flow::{Checkpoint, CheckpointError, FlowCtx, FlowError, HostFlow, Pending};
+pub use journal::Pruned;
+pub use journal::PrunedComponents;
 pub use manifest::{CheckpointInfo, FlowInfo, Manifest};
 pub use model::{
     AnswerSource, AttemptOutcome, CallSource, CallStatus, ComponentHash, Divergence, ExecutionId,
@@ -166,5 +170,8 @@ pub use policy::{
     CheckpointLimits, DirGrant, MAX_LOG_BYTES, MAX_MESSAGE_BYTES, MAX_OUTPUT_BYTES, MAX_TIMEOUT,
     MIN_MEMORY_BYTES, Policy, PolicyRecord,
 };
+pub use prune::{PRUNE_STEP_CALLS, PRUNE_STEP_EXECUTIONS, PruneError, PruneReport, PruneRequest};
+pub use runner::execution::timed_step::TimerKind;
 pub use runner::replay::ReplayRequest;
 pub use runner::{Durability, Outcome};
+pub use schedule::{CatchUp, Due, LATE_AFTER_US, ScheduleError, ScheduleSpec, ScheduleView};

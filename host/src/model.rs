@@ -250,6 +250,9 @@ pub enum AnswerSource {
     /// Given with the replay request ([`crate::ReplayRequest::answer`],
     /// `--answer`).
     Overridden,
+    /// None: the wait had a deadline (`wait_timeout`) and its time was up
+    /// first. The wait has no value, and a value supplied later is refused.
+    TimedOut,
 }
 
 /// What stopped a trapped attempt.

@@ -256,7 +256,7 @@ async fn measure(wanted: &dyn Fn(u32) -> bool) -> Vec<Row> {
         rows.extend(python::python_calls(&engine, work.path()).await);
     }
 
-    if wanted(14) || wanted(15) {
+    if wanted(14) || wanted(15) || wanted(16) {
         rows.extend(postgres::postgres_figures(&engine, &bench, work.path()).await);
     }
     // By number: "10." comes after "9.", not after "1.".

@@ -9,8 +9,12 @@
 //!   aim is well under 1 ms.
 //! - 15: small executions per second (one checkpoint each) from 64
 //!   submitters through one host, on PostgreSQL, with redb's beside it.
-//!   (Several workers on one database are not measured yet: `cairn serve`
-//!   workers do not yet share executions.)
+//! - 16: small executions per second over HTTP through 1, 2 and 3
+//!   `cairn serve` workers (real processes) on one database, 64 clients
+//!   spread over them (`POST /executions?wait=`, as figure 10), beside one
+//!   `cairn serve` on redb in the same run. Every process shares the
+//!   machine's cores with the others and with PostgreSQL: more workers
+//!   only go faster where there are cores (or machines) to put them on.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -18,6 +22,8 @@ use std::time::{Duration, Instant};
 use cairn_host::{Component, Durability, Engine, Host, Policy};
 
 use super::{Row, library_executions, per_call, ratio, timed, us};
+
+mod workers;
 
 /// Calls per turn of figure 14, and turns.
 const TURN_CALLS: u32 = 100;
@@ -67,6 +73,7 @@ pub(crate) async fn postgres_figures(engine: &Engine, bench: &Component, work: &
         target: "reported".to_owned(),
         pass: true,
     });
+    rows.extend(workers::serve_workers(&url, work).await);
     rows
 }
 

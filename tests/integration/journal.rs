@@ -416,3 +416,62 @@ async fn a_truncated_journal_is_reported_damaged_and_left_as_it_is() {
         }
     }
 }
+
+on_backends! {
+    /// `cairn components prune` removes a build no execution refers to (one
+    /// stored, never run) and keeps the one an execution ran: it still
+    /// reads back, byte for byte, and a replay runs it; a second prune
+    /// removes nothing.
+    #[tokio::test]
+    async fn components_prune_removes_only_builds_no_execution_refers_to(backend) {
+        let dir = temp();
+        let journal = backend.journal(dir.path());
+        let (ran, stored, first_run) = {
+            let host = host_on(&journal, Policy::default());
+            let probe = load(&host, guests::PROBE).await;
+            let hello = load(&host, guests::HELLO).await;
+            let outcome = host
+                .run(&probe, "sum", r#"{"a": 1, "b": 2}"#)
+                .await
+                .expect("runs");
+            host.store_component(&hello).await.expect("stored");
+            host.close().await.expect("closes");
+            (probe, hello, outcome)
+        };
+        let prune = || {
+            let out = std::process::Command::new(cairn_tests::cairn_bin())
+                .arg("--journal")
+                .arg(&journal)
+                .args(["--json", "components", "prune"])
+                .env("CAIRN_ARTIFACTS", cairn_tests::artifact_dir())
+                .output()
+                .expect("cairn runs");
+            let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+            assert_eq!(out.status.code(), Some(0), "{stderr}");
+            serde_json::from_slice::<serde_json::Value>(&out.stdout).expect("json")
+        };
+        let first = prune();
+        assert_eq!(first["components"], 1, "{first}");
+        assert!(first["chunks"].as_u64() > Some(0), "{first}");
+        assert!(first["bytes"].as_u64() >= Some(stored.bytes().len() as u64 / 2), "{first}");
+        let second = prune();
+        assert_eq!(
+            second,
+            serde_json::json!({"components": 0, "chunks": 0, "bytes": 0})
+        );
+        let host = host_on(&journal, Policy::default());
+        let client = host.client();
+        assert_eq!(
+            client.component(ran.hash()).await.expect("reads").as_deref(),
+            Some(&ran.bytes()[..])
+        );
+        assert_eq!(client.component(stored.hash()).await.expect("reads"), None);
+        assert_eq!(client.component_hashes().await.expect("reads"), [ran.hash()]);
+        let replayed = host
+            .replay(first_run.id, cairn_host::ReplayRequest::default())
+            .await
+            .expect("replays");
+        assert!(first_run.output.is_some());
+        assert_eq!(replayed.output, first_run.output);
+    }
+}

@@ -559,3 +559,93 @@ fn flow_fuel_is_set_by_its_flag_and_by_the_policy_file() {
         "{err}"
     );
 }
+
+/// The `timers` and `attempt` imports from Python: a sleep (waited out in
+/// place), a wait whose time is up at once (`None`, journaled) and a
+/// checkpoint's idempotency key; the flow itself has no attempt.
+#[test]
+fn a_python_flow_sleeps_times_out_a_wait_and_reads_its_attempt() {
+    let dir = temp();
+    let (code, out, err) = run_probe(dir.path(), "timers", r#"{"ms": 0}"#);
+    assert_eq!(code, 0, "{err}");
+    let output: serde_json::Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(output, serde_json::json!([null, "cairn-1-2", true]));
+    let shown = show(dir.path(), 1);
+    let names: Vec<&str> = shown["calls"]
+        .as_array()
+        .expect("calls")
+        .iter()
+        .map(|c| c["name"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(names, ["@sleep", "@wait", "attempt_key"]);
+    assert_eq!(shown["waits"][0]["source"], "timed_out", "{shown}");
+}
+
+/// Deep recursion in CPython's C code (`json.dumps` of a list nested
+/// 2,000 deep: native frames, which CPython's recursion limit does not
+/// count) in an isolated checkpoint, an inline one and the flow itself:
+/// at the default native stack it ends as a trap of kind `trap` that says
+/// to raise `--stack`, recorded in the journal like any other trap, never
+/// a crash of the host; with `--stack 2MiB` the same call completes.
+#[test]
+fn deep_recursion_in_cpythons_c_code_traps_and_never_crashes_the_host() {
+    let dir = temp();
+    let probe = path(PYPROBE);
+    let run = |flow: &str, input: &str, stack: Option<&str>| {
+        let mut args = vec!["run", probe.as_str(), "--flow", flow, "--input", input];
+        if let Some(stack) = stack {
+            args.extend(["--stack", stack]);
+        }
+        cli(dir.path(), &args)
+    };
+    let exhausted = |text: &str| text.contains("call stack exhausted") && text.contains("--stack");
+    let mut id = 0;
+    for (flow, input, checkpoint) in [
+        (
+            "c_recursion",
+            r#"{"depth": 2000, "inline": false}"#,
+            Some("c_deep"),
+        ),
+        (
+            "c_recursion",
+            r#"{"depth": 2000, "inline": true}"#,
+            Some("c_deep_inline"),
+        ),
+        ("c_recursion_in_flow", r#"{"depth": 2000}"#, None),
+    ] {
+        let (code, _, err) = run(flow, input, None);
+        id += 1;
+        assert_eq!(code, 1, "{input}: {err}");
+        let json = show(dir.path(), id);
+        assert_eq!(json["status"], "failed", "{json}");
+        match checkpoint {
+            Some(checkpoint) => {
+                assert!(
+                    err.contains(&format!("checkpoint `{checkpoint}` trapped")),
+                    "{input}: {err}"
+                );
+                let attempt = &json["calls"][0]["attempts"][0];
+                assert_eq!(attempt["trap"], "trap", "{input}: {attempt}");
+                let error = attempt["error"].as_str().unwrap_or_default();
+                assert!(exhausted(error), "{input}: {attempt}");
+            }
+            None => {
+                assert_eq!(json["failure"]["kind"], "flow_trapped", "{json}");
+                let failure = json["failure"].to_string();
+                assert!(exhausted(&failure), "{json}");
+            }
+        }
+        let (code, out, err) = run(flow, input, Some("2MiB"));
+        id += 1;
+        assert_eq!(
+            (code, out.trim()),
+            (0, "4002"),
+            "{input} with a 2 MiB stack: {err}"
+        );
+    }
+    // The journal is whole: every execution reads back.
+    let (code, listed, err) = cli(dir.path(), &["--json", "executions", "list"]);
+    assert_eq!(code, 0, "{err}");
+    let listed: serde_json::Value = serde_json::from_str(&listed).expect("json");
+    assert_eq!(listed.as_array().map(Vec::len), Some(6));
+}

@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 use cairn_host::{ExecutionDetail, ExecutionId, ExecutionStatus};
 use cairn_serve::api::{Accepted, ComponentList, ComponentView, ExecutionPage, Health};
 use cairn_serve::{ApiClient, ServerAddress};
-use cairn_tests::{cairn, guest, temp};
+use cairn_tests::backend::{Backend, TEST_LEASE};
+use cairn_tests::{cairn, guest, on_backends, temp};
 use serde_json::{Value, json};
 
 use crate::guests;
@@ -32,8 +33,32 @@ impl Served {
 
     pub(crate) fn start_on(dir: &Path, listen: &str, extra: &[&str]) -> Served {
         let journal = dir.join("journal.redb");
-        let log = dir.join(format!("serve-{}.log", std::process::id()));
-        let child = cairn(dir)
+        Served::spawn(cairn(dir), &journal, dir, listen, extra)
+    }
+
+    /// Starts a server on `journal` (a redb file, or a PostgreSQL URL:
+    /// [`Backend::journal`](cairn_tests::backend::Backend::journal)) on a
+    /// free loopback port, its log in `dir`, with claims of
+    /// [`TEST_LEASE`](cairn_tests::backend::TEST_LEASE).
+    pub(crate) fn start_journal(journal: &Path, dir: &Path, extra: &[&str]) -> Served {
+        let command = cairn_tests::backend::cairn_on(journal);
+        Served::spawn(command, journal, dir, "127.0.0.1:0", extra)
+    }
+
+    /// Runs `command serve` and waits until it answers: its address is in
+    /// the address file beside a redb journal, or, for a database (which
+    /// has no folder), in the line it prints once it listens.
+    fn spawn(
+        mut command: std::process::Command,
+        journal: &Path,
+        dir: &Path,
+        listen: &str,
+        extra: &[&str],
+    ) -> Served {
+        static STARTED: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let nth = STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let log = dir.join(format!("serve-{}-{nth}.log", std::process::id()));
+        let child = command
             .args(["serve", "--listen", listen])
             .args(extra)
             .stdout(Stdio::null())
@@ -45,9 +70,15 @@ impl Served {
             url: String::new(),
             log,
         };
+        let database = journal.to_string_lossy().starts_with("postgres");
         let deadline = Instant::now() + Duration::from_secs(120);
         loop {
-            if let Some(address) = ServerAddress::read(&journal)
+            if database {
+                if let Some(url) = listening_url(&served.log_text()) {
+                    served.url = url;
+                    break;
+                }
+            } else if let Some(address) = ServerAddress::read(journal)
                 && address.pid == served.child.id()
             {
                 served.url = address.url;
@@ -68,6 +99,11 @@ impl Served {
 
     pub(crate) fn url(&self) -> &str {
         &self.url
+    }
+
+    /// The server's process id.
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     pub(crate) fn client(&self) -> ApiClient {
@@ -100,6 +136,14 @@ impl Drop for Served {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The URL in `cairn serve`'s `listening on URL` line, once printed.
+fn listening_url(log: &str) -> Option<String> {
+    let rest = log.split("listening on ").nth(1)?;
+    let url = rest.split_whitespace().next()?;
+    // Whole only once the line is: a URL cut mid-write has no port yet.
+    rest.contains('\n').then(|| url.to_owned())
 }
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -138,290 +182,311 @@ pub(crate) async fn settled(client: &ApiClient, id: ExecutionId) -> ExecutionDet
     }
 }
 
-#[test]
-fn the_api_uploads_starts_follows_and_shows_an_execution() {
-    let dir = temp();
-    let served = Served::start(dir.path(), &[]);
-    runtime().block_on(async {
-        let client = served.client();
-        let health: Health = client.get("/health").await.expect("health");
-        assert_eq!(health.status, "ok");
+on_backends! {
+    #[test]
+    fn the_api_uploads_starts_follows_and_shows_an_execution(backend) {
+        let dir = temp();
+        let journal = backend.journal(dir.path());
+        let served = Served::start_journal(&journal, dir.path(), &[]);
+        runtime().block_on(async {
+            let client = served.client();
+            let health: Health = client.get("/health").await.expect("health");
+            assert_eq!(health.status, "ok");
 
-        let first: ComponentView = client
-            .post_bytes("/components", wasm(guests::HELLO))
-            .await
-            .expect("uploads");
-        assert_eq!(first.hash.len(), 64);
-        assert!(
-            first.flows.to_string().contains("\"hello\""),
-            "{}",
-            first.flows
-        );
-        // The same bytes again: known, same hash.
-        let again: ComponentView = client
-            .post_bytes("/components", wasm(guests::HELLO))
-            .await
-            .expect("uploads again");
-        assert_eq!(again.hash, first.hash);
-        let list: ComponentList = client.get("/components").await.expect("lists");
-        assert_eq!(list.components.len(), 1);
+            let first: ComponentView = client
+                .post_bytes("/components", wasm(guests::HELLO))
+                .await
+                .expect("uploads");
+            assert_eq!(first.hash.len(), 64);
+            assert!(
+                first.flows.to_string().contains("\"hello\""),
+                "{}",
+                first.flows
+            );
+            // The same bytes again: known, same hash.
+            let again: ComponentView = client
+                .post_bytes("/components", wasm(guests::HELLO))
+                .await
+                .expect("uploads again");
+            assert_eq!(again.hash, first.hash);
+            let list: ComponentList = client.get("/components").await.expect("lists");
+            assert_eq!(list.components.len(), 1);
 
-        let accepted: Accepted = client
-            .post(
-                "/executions",
-                &json!({"component": first.hash, "input": {"name": "Ada"}}),
-            )
-            .await
-            .expect("starts");
-        // The stream opens with where the execution stands, then follows it.
-        let mut events = client
-            .events(&format!("/events?execution={}", accepted.id))
-            .await
-            .expect("streams");
-        let mut names = Vec::new();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while let Some((name, data)) = events.next().await.expect("an event") {
-            let value: Value = serde_json::from_str(&data).expect("JSON data");
-            names.push(name.clone());
-            let finished = name == "execution_finished"
-                || (name == "snapshot" && value["status"] != "running");
-            if finished {
-                break;
-            }
-            assert!(Instant::now() < deadline, "no end in {names:?}");
-        }
-        assert_eq!(
-            names.first().map(String::as_str),
-            Some("snapshot"),
-            "{names:?}"
-        );
-
-        let detail = settled(&client, accepted.id).await;
-        assert_eq!(detail.execution.status, ExecutionStatus::Completed);
-        assert_eq!(
-            detail.execution.output.as_ref().expect("an output")["text"],
-            "HELLO, ADA, FROM A DURABLE FLOW!"
-        );
-        assert_eq!(detail.calls.len(), 3);
-
-        let logs: Value = client
-            .get(&format!("/executions/{}/logs", accepted.id))
-            .await
-            .expect("logs");
-        assert_eq!(logs["attempts"].as_array().map(Vec::len), Some(3), "{logs}");
-
-        // Pages: newest first, cut by id.
-        for _ in 0..2 {
-            let more: Accepted = client
+            let accepted: Accepted = client
                 .post(
                     "/executions",
-                    &json!({"component": first.hash, "flow": "hello", "input": {"name": "Bo"}}),
+                    &json!({"component": first.hash, "input": {"name": "Ada"}}),
                 )
                 .await
                 .expect("starts");
-            settled(&client, more.id).await;
-        }
-        let page: ExecutionPage = client.get("/executions?limit=2").await.expect("a page");
-        assert_eq!(page.executions.len(), 2);
-        assert!(page.executions[0].id > page.executions[1].id);
-        let cursor = page.next_cursor.expect("a next page");
-        let rest: ExecutionPage = client
-            .get(&format!("/executions?limit=2&cursor={cursor}"))
-            .await
-            .expect("the next page");
-        assert_eq!(rest.executions.len(), 1);
-        assert_eq!(rest.executions[0].id, accepted.id);
-        assert!(rest.next_cursor.is_none());
-        let completed: ExecutionPage = client
-            .get("/executions?status=completed&flow=hello&since=2020-01-01T00:00:00Z")
-            .await
-            .expect("filtered");
-        assert_eq!(completed.executions.len(), 3);
-        let none: ExecutionPage = client
-            .get("/executions?status=failed")
-            .await
-            .expect("filtered");
-        assert!(none.executions.is_empty());
-    });
-}
+            // The stream opens with where the execution stands, then follows it.
+            let mut events = client
+                .events(&format!("/events?execution={}", accepted.id))
+                .await
+                .expect("streams");
+            let mut names = Vec::new();
+            let deadline = Instant::now() + Duration::from_secs(60);
+            while let Some((name, data)) = events.next().await.expect("an event") {
+                let value: Value = serde_json::from_str(&data).expect("JSON data");
+                names.push(name.clone());
+                let finished = name == "execution_finished"
+                    || (name == "snapshot" && value["status"] != "running");
+                if finished {
+                    break;
+                }
+                assert!(Instant::now() < deadline, "no end in {names:?}");
+            }
+            assert_eq!(
+                names.first().map(String::as_str),
+                Some("snapshot"),
+                "{names:?}"
+            );
 
-#[test]
-fn many_clients_start_executions_at_once() {
-    let dir = temp();
-    let served = Served::start(dir.path(), &["--max-executions", "4"]);
-    runtime().block_on(async {
-        let client = served.client();
-        let hash = upload(&client, guests::HELLO).await;
-        let mut clients = Vec::new();
-        for i in 0..64 {
-            let client = served.client();
-            let hash = hash.clone();
-            clients.push(tokio::spawn(async move {
-                let accepted: Accepted = client
+            let detail = settled(&client, accepted.id).await;
+            assert_eq!(detail.execution.status, ExecutionStatus::Completed);
+            assert_eq!(
+                detail.execution.output.as_ref().expect("an output")["text"],
+                "HELLO, ADA, FROM A DURABLE FLOW!"
+            );
+            assert_eq!(detail.calls.len(), 3);
+
+            let logs: Value = client
+                .get(&format!("/executions/{}/logs", accepted.id))
+                .await
+                .expect("logs");
+            assert_eq!(logs["attempts"].as_array().map(Vec::len), Some(3), "{logs}");
+
+            // Pages: newest first, cut by id.
+            for _ in 0..2 {
+                let more: Accepted = client
                     .post(
                         "/executions",
-                        &json!({"component": hash, "input": {"name": format!("n{i}")}}),
+                        &json!({"component": first.hash, "flow": "hello", "input": {"name": "Bo"}}),
                     )
                     .await
                     .expect("starts");
-                (i, accepted.id)
-            }));
+                settled(&client, more.id).await;
+            }
+            let page: ExecutionPage = client.get("/executions?limit=2").await.expect("a page");
+            assert_eq!(page.executions.len(), 2);
+            assert!(page.executions[0].id > page.executions[1].id);
+            let cursor = page.next_cursor.expect("a next page");
+            let rest: ExecutionPage = client
+                .get(&format!("/executions?limit=2&cursor={cursor}"))
+                .await
+                .expect("the next page");
+            assert_eq!(rest.executions.len(), 1);
+            assert_eq!(rest.executions[0].id, accepted.id);
+            assert!(rest.next_cursor.is_none());
+            let completed: ExecutionPage = client
+                .get("/executions?status=completed&flow=hello&since=2020-01-01T00:00:00Z")
+                .await
+                .expect("filtered");
+            assert_eq!(completed.executions.len(), 3);
+            let none: ExecutionPage = client
+                .get("/executions?status=failed")
+                .await
+                .expect("filtered");
+            assert!(none.executions.is_empty());
+        });
+    }
+}
+
+on_backends! {
+    #[test]
+    fn many_clients_start_executions_at_once(backend) {
+        let dir = temp();
+        let journal = backend.journal(dir.path());
+        let served = Served::start_journal(&journal, dir.path(), &["--max-executions", "4"]);
+        runtime().block_on(async {
+            let client = served.client();
+            let hash = upload(&client, guests::HELLO).await;
+            let mut clients = Vec::new();
+            for i in 0..64 {
+                let client = served.client();
+                let hash = hash.clone();
+                clients.push(tokio::spawn(async move {
+                    let accepted: Accepted = client
+                        .post(
+                            "/executions",
+                            &json!({"component": hash, "input": {"name": format!("n{i}")}}),
+                        )
+                        .await
+                        .expect("starts");
+                    (i, accepted.id)
+                }));
+            }
+            let mut ids = Vec::new();
+            for task in clients {
+                ids.push(task.await.expect("a client"));
+            }
+            let mut seen = std::collections::BTreeSet::new();
+            for (i, id) in ids {
+                assert!(seen.insert(id), "id {id} given twice");
+                let detail = settled(&client, id).await;
+                assert_eq!(detail.execution.status, ExecutionStatus::Completed);
+                assert_eq!(
+                    detail.execution.output.as_ref().expect("output")["text"],
+                    format!("HELLO, N{i}, FROM A DURABLE FLOW!")
+                );
+            }
+        });
+    }
+}
+
+on_backends! {
+    #[test]
+    fn cancel_reaches_a_running_execution(backend) {
+        let dir = temp();
+        let journal = backend.journal(dir.path());
+        let marks = cairn_tests::marks(dir.path());
+        let grant = format!("{}:/marks", marks.display());
+        let served = Served::start_journal(&journal, dir.path(), &["--allow-dir", grant.as_str()]);
+        runtime().block_on(async {
+            let client = served.client();
+            let hash = upload(&client, guests::PROBE).await;
+            // Far more steps than it can make before the cancel.
+            let long: Accepted = client
+                .post(
+                    "/executions",
+                    &json!({"component": hash, "flow": "steps", "input": {"count": 50_000, "work": 2_000_000}}),
+                )
+                .await
+                .expect("starts");
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            let cancelled: Accepted = client
+                .post(&format!("/executions/{}/cancel", long.id), &json!({}))
+                .await
+                .expect("cancels");
+            assert_eq!(cancelled.status, ExecutionStatus::Cancelled);
+            let detail = settled(&client, long.id).await;
+            assert_eq!(detail.execution.status, ExecutionStatus::Cancelled);
+            assert!(!detail.calls.is_empty());
+            assert!(detail.calls.len() < 50_000, "{} calls", detail.calls.len());
+            // It stopped: no call is added after the cancel.
+            let calls = detail.calls.len();
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            let later = settled(&client, long.id).await;
+            assert_eq!(later.calls.len(), calls);
+            // Cancelled is final.
+            let again = client
+                .post::<_, Accepted>(&format!("/executions/{}/resume", long.id), &json!({}))
+                .await
+                .expect_err("refused");
+            assert_eq!(again.status().map(|s| s.as_u16()), Some(409), "{again}");
+            assert_eq!(again.kind(), Some("cancelled"));
+        });
+    }
+}
+
+on_backends! {
+    #[test]
+    fn a_wait_answered_over_http_resumes_the_execution(backend) {
+        let dir = temp();
+        let journal = backend.journal(dir.path());
+        let served = Served::start_journal(&journal, dir.path(), &[]);
+        runtime().block_on(async {
+            let client = served.client();
+            let hash = upload(&client, guests::APPROVAL).await;
+            let accepted: Accepted = client
+                .post(
+                    "/executions",
+                    &json!({"component": hash, "input": {"topic": "wasm"}}),
+                )
+                .await
+                .expect("starts");
+            let waiting = settled(&client, accepted.id).await;
+            assert_eq!(waiting.execution.status, ExecutionStatus::Waiting);
+            assert_eq!(waiting.waits[0].name, "approve");
+
+            // A value that breaks the schema is refused, and nothing resumes.
+            let bad = client
+                .post::<_, Accepted>(
+                    &format!("/executions/{}/input", accepted.id),
+                    &json!({"wait": "approve", "value": {"approved": "yes"}}),
+                )
+                .await
+                .expect_err("refused");
+            assert_eq!(bad.status().map(|s| s.as_u16()), Some(400), "{bad}");
+
+            let resumed: Accepted = client
+                .post(
+                    &format!("/executions/{}/input", accepted.id),
+                    &json!({"wait": "approve", "value": {"approved": true, "reviewer": "ada"}}),
+                )
+                .await
+                .expect("answers");
+            assert_eq!(resumed.id, accepted.id);
+            // The resume runs in the background: it is accepted before the flow
+            // has run again, so the execution may still read `waiting` at first.
+            let deadline = Instant::now() + Duration::from_secs(60);
+            let done = loop {
+                let done = settled(&client, accepted.id).await;
+                if done.execution.status != ExecutionStatus::Waiting || Instant::now() > deadline {
+                    break done;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            };
+            assert_eq!(
+                done.execution.status,
+                ExecutionStatus::Completed,
+                "{done:?}"
+            );
+        });
+    }
+}
+
+on_backends! {
+    #[test]
+    fn sigterm_gives_running_work_its_grace_and_the_next_start_resumes_the_rest(backend) {
+        let dir = temp();
+        let journal = backend.journal(dir.path());
+        let marks = cairn_tests::marks(dir.path());
+        let grant = format!("{}:/marks", marks.display());
+        let args = ["--grace", "1s", "--allow-dir", grant.as_str()];
+        let served = Served::start_journal(&journal, dir.path(), &args);
+        let id = runtime().block_on(async {
+            let client = served.client();
+            let hash = upload(&client, guests::PROBE).await;
+            let accepted: Accepted = client
+                .post(
+                    "/executions",
+                    &json!({"component": hash, "flow": "steps", "input": {"count": 400, "work": 20_000_000}}),
+                )
+                .await
+                .expect("starts");
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            accepted.id
+        });
+        let (status, took) = served.stop("-TERM");
+        assert!(status.success(), "{status}");
+        assert!(took < Duration::from_secs(10), "took {took:?}");
+        // On a shared journal, what a stopped worker held is another's to
+        // resume once its claim lapses (no worker can tell a stopped one
+        // from a slow one before that).
+        if backend == Backend::Postgres {
+            std::thread::sleep(TEST_LEASE + Duration::from_millis(300));
         }
-        let mut ids = Vec::new();
-        for task in clients {
-            ids.push(task.await.expect("a client"));
+
+        let served = Served::start_journal(&journal, dir.path(), &args);
+        // It says so once it has looked (after it wrote its address).
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !served.log_text().contains("resuming 1 execution") {
+            assert!(Instant::now() < deadline, "{}", served.log_text());
+            std::thread::sleep(Duration::from_millis(20));
         }
-        let mut seen = std::collections::BTreeSet::new();
-        for (i, id) in ids {
-            assert!(seen.insert(id), "id {id} given twice");
+        runtime().block_on(async {
+            let client = served.client();
             let detail = settled(&client, id).await;
             assert_eq!(detail.execution.status, ExecutionStatus::Completed);
-            assert_eq!(
-                detail.execution.output.as_ref().expect("output")["text"],
-                format!("HELLO, N{i}, FROM A DURABLE FLOW!")
-            );
+            let expected: u64 = (0..400u64).map(|i| i * i).sum();
+            assert_eq!(detail.execution.output, Some(json!(expected)));
+        });
+        // Every step ran, none that completed ran twice (each leaves one mark).
+        for i in 0..400 {
+            let n = cairn_tests::count_marks(&marks, &format!("step-{i}"));
+            assert!((1..=2).contains(&n), "step {i}: {n} marks");
         }
-    });
-}
-
-#[test]
-fn cancel_reaches_a_running_execution() {
-    let dir = temp();
-    let marks = cairn_tests::marks(dir.path());
-    let grant = format!("{}:/marks", marks.display());
-    let served = Served::start(dir.path(), &["--allow-dir", grant.as_str()]);
-    runtime().block_on(async {
-        let client = served.client();
-        let hash = upload(&client, guests::PROBE).await;
-        // Far more steps than it can make before the cancel.
-        let long: Accepted = client
-            .post(
-                "/executions",
-                &json!({"component": hash, "flow": "steps", "input": {"count": 50_000, "work": 2_000_000}}),
-            )
-            .await
-            .expect("starts");
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        let cancelled: Accepted = client
-            .post(&format!("/executions/{}/cancel", long.id), &json!({}))
-            .await
-            .expect("cancels");
-        assert_eq!(cancelled.status, ExecutionStatus::Cancelled);
-        let detail = settled(&client, long.id).await;
-        assert_eq!(detail.execution.status, ExecutionStatus::Cancelled);
-        assert!(!detail.calls.is_empty());
-        assert!(detail.calls.len() < 50_000, "{} calls", detail.calls.len());
-        // It stopped: no call is added after the cancel.
-        let calls = detail.calls.len();
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        let later = settled(&client, long.id).await;
-        assert_eq!(later.calls.len(), calls);
-        // Cancelled is final.
-        let again = client
-            .post::<_, Accepted>(&format!("/executions/{}/resume", long.id), &json!({}))
-            .await
-            .expect_err("refused");
-        assert_eq!(again.status().map(|s| s.as_u16()), Some(409), "{again}");
-        assert_eq!(again.kind(), Some("cancelled"));
-    });
-}
-
-#[test]
-fn a_wait_answered_over_http_resumes_the_execution() {
-    let dir = temp();
-    let served = Served::start(dir.path(), &[]);
-    runtime().block_on(async {
-        let client = served.client();
-        let hash = upload(&client, guests::APPROVAL).await;
-        let accepted: Accepted = client
-            .post(
-                "/executions",
-                &json!({"component": hash, "input": {"topic": "wasm"}}),
-            )
-            .await
-            .expect("starts");
-        let waiting = settled(&client, accepted.id).await;
-        assert_eq!(waiting.execution.status, ExecutionStatus::Waiting);
-        assert_eq!(waiting.waits[0].name, "approve");
-
-        // A value that breaks the schema is refused, and nothing resumes.
-        let bad = client
-            .post::<_, Accepted>(
-                &format!("/executions/{}/input", accepted.id),
-                &json!({"wait": "approve", "value": {"approved": "yes"}}),
-            )
-            .await
-            .expect_err("refused");
-        assert_eq!(bad.status().map(|s| s.as_u16()), Some(400), "{bad}");
-
-        let resumed: Accepted = client
-            .post(
-                &format!("/executions/{}/input", accepted.id),
-                &json!({"wait": "approve", "value": {"approved": true, "reviewer": "ada"}}),
-            )
-            .await
-            .expect("answers");
-        assert_eq!(resumed.id, accepted.id);
-        // The resume runs in the background: it is accepted before the flow
-        // has run again, so the execution may still read `waiting` at first.
-        let deadline = Instant::now() + Duration::from_secs(60);
-        let done = loop {
-            let done = settled(&client, accepted.id).await;
-            if done.execution.status != ExecutionStatus::Waiting || Instant::now() > deadline {
-                break done;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        };
-        assert_eq!(
-            done.execution.status,
-            ExecutionStatus::Completed,
-            "{done:?}"
-        );
-    });
-}
-
-#[test]
-fn sigterm_gives_running_work_its_grace_and_the_next_start_resumes_the_rest() {
-    let dir = temp();
-    let marks = cairn_tests::marks(dir.path());
-    let grant = format!("{}:/marks", marks.display());
-    let args = ["--grace", "1s", "--allow-dir", grant.as_str()];
-    let served = Served::start(dir.path(), &args);
-    let id = runtime().block_on(async {
-        let client = served.client();
-        let hash = upload(&client, guests::PROBE).await;
-        let accepted: Accepted = client
-            .post(
-                "/executions",
-                &json!({"component": hash, "flow": "steps", "input": {"count": 400, "work": 20_000_000}}),
-            )
-            .await
-            .expect("starts");
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        accepted.id
-    });
-    let (status, took) = served.stop("-TERM");
-    assert!(status.success(), "{status}");
-    assert!(took < Duration::from_secs(10), "took {took:?}");
-
-    let served = Served::start(dir.path(), &args);
-    // It says so once it has looked (after it wrote its address).
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !served.log_text().contains("resuming 1 execution") {
-        assert!(Instant::now() < deadline, "{}", served.log_text());
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    runtime().block_on(async {
-        let client = served.client();
-        let detail = settled(&client, id).await;
-        assert_eq!(detail.execution.status, ExecutionStatus::Completed);
-        let expected: u64 = (0..400u64).map(|i| i * i).sum();
-        assert_eq!(detail.execution.output, Some(json!(expected)));
-    });
-    // Every step ran, none that completed ran twice (each leaves one mark).
-    for i in 0..400 {
-        let n = cairn_tests::count_marks(&marks, &format!("step-{i}"));
-        assert!((1..=2).contains(&n), "step {i}: {n} marks");
     }
 }
 
@@ -1000,55 +1065,58 @@ fn wrong_methods() -> Vec<Case> {
     .collect()
 }
 
-#[test]
-fn a_stream_that_follows_one_execution_ends_when_it_completes() {
-    let dir = temp();
-    let served = Served::start(dir.path(), &[]);
-    runtime().block_on(async {
-        let client = served.client();
-        let hash = upload(&client, guests::HELLO).await;
-        let accepted: Accepted = client
-            .post(
-                "/executions",
-                &json!({"component": hash, "input": {"name": "Ada"}}),
-            )
-            .await
-            .expect("starts");
-        // Followed from its start: its events, then the end of the stream.
-        let mut events = client
-            .events(&format!("/events?execution={}", accepted.id))
-            .await
-            .expect("streams");
-        let mut names = Vec::new();
-        let ended = tokio::time::timeout(Duration::from_secs(60), async {
-            while let Some((name, _)) = events.next().await.expect("an event") {
-                names.push(name);
-            }
-        })
-        .await;
-        assert!(ended.is_ok(), "the stream went on after {names:?}");
-        assert_eq!(names.first().map(String::as_str), Some("snapshot"));
-        let last = names.last().map(String::as_str);
-        assert!(
-            last == Some("execution_finished") || names.len() == 1,
-            "{names:?}"
-        );
-        // Followed once it is over: the snapshot alone.
-        let detail = settled(&client, accepted.id).await;
-        assert_eq!(detail.execution.status, ExecutionStatus::Completed);
-        let mut events = client
-            .events(&format!("/events?execution={}", accepted.id))
-            .await
-            .expect("streams");
-        let (name, data) = events.next().await.expect("an event").expect("a snapshot");
-        assert_eq!(name, "snapshot");
-        assert!(data.contains("\"completed\""), "{data}");
-        let end = tokio::time::timeout(Duration::from_secs(10), events.next()).await;
-        assert!(
-            matches!(end, Ok(Ok(None))),
-            "the stream of a completed execution goes on: {end:?}"
-        );
-    });
+on_backends! {
+    #[test]
+    fn a_stream_that_follows_one_execution_ends_when_it_completes(backend) {
+        let dir = temp();
+        let journal = backend.journal(dir.path());
+        let served = Served::start_journal(&journal, dir.path(), &[]);
+        runtime().block_on(async {
+            let client = served.client();
+            let hash = upload(&client, guests::HELLO).await;
+            let accepted: Accepted = client
+                .post(
+                    "/executions",
+                    &json!({"component": hash, "input": {"name": "Ada"}}),
+                )
+                .await
+                .expect("starts");
+            // Followed from its start: its events, then the end of the stream.
+            let mut events = client
+                .events(&format!("/events?execution={}", accepted.id))
+                .await
+                .expect("streams");
+            let mut names = Vec::new();
+            let ended = tokio::time::timeout(Duration::from_secs(60), async {
+                while let Some((name, _)) = events.next().await.expect("an event") {
+                    names.push(name);
+                }
+            })
+            .await;
+            assert!(ended.is_ok(), "the stream went on after {names:?}");
+            assert_eq!(names.first().map(String::as_str), Some("snapshot"));
+            let last = names.last().map(String::as_str);
+            assert!(
+                last == Some("execution_finished") || names.len() == 1,
+                "{names:?}"
+            );
+            // Followed once it is over: the snapshot alone.
+            let detail = settled(&client, accepted.id).await;
+            assert_eq!(detail.execution.status, ExecutionStatus::Completed);
+            let mut events = client
+                .events(&format!("/events?execution={}", accepted.id))
+                .await
+                .expect("streams");
+            let (name, data) = events.next().await.expect("an event").expect("a snapshot");
+            assert_eq!(name, "snapshot");
+            assert!(data.contains("\"completed\""), "{data}");
+            let end = tokio::time::timeout(Duration::from_secs(10), events.next()).await;
+            assert!(
+                matches!(end, Ok(Ok(None))),
+                "the stream of a completed execution goes on: {end:?}"
+            );
+        });
+    }
 }
 
 /// `POST PATH` with a JSON body on a connection of its own: the status and
@@ -1059,92 +1127,95 @@ fn post_json(url: &str, path: &str, body: &Value) -> (u16, Value) {
     (status, value)
 }
 
-#[test]
-fn a_start_that_waits_answers_with_the_end_or_202_when_the_wait_is_over() {
-    let dir = temp();
-    let marks = cairn_tests::marks(dir.path());
-    let grant = format!("{}:/marks", marks.display());
-    let served = Served::start(dir.path(), &["--allow-dir", grant.as_str()]);
-    let client = served.client();
-    let (hello, approval, probe) = runtime().block_on(async {
-        (
-            upload(&client, guests::HELLO).await,
-            upload(&client, guests::APPROVAL).await,
-            upload(&client, guests::PROBE).await,
-        )
-    });
-    let url = served.url();
+on_backends! {
+    #[test]
+    fn a_start_that_waits_answers_with_the_end_or_202_when_the_wait_is_over(backend) {
+        let dir = temp();
+        let journal = backend.journal(dir.path());
+        let marks = cairn_tests::marks(dir.path());
+        let grant = format!("{}:/marks", marks.display());
+        let served = Served::start_journal(&journal, dir.path(), &["--allow-dir", grant.as_str()]);
+        let client = served.client();
+        let (hello, approval, probe) = runtime().block_on(async {
+            (
+                upload(&client, guests::HELLO).await,
+                upload(&client, guests::APPROVAL).await,
+                upload(&client, guests::PROBE).await,
+            )
+        });
+        let url = served.url();
 
-    // Completed within the wait: 200 with its summary, output included.
-    let (status, ended) = post_json(
-        url,
-        "/api/v1/executions?wait=60s",
-        &json!({"component": hello, "input": {"name": "Ada"}}),
-    );
-    assert_eq!(status, 200, "{ended}");
-    assert_eq!(ended["status"], "completed", "{ended}");
-    assert_eq!(ended["flow"], "hello");
-    assert_eq!(ended["output"]["text"], "HELLO, ADA, FROM A DURABLE FLOW!");
-    let id = ended["id"].as_u64().expect("an id");
-    let shown = runtime().block_on(settled(&client, ExecutionId(id)));
-    assert_eq!(shown.execution.status, ExecutionStatus::Completed);
-
-    // Stopped to wait for input: 200 with status waiting; answering with
-    // a wait answers with its end too.
-    let (status, waiting) = post_json(
-        url,
-        "/api/v1/executions?wait=60s",
-        &json!({"component": approval, "input": {"topic": "wasm"}}),
-    );
-    assert_eq!(status, 200, "{waiting}");
-    assert_eq!(waiting["status"], "waiting", "{waiting}");
-    let id = waiting["id"].as_u64().expect("an id");
-    let (status, answered) = post_json(
-        url,
-        &format!("/api/v1/executions/{id}/input?wait=60s"),
-        &json!({"wait": "approve", "value": {"approved": true, "reviewer": "ada"}}),
-    );
-    assert_eq!(status, 200, "{answered}");
-    assert_eq!(answered["status"], "completed", "{answered}");
-
-    // Still running when the wait is over: 202, as without a wait.
-    let began = Instant::now();
-    let (status, accepted) = post_json(
-        url,
-        "/api/v1/executions?wait=300ms",
-        &json!({"component": probe, "flow": "steps", "input": {"count": 50_000, "work": 2_000_000}}),
-    );
-    let took = began.elapsed();
-    assert_eq!(status, 202, "{accepted}");
-    assert_eq!(accepted["status"], "running", "{accepted}");
-    assert!(
-        took >= Duration::from_millis(300),
-        "answered after {took:?}"
-    );
-    assert!(took < Duration::from_secs(30), "answered after {took:?}");
-    let long = accepted["id"].as_u64().expect("an id");
-    let (status, _) = post_json(
-        url,
-        &format!("/api/v1/executions/{long}/cancel"),
-        &json!({}),
-    );
-    assert_eq!(status, 200);
-
-    // Past the longest wait, or not a duration: 400, and nothing starts.
-    let before: ExecutionPage = runtime()
-        .block_on(client.get("/executions"))
-        .expect("a page");
-    for wait in ["301s", "6m", "99999999999999999999", "30x", "-1s", ""] {
-        let (status, error) = post_json(
+        // Completed within the wait: 200 with its summary, output included.
+        let (status, ended) = post_json(
             url,
-            &format!("/api/v1/executions?wait={wait}"),
-            &json!({"component": hello, "input": {"name": "Bo"}}),
+            "/api/v1/executions?wait=60s",
+            &json!({"component": hello, "input": {"name": "Ada"}}),
         );
-        assert_eq!(status, 400, "wait={wait}: {error}");
-        assert_eq!(error["error"], "bad_wait", "wait={wait}: {error}");
+        assert_eq!(status, 200, "{ended}");
+        assert_eq!(ended["status"], "completed", "{ended}");
+        assert_eq!(ended["flow"], "hello");
+        assert_eq!(ended["output"]["text"], "HELLO, ADA, FROM A DURABLE FLOW!");
+        let id = ended["id"].as_u64().expect("an id");
+        let shown = runtime().block_on(settled(&client, ExecutionId(id)));
+        assert_eq!(shown.execution.status, ExecutionStatus::Completed);
+
+        // Stopped to wait for input: 200 with status waiting; answering with
+        // a wait answers with its end too.
+        let (status, waiting) = post_json(
+            url,
+            "/api/v1/executions?wait=60s",
+            &json!({"component": approval, "input": {"topic": "wasm"}}),
+        );
+        assert_eq!(status, 200, "{waiting}");
+        assert_eq!(waiting["status"], "waiting", "{waiting}");
+        let id = waiting["id"].as_u64().expect("an id");
+        let (status, answered) = post_json(
+            url,
+            &format!("/api/v1/executions/{id}/input?wait=60s"),
+            &json!({"wait": "approve", "value": {"approved": true, "reviewer": "ada"}}),
+        );
+        assert_eq!(status, 200, "{answered}");
+        assert_eq!(answered["status"], "completed", "{answered}");
+
+        // Still running when the wait is over: 202, as without a wait.
+        let began = Instant::now();
+        let (status, accepted) = post_json(
+            url,
+            "/api/v1/executions?wait=300ms",
+            &json!({"component": probe, "flow": "steps", "input": {"count": 50_000, "work": 2_000_000}}),
+        );
+        let took = began.elapsed();
+        assert_eq!(status, 202, "{accepted}");
+        assert_eq!(accepted["status"], "running", "{accepted}");
+        assert!(
+            took >= Duration::from_millis(300),
+            "answered after {took:?}"
+        );
+        assert!(took < Duration::from_secs(30), "answered after {took:?}");
+        let long = accepted["id"].as_u64().expect("an id");
+        let (status, _) = post_json(
+            url,
+            &format!("/api/v1/executions/{long}/cancel"),
+            &json!({}),
+        );
+        assert_eq!(status, 200);
+
+        // Past the longest wait, or not a duration: 400, and nothing starts.
+        let before: ExecutionPage = runtime()
+            .block_on(client.get("/executions"))
+            .expect("a page");
+        for wait in ["301s", "6m", "99999999999999999999", "30x", "-1s", ""] {
+            let (status, error) = post_json(
+                url,
+                &format!("/api/v1/executions?wait={wait}"),
+                &json!({"component": hello, "input": {"name": "Bo"}}),
+            );
+            assert_eq!(status, 400, "wait={wait}: {error}");
+            assert_eq!(error["error"], "bad_wait", "wait={wait}: {error}");
+        }
+        let after: ExecutionPage = runtime()
+            .block_on(client.get("/executions"))
+            .expect("a page");
+        assert_eq!(after.executions.len(), before.executions.len());
     }
-    let after: ExecutionPage = runtime()
-        .block_on(client.get("/executions"))
-        .expect("a page");
-    assert_eq!(after.executions.len(), before.executions.len());
 }

@@ -24,8 +24,10 @@ from ._context import log, now, now_ms, random, random_u64, wait
 from ._decorators import Checkpoint, Flow, Handle, checkpoint, flow
 from ._errors import BuildError, CairnError, CheckpointFailed, CheckpointTrapped, ContextError
 from ._registry import SDK_VERSION as __version__
+from ._timers import Attempt, attempt, sleep, wait_timeout
 
 __all__ = [
+    "Attempt",
     "BuildError",
     "CairnError",
     "Checkpoint",
@@ -34,6 +36,7 @@ __all__ = [
     "ContextError",
     "Flow",
     "Handle",
+    "attempt",
     "checkpoint",
     "flow",
     "log",
@@ -41,5 +44,7 @@ __all__ = [
     "now_ms",
     "random",
     "random_u64",
+    "sleep",
     "wait",
+    "wait_timeout",
 ]

@@ -11,7 +11,9 @@ import sys
 
 from componentize_py_types import Err
 from wit_world import exports
+from wit_world.imports import attempt as wit_attempt
 from wit_world.imports import runner as wit_runner
+from wit_world.imports import timers as wit_timers
 from wit_world.imports import types
 
 from . import _context, _registry
@@ -103,6 +105,27 @@ class HostRunner:
             return ("ok", wit_runner.wait(name, question, schema_json))
         except Err as e:
             return _outcome_of(e.value)
+
+    def sleep(self, duration_ms: int) -> tuple:
+        try:
+            wit_timers.sleep(duration_ms)
+            return ("ok", None)
+        except Err as e:
+            return _outcome_of(e.value)
+
+    def wait_timeout(self, name: str, question: str, schema_json: str, timeout_ms: int) -> tuple:
+        try:
+            return ("ok", wit_timers.wait_timeout(name, question, schema_json, timeout_ms))
+        except Err as e:
+            return _outcome_of(e.value)
+
+    def attempt(self) -> object:
+        from ._timers import Attempt
+
+        info = wit_attempt.current()
+        if info is None:
+            return None
+        return Attempt(info.execution_id, info.seq, info.call_id, info.number)
 
     def log(self, level: str, message: str) -> None:
         wit_runner.log(_LEVELS[level], message)

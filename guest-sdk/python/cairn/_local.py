@@ -148,6 +148,17 @@ class LocalRunner:
         self.run.waits.append(Wait(name, question, schema, value))
         return ("ok", json.dumps(value))
 
+    def sleep(self, duration_ms: int) -> tuple:
+        # A local run has no journal to sleep in: it goes on at once.
+        return ("ok", None)
+
+    def wait_timeout(self, name: str, question: str, schema_json: str, timeout_ms: int) -> tuple:
+        # No value in the test: as if the time were up.
+        if name not in self.waits:
+            self.run.waits.append(Wait(name, question, json.loads(schema_json), None))
+            return ("ok", None)
+        return self.wait(name, question, schema_json)
+
     def log(self, level: str, message: str) -> None:
         self.run.logs.append((level, message))
 

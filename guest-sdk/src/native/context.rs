@@ -240,6 +240,11 @@ impl Context {
         Ok(value.to_string())
     }
 
+    /// Whether the test gave a value for wait `name`.
+    pub(crate) fn has_wait_value(&self, name: &str) -> bool {
+        self.settings.waits.contains_key(name)
+    }
+
     /// Takes what a run recorded.
     pub(crate) fn into_records(self) -> (Vec<CallRecord>, Vec<WaitRecord>, Vec<LogRecord>) {
         let waits = if self.recording() {

@@ -16,3 +16,4 @@ mod attempt;
 pub(crate) mod context;
 mod panic;
 pub(crate) mod runner;
+pub(crate) mod timers;

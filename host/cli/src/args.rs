@@ -283,6 +283,11 @@ pub(crate) enum Command {
     /// Run a long-lived service that owns the journal, runs executions
     /// concurrently and answers an HTTP JSON API under /api/v1.
     Serve(ServeArgs),
+    /// The builds the journal keeps: remove those no execution refers to.
+    Components {
+        #[command(subcommand)]
+        command: crate::components::ComponentsCommand,
+    },
     /// The journal itself: make or update a PostgreSQL journal's tables.
     Journal {
         #[command(subcommand)]
@@ -291,6 +296,11 @@ pub(crate) enum Command {
     /// Check a new build of a component against the journal of its flows'
     /// executions, without running anything (exit 1 if any diverges or fails).
     Check(CheckArgs),
+    /// Schedules that start executions on a cron expression (in `cairn serve`).
+    Schedules {
+        #[command(subcommand)]
+        command: crate::schedules::ScheduleCommand,
+    },
 }
 
 #[derive(Args)]
@@ -316,7 +326,7 @@ pub(crate) struct UpgradeArgs {
     /// The new build of its component (.wasm).
     #[arg(long, value_name = "COMPONENT")]
     pub component: PathBuf,
-    /// Move every waiting or failed execution of --flow that the build is compatible with.
+    /// Move every waiting or failed execution of --flow (and, with --server, running) that the build is compatible with.
     #[arg(long, requires = "flow")]
     pub all: bool,
     /// With --all: the flow whose executions to move.
@@ -390,6 +400,8 @@ pub(crate) enum ExecutionsCommand {
     Logs(LogsArgs),
     /// Move an execution to a new build of its component, if `cairn check` finds it compatible.
     Upgrade(UpgradeArgs),
+    /// Remove ended executions older than an age, with their calls, attempts and cache entries.
+    Prune(PruneArgs),
 }
 
 #[derive(Args)]
@@ -468,6 +480,25 @@ pub(crate) struct ListArgs {
     /// Only executions of this flow.
     #[arg(long)]
     pub flow: Option<String>,
+}
+
+#[derive(Args)]
+pub(crate) struct PruneArgs {
+    /// Remove executions that ended longer ago than this: 45s, 90m, 12h, 30d, 2w (0: every ended one).
+    #[arg(long, value_name = "AGE", value_parser = crate::prune::age)]
+    pub older_than: std::time::Duration,
+    /// Only executions with this status (repeatable): completed, failed or cancelled [default: all three].
+    #[arg(long)]
+    pub status: Vec<ExecutionStatus>,
+    /// Count what would be removed, and remove nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// At most this many executions per transaction [default: 64].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub step_executions: Option<u32>,
+    /// At most this many calls per transaction, unless one execution holds more [default: 10000].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+    pub step_calls: Option<u64>,
 }
 
 #[derive(Args)]

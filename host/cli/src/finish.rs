@@ -112,16 +112,14 @@ pub(crate) async fn report(
                 let detail = reader.detail(ended.id).await?;
                 for retry in &detail.retries {
                     eprintln!(
-                        "cairn: execution {} is parked: `{}` retries (attempt {}) at {}",
+                        "cairn: execution {} is parked: {}",
                         ended.id,
-                        line(&retry.call_id),
-                        retry.attempt,
-                        line(&retry.due_at)
+                        crate::timer_text::due(retry)
                     );
                 }
                 let id = ended.id.to_string();
                 let resume = suggest(global, &["executions", "resume", &id], policy);
-                eprintln!("  resume: {resume}  (waits until the retry is due)");
+                eprintln!("  resume: {resume}  (waits until it is due)");
             }
             code::WAITING
         }

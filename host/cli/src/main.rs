@@ -10,6 +10,7 @@
 
 mod args;
 mod check;
+mod components;
 mod executions;
 mod exit;
 mod files;
@@ -19,14 +20,17 @@ mod journal;
 mod limits;
 mod policy_file;
 mod producers;
+mod prune;
 mod remote;
 mod render;
 mod run;
+mod schedules;
 mod serve;
 mod setup;
 mod signals;
 mod table;
 mod terminal;
+mod timer_text;
 mod upgrade;
 
 use std::process::ExitCode;
@@ -108,10 +112,13 @@ async fn dispatch(cli: Cli) -> Result<ExitCode, Exit> {
             ExecutionsCommand::Cancel(args) => executions::cancel(&cli.global, args).await,
             ExecutionsCommand::Logs(args) => executions::logs(&cli.global, args).await,
             ExecutionsCommand::Upgrade(args) => upgrade::upgrade(&cli.global, args).await,
+            ExecutionsCommand::Prune(args) => prune::prune(&cli.global, args).await,
         },
         Command::Check(args) => check::check(&cli.global, args).await,
+        Command::Schedules { command } => schedules::schedules(&cli.global, command).await,
         Command::Serve(args) => serve::serve(&cli.global, args).await,
         Command::Journal { command } => journal::journal(&cli.global, command).await,
+        Command::Components { command } => components::components(&cli.global, command).await,
     }
 }
 

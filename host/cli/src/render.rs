@@ -141,12 +141,11 @@ impl Progress {
 pub(crate) fn execution_table(executions: &[ExecutionSummary]) {
     let mut table = Columns::new(&["ID", "FLOW", "STATUS", "CREATED"]);
     for e in executions {
-        table.row([
-            &e.id.to_string(),
-            &e.flow,
-            &e.status.to_string(),
-            &e.created_at,
-        ]);
+        let status = match &e.sleeping_until {
+            Some(until) => format!("{} (sleeping until {until})", e.status),
+            None => e.status.to_string(),
+        };
+        table.row([&e.id.to_string(), &e.flow, &status, &e.created_at]);
     }
     table.print();
 }
@@ -170,12 +169,22 @@ pub(crate) fn execution_detail(detail: &ExecutionDetail) {
         println!("  (running, or left running by a process that stopped)");
     }
     for retry in &detail.retries {
-        println!(
-            "  retry     `{}` attempt {} due at {} (parked until then)",
-            line(&retry.call_id),
-            retry.attempt,
-            line(&retry.due_at)
-        );
+        match retry.kind {
+            cairn_host::TimerKind::Sleep => {
+                println!("  sleeping  until {}", line(&retry.due_at));
+            }
+            cairn_host::TimerKind::WaitDeadline => println!(
+                "  deadline  `{}` times out at {} unless answered first",
+                line(&retry.call_id),
+                line(&retry.due_at)
+            ),
+            _ => println!(
+                "  retry     `{}` attempt {} due at {} (parked until then)",
+                line(&retry.call_id),
+                retry.attempt,
+                line(&retry.due_at)
+            ),
+        }
     }
     for moved in &detail.upgrades {
         println!(

@@ -24,7 +24,7 @@ use crate::exit::Exit;
 use crate::finish::{self, Ended, suggest};
 use crate::signals::{Caught, Signals};
 use crate::terminal::line;
-use crate::{files, limits, render, setup, terminal};
+use crate::{files, limits, render, setup, terminal, timer_text};
 
 /// Set once a signal has stopped a run: tasks of the dropped run may still
 /// be inside a checkpoint (code between two awaits, up to its time limit),
@@ -98,7 +98,20 @@ async fn resume_in(
     id: ExecutionId,
 ) -> Result<ExitCode, Exit> {
     let mut signals = Signals::listen()?;
-    let work = async { through_parked_retries(host, host.resume(id).await?).await };
+    let work = async {
+        // A resume before a sleep's end (or a retry's time) waits for it:
+        // say so, rather than hang without a word.
+        let now = cairn_host::Clock::now_us(&cairn_host::SystemClock);
+        for (_, timer) in host.client().retries(Some(id)).await? {
+            if timer_text::holds(&timer) && timer.due_at_us > now {
+                eprintln!(
+                    "cairn: execution {id} is not due yet: {}; waiting for it here (Ctrl-C leaves it parked in the journal)",
+                    timer_text::due(&timer)
+                );
+            }
+        }
+        through_parked_retries(host, host.resume(id).await?).await
+    };
     match signals.until(work).await {
         Ok(outcome) => finish(global, policy, host, &outcome?).await,
         Err(caught) => {
@@ -298,15 +311,19 @@ impl Stopped {
 async fn through_parked_retries(host: &Host, mut outcome: Outcome) -> Result<Outcome, Exit> {
     while outcome.status == ExecutionStatus::Waiting {
         let retries = host.client().retries(Some(outcome.id)).await?;
+        // A wait's deadline alone leaves the execution waiting for its
+        // value: exit 3, as for any wait.
+        let retries: Vec<_> = retries
+            .into_iter()
+            .filter(|(_, r)| timer_text::holds(r))
+            .collect();
         if retries.is_empty() {
             break;
         }
         for (_, retry) in &retries {
             eprintln!(
-                "cairn: `{}` retries (attempt {}) at {}; waiting for it here (Ctrl-C leaves execution {} parked in the journal)",
-                line(&retry.call_id),
-                retry.attempt,
-                line(&retry.due_at),
+                "cairn: {}; waiting for it here (Ctrl-C leaves execution {} parked in the journal)",
+                timer_text::due(retry),
                 outcome.id
             );
         }

@@ -99,6 +99,14 @@ pub(crate) fn report(global: &Global, upgraded: &Upgraded) -> Result<(), Exit> {
         return render::json(upgraded);
     }
     let id = upgraded.id.to_string();
+    if upgraded.running {
+        eprintln!(
+            "cairn: execution {id} moved from build {} to {} while it ran; it goes on with the new build",
+            &upgraded.from[..12],
+            &upgraded.to[..12],
+        );
+        return Ok(());
+    }
     eprintln!(
         "cairn: execution {id} moved from build {} to {}; continue with: {}",
         &upgraded.from[..12],

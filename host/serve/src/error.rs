@@ -180,6 +180,7 @@ impl From<AnswerError> for ApiError {
             AnswerError::UnknownWait { .. } => (StatusCode::NOT_FOUND, "unknown_wait"),
             AnswerError::Cancelled(_) => (StatusCode::CONFLICT, "cancelled"),
             AnswerError::AlreadyAnswered { .. } => (StatusCode::CONFLICT, "already_answered"),
+            AnswerError::TimedOut { .. } => (StatusCode::CONFLICT, "timed_out"),
             _ => (StatusCode::BAD_REQUEST, "bad_value"),
         };
         ApiError::from_host(status, kind, &error)

@@ -35,6 +35,7 @@ mod loopback_host;
 mod request_body;
 mod request_target;
 mod routes;
+mod scheduler;
 mod server;
 mod strict_json;
 mod supervisor;

@@ -202,6 +202,8 @@ impl Server {
             );
         }
         let stopping = CancellationToken::new();
+        // The schedules' runs start from here on (see `scheduler`).
+        let scheduler_wake = Arc::new(tokio::sync::Notify::new());
         let state = Arc::new(AppState {
             components: Components::new(host.clone()),
             host,
@@ -210,7 +212,14 @@ impl Server {
             streams: Arc::new(Semaphore::new(config.max_streams.max(1))),
             shutdown: stopping.clone(),
             config: config.clone(),
+            scheduler: scheduler_wake.clone(),
         });
+        crate::scheduler::start(
+            state.host.clone(),
+            supervisor.clone(),
+            scheduler_wake,
+            stopping.clone(),
+        );
         let loopback_only = token.is_none();
         let mut app = crate::dashboard::mount(
             router(

@@ -16,8 +16,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use cairn_host::{
-    Clock, Component, ExecutionFilter, ExecutionId, ExecutionStatus, Host, Outcome, ReplayRequest,
-    ResumeError, Started, SystemClock,
+    Clock, Component, ExecutionFilter, ExecutionId, ExecutionStatus, Host, JournalError, Outcome,
+    ReplayError, ReplayRequest, ResumeError, RunError, Started, SystemClock,
 };
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
@@ -109,6 +109,30 @@ impl Supervisor {
         .await
     }
 
+    /// Starts the run of schedule `name` due at `due_us` as a new
+    /// execution, once a slot is free; `409 not_due` when the schedule has
+    /// moved on (another worker started the run, or it was paused).
+    pub(crate) async fn start_scheduled(
+        self: &Arc<Self>,
+        name: &str,
+        due_us: u64,
+    ) -> Result<Accepted, ApiError> {
+        let slot = self.slot().await?;
+        let supervisor = self.clone();
+        let name = name.to_owned();
+        self.detached(async move {
+            let started = (supervisor.host.start_scheduled(&name, due_us).await).map_err(|e| {
+                if crate::scheduler::is_not_due(&e) {
+                    ApiError::new(axum::http::StatusCode::CONFLICT, "not_due", e.to_string())
+                } else {
+                    ApiError::from(e)
+                }
+            })?;
+            Ok(supervisor.track(started, slot))
+        })
+        .await
+    }
+
     /// Resumes execution `id` in the background, once a slot is free.
     pub(crate) async fn resume(self: &Arc<Self>, id: ExecutionId) -> Result<Accepted, ApiError> {
         let slot = self.slot().await?;
@@ -177,37 +201,51 @@ impl Supervisor {
     /// calls are reused, the rest run again. Call before serving requests,
     /// so that only those are found.
     pub(crate) async fn recover(self: &Arc<Self>) -> Result<usize, ApiError> {
-        let filter = ExecutionFilter {
-            status: Some(ExecutionStatus::Running),
-            ..ExecutionFilter::default()
-        };
-        let left = self.host.client().executions(&filter).await?;
+        let left = self.left_running().await?;
         let count = left.len();
-        for execution in left {
+        for id in left {
             let supervisor = self.clone();
             self.tasks.spawn(async move {
-                if let Err(e) = supervisor.resume(execution.id).await {
+                if let Err(e) = supervisor.resume(id).await {
                     // On a shared journal, another live worker runs it.
                     if supervisor.host.journal_is_shared() && e.kind == "already_running" {
-                        tracing::debug!(exec = %execution.id, "running in another worker");
+                        tracing::debug!(exec = %id, "running in another worker");
                         return;
                     }
-                    tracing::warn!(exec = %execution.id, error = %e.message, "cannot resume");
-                    eprintln!(
-                        "cairn serve: cannot resume execution {}: {}",
-                        execution.id, e.message
-                    );
+                    tracing::warn!(exec = %id, error = %e.message, "cannot resume");
+                    eprintln!("cairn serve: cannot resume execution {id}: {}", e.message);
                 }
             });
         }
         Ok(count)
     }
 
+    /// The executions to resume on start: on a journal of one process,
+    /// every one left `running`; on a shared one, those no live worker
+    /// holds a claim on (the rest are theirs).
+    async fn left_running(&self) -> Result<Vec<ExecutionId>, ApiError> {
+        if self.host.journal_is_shared() {
+            return Ok(self.host.orphaned_executions(ADOPT_AT_ONCE).await?);
+        }
+        let filter = ExecutionFilter {
+            status: Some(ExecutionStatus::Running),
+            ..ExecutionFilter::default()
+        };
+        let left = self.host.client().executions(&filter).await?;
+        Ok(left.into_iter().map(|e| e.id).collect())
+    }
+
     /// With a journal other workers share (PostgreSQL), looks every
-    /// `every` for executions left `running` and resumes them: a resume
-    /// claims first, so one another live worker holds (or this one runs)
-    /// is refused at once and left be, and one whose worker died is
-    /// resumed here once its lease lapses. Stops when the server stops.
+    /// `every` for the work of workers that died, and takes it on:
+    /// - executions left `running` whose claim lapsed (their worker died,
+    ///   or stopped mid-run), resumed here;
+    /// - executions parked on a retry timer that is due: the worker that
+    ///   parked them holds their wake-up in memory only, and may be gone.
+    ///   (Executions waiting for input hold no claim: an answer through
+    ///   any worker resumes them there.)
+    ///
+    /// A resume claims first, so what another live worker took meanwhile
+    /// is refused at once and left be. Stops when the server stops.
     pub(crate) fn adopt_every(self: &Arc<Self>, every: Duration) {
         let supervisor = self.clone();
         tokio::spawn(async move {
@@ -219,27 +257,57 @@ impl Supervisor {
                 if supervisor.is_draining() {
                     return;
                 }
-                let filter = ExecutionFilter {
-                    status: Some(ExecutionStatus::Running),
-                    ..ExecutionFilter::default()
-                };
-                let Ok(left) = supervisor.host.client().executions(&filter).await else {
-                    continue;
-                };
-                for execution in left {
-                    match supervisor.resume(execution.id).await {
+                let orphans = supervisor
+                    .host
+                    .orphaned_executions(ADOPT_AT_ONCE)
+                    .await
+                    .unwrap_or_default();
+                let due = supervisor.due_parked().await;
+                for id in orphans.into_iter().chain(due) {
+                    if supervisor.run_of(id).is_some() {
+                        continue;
+                    }
+                    match supervisor.resume(id).await {
                         Ok(_) => {
-                            tracing::info!(exec = %execution.id, "adopted an execution whose worker stopped");
+                            tracing::info!(exec = %id, "adopted an execution whose worker stopped");
                         }
-                        // Held by a live worker (or by this one), or no
-                        // slot free: looked at again next time.
+                        // Taken by a live worker meanwhile, or no slot
+                        // free: looked at again next time.
                         Err(e) => {
-                            tracing::debug!(exec = %execution.id, error = %e.message, "not adopted");
+                            tracing::debug!(exec = %id, error = %e.message, "not adopted");
                         }
                     }
                 }
             }
         });
+    }
+
+    /// Executions parked on a retry timer that is due now and that are
+    /// still parked (`waiting`): none of this server's runs holds them.
+    async fn due_parked(&self) -> Vec<ExecutionId> {
+        let client = self.host.client();
+        let Ok(retries) = client.retries(None).await else {
+            return Vec::new();
+        };
+        let now = SystemClock.now_us();
+        let due: std::collections::BTreeSet<ExecutionId> = retries
+            .iter()
+            .filter(|(_, retry)| retry.due_at_us <= now)
+            .map(|(id, _)| *id)
+            .collect();
+        let mut parked = Vec::new();
+        for id in due {
+            let waiting = client
+                .summary(id)
+                .await
+                .ok()
+                .flatten()
+                .is_some_and(|e| e.status == ExecutionStatus::Waiting);
+            if waiting {
+                parked.push(id);
+            }
+        }
+        parked
     }
 
     /// Schedules a wake-up for every execution parked on a retry timer
@@ -390,6 +458,10 @@ impl Supervisor {
     }
 }
 
+/// The most executions of stopped workers one look adopts; the rest wait
+/// for the next look (each adoption waits for a slot of this server).
+const ADOPT_AT_ONCE: usize = 256;
+
 /// How long a resume waits for a run of this server that is ending to let
 /// go of the execution before it is refused as already running.
 const LETTING_GO: Duration = Duration::from_secs(5);
@@ -433,8 +505,38 @@ fn until(due_at_us: u64) -> Duration {
 /// outcome is in the journal and in the event stream.
 fn report<E: std::error::Error + 'static>(id: ExecutionId, result: Result<Outcome, E>) {
     if let Err(e) = result {
+        // Another worker carries it on: this one only lets go of it.
+        if let Some(taken) = taken_over(&e) {
+            tracing::info!(exec = %id, error = %taken, "execution taken over by another worker");
+            eprintln!("cairn serve: {taken}");
+            return;
+        }
         let message = crate::error::chain(&e);
         tracing::warn!(exec = %id, error = %message, "execution stopped");
         eprintln!("cairn serve: execution {id}: {message}");
     }
+}
+
+/// The takeover, if a run stopped because another worker sharing the
+/// journal took its execution over (its writes were fenced).
+fn taken_over<'a>(error: &'a (dyn std::error::Error + 'static)) -> Option<&'a JournalError> {
+    let journal = if let Some(e) = error.downcast_ref::<RunError>() {
+        match e {
+            RunError::Journal(j) => Some(j),
+            _ => None,
+        }
+    } else if let Some(e) = error.downcast_ref::<ResumeError>() {
+        match e {
+            ResumeError::Journal(j) => Some(j),
+            _ => None,
+        }
+    } else if let Some(e) = error.downcast_ref::<ReplayError>() {
+        match e {
+            ReplayError::Journal(j) => Some(j),
+            _ => None,
+        }
+    } else {
+        error.downcast_ref::<JournalError>()
+    };
+    journal.filter(|j| matches!(j, JournalError::TakenOver { .. }))
 }

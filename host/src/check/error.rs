@@ -46,9 +46,26 @@ pub enum UpgradeError {
     /// No such execution.
     #[error("no execution {0}")]
     UnknownExecution(ExecutionId),
-    /// It runs in some process: stop it first (or let it end).
-    #[error("execution {0} is running; it can be upgraded once it waits, fails or stops")]
+    /// It runs in another process (or is changing hands): upgrade it
+    /// there, or once it waits, fails or stops.
+    #[error(
+        "execution {0} is running in another process; upgrade it through the process that runs it (its server), or once it waits, fails or stops"
+    )]
     Running(ExecutionId),
+    /// Another upgrade of it, running in this process, is under way.
+    #[error("execution {0} is being moved to another build already; try again when that is done")]
+    Switching(ExecutionId),
+    /// It runs in this process and did not pause for the upgrade in time:
+    /// a call it had started was still running. It goes on with its build.
+    #[error(
+        "execution {exec} is running and did not pause within {waited_s} s (a call it started was still running); it goes on with its build, try again"
+    )]
+    NotPaused {
+        /// The execution.
+        exec: ExecutionId,
+        /// How long the upgrade waited, in seconds.
+        waited_s: u64,
+    },
     /// It has ended for good.
     #[error(
         "execution {exec} is {status}: only a waiting, failed or interrupted execution moves to another build"

@@ -164,6 +164,10 @@ pub struct Upgraded {
     pub at_us: u64,
     /// Its check against the new build.
     pub check: ExecutionCheck,
+    /// It was running in the process that moved it, and went on with the
+    /// new build at once (no resume needed).
+    #[serde(default)]
+    pub running: bool,
 }
 
 /// A move of an execution to another build, as `executions show` lists it.

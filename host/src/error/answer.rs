@@ -51,6 +51,20 @@ pub enum AnswerError {
         /// The wait.
         name: String,
     },
+    /// The wait had a deadline (`wait_timeout`) and it has passed: the
+    /// flow goes on (or went on) without a value.
+    #[error(
+        "wait `{name}` of execution {exec} timed out at {}; the flow goes on without a value, and a value supplied now is refused",
+        crate::timefmt::rfc3339(*deadline_us)
+    )]
+    TimedOut {
+        /// The execution.
+        exec: ExecutionId,
+        /// The wait.
+        name: String,
+        /// When its time was up (µs since the Unix epoch).
+        deadline_us: u64,
+    },
     /// The journal failed.
     #[error(transparent)]
     Journal(#[from] JournalError),

@@ -76,6 +76,20 @@ pub enum JournalError {
         /// The execution.
         exec: ExecutionId,
     },
+    /// Another worker sharing the journal took the execution over: this
+    /// process's claim on it (at `epoch`) had lapsed, another process
+    /// claimed it, and this write was refused (it is fenced by the claim's
+    /// epoch). The run here stops; the other worker carries it on.
+    #[error(
+        "execution {exec} was taken over by another worker: this worker's claim on it (epoch \
+         {epoch}) had lapsed, so its run here stopped and this write was not committed"
+    )]
+    TakenOver {
+        /// The execution.
+        exec: ExecutionId,
+        /// The epoch of the claim this process held.
+        epoch: u64,
+    },
     /// The journal's writer has stopped (its process is shutting down).
     #[error("the journal writer has stopped")]
     Closed,

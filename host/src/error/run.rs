@@ -66,6 +66,14 @@ pub enum RunError {
         /// What was expected and what was found.
         reason: String,
     },
+    /// A schedule's run was not started: it is not due any more (the
+    /// schedule was paused, changed or deleted, or another worker started
+    /// the run).
+    #[error("the run of schedule {schedule} is not due any more")]
+    NotDue {
+        /// The schedule (quoted, escaped).
+        schedule: String,
+    },
     /// The journal failed.
     #[error(transparent)]
     Journal(#[from] JournalError),

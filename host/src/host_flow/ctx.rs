@@ -22,6 +22,11 @@ use crate::call::{CallFailure, CallOutcome, CallSlot, Stop};
 use crate::model::{ExecutionId, TrapKind};
 use crate::runner::execution::Execution;
 
+// A child of this module: it reaches the context's execution as the
+// methods here do.
+#[path = "timers.rs"]
+mod timers;
+
 /// Why a checkpoint call (or a wait) of a host-side flow gave no value.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]

@@ -21,11 +21,13 @@
 //!   (redb's reads are local and quick: its implementation answers them
 //!   inside the call, on the caller's thread, as before the trait.)
 
+pub(crate) mod chunks;
 mod entry;
 mod filter;
 mod history;
 mod lease;
 pub(crate) mod postgres;
+mod prune;
 pub(crate) mod record;
 pub(crate) mod redb;
 
@@ -37,6 +39,9 @@ pub(crate) use self::entry::{Entry, Sync};
 pub use self::filter::ExecutionFilter;
 pub(crate) use self::history::{CallHistory, History};
 pub(crate) use self::lease::ExecutionLease;
+pub use self::prune::Pruned;
+pub(crate) use self::prune::{CacheEntry, CacheSweep};
+use self::record::ScheduleRecord;
 use self::record::{CallRecord, ExecutionRecord, TimerRecord, UpgradeRecord, WaitRecord};
 use crate::error::JournalError;
 use crate::model::{ComponentHash, ExecutionId};
@@ -60,6 +65,40 @@ pub(crate) struct Created {
     /// Its claim, held by whoever created it.
     pub lease: ExecutionLease,
 }
+
+/// What a prune of unused components (`cairn components prune`) removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PrunedComponents {
+    /// Components no execution referred to.
+    pub components: u64,
+    /// Chunks no remaining component listed.
+    pub chunks: u64,
+    /// The stored bytes removed: the chunks', and those of components
+    /// stored whole (by a journal older than chunks).
+    pub bytes: u64,
+}
+
+/// What [`Journal::change_schedule`] does to a schedule, decided from the
+/// record the journal holds in the change's own transaction.
+#[derive(Debug, Clone)]
+pub(crate) enum ScheduleWrite {
+    /// Writes this record under the name.
+    Put(ScheduleRecord),
+    /// Removes the schedule.
+    Delete,
+    /// Leaves it as it is.
+    Keep,
+}
+
+/// Decides a change of a schedule from its record (`None`: no such one).
+pub(crate) type ScheduleChange =
+    Box<dyn FnOnce(Option<&ScheduleRecord>) -> ScheduleWrite + Send + 'static>;
+
+/// Makes a schedule's record after a run from its record and the run's
+/// execution id; `None` when the run is not due any more (the schedule was
+/// paused, changed, or another worker started the run).
+pub(crate) type Advance =
+    Box<dyn FnOnce(&ScheduleRecord, ExecutionId) -> Option<ScheduleRecord> + Send + 'static>;
 
 /// A journal: where executions and everything they did are kept.
 pub(crate) trait Journal: Send + std::marker::Sync {
@@ -158,4 +197,68 @@ pub(crate) trait Journal: Send + std::marker::Sync {
 
     /// The hashes of every component the journal holds, without their bytes.
     fn component_hashes(&self) -> JournalFuture<'_, Vec<ComponentHash>>;
+
+    /// Removes every component that no execution, call or upgrade record
+    /// names (old builds whose executions were removed), then every chunk
+    /// that no remaining component lists, in one transaction.
+    fn prune_components(&self) -> JournalFuture<'_, PrunedComponents>;
+
+    /// Executions left `running` that no process holds a claim on (their
+    /// process died, or its run stopped without ending them), oldest
+    /// first, at most `limit`: what a worker sharing the journal adopts.
+    /// None on a journal only one process opens, whose executions left
+    /// running are resumed when it starts.
+    fn orphans(&self, limit: usize) -> JournalFuture<'_, Vec<ExecutionId>> {
+        let _ = limit;
+        Box::pin(std::future::ready(Ok(Vec::new())))
+    }
+
+    /// Every schedule, by name.
+    fn schedules(&self) -> JournalFuture<'_, Vec<(String, ScheduleRecord)>>;
+
+    /// Changes schedule `name` in one transaction of its own, as `change`
+    /// decides from the record it holds then; returns that record (`None`
+    /// if there was none).
+    fn change_schedule<'a>(
+        &'a self,
+        name: &'a str,
+        change: ScheduleChange,
+    ) -> JournalFuture<'a, Option<ScheduleRecord>>;
+
+    /// Creates a run of schedule `name`, as [`Journal::create_execution`]
+    /// does (the schedule's component is in the journal already), in the
+    /// same transaction that writes the schedule's record `advance` makes —
+    /// or nothing (`None`) when `advance` finds the run not due any more, or
+    /// the schedule is gone. The schedule's record is read under a lock in
+    /// that transaction, so of several processes that see a run due, one
+    /// starts it.
+    fn create_scheduled<'a>(
+        &'a self,
+        name: &'a str,
+        advance: Advance,
+        record: NewRecord<'a>,
+    ) -> JournalFuture<'a, Option<Created>>;
+
+    /// Removes executions `ids` with everything they own (calls, attempts,
+    /// waits, clock readings, retry timers, moves), and each entry of
+    /// `cache` that still points at its call, in one transaction (see
+    /// `prune`). The caller holds each execution's claim and has checked
+    /// that it ended; an id the journal does not hold is skipped. With
+    /// `dry_run` nothing is removed: the counts say what would be.
+    fn prune_executions<'a>(
+        &'a self,
+        ids: &'a [ExecutionId],
+        cache: &'a [CacheEntry],
+        dry_run: bool,
+    ) -> JournalFuture<'a, Pruned>;
+
+    /// One step of the sweep of cache entries whose call is gone: looks at
+    /// up to `limit` entries after `after`, in key order, and removes
+    /// those (unless `dry_run`), in one transaction.
+    fn sweep_cache(
+        &self,
+        after: Option<Vec<u8>>,
+        limit: usize,
+        dry_run: bool,
+    ) -> JournalFuture<'_, CacheSweep>;
 }

@@ -154,3 +154,34 @@ pub(crate) struct UpgradeRecord {
     /// Who moved it: the command or the caller that asked.
     pub by: String,
 }
+
+/// A schedule (`cairn schedules add`): starts an execution of `flow` of
+/// `component` with `input` each time its cron expression is due (see
+/// `crate::schedule`). Stored whole under its name; a run is started in the
+/// same transaction that moves `next_due_us` on, only if it still holds the
+/// due time the starter saw (so that of several workers one starts it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct ScheduleRecord {
+    /// The build whose flow it starts.
+    pub component: ComponentHash,
+    /// The flow.
+    pub flow: String,
+    /// The flow's input, a JSON object in canonical form.
+    pub input: String,
+    /// The cron expression (5 fields, or 6 with seconds first), in UTC.
+    pub cron: String,
+    /// What a start after runs were missed does (see `schedule::CatchUp`).
+    pub catch_up: crate::schedule::CatchUp,
+    /// Paused: no run starts until it is resumed.
+    pub paused: bool,
+    /// When the next run is due (µs since the Unix epoch, UTC).
+    pub next_due_us: u64,
+    /// When it was added (µs since the Unix epoch).
+    pub created_at_us: u64,
+    /// Runs started.
+    pub runs: u64,
+    /// Due times passed over without a run (missed and skipped).
+    pub skipped: u64,
+    /// The last run: its due time and its execution.
+    pub last_run: Option<(u64, u64)>,
+}

@@ -20,6 +20,7 @@ use crate::journal::{Entry, Sync};
 use crate::manifest::CheckpointInfo;
 use crate::model::{AttemptOutcome, CallSource, CallStatus, ExecutionId};
 use crate::policy::Policy;
+use crate::runtime::attempt_info::AttemptId;
 use crate::runtime::inline::InlineRuntime;
 use crate::runtime::isolated;
 use crate::runtime::outcome::{AttemptReport, AttemptResult};
@@ -181,7 +182,21 @@ async fn attempts(
             runtime: call.runtime,
             attempt: n,
         });
-        let report = attempt_once(ctx, &component, lane, &policy, &call.name, &call.input).await;
+        let attempt_id = AttemptId {
+            exec: exec.0,
+            seq,
+            call_id: call.call_id.clone(),
+            number: n,
+        };
+        let report = attempt_once(
+            ctx,
+            &component,
+            lane,
+            &policy,
+            (&call.name, attempt_id),
+            &call.input,
+        )
+        .await;
         attempt.ended_at_us = Some(runner.clock.now_us());
         attempt.fuel_used = report.fuel_used;
         attempt.stdout = report.stdout;
@@ -307,7 +322,7 @@ async fn attempt_once(
     component: &Component,
     lane: &mut Lane<'_>,
     policy: &Policy,
-    name: &str,
+    name: (&str, AttemptId),
     input: &str,
 ) -> AttemptReport {
     let runner = &ctx.runner;

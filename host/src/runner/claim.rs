@@ -1,6 +1,8 @@
 //! An execution claimed to run in this process: its journal lease and its
 //! cancel token in the runner's `active` list, both let go of when the run
-//! ends (or its future is dropped).
+//! ends (or its future is dropped); and each run of its flow under the
+//! claim, which a switch of builds (see [`super::switch`]) may pause
+//! without cancelling the execution.
 
 use std::sync::PoisonError;
 
@@ -27,11 +29,60 @@ impl Drop for Claim<'_> {
         // so they cannot race a later resume of the same execution for long.
         // After a normal end nothing watches the token any more.
         self.cancel.cancel();
+        // A switch asked of a run that ended without pausing is answered
+        // by its dropped reply: the asker tries again with the claim free.
+        self.runner.switches.forget(self.id);
         self.runner
             .active
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .remove(&self.id);
+    }
+}
+
+/// One run of a claimed execution's flow. Its token is a child of the
+/// claim's cancel token: cancelling the execution stops the run, and a
+/// switch of builds stops only the run, which then goes on under the same
+/// claim (see [`super::switch`]).
+pub(super) struct Run<'a> {
+    runner: &'a Runner,
+    id: ExecutionId,
+    execution: CancellationToken,
+    token: CancellationToken,
+    number: u64,
+}
+
+impl Run<'_> {
+    /// The token the run's flow and calls watch.
+    pub(super) fn token(&self) -> &CancellationToken {
+        &self.token
+    }
+
+    /// Whether the run was stopped for a switch of builds, not because the
+    /// execution was cancelled.
+    pub(super) fn paused(&self) -> bool {
+        self.token.is_cancelled() && !self.execution.is_cancelled()
+    }
+}
+
+impl Drop for Run<'_> {
+    fn drop(&mut self) {
+        self.runner.switches.run_ended(self.id, self.number);
+    }
+}
+
+impl Claim<'_> {
+    /// Starts a run of the flow under this claim.
+    pub(super) fn run(&self) -> Run<'_> {
+        let token = self.cancel.child_token();
+        let number = self.runner.switches.run_started(self.id, &token);
+        Run {
+            runner: self.runner,
+            id: self.id,
+            execution: self.cancel.clone(),
+            token,
+            number,
+        }
     }
 }
 

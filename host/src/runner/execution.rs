@@ -19,6 +19,7 @@ use super::call::{CallContext, Job};
 pub(crate) use super::call_check::check_map_items;
 use super::call_check::{check, describe_call, unknown_checkpoint};
 use super::call_id::CallIds;
+use super::in_place::InPlace;
 use super::lanes::{self, InlineLane};
 use super::recorded::Recorded;
 use super::replay::{Decision, ReplaySource};
@@ -32,6 +33,15 @@ use crate::model::{CallSource, CallStatus, ComponentHash, ExecutionId, Runtime};
 use crate::names;
 use crate::policy::Policy;
 use crate::runtime::deterministic::SeededRandom;
+
+// Steps that take a seq as a call does, in files of their own; children of
+// this module, as they take seqs and call ids as `enqueue` does.
+#[path = "sleep.rs"]
+mod sleep;
+#[path = "timed_step.rs"]
+pub(crate) mod timed_step;
+#[path = "wait_timeout.rs"]
+mod wait_timeout;
 
 /// What earlier runs (and, for a replay, the source execution) left for
 /// this run of the flow.
@@ -122,7 +132,15 @@ pub(crate) struct Execution {
     /// A dry run (see [`super::dry`]): the calls the journal does not
     /// answer, by seq, with their call ids; `None` in a real run.
     dry: Option<BTreeMap<u32, String>>,
+    /// Set while [`Execution::call`] submits: an isolated call is kept in
+    /// `deferred` for the caller to run in place instead of being spawned.
+    in_place: bool,
+    deferred: Option<InPlace>,
 }
+
+/// A call the flow waits for: its slot, and its run when the waiter runs
+/// it in place.
+pub(crate) type Called = (Arc<CallSlot>, Option<InPlace>);
 
 /// The call slots of an execution when they were last counted.
 #[derive(Default)]
@@ -170,6 +188,8 @@ impl Execution {
             held,
             earlier_builds: prelude.earlier_builds,
             dry: None,
+            in_place: false,
+            deferred: None,
         }
     }
 
@@ -219,6 +239,22 @@ impl Execution {
     /// made, or more if an earlier run made more.
     pub(crate) fn calls_journaled(&self) -> u32 {
         self.next_seq.max(self.recorded_len)
+    }
+
+    /// Submits one call the flow waits for at once: an isolated call comes
+    /// back to be run in place by the waiter (see [`InPlace`]), the others
+    /// run as [`Execution::submit`] runs them.
+    pub(crate) fn call(
+        &mut self,
+        component: &Component,
+        name: &str,
+        input: &str,
+    ) -> Result<Result<Called, CallFailure>, Stop> {
+        self.in_place = true;
+        let submitted = self.submit(component, name, input);
+        self.in_place = false;
+        let run = self.deferred.take();
+        Ok(submitted?.map(|slot| (slot, run)))
     }
 
     /// Submits one call. `Ok(Err(..))` refuses it (nothing is journaled);
@@ -347,7 +383,10 @@ impl Execution {
         question: &str,
         schema: &str,
     ) -> impl Future<Output = Result<Result<String, CallFailure>, Stop>> + Send + 'static {
-        let decided = self.decide_wait(name, question, schema);
+        let decided = match self.timed_out_wait(name) {
+            Some(refused) => Ok(WaitStep::Answered(Err(refused))),
+            None => self.decide_wait(name, question, schema),
+        };
         if let Ok(WaitStep::Ask(record) | WaitStep::Supplied(record)) = &decided {
             self.waits.push((name.to_owned(), record.clone()));
         }
@@ -679,13 +718,19 @@ impl Execution {
         };
         match runtime {
             // A preset output needs no store: it only has to be journaled.
-            _ if preset.is_some() => lanes::isolated(self.ctx.clone(), job, filler),
-            Runtime::Isolated => lanes::isolated(self.ctx.clone(), job, filler),
-            Runtime::Inline => self
+            Runtime::Inline if preset.is_none() => self
                 .inline
                 .entry(hash)
                 .or_insert_with(|| InlineLane::start(self.ctx.clone()))
                 .push(job, filler),
+            Runtime::Inline | Runtime::Isolated => {
+                let run = lanes::isolated(self.ctx.clone(), job, filler);
+                if self.in_place && self.deferred.is_none() {
+                    self.deferred = Some(run);
+                } else {
+                    run.detach();
+                }
+            }
         }
         Ok(slot)
     }

@@ -8,9 +8,10 @@ use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 
+use super::claim::Run;
 use super::execution::Execution;
 use super::flow_store;
-use super::{Claim, Ending, Outcome, Runner};
+use super::{Ending, Outcome, Runner};
 use crate::bindings::types::GuestError;
 use crate::call::Stop;
 use crate::component::Component;
@@ -36,15 +37,20 @@ impl Runner {
         mut record: ExecutionRecord,
         component: &Component,
         execution: Execution,
-        claim: &Claim<'_>,
+        run: &Run<'_>,
     ) -> Result<Outcome, Halt> {
         let (end, _) = self
-            .run_guest(&mut record, component, execution, &claim.cancel)
+            .run_guest(&mut record, component, execution, run.token())
             .await;
         let ending = match end {
             FlowEnd::Ended(ending) => ending,
             FlowEnd::Stopped(stop) => self.stop_ending(id, &mut record, &stop).await?,
         };
+        // Stopped for a switch of builds, not cancelled: the execution
+        // goes on (see `super::switch`).
+        if matches!(ending, Ending::Cancelled) && run.paused() {
+            return self.pause(id, &mut record).await;
+        }
         self.finish(id, &mut record, ending).await
     }
 

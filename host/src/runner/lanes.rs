@@ -1,4 +1,5 @@
-//! Where calls run. Isolated calls each get a task and run in parallel, at
+//! Where calls run. Isolated calls each get a task (or run in place on the
+//! task of a flow that awaits them, see [`InPlace`]) and run in parallel, at
 //! most as many at once as the host's isolated pool allows. Inline calls
 //! share the execution's one store per component, so they go to one worker
 //! task per component that runs them one at a time, in submission order.
@@ -8,15 +9,16 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 
 use super::call::{self, CallContext, Job, Lane};
+use super::in_place::InPlace;
 use crate::call::Filler;
 use crate::runtime::inline::InlineRuntime;
 
-/// Starts an isolated call.
-pub(crate) fn isolated(ctx: Arc<CallContext>, job: Job, filler: Filler) {
-    tokio::spawn(async move {
+/// An isolated call, to be run in place or detached (see [`InPlace`]).
+pub(crate) fn isolated(ctx: Arc<CallContext>, job: Job, filler: Filler) -> InPlace {
+    InPlace::new(async move {
         let outcome = call::run(&ctx, job, Lane::Isolated).await;
         filler.fill(outcome);
-    });
+    })
 }
 
 /// The queue of an execution's inline calls.

@@ -6,7 +6,7 @@
 //! and records how the execution ended: completed, failed, waiting (for a
 //! value, or parked on a call's retry timer, see [`parked`]) or cancelled.
 
-mod cache;
+pub(crate) mod cache;
 mod call;
 mod call_check;
 mod call_id;
@@ -19,12 +19,15 @@ pub(crate) mod execution;
 mod flow_store;
 mod guest;
 mod hosted;
+mod in_place;
 mod input;
 mod lanes;
 mod parked;
 mod prelude;
 mod recorded;
 pub(crate) mod replay;
+mod scheduled;
+mod switch;
 mod upgrade;
 mod waits;
 
@@ -111,6 +114,8 @@ pub(crate) struct Runner {
     pub(crate) host_flows: Mutex<BTreeMap<String, Registered>>,
     /// Events for subscribers (see `Host::subscribe`).
     pub(crate) subscribers: tokio::sync::broadcast::Sender<Event>,
+    /// Switches of builds asked of executions running here (see [`switch`]).
+    pub(crate) switches: switch::Switches,
 }
 
 /// How a run of the flow ended.
@@ -256,6 +261,23 @@ impl Runner {
         origin: Option<Origin>,
         announce: Option<Announce>,
     ) -> Result<Outcome, RunError> {
+        self.create_scheduled(code, flow, input, origin, announce, None)
+            .await
+    }
+
+    /// [`Runner::create`], as the run of a schedule when `scheduled` names
+    /// it and how its record moves on (see [`scheduled`]): the execution is
+    /// written in the same transaction, or not at all when the run is not
+    /// due any more ([`RunError::NotDue`]).
+    async fn create_scheduled(
+        self: &Arc<Self>,
+        code: FlowCode,
+        flow: &str,
+        input: &str,
+        origin: Option<Origin>,
+        announce: Option<Announce>,
+        scheduled: Option<(String, crate::journal::Advance)>,
+    ) -> Result<Outcome, RunError> {
         let bad_input = |reason: String| RunError::BadInput {
             flow: flow.to_owned(),
             reason,
@@ -323,13 +345,23 @@ impl Runner {
         };
         // Written durably even with `eventual` durability: a crash may lose
         // the last calls, never the execution itself.
-        let created = self
-            .journal
-            .create_execution(
-                component.map(|c| (c.hash(), c.bytes())),
-                Box::new(new_record),
-            )
-            .await;
+        let created = match scheduled {
+            None => self
+                .journal
+                .create_execution(
+                    component.map(|c| (c.hash(), c.bytes())),
+                    Box::new(new_record),
+                )
+                .await
+                .map_err(RunError::Journal),
+            Some((schedule, advance)) => {
+                let created = self
+                    .journal
+                    .create_scheduled(&schedule, advance, Box::new(new_record))
+                    .await?;
+                created.ok_or(RunError::NotDue { schedule })
+            }
+        };
         // On an error (or if this future is dropped) the registration
         // takes the token out again.
         let created = created?;
@@ -427,7 +459,9 @@ impl Runner {
                 .execution(id)
                 .await?
                 .ok_or_else(|| vanished(id, id))?;
-            outcome = self.resume_once(id, record, code, claim).await?;
+            // A switch of builds during the run moved it to another build.
+            let code = self.code_now(id, &record, code).await?;
+            outcome = self.resume_once(id, record, &code, claim).await?;
         }
         self.ended(&outcome);
         Ok(outcome)
@@ -457,32 +491,43 @@ impl Runner {
     }
 
     /// Runs the flow of an execution whose record is journaled, and records
-    /// how it ended.
+    /// how it ended. A run paused for a switch of builds (see [`switch`])
+    /// goes on in a new run, with the build the switch left it on.
     async fn drive(
         self: &Arc<Self>,
         id: ExecutionId,
-        record: ExecutionRecord,
+        mut record: ExecutionRecord,
         code: &FlowCode,
-        prelude: Prelude,
+        mut prelude: Prelude,
         claim: &Claim<'_>,
     ) -> Result<Outcome, Halt> {
-        let execution = Execution::new(
-            id,
-            record.clone(),
-            self.clone(),
-            code.cache(&record.flow),
-            prelude,
-            claim.cancel.clone(),
-        );
-        match code {
-            FlowCode::Guest(component) => {
-                self.drive_guest(id, record, component, execution, claim)
-                    .await
+        let mut code = code.clone();
+        loop {
+            let run = claim.run();
+            let execution = Execution::new(
+                id,
+                record.clone(),
+                self.clone(),
+                code.cache(&record.flow),
+                prelude,
+                run.token().clone(),
+            );
+            let outcome = match &code {
+                FlowCode::Guest(component) => {
+                    self.drive_guest(id, record, component, execution, &run)
+                        .await?
+                }
+                FlowCode::Host(registered) => {
+                    self.drive_host(id, record, registered, execution, claim)
+                        .await?
+                }
+            };
+            // Only a paused run leaves the execution running.
+            if outcome.status != ExecutionStatus::Running {
+                return Ok(outcome);
             }
-            FlowCode::Host(registered) => {
-                self.drive_host(id, record, registered, execution, claim)
-                    .await
-            }
+            drop(run);
+            (record, prelude, code) = self.after_pause(id, code).await?;
         }
     }
 

@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use super::execution::timed_step::TimerKind;
 use super::{Claim, Runner};
 use crate::error::JournalError;
 use crate::journal::Entry;
@@ -28,7 +29,14 @@ impl Runner {
         claim: &Claim<'_>,
     ) -> Result<Due, JournalError> {
         let timers = self.journal.timers(Some(id)).await?;
-        let Some(due) = timers.iter().map(|(_, _, t)| t.due_at_us).min() else {
+        // A wait's deadline does not hold a resume back: an answer given
+        // before it is taken at once.
+        let due = timers
+            .iter()
+            .filter(|(_, _, t)| TimerKind::of(t) != TimerKind::WaitDeadline)
+            .map(|(_, _, t)| t.due_at_us)
+            .min();
+        let Some(due) = due else {
             return Ok(Due::Now);
         };
         let left = Duration::from_micros(due.saturating_sub(self.clock.now_us()));

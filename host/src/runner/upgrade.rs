@@ -2,33 +2,74 @@
 //! run of the new build against its journal is compatible, under the
 //! execution's claim (so nothing runs it meanwhile), and journaled in one
 //! durable write with the new build's bytes and the execution's record
-//! naming it.
+//! naming it. An execution this process is running is moved by its own run,
+//! paused for it (see [`super::switch`]).
 
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError};
+use std::time::Duration;
 
 use super::Runner;
 use super::code::FlowCode;
 use crate::check::{UpgradeError, Upgraded};
 use crate::component::Component;
 use crate::error::ResumeError;
-use crate::journal::record::UpgradeRecord;
+use crate::journal::record::{ExecutionRecord, UpgradeRecord};
 use crate::journal::{Entry, Sync};
 use crate::model::{ExecutionId, ExecutionStatus};
 
+/// How long an upgrade keeps trying while the execution changes hands in
+/// this process (a run letting go of it, a resume taking it up).
+const HANDOVER: Duration = Duration::from_secs(5);
+
 impl Runner {
-    /// Moves execution `id` to `component`, noting `by` as who asked.
+    /// Moves execution `id` to `component`, noting `by` as who asked. One
+    /// that runs in this process is moved by its run, paused for it, and
+    /// goes on with the build the answer names; one that runs in another
+    /// process is refused as running.
     pub(crate) async fn upgrade(
         self: &Arc<Self>,
         id: ExecutionId,
         component: &Component,
         by: &str,
     ) -> Result<Upgraded, UpgradeError> {
-        let _claim = self.claim(id).await.map_err(|e| match e {
-            ResumeError::AlreadyRunning(exec) => UpgradeError::Running(exec),
-            ResumeError::Journal(e) => UpgradeError::Journal(e),
-            _ => UpgradeError::Running(id),
-        })?;
-        let mut record = self
+        let until = tokio::time::Instant::now() + HANDOVER;
+        loop {
+            match self.claim(id).await {
+                Ok(_claim) => return self.move_claimed(id, component, by).await,
+                Err(ResumeError::AlreadyRunning(_)) if self.runs_here(id) => {
+                    // Refused at once what the run would refuse after a pause.
+                    self.movable(id, component).await?;
+                    if let Some(answer) = self.switch_running(id, component, by).await {
+                        return answer;
+                    }
+                }
+                Err(ResumeError::Journal(e)) => return Err(UpgradeError::Journal(e)),
+                Err(_) => return Err(UpgradeError::Running(id)),
+            }
+            // Between two runs, or let go of and not claimed again yet.
+            if tokio::time::Instant::now() >= until {
+                return Err(UpgradeError::Running(id));
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    /// Whether this process holds execution `id`'s claim.
+    fn runs_here(&self, id: ExecutionId) -> bool {
+        self.active
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains_key(&id)
+    }
+
+    /// The record of execution `id`, if `component` may take it over as
+    /// far as its record says (the check aside).
+    async fn movable(
+        &self,
+        id: ExecutionId,
+        component: &Component,
+    ) -> Result<ExecutionRecord, UpgradeError> {
+        let record = self
             .journal
             .execution(id)
             .await?
@@ -55,6 +96,21 @@ impl Runner {
                 flow: record.flow,
             });
         }
+        Ok(record)
+    }
+
+    /// Moves execution `id`, whose claim the caller holds, to `component`.
+    pub(super) async fn move_claimed(
+        self: &Arc<Self>,
+        id: ExecutionId,
+        component: &Component,
+        by: &str,
+    ) -> Result<Upgraded, UpgradeError> {
+        let mut record = self.movable(id, component).await?;
+        let Some(from) = record.component else {
+            return Err(UpgradeError::HostFlow(id));
+        };
+        let to = component.hash();
         self.remember(component);
         let code = FlowCode::Guest(component.clone());
         let check = self.check_one(id, record.clone(), &code).await?;
@@ -96,6 +152,7 @@ impl Runner {
             to: to.to_hex(),
             at_us,
             check,
+            running: false,
         })
     }
 }

@@ -32,6 +32,13 @@ impl Runner {
                 waits: waits.into_iter().map(|(n, _)| n).collect(),
             });
         };
+        if let Some(deadline_us) = self.deadline_passed(id, name, wait).await? {
+            return Err(AnswerError::TimedOut {
+                exec: id,
+                name: name.to_owned(),
+                deadline_us,
+            });
+        }
         if wait.value.is_some() {
             return Err(AnswerError::AlreadyAnswered {
                 exec: id,

@@ -7,6 +7,7 @@ use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxView, WasiView};
 
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
+use super::attempt_info::AttemptId;
 use super::capture::Capture;
 use super::http::HttpGate;
 use super::limiter::MemoryLimiter;
@@ -31,6 +32,8 @@ pub(crate) struct CheckpointState {
     clock: SharedClock,
     /// The engine's native stack for WebAssembly, named when it runs out.
     native_stack: usize,
+    /// The attempt running now, for the `attempt` import.
+    attempt: Option<AttemptId>,
 }
 
 impl WasiHttpView for CheckpointState {
@@ -98,6 +101,7 @@ pub(crate) fn new_store(
         stderr,
         clock: clock.clone(),
         native_stack: engine.max_wasm_stack(),
+        attempt: None,
     };
     let mut store = Store::new(engine.wasm(), state);
     store.limiter(|s| &mut s.limiter);
@@ -278,6 +282,16 @@ pub(crate) fn blocked(policy: &Policy, stdout: Vec<u8>, stderr: Vec<u8>) -> Atte
 }
 
 impl CheckpointState {
+    /// The attempt running now, if the store runs one.
+    pub(crate) fn attempt(&self) -> Option<&AttemptId> {
+        self.attempt.as_ref()
+    }
+
+    /// Names the attempt the store runs next.
+    pub(crate) fn set_attempt(&mut self, attempt: AttemptId) {
+        self.attempt = Some(attempt);
+    }
+
     /// The most linear memory the store has held so far, in bytes.
     pub(crate) fn memory_peak(&self) -> u64 {
         self.limiter.peak as u64

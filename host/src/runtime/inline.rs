@@ -5,6 +5,7 @@
 
 use wasmtime::Store;
 
+use super::attempt_info::AttemptId;
 use super::checkpoint::{self, CheckpointState};
 use super::outcome::AttemptReport;
 use crate::bindings;
@@ -26,7 +27,7 @@ impl InlineRuntime {
         component: &Component,
         policy: &Policy,
         clock: &SharedClock,
-        name: &str,
+        (name, attempt): (&str, AttemptId),
         input: &str,
     ) -> AttemptReport {
         let (mut store, guest) = match self.live.take() {
@@ -52,6 +53,7 @@ impl InlineRuntime {
             }
         };
         checkpoint::arm(&mut store, engine, policy);
+        store.data_mut().set_attempt(attempt);
         let run = guest
             .cairn_checkpoint_guest()
             .call_run_checkpoint(&mut store, name, input);

@@ -2,6 +2,7 @@
 //! pre-instance, with a full budget; dropped when the attempt ends, so no
 //! memory survives from one call to the next.
 
+use super::attempt_info::AttemptId;
 use super::checkpoint;
 use super::outcome::AttemptReport;
 use crate::clock::SharedClock;
@@ -14,11 +15,12 @@ pub(crate) async fn attempt(
     component: &Component,
     policy: &Policy,
     clock: &SharedClock,
-    name: &str,
+    (name, attempt): (&str, AttemptId),
     input: &str,
 ) -> AttemptReport {
     let mut store = checkpoint::new_store(engine, policy, clock);
     checkpoint::arm(&mut store, engine, policy);
+    store.data_mut().set_attempt(attempt);
     let run = async {
         match component
             .checkpoint_pre()

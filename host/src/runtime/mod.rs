@@ -13,6 +13,7 @@
 //! Nothing here names the runner: calls are spoken of in [`crate::call`]'s
 //! terms.
 
+pub(crate) mod attempt_info;
 pub(crate) mod capture;
 pub(crate) mod checkpoint;
 pub(crate) mod deterministic;

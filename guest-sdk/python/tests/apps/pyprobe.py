@@ -6,10 +6,12 @@ time and randomness, failures with tracebacks, and traps."""
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from typing import Optional, TypedDict
 
+import cairn
 from cairn import checkpoint, flow, log, now_ms, random_u64, wait
 
 
@@ -240,3 +242,51 @@ def bench_inline(n: int) -> int:
 def bench_isolated(n: int) -> int:
     """`n` isolated calls, one after the other."""
     return sum(tick_isolated(i) for i in range(n))
+
+
+@checkpoint
+def attempt_key() -> str:
+    """The idempotency key of its own call."""
+    current = cairn.attempt()
+    return current.idempotency_key() if current is not None else "none"
+
+
+@flow
+def timers(ms: int) -> list:
+    """A durable sleep, a wait with a deadline of `ms`, and an attempt's key."""
+    cairn.sleep(ms / 1000)
+    answer = cairn.wait_timeout("go", "Go on?", ms / 1000, bool)
+    return [answer, attempt_key(), cairn.attempt() is None]
+
+
+def _nested_json(depth: int) -> int:
+    """json.dumps of a list nested `depth` deep: recursion in CPython's C
+    encoder, one native frame per level, not Python frames."""
+    nested: list = []
+    for _ in range(depth):
+        nested = [nested]
+    return len(json.dumps(nested))
+
+
+@checkpoint(runtime="isolated")
+def c_deep(depth: int) -> int:
+    """Recurses in C, in a fresh store."""
+    return _nested_json(depth)
+
+
+@checkpoint
+def c_deep_inline(depth: int) -> int:
+    """Recurses in C, in the execution's shared store."""
+    return _nested_json(depth)
+
+
+@flow
+def c_recursion(depth: int, inline: bool) -> int:
+    """A checkpoint recursing `depth` deep in C."""
+    return c_deep_inline(depth) if inline else c_deep(depth)
+
+
+@flow
+def c_recursion_in_flow(depth: int) -> int:
+    """The flow itself recursing `depth` deep in C."""
+    return _nested_json(depth)

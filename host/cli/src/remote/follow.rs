@@ -10,7 +10,6 @@ use super::connection::exit;
 use super::reads;
 use crate::exit::Exit;
 use crate::render::Progress;
-use crate::terminal::line;
 
 /// How long the stream may stay silent before the execution is read.
 const IDLE_CHECK: Duration = Duration::from_secs(10);
@@ -86,10 +85,8 @@ impl Watch {
                 }
                 for retry in &detail.retries {
                     eprintln!(
-                        "cairn: `{}` retries (attempt {}) at {}; the server resumes execution {id} then (Ctrl-C detaches)",
-                        line(&retry.call_id),
-                        retry.attempt,
-                        line(&retry.due_at),
+                        "cairn: {}; the server resumes execution {id} then (Ctrl-C detaches)",
+                        crate::timer_text::due(retry)
                     );
                 }
             }

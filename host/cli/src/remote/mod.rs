@@ -27,6 +27,7 @@ use crate::args::{Cli, Command, ExecutionsCommand};
 use crate::exit::Exit;
 
 pub(crate) use connection::connect;
+pub(crate) use connection::exit as client_exit;
 
 /// Runs `cli`'s command through the server at `url`.
 pub(crate) async fn dispatch(cli: &Cli, url: &str) -> Result<ExitCode, Exit> {
@@ -42,11 +43,22 @@ pub(crate) async fn dispatch(cli: &Cli, url: &str) -> Result<ExitCode, Exit> {
         Command::Inspect(args) => return crate::inspect::inspect(global, args).await,
         // The database itself, never through a server.
         Command::Journal { command } => return crate::journal::journal(global, command).await,
+        Command::Components { .. } => {
+            return Err(Exit::bad_input(anyhow::anyhow!(
+                "`cairn components prune` works on a journal, not through a server: stop the \
+                 server and run it with --journal (a PostgreSQL journal may be pruned while \
+                 workers run)"
+            )));
+        }
         Command::Run(args) => {
             return running::run(global, &connect(global, url)?, args).await;
         }
         Command::Executions { command } => command,
         Command::Check(args) => return check::check(global, &connect(global, url)?, args).await,
+        // Direct or through the server, in one place.
+        Command::Schedules { command } => {
+            return crate::schedules::schedules(global, command).await;
+        }
     };
     let client = connect(global, url)?;
     match command {
@@ -64,6 +76,7 @@ pub(crate) async fn dispatch(cli: &Cli, url: &str) -> Result<ExitCode, Exit> {
         ExecutionsCommand::Resume(args) => running::resume(global, &client, args).await,
         ExecutionsCommand::Replay(args) => running::replay(global, &client, args).await,
         ExecutionsCommand::Upgrade(args) => upgrade::upgrade(global, &client, args).await,
+        ExecutionsCommand::Prune(args) => crate::prune::remote(global, &client, args).await,
     }
 }
 

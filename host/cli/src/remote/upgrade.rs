@@ -1,7 +1,7 @@
 //! `cairn executions upgrade --server`: the new build uploaded when the
 //! server lacks it, then `POST /executions/{id}/upgrade` for each execution
-//! (`--all --flow F`: those the server's check selects, waiting or failed),
-//! with the same output and exit codes as on a journal.
+//! (`--all --flow F`: those the server's check selects, waiting, failed or
+//! running), with the same output and exit codes as on a journal.
 
 use std::process::ExitCode;
 
@@ -29,7 +29,10 @@ pub(crate) async fn upgrade(
             return Ok(ExitCode::SUCCESS);
         }
         (None, true, Some(flow)) => {
-            let body = json!({"component": hash, "flow": flow, "status": ["waiting", "failed"]});
+            // A server moves the executions it is running too (each pauses
+            // for it and goes on with the new build).
+            let statuses = ["waiting", "failed", "running"];
+            let body = json!({"component": hash, "flow": flow, "status": statuses});
             let report: CheckReport = client.post("/check", &body).await.map_err(exit)?;
             report.executions.iter().map(|e| e.id).collect::<Vec<_>>()
         }

@@ -2,7 +2,9 @@
 //! the server holds (uploaded with `POST /components`) against the journal
 //! of its flows' executions, in a dry run that runs and writes nothing;
 //! `POST /executions/{id}/upgrade` moves one execution to it when its check
-//! is compatible.
+//! is compatible — one the server is running too: it pauses at its next
+//! request to the runner, is checked and moved, and goes on with the new
+//! build (or with its own when the check refuses, answered `409`).
 
 use std::sync::Arc;
 
@@ -90,8 +92,9 @@ async fn check(state: Shared, body: Body) -> Result<JsonAnswer<CheckReport>, Api
     Ok(JsonAnswer(report))
 }
 
-/// `POST /executions/{id}/upgrade`: the move (`200`), or `409` with the
-/// divergence or failure when the check refuses it.
+/// `POST /executions/{id}/upgrade`: the move (`200`; `running: true` when
+/// the server was running it and it went on with the new build), or `409`
+/// with the divergence or failure when the check refuses it.
 async fn upgrade(
     state: Shared,
     id: Result<Path<u64>, PathRejection>,
@@ -109,7 +112,11 @@ async fn upgrade(
             UpgradeError::Incompatible { .. } => {
                 ApiError::new(StatusCode::CONFLICT, "incompatible", chain(&e))
             }
-            UpgradeError::Running(_) | UpgradeError::Ended { .. } | UpgradeError::SameBuild(_) => {
+            UpgradeError::Running(_)
+            | UpgradeError::Switching(_)
+            | UpgradeError::NotPaused { .. }
+            | UpgradeError::Ended { .. }
+            | UpgradeError::SameBuild(_) => {
                 ApiError::new(StatusCode::CONFLICT, "conflict", chain(&e))
             }
             UpgradeError::Journal(e) => e.into(),

@@ -11,7 +11,7 @@ use axum::http::header::LOCATION;
 use axum::response::{IntoResponse, Response};
 use cairn_host::{
     Clock, Component, ExecutionDetail, ExecutionFilter, ExecutionId, ExecutionStatus,
-    ExecutionSummary, ReplayRequest, SystemClock,
+    ExecutionSummary, ReplayRequest, SystemClock, TimerKind,
 };
 use serde::{Deserialize, Serialize};
 
@@ -416,11 +416,21 @@ pub(crate) async fn resume(
 /// server's clock, the one its wake-ups use), why it cannot be resumed now.
 async fn not_due(state: &Shared, id: ExecutionId) -> Result<Option<String>, ApiError> {
     let retries = state.host.client().retries(Some(id)).await?;
-    let Some(next) = retries.iter().map(|(_, r)| r).min_by_key(|r| r.due_at_us) else {
+    // A wait's deadline holds nothing back: an answer is taken at once.
+    let Some(next) = (retries.iter().map(|(_, r)| r))
+        .filter(|r| r.kind != TimerKind::WaitDeadline)
+        .min_by_key(|r| r.due_at_us)
+    else {
         return Ok(None);
     };
     if next.due_at_us <= SystemClock.now_us() {
         return Ok(None);
+    }
+    if next.kind == TimerKind::Sleep {
+        return Ok(Some(format!(
+            "execution {id} sleeps until {}; the server resumes it then by itself",
+            next.due_at
+        )));
     }
     Ok(Some(format!(
         "execution {id} is parked until its retry of `{}` (attempt {}) is due at {}; the server resumes it then by itself",

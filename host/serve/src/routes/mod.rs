@@ -12,6 +12,8 @@ mod events;
 mod executions;
 mod extract;
 mod health;
+mod prune;
+mod schedules;
 mod since;
 
 use std::sync::Arc;
@@ -46,6 +48,8 @@ pub(crate) struct AppState {
     pub streams: Arc<Semaphore>,
     /// Cancelled when the server shuts down: event streams end.
     pub shutdown: CancellationToken,
+    /// Makes the scheduler look at the schedules again at once.
+    pub scheduler: Arc<tokio::sync::Notify>,
 }
 
 pub(crate) type Shared = State<Arc<AppState>>;
@@ -70,6 +74,8 @@ pub(crate) fn router(state: Arc<AppState>, auth: Auth) -> Router {
         .route("/executions/{id}/replay", post(executions::replay))
         .route("/events", get(events::stream))
         .merge(check::routes())
+        .merge(prune::routes())
+        .merge(schedules::routes())
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::Extension(ends))
         .with_state(state.clone());

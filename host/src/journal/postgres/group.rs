@@ -157,12 +157,18 @@ impl Row {
 }
 
 /// The statement that writes a group; its parameters are [`Params`]'s
-/// arrays, in order, then the fence's and `synchronous_commit`.
+/// arrays, in order, then the fence's and `synchronous_commit`, then the
+/// components' chunks (`$36`, `$37`: a component's row, `$1`/`$2`, holds
+/// its chunk list; see `components.rs`).
 pub(super) const WRITE: &str = r#"
 WITH
 components AS (
-    INSERT INTO cairn_components (hash, bytes)
+    INSERT INTO cairn_components (hash, chunks)
     SELECT * FROM unnest($1::BYTEA[], $2::BYTEA[])
+    ON CONFLICT (hash) DO NOTHING),
+component_chunks AS (
+    INSERT INTO cairn_component_chunks (hash, bytes)
+    SELECT * FROM unnest($36::BYTEA[], $37::BYTEA[])
     ON CONFLICT (hash) DO NOTHING),
 executions AS (
     INSERT INTO cairn_executions (id, flow, status, created_at_us, record)
@@ -301,9 +307,22 @@ impl Params {
             sync: if durable { "on" } else { "off" },
             ..Arrays::default()
         };
+        // Chunks shared by the group's components are sent once.
+        let mut chunks = BTreeMap::new();
         for (hash, bytes) in self.components {
+            let cut = crate::journal::chunks::split(&bytes);
             a.component_hash.push(hash.to_vec());
-            a.component_bytes.push(bytes.to_vec());
+            a.component_chunks
+                .push(crate::journal::chunks::Manifest::of(&cut).encode());
+            for chunk in &cut {
+                chunks
+                    .entry(chunk.hash)
+                    .or_insert_with(|| chunk.of(&bytes).to_vec());
+            }
+        }
+        for (hash, bytes) in chunks {
+            a.chunk_hash.push(hash.to_vec());
+            a.chunk_bytes.push(bytes);
         }
         for (id, (flow, status, created, record)) in self.executions {
             a.exec_id.push(id);
@@ -368,7 +387,10 @@ impl Params {
 #[derive(Default)]
 pub(super) struct Arrays {
     component_hash: Vec<Vec<u8>>,
-    component_bytes: Vec<Vec<u8>>,
+    /// Each component's manifest.
+    component_chunks: Vec<Vec<u8>>,
+    chunk_hash: Vec<Vec<u8>>,
+    chunk_bytes: Vec<Vec<u8>>,
     exec_id: Vec<i64>,
     exec_flow: Vec<String>,
     exec_status: Vec<String>,
@@ -406,10 +428,10 @@ pub(super) struct Arrays {
 
 impl Arrays {
     /// The parameters in [`WRITE`]'s order.
-    pub(super) fn params(&self) -> [&(dyn tokio_postgres::types::ToSql + Sync); 35] {
+    pub(super) fn params(&self) -> [&(dyn tokio_postgres::types::ToSql + Sync); 37] {
         [
             &self.component_hash,
-            &self.component_bytes,
+            &self.component_chunks,
             &self.exec_id,
             &self.exec_flow,
             &self.exec_status,
@@ -443,6 +465,8 @@ impl Arrays {
             &self.fence_epoch,
             &self.owner,
             &self.sync,
+            &self.chunk_hash,
+            &self.chunk_bytes,
         ]
     }
 }

@@ -48,10 +48,37 @@ const CREATE: &str = "INSERT INTO cairn_leases AS l (exec, epoch, owner, expires
 const RELEASE: &str = "UPDATE cairn_leases SET expires_at = clock_timestamp()
     WHERE exec = $1 AND owner = $2 AND epoch = $3";
 
-/// Pushes back the expiry of the leases held.
+/// Pushes back the expiry of the leases held. Their rows are locked in
+/// the order of their ids, as a write's fence locks them (`cairn_fence`
+/// walks its executions in order), so that the two never deadlock.
 const RENEW: &str = "UPDATE cairn_leases
     SET expires_at = clock_timestamp() + $3::BIGINT * interval '1 millisecond'
-    WHERE owner = $1 AND exec = ANY($2)";
+    WHERE exec IN (SELECT exec FROM cairn_leases WHERE owner = $1 AND exec = ANY($2)
+        ORDER BY exec FOR UPDATE)";
+
+/// Executions left `running` whose claim lapsed (or that never had one),
+/// oldest first.
+const ORPHANS: &str = "SELECT e.id FROM cairn_executions e
+    WHERE e.status = 'running' AND NOT EXISTS (SELECT 1 FROM cairn_leases l
+        WHERE l.exec = e.id AND l.expires_at > clock_timestamp())
+    ORDER BY e.id LIMIT $1";
+
+/// Executions left `running` that no process holds a claim on.
+pub(super) async fn orphans(pool: Pool, limit: usize) -> Result<Vec<ExecutionId>, JournalError> {
+    let client = pool
+        .get()
+        .await
+        .map_err(storage("connecting to read claims"))?;
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let rows = client
+        .query(ORPHANS, &[&limit])
+        .await
+        .map_err(storage("reading the executions nobody runs"))?;
+    Ok(rows
+        .iter()
+        .map(|row| ExecutionId(row.get::<_, i64>(0).unsigned_abs()))
+        .collect())
+}
 
 /// This process's claims.
 pub(super) struct Leases {

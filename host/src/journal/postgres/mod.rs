@@ -14,9 +14,12 @@
 //!   fenced by.
 //! - [`reads`]: one statement per read (a history: one snapshot).
 
+mod components;
 mod group;
 mod leases;
+mod prune;
 mod reads;
+mod schedules;
 pub(crate) mod schema;
 mod writer;
 
@@ -32,10 +35,12 @@ use tokio::sync::oneshot;
 use self::group::Row;
 use self::leases::Leases;
 use self::writer::{Batch, Writer};
+use super::record::ScheduleRecord;
 use super::record::{CallRecord, ExecutionRecord, TimerRecord, UpgradeRecord, WaitRecord};
+use super::{Advance, ScheduleChange};
 use super::{
-    Created, Entry, ExecutionFilter, ExecutionLease, History, Journal, JournalFuture, NewRecord,
-    Sync,
+    CacheEntry, CacheSweep, Created, Entry, ExecutionFilter, ExecutionLease, History, Journal,
+    JournalFuture, NewRecord, Pruned, PrunedComponents, Sync,
 };
 use crate::error::JournalError;
 use crate::model::{ComponentHash, ExecutionId};
@@ -309,11 +314,93 @@ impl Journal for PostgresJournal {
     }
 
     fn component(&self, hash: ComponentHash) -> JournalFuture<'_, Option<Vec<u8>>> {
-        self.read(reads::component(self.pool.clone(), hash))
+        self.read(components::read(self.pool.clone(), hash))
     }
 
     fn component_hashes(&self) -> JournalFuture<'_, Vec<ComponentHash>> {
-        self.read(reads::component_hashes(self.pool.clone()))
+        self.read(components::hashes(self.pool.clone()))
+    }
+
+    fn prune_components(&self) -> JournalFuture<'_, PrunedComponents> {
+        if let Err(e) = self.writer() {
+            return Box::pin(std::future::ready(Err(e)));
+        }
+        self.read(components::prune(self.pool.clone()))
+    }
+
+    fn prune_executions<'a>(
+        &'a self,
+        ids: &'a [ExecutionId],
+        cache: &'a [CacheEntry],
+        dry_run: bool,
+    ) -> JournalFuture<'a, Pruned> {
+        if let Err(e) = self.writer() {
+            return Box::pin(std::future::ready(Err(e)));
+        }
+        let work =
+            prune::prune_executions(self.pool.clone(), ids.to_vec(), cache.to_vec(), dry_run);
+        self.read(work)
+    }
+
+    fn sweep_cache(
+        &self,
+        after: Option<Vec<u8>>,
+        limit: usize,
+        dry_run: bool,
+    ) -> JournalFuture<'_, CacheSweep> {
+        if let Err(e) = self.writer() {
+            return Box::pin(std::future::ready(Err(e)));
+        }
+        self.read(prune::sweep_cache(self.pool.clone(), after, limit, dry_run))
+    }
+
+    fn orphans(&self, limit: usize) -> JournalFuture<'_, Vec<ExecutionId>> {
+        self.read(leases::orphans(self.pool.clone(), limit))
+    }
+
+    fn schedules(&self) -> JournalFuture<'_, Vec<(String, ScheduleRecord)>> {
+        self.read(schedules::all(self.pool.clone()))
+    }
+
+    fn change_schedule<'a>(
+        &'a self,
+        name: &'a str,
+        change: ScheduleChange,
+    ) -> JournalFuture<'a, Option<ScheduleRecord>> {
+        if let Err(e) = self.writer() {
+            return Box::pin(std::future::ready(Err(e)));
+        }
+        self.read(schedules::change(
+            self.pool.clone(),
+            name.to_owned(),
+            change,
+        ))
+    }
+
+    fn create_scheduled<'a>(
+        &'a self,
+        name: &'a str,
+        advance: Advance,
+        record: NewRecord<'a>,
+    ) -> JournalFuture<'a, Option<Created>> {
+        Box::pin(async move {
+            self.writer()?;
+            // Claimed first, as `create_execution` does; an id the run does
+            // not get (it is not due) is left unused.
+            let (id, lease) = self.leases.create().await?;
+            let record = record(id);
+            let pool = self.pool.clone();
+            let written = self
+                .read(schedules::create_run(
+                    pool,
+                    name.to_owned(),
+                    id,
+                    advance,
+                    record.clone(),
+                ))
+                .await?;
+            Ok(written.then_some(Created { id, record, lease }))
+        })
     }
 }
 

@@ -12,7 +12,7 @@ use crate::journal::ExecutionFilter;
 use crate::journal::history::{CallHistory, History, incomplete};
 use crate::journal::record::{CallRecord, ExecutionRecord, TimerRecord, UpgradeRecord, WaitRecord};
 use crate::journal::redb::envelope::{RecordKey, decode};
-use crate::model::{CallStatus, ComponentHash, ExecutionId};
+use crate::model::{CallStatus, ExecutionId};
 
 async fn client(pool: &Pool) -> Result<deadpool_postgres::Client, JournalError> {
     pool.get()
@@ -338,41 +338,4 @@ pub(super) async fn cached_call(
     let bytes: Vec<u8> = get(row, 2, "cairn_calls")?;
     let call = decode(RecordKey::Call(exec, seq), &bytes)?;
     Ok(Some((ExecutionId(exec), seq, call)))
-}
-
-/// A component's bytes, checked against their hash.
-pub(super) async fn component(
-    pool: Pool,
-    hash: ComponentHash,
-) -> Result<Option<Vec<u8>>, JournalError> {
-    let client = client(&pool).await?;
-    let sql = "SELECT bytes FROM cairn_components WHERE hash = $1";
-    let found = rows(&client, sql, &[&&hash.0[..]]).await?;
-    let Some(row) = found.first() else {
-        return Ok(None);
-    };
-    let bytes: Vec<u8> = get(row, 0, "cairn_components")?;
-    if ComponentHash::of(&bytes) != hash {
-        return Err(JournalError::Corrupt {
-            what: format!("components/{hash}"),
-            reason: "the bytes do not match their hash".to_owned(),
-        });
-    }
-    Ok(Some(bytes))
-}
-
-/// The hashes of every component, in hash order; the bytes stay unread.
-pub(super) async fn component_hashes(pool: Pool) -> Result<Vec<ComponentHash>, JournalError> {
-    let client = client(&pool).await?;
-    let sql = "SELECT hash FROM cairn_components ORDER BY hash";
-    let mut out = Vec::new();
-    for row in rows(&client, sql, &[]).await? {
-        let key: Vec<u8> = get(&row, 0, "cairn_components")?;
-        let hash = <[u8; 32]>::try_from(&key[..]).map_err(|_| JournalError::Corrupt {
-            what: "cairn_components".to_owned(),
-            reason: format!("a key of {} bytes is not a hash", key.len()),
-        })?;
-        out.push(ComponentHash(hash));
-    }
-    Ok(out)
 }

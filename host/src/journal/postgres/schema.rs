@@ -11,7 +11,8 @@
 //! | table | key | value |
 //! |---|---|---|
 //! | `cairn_schema_version` | (one row) | the schema's version |
-//! | `cairn_components` | blake3 hash | the component's bytes |
+//! | `cairn_components` | blake3 hash | `chunks`: its length and chunk hashes (`journal/chunks.rs`); or, written by version 1, `bytes`: the whole bytes |
+//! | `cairn_component_chunks` | blake3 hash of the chunk | the chunk's bytes, once for every component listing it |
 //! | `cairn_executions` | id (from `cairn_execution_ids`) | flow, status, created_at_us, envelope |
 //! | `cairn_calls` | (exec, seq) | envelope of `CallRecord` |
 //! | `cairn_attempts` | (exec, seq, n) | envelope of `AttemptRecord` |
@@ -21,6 +22,7 @@
 //! | `cairn_timers` | (exec, seq) | envelope of `TimerRecord` |
 //! | `cairn_upgrades` | (exec, n) | envelope of `UpgradeRecord` |
 //! | `cairn_leases` | exec | epoch, owner, expires_at: who runs it |
+//! | `cairn_schedules` | name | envelope of `ScheduleRecord` |
 //!
 //! `cairn_fence(execs, epochs, owner)` raises [`FENCE_SQLSTATE`] unless
 //! `owner` holds each execution's lease at that epoch; every write of an
@@ -32,8 +34,9 @@ use crate::error::JournalError;
 
 /// The schema this build reads and writes. A database with a newer one is
 /// refused with [`JournalError::TooNew`]; an older one is brought up to
-/// this one by [`migrate`] (there is none yet).
-pub(crate) const SCHEMA_VERSION: i64 = 1;
+/// this one by [`migrate`]. Version 2 stores components as chunks; version 3
+/// adds schedules.
+pub(crate) const SCHEMA_VERSION: i64 = 3;
 
 /// The SQLSTATE `cairn_fence` raises when a write's lease was taken over.
 pub(crate) const FENCE_SQLSTATE: &str = "CR001";
@@ -105,6 +108,41 @@ $fence$;
 INSERT INTO cairn_schema_version (version) VALUES (1);
 "#;
 
+/// The steps from each version to the next: `UPGRADES[0]` takes version 1
+/// to 2, and so on. Each records its version, and runs in the migration's
+/// transaction.
+const UPGRADES: &[&str] = &[
+    // 2: components as content-defined chunks. Rows of version 1 keep
+    // their whole bytes and are read as before.
+    r#"
+ALTER TABLE cairn_components ALTER COLUMN bytes DROP NOT NULL;
+ALTER TABLE cairn_components ADD COLUMN chunks BYTEA;
+CREATE TABLE cairn_component_chunks (hash BYTEA PRIMARY KEY, bytes BYTEA NOT NULL);
+INSERT INTO cairn_schema_version (version) VALUES (2);
+"#,
+    // 3: schedules (`cairn schedules`), each a name and its record.
+    r#"
+CREATE TABLE cairn_schedules (name TEXT PRIMARY KEY, record BYTEA NOT NULL);
+INSERT INTO cairn_schema_version (version) VALUES (3);
+"#,
+];
+
+/// Runs the steps that take `from` to [`SCHEMA_VERSION`].
+async fn upgrade(client: &impl GenericClient, from: i64) -> Result<(), JournalError> {
+    for version in from..SCHEMA_VERSION {
+        let step = usize::try_from(version - 1)
+            .ok()
+            .and_then(|i| UPGRADES.get(i));
+        if let Some(step) = step {
+            client
+                .batch_execute(step)
+                .await
+                .map_err(|e| JournalError::storage("migrating the journal's tables", e))?;
+        }
+    }
+    Ok(())
+}
+
 /// What a database holds, as far as Cairn is concerned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Found {
@@ -138,7 +176,7 @@ pub(crate) async fn found(client: &impl GenericClient) -> Result<Found, JournalE
 
 /// Makes the tables if there are none, and checks that their version is
 /// the one this build reads: [`JournalError::TooNew`] for a newer one,
-/// [`JournalError::TooOld`] for an older one (none exists yet). Safe when
+/// and brings an older one up to it ([`UPGRADES`]). Safe when
 /// several processes do it at once (an advisory lock serialises them).
 /// Returns the version found before, if there were tables.
 pub(crate) async fn migrate(
@@ -158,7 +196,12 @@ pub(crate) async fn migrate(
             txn.batch_execute(CREATE)
                 .await
                 .map_err(fail("creating the journal's tables"))?;
+            upgrade(&txn, 1).await?;
             None
+        }
+        Found::Version(version) if (1..SCHEMA_VERSION).contains(&version) => {
+            upgrade(&txn, version).await?;
+            Some(version)
         }
         Found::Version(version) => {
             check(version, shown)?;

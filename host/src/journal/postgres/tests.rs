@@ -123,7 +123,8 @@ async fn a_created_execution_is_written_and_claimed_across_journals() {
 
 /// A worker whose lease expired (its heartbeat stopped, as a process
 /// paused by SIGSTOP) and was taken over cannot commit for the execution
-/// any more: its write fails with `Claimed`, and the row stays as the new
+/// any more: its write fails with `TakenOver` (naming the epoch it held,
+/// and saying so in words), and the row stays as the new
 /// holder has it. Its writes for executions it still holds commit.
 #[tokio::test]
 async fn a_taken_over_lease_fences_the_old_holders_writes() {
@@ -150,9 +151,18 @@ async fn a_taken_over_lease_fences_the_old_holders_writes() {
         .write(std::slice::from_ref(&entry), Sync::Durable)
         .await;
     assert!(
-        matches!(fenced, Err(JournalError::Claimed { exec }) if exec == lost.id),
+        matches!(fenced, Err(JournalError::TakenOver { exec, epoch: 1 }) if exec == lost.id),
         "{fenced:?}"
     );
+    let message = fenced.expect_err("fenced").to_string();
+    assert!(
+        message.contains(&format!(
+            "execution {} was taken over by another worker",
+            lost.id
+        )) && message.contains("epoch 1"),
+        "{message}"
+    );
+    assert_eq!(takeover.epoch(), 2);
     let still = other.execution(lost.id).await.expect("reads");
     assert_eq!(still.map(|r| r.status), Some(ExecutionStatus::Running));
     // The journal is not broken by it: the new holder writes, and the old
@@ -375,10 +385,11 @@ async fn a_newer_schema_is_refused_and_an_empty_database_is_not_a_journal() {
         matches!(
             newer,
             Err(JournalError::TooNew {
-                found: 2,
-                supported: 1,
+                found,
+                supported,
                 ..
-            })
+            }) if found == schema::SCHEMA_VERSION.unsigned_abs() + 1
+                && supported == schema::SCHEMA_VERSION.unsigned_abs()
         ),
         "{:?}",
         newer.err()
@@ -387,4 +398,175 @@ async fn a_newer_schema_is_refused_and_an_empty_database_is_not_a_journal() {
         PostgresJournal::migrate(&url),
         Err(JournalError::TooNew { .. })
     ));
+}
+
+/// Runs `sql` on the database at `url` (a test's own schema).
+fn sql(url: &str, sql: &str) {
+    let (runtime, pool) = connect(url).expect("connects");
+    let sql = sql.to_owned();
+    block_on(runtime.handle(), async move {
+        let client = pool.get().await.map_err(leases::storage("test"))?;
+        client
+            .batch_execute(&sql)
+            .await
+            .map_err(leases::storage("test"))
+    })
+    .expect("the statement runs");
+    runtime.shutdown_background();
+}
+
+/// The bytes of the stored chunks.
+fn chunk_bytes(url: &str) -> i64 {
+    let (runtime, pool) = connect(url).expect("connects");
+    let bytes = block_on(runtime.handle(), async move {
+        let client = pool.get().await.map_err(leases::storage("test"))?;
+        let row = client
+            .query_one(
+                "SELECT coalesce(sum(length(bytes)), 0)::BIGINT FROM cairn_component_chunks",
+                &[],
+            )
+            .await
+            .map_err(leases::storage("test"))?;
+        Ok::<i64, JournalError>(row.get(0))
+    })
+    .expect("counted");
+    runtime.shutdown_background();
+    bytes
+}
+
+/// Deterministic pseudo-random bytes (xorshift64*).
+fn noise(len: usize, seed: u64) -> Vec<u8> {
+    let mut state = seed | 1;
+    (0..len)
+        .map(|_| {
+            state ^= state >> 12;
+            state ^= state << 25;
+            state ^= state >> 27;
+            (state.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 56) as u8
+        })
+        .collect()
+}
+
+/// Components are stored as chunks, once each: a rebuilt one (an edit in
+/// the middle) costs the chunks that changed; both read back exactly; a
+/// prune removes the build no execution names and its own chunks only.
+#[tokio::test]
+async fn components_are_chunked_shared_and_pruned() {
+    let Some(url) = fresh() else { return };
+    let journal = open(&url, DEFAULT_LEASE);
+    let first: Arc<[u8]> = Arc::from(noise(3 << 20, 1));
+    let at = 1 << 20;
+    let second: Arc<[u8]> = Arc::from([&first[..at], &noise(1_000, 2), &first[at..]].concat());
+    let (a, b) = (ComponentHash::of(&first), ComponentHash::of(&second));
+    let made = journal
+        .create_execution(
+            Some((a, first.clone())),
+            Box::new(move |id| ExecutionRecord {
+                component: Some(a),
+                ..record(id)
+            }),
+        )
+        .await
+        .expect("created");
+    assert_eq!(chunk_bytes(&url), first.len() as i64, "every byte once");
+    let entry = Entry::Component {
+        hash: b,
+        bytes: second.clone(),
+    };
+    journal
+        .write(&[entry], Sync::Durable)
+        .await
+        .expect("written");
+    let added = chunk_bytes(&url) - first.len() as i64;
+    assert!(
+        added <= 3 * crate::journal::chunks::MAX_CHUNK as i64,
+        "the edited build added {added} bytes"
+    );
+    assert_eq!(
+        journal.component(a).await.expect("reads").as_deref(),
+        Some(&first[..])
+    );
+    assert_eq!(
+        journal.component(b).await.expect("reads").as_deref(),
+        Some(&second[..])
+    );
+    let pruned = journal.prune_components().await.expect("prunes");
+    assert_eq!(
+        (pruned.components, pruned.bytes),
+        (1, added.unsigned_abs()),
+        "{pruned:?}"
+    );
+    assert_eq!(journal.component(b).await.expect("reads"), None);
+    assert_eq!(
+        journal.component(a).await.expect("reads").as_deref(),
+        Some(&first[..])
+    );
+    assert_eq!(journal.component_hashes().await.expect("reads"), [a]);
+    drop(made);
+}
+
+/// A database of schema version 1 (components stored whole) is migrated
+/// when a journal opens it: the whole components still read, new ones are
+/// chunked, and a prune removes a whole one no execution names.
+#[tokio::test]
+async fn a_version_1_database_is_migrated_and_its_whole_components_read() {
+    let Some(url) = fresh() else { return };
+    assert_eq!(PostgresJournal::migrate(&url).expect("migrates"), None);
+    // Back to version 1's tables (undoing every later step), with a
+    // component stored whole.
+    sql(
+        &url,
+        "DELETE FROM cairn_schema_version WHERE version > 1;
+         DROP TABLE cairn_component_chunks;
+         DROP TABLE IF EXISTS cairn_schedules;
+         ALTER TABLE cairn_components DROP COLUMN chunks;
+         ALTER TABLE cairn_components ALTER COLUMN bytes SET NOT NULL;",
+    );
+    let old = noise(200_000, 3);
+    let old_hash = ComponentHash::of(&old);
+    let hex: String = old.iter().map(|b| format!("{b:02x}")).collect();
+    sql(
+        &url,
+        &format!(
+            "INSERT INTO cairn_components (hash, bytes) VALUES ('\\x{}', '\\x{hex}')",
+            old_hash.to_hex()
+        ),
+    );
+    assert!(matches!(
+        PostgresJournal::open(
+            &url,
+            Options {
+                read_only: true,
+                lease: DEFAULT_LEASE,
+            }
+        ),
+        Err(JournalError::TooOld { found: 1, .. })
+    ));
+    let journal = open(&url, DEFAULT_LEASE);
+    assert_eq!(
+        journal.component(old_hash).await.expect("reads"),
+        Some(old.clone())
+    );
+    let new: Arc<[u8]> = Arc::from(noise(100_000, 4));
+    let new_hash = ComponentHash::of(&new);
+    let entry = Entry::Component {
+        hash: new_hash,
+        bytes: new.clone(),
+    };
+    journal
+        .write(&[entry], Sync::Durable)
+        .await
+        .expect("written");
+    assert_eq!(
+        journal.component(new_hash).await.expect("reads").as_deref(),
+        Some(&new[..])
+    );
+    let pruned = journal.prune_components().await.expect("prunes");
+    assert_eq!(pruned.components, 2);
+    assert_eq!(pruned.bytes, (old.len() + new.len()) as u64);
+    assert!(journal.component_hashes().await.expect("reads").is_empty());
+    assert_eq!(
+        PostgresJournal::migrate(&url).expect("migrates"),
+        Some(schema::SCHEMA_VERSION)
+    );
 }

@@ -153,13 +153,17 @@ impl Shared {
                 for batch in group {
                     let result = match self.commit(std::slice::from_ref(&batch)).await {
                         Ok(()) => Ok(()),
-                        Err(Failure::Fenced(exec)) => Err(JournalError::Claimed { exec }),
+                        Err(Failure::Fenced(exec)) => Err(taken_over(exec, &batch.fence)),
                         Err(Failure::Other(error)) => Err(self.break_with(error)),
                     };
                     acknowledge(vec![batch], &result);
                 }
             }
-            Err(Failure::Fenced(exec)) => acknowledge(group, &Err(JournalError::Claimed { exec })),
+            Err(Failure::Fenced(exec)) => {
+                let fence: Vec<(i64, i64)> = group.iter().flat_map(|b| b.fence.clone()).collect();
+                let error = taken_over(exec, &fence);
+                acknowledge(group, &Err(error));
+            }
             Err(Failure::Other(error)) => {
                 let error = self.break_with(error);
                 acknowledge(group, &Err(error));
@@ -202,13 +206,37 @@ impl Shared {
             .await
             .map_err(|e| classify(e, "preparing the journal's write"))?;
         let arrays = params.into_arrays(&self.owner, durable);
-        client
-            .query(&statement, &arrays.params())
-            .await
-            .map_err(|e| classify(e, "writing to the journal"))?;
+        let mut tries = 0;
+        loop {
+            match client.query(&statement, &arrays.params()).await {
+                Ok(_) => break,
+                // The statement is its own transaction: one the server
+                // chose as a deadlock's victim, or failed to serialise,
+                // was rolled back whole, and is tried again.
+                Err(e) if tries < RETRIES && is_transient(&e) => {
+                    tries += 1;
+                    tokio::time::sleep(Duration::from_millis(5 * u64::from(tries))).await;
+                }
+                Err(e) => return Err(classify(e, "writing to the journal")),
+            }
+        }
         self.commits.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
+}
+
+/// How often a write rolled back by the server (a deadlock's victim) is
+/// tried again before the writer gives up.
+const RETRIES: u32 = 5;
+
+/// Whether the server rolled the statement back for a reason that trying
+/// again resolves: a deadlock (`40P01`) or a serialisation failure
+/// (`40001`).
+fn is_transient(error: &tokio_postgres::Error) -> bool {
+    error.as_db_error().is_some_and(|db| {
+        let code = db.code().code();
+        code == "40P01" || code == "40001"
+    })
 }
 
 /// Why a commit failed.
@@ -227,6 +255,16 @@ fn classify(error: tokio_postgres::Error, context: &str) -> Failure {
         return Failure::Fenced(ExecutionId(exec));
     }
     Failure::Other(JournalError::storage(context, error))
+}
+
+/// The error of a write fenced out of `exec`, naming the epoch it was
+/// written under (found among the batch's leases).
+fn taken_over(exec: ExecutionId, fence: &[(i64, i64)]) -> JournalError {
+    let epoch = fence
+        .iter()
+        .find(|(e, _)| e.unsigned_abs() == exec.0)
+        .map_or(0, |(_, epoch)| epoch.unsigned_abs());
+    JournalError::TakenOver { exec, epoch }
 }
 
 fn acknowledge(group: Vec<Batch>, result: &Result<(), JournalError>) {

@@ -33,6 +33,8 @@ pub(crate) enum RecordKey<'a> {
     Timer(u64, u32),
     /// `upgrades/{exec}/{n}`.
     Upgrade(u64, u32),
+    /// `schedules/{name}`.
+    Schedule(&'a str),
 }
 
 impl RecordKey<'_> {
@@ -62,6 +64,10 @@ impl RecordKey<'_> {
                 .update(&[5])
                 .update(&exec.to_le_bytes())
                 .update(&n.to_le_bytes()),
+            RecordKey::Schedule(name) => hasher
+                .update(&[6])
+                .update(&(name.len() as u64).to_le_bytes())
+                .update(name.as_bytes()),
         };
         hasher.update(payload);
         let mut sum = [0; CHECKSUM_LEN];
@@ -79,6 +85,7 @@ impl std::fmt::Display for RecordKey<'_> {
             RecordKey::Wait(exec, name) => write!(f, "waits/{exec}/{name}"),
             RecordKey::Timer(exec, seq) => write!(f, "timers/{exec}/{seq}"),
             RecordKey::Upgrade(exec, n) => write!(f, "upgrades/{exec}/{n}"),
+            RecordKey::Schedule(name) => write!(f, "schedules/{name}"),
         }
     }
 }

@@ -10,8 +10,8 @@ use redb::{Database, DatabaseError, ReadOnlyDatabase, ReadableDatabase, Readable
 
 use super::envelope::{RecordKey, decode};
 use super::schema::{
-    ATTEMPTS, CACHE, CALLS, COMPONENTS, EXECUTIONS, FORMAT_VERSION, FORMAT_VERSION_KEY, META,
-    TIMERS, TIMES, WAITS,
+    ATTEMPTS, CACHE, CALLS, COMPONENT_CHUNKS, COMPONENT_MANIFESTS, COMPONENTS, EXECUTIONS,
+    FORMAT_VERSION, FORMAT_VERSION_KEY, META, OLDEST_READABLE_VERSION, TIMERS, TIMES, WAITS,
 };
 use super::writer::{failure, is_disk_full};
 use super::{guard, overlay, storage};
@@ -130,6 +130,10 @@ pub(super) fn initialize(db: &Database, path: &Path) -> Result<(), JournalError>
             meta.insert(FORMAT_VERSION_KEY, FORMAT_VERSION)
                 .map_err(|e| failed(e.into()))?;
             txn.open_table(COMPONENTS).map_err(|e| failed(e.into()))?;
+            txn.open_table(COMPONENT_MANIFESTS)
+                .map_err(|e| failed(e.into()))?;
+            txn.open_table(COMPONENT_CHUNKS)
+                .map_err(|e| failed(e.into()))?;
             txn.open_table(EXECUTIONS).map_err(|e| failed(e.into()))?;
             txn.open_table(CALLS).map_err(|e| failed(e.into()))?;
             txn.open_table(ATTEMPTS).map_err(|e| failed(e.into()))?;
@@ -163,13 +167,51 @@ pub(super) fn check_format(db: &Db, path: &Path) -> Result<(), JournalError> {
             found,
             supported: FORMAT_VERSION,
         }),
-        Some(found) if found < FORMAT_VERSION => Err(JournalError::TooOld {
+        Some(found) if found < OLDEST_READABLE_VERSION => Err(JournalError::TooOld {
             path: path.to_path_buf(),
             found,
             supported: FORMAT_VERSION,
         }),
         Some(_) => Ok(()),
     }
+}
+
+/// Marks a journal of an older format this build reads (checked by
+/// [`check_format`]) as this build's: its writes may be what the older
+/// format's builds would not find (chunked components), so those builds
+/// must refuse it from now on ([`JournalError::TooNew`]).
+pub(super) fn mark_current(db: &Database, path: &Path) -> Result<(), JournalError> {
+    let failed = |e: redb::Error| failure(path, e);
+    // Read first: a journal of this format (nearly always) gets no write
+    // transaction, which would make redb write the file when it closes
+    // (harmful to a damaged file only read from).
+    let found = guard(|| -> Result<Option<u64>, JournalError> {
+        let txn = db.begin_read().map_err(storage)?;
+        let meta = txn.open_table(META).map_err(storage)?;
+        Ok(meta
+            .get(FORMAT_VERSION_KEY)
+            .map_err(storage)?
+            .map(|v| v.value()))
+    })??;
+    if found == Some(FORMAT_VERSION) {
+        return Ok(());
+    }
+    guard(|| {
+        let txn = db.begin_write().map_err(|e| failed(e.into()))?;
+        {
+            let mut meta = txn.open_table(META).map_err(|e| failed(e.into()))?;
+            let found = meta
+                .get(FORMAT_VERSION_KEY)
+                .map_err(|e| failed(e.into()))?
+                .map(|v| v.value());
+            if found == Some(FORMAT_VERSION) {
+                return Ok(());
+            }
+            meta.insert(FORMAT_VERSION_KEY, FORMAT_VERSION)
+                .map_err(|e| failed(e.into()))?;
+        }
+        txn.commit().map_err(|e| failed(e.into()))
+    })?
 }
 
 fn open_error(path: &Path, error: DatabaseError) -> JournalError {

@@ -15,10 +15,13 @@
 //! left to the writer.
 
 mod claims;
+mod components;
 pub(crate) mod envelope;
 mod file;
 mod overlay;
+mod prune;
 mod reads;
+mod schedules;
 pub(crate) mod schema;
 pub(crate) mod writer;
 
@@ -34,10 +37,12 @@ use self::claims::Claims;
 use self::file::Db;
 use self::schema::EXECUTIONS;
 use self::writer::{LazyWindow, Put, Writer};
+use super::record::ScheduleRecord;
 use super::record::{CallRecord, ExecutionRecord, TimerRecord, UpgradeRecord, WaitRecord};
+use super::{Advance, ScheduleChange};
 use super::{
-    Created, Entry, ExecutionFilter, ExecutionLease, History, Journal, JournalFuture, NewRecord,
-    Sync,
+    CacheEntry, CacheSweep, Created, Entry, ExecutionFilter, ExecutionLease, History, Journal,
+    JournalFuture, NewRecord, Pruned, PrunedComponents, Sync,
 };
 use crate::error::JournalError;
 use crate::model::{ComponentHash, ExecutionId};
@@ -100,14 +105,20 @@ impl RedbJournal {
     ) -> Result<RedbJournal, JournalError> {
         let shown = path.clone().unwrap_or_else(|| PathBuf::from(MEMORY));
         file::check_format(&db, &shown)?;
+        if let (Some(_), Db::Database(db)) = (&window, &db) {
+            file::mark_current(db, &shown)?;
+        }
         let last = guard(|| -> Result<u64, JournalError> {
             let txn = db.begin_read().map_err(storage)?;
             let table = txn.open_table(EXECUTIONS).map_err(storage)?;
-            Ok(table
+            let last = table
                 .last()
                 .map_err(storage)?
                 .map(|(k, _)| k.value())
-                .unwrap_or(0))
+                .unwrap_or(0);
+            // A prune keeps the highest id it saw, so that removing the
+            // newest execution does not give its id out again.
+            Ok(last.max(prune::last_execution(&txn)?))
         })??;
         let writer = match (window, &db) {
             (Some(window), Db::Database(db)) => Some(Writer::start(db.clone(), shown, window)?),
@@ -137,6 +148,51 @@ impl RedbJournal {
         seq: u32,
     ) -> Result<Option<CallRecord>, JournalError> {
         reads::call(&self.db, exec, seq)
+    }
+}
+
+impl RedbJournal {
+    /// The database a prune step writes to in a transaction of its own,
+    /// and the file's name for errors; refused on a read-only journal.
+    fn for_prune(&self) -> Result<(Arc<Database>, PathBuf), JournalError> {
+        self.writer()?;
+        let shown = self.path.clone().unwrap_or_else(|| PathBuf::from(MEMORY));
+        match &self.db {
+            Db::Database(db) => Ok((db.clone(), shown)),
+            Db::ReadOnly(_) => Err(JournalError::ReadOnly { path: shown }),
+        }
+    }
+}
+
+/// Runs `work`, which blocks on redb's write lock and I/O, off the async
+/// workers when there is a runtime.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, JournalError> + Send + 'static,
+) -> Result<T, JournalError> {
+    match tokio::runtime::Handle::try_current() {
+        Ok(handle) => handle
+            .spawn_blocking(move || guard(work))
+            .await
+            .map_err(|_| JournalError::Closed)??,
+        Err(_) => guard(work)?,
+    }
+}
+
+impl Drop for RedbJournal {
+    /// The writer first (it commits what is queued and joins its thread),
+    /// then the file, whose close redb writes: on a damaged file that write
+    /// can panic inside redb, and a panic must not escape a drop (it would
+    /// unwind through whoever dropped the host, or abort). The file is
+    /// swapped for an empty in-memory database and closed under a guard.
+    fn drop(&mut self) {
+        drop(self.writer.take());
+        let Ok(empty) =
+            Database::builder().create_with_backend(::redb::backends::InMemoryBackend::new())
+        else {
+            return;
+        };
+        let file = std::mem::replace(&mut self.db, Db::Database(Arc::new(empty)));
+        let _ = catch_unwind(AssertUnwindSafe(move || drop(file)));
     }
 }
 
@@ -266,11 +322,88 @@ impl Journal for RedbJournal {
     }
 
     fn component(&self, hash: ComponentHash) -> JournalFuture<'_, Option<Vec<u8>>> {
-        Box::pin(ready(reads::component(&self.db, hash)))
+        Box::pin(ready(components::read(&self.db, hash)))
     }
 
     fn component_hashes(&self) -> JournalFuture<'_, Vec<ComponentHash>> {
-        Box::pin(ready(reads::component_hashes(&self.db)))
+        Box::pin(ready(components::hashes(&self.db)))
+    }
+
+    fn prune_components(&self) -> JournalFuture<'_, PrunedComponents> {
+        Box::pin(async move {
+            let shown = self.path.clone().unwrap_or_else(|| PathBuf::from(MEMORY));
+            let (Some(_), Db::Database(db)) = (&self.writer, &self.db) else {
+                return Err(JournalError::ReadOnly { path: shown });
+            };
+            let db = db.clone();
+            // Reads every record: off the async workers.
+            tokio::task::spawn_blocking(move || components::prune(&db, &shown))
+                .await
+                .map_err(|e| JournalError::storage("pruning components", e))?
+        })
+    }
+
+    fn prune_executions<'a>(
+        &'a self,
+        ids: &'a [ExecutionId],
+        cache: &'a [CacheEntry],
+        dry_run: bool,
+    ) -> JournalFuture<'a, Pruned> {
+        let (ids, cache) = (ids.to_vec(), cache.to_vec());
+        Box::pin(async move {
+            let (db, path) = self.for_prune()?;
+            blocking(move || prune::prune_executions(&db, &path, &ids, &cache, dry_run)).await
+        })
+    }
+
+    fn sweep_cache(
+        &self,
+        after: Option<Vec<u8>>,
+        limit: usize,
+        dry_run: bool,
+    ) -> JournalFuture<'_, CacheSweep> {
+        Box::pin(async move {
+            let (db, path) = self.for_prune()?;
+            blocking(move || prune::sweep_cache(&db, &path, after.as_deref(), limit, dry_run)).await
+        })
+    }
+
+    fn schedules(&self) -> JournalFuture<'_, Vec<(String, ScheduleRecord)>> {
+        Box::pin(ready(schedules::all(&self.db)))
+    }
+
+    fn change_schedule<'a>(
+        &'a self,
+        name: &'a str,
+        change: ScheduleChange,
+    ) -> JournalFuture<'a, Option<ScheduleRecord>> {
+        Box::pin(async move {
+            let (db, path) = self.for_prune()?;
+            // A change is small: one record read and written.
+            schedules::change(&db, &path, name, change)
+        })
+    }
+
+    fn create_scheduled<'a>(
+        &'a self,
+        name: &'a str,
+        advance: Advance,
+        record: NewRecord<'a>,
+    ) -> JournalFuture<'a, Option<Created>> {
+        Box::pin(async move {
+            let (db, path) = self.for_prune()?;
+            // Claimed first, as `create_execution` does; an id the run does
+            // not get (it is not due) is skipped, as one a resume holds is.
+            let (id, lease) = loop {
+                let id = ExecutionId(self.next_execution.fetch_add(1, Ordering::Relaxed));
+                if let Ok(lease) = self.claims.claim(id) {
+                    break (id, lease);
+                }
+            };
+            let record = record(id);
+            let written = schedules::create_run(&db, &path, name, id, advance, &record)?;
+            Ok(written.then_some(Created { id, record, lease }))
+        })
     }
 }
 

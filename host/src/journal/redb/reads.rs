@@ -1,19 +1,17 @@
 //! Reading the redb journal. Every read is one read transaction, so it sees
 //! one committed state; a table that does not exist reads as empty.
 
-use ::redb::{ReadableTable, TableError};
+use ::redb::TableError;
 
 use super::envelope::{RecordKey, decode};
 use super::file::Db;
-use super::schema::{
-    ATTEMPTS, CACHE, CALLS, COMPONENTS, EXECUTIONS, TIMERS, TIMES, UPGRADES, WAITS,
-};
+use super::schema::{ATTEMPTS, CACHE, CALLS, EXECUTIONS, TIMERS, TIMES, UPGRADES, WAITS};
 use super::{guard, storage};
 use crate::error::JournalError;
 use crate::journal::ExecutionFilter;
 use crate::journal::history::{CallHistory, History, incomplete};
 use crate::journal::record::{CallRecord, ExecutionRecord, TimerRecord, UpgradeRecord, WaitRecord};
-use crate::model::{CallStatus, ComponentHash, ExecutionId, ExecutionStatus};
+use crate::model::{CallStatus, ExecutionId, ExecutionStatus};
 
 /// One execution.
 pub(super) fn execution(db: &Db, id: ExecutionId) -> Result<Option<ExecutionRecord>, JournalError> {
@@ -315,26 +313,6 @@ pub(super) fn cached_call(
     })
 }
 
-/// A component's bytes, checked against their hash.
-pub(super) fn component(db: &Db, hash: ComponentHash) -> Result<Option<Vec<u8>>, JournalError> {
-    read(db, |txn| {
-        let Some(table) = open(txn, COMPONENTS)? else {
-            return Ok(None);
-        };
-        let Some(bytes) = table.get(&hash.0[..]).map_err(storage)? else {
-            return Ok(None);
-        };
-        let bytes = bytes.value().to_vec();
-        if ComponentHash::of(&bytes) != hash {
-            return Err(JournalError::Corrupt {
-                what: format!("components/{hash}"),
-                reason: "the bytes do not match their hash".to_owned(),
-            });
-        }
-        Ok(Some(bytes))
-    })
-}
-
 fn read<T>(
     db: &Db,
     f: impl FnOnce(&::redb::ReadTransaction) -> Result<T, JournalError>,
@@ -354,24 +332,4 @@ fn open<K: ::redb::Key + 'static, V: ::redb::Value + 'static>(
         Err(TableError::TableDoesNotExist(_)) => Ok(None),
         Err(e) => Err(storage(e)),
     }
-}
-
-/// The hashes of every component, in hash order; the bytes stay unread.
-pub(super) fn component_hashes(db: &Db) -> Result<Vec<ComponentHash>, JournalError> {
-    read(db, |txn| {
-        let Some(table) = open(txn, COMPONENTS)? else {
-            return Ok(Vec::new());
-        };
-        let mut hashes = Vec::new();
-        for entry in table.iter().map_err(storage)? {
-            let (key, _) = entry.map_err(storage)?;
-            let key = key.value();
-            let hash = <[u8; 32]>::try_from(key).map_err(|_| JournalError::Corrupt {
-                what: "components".to_owned(),
-                reason: format!("a key of {} bytes is not a hash", key.len()),
-            })?;
-            hashes.push(ComponentHash(hash));
-        }
-        Ok(hashes)
-    })
 }

@@ -6,7 +6,9 @@
 //! | table | key | value |
 //! |---|---|---|
 //! | `meta` | name | `u64` (`format_version`) |
-//! | `components` | blake3 hash (32 bytes) | the component's bytes |
+//! | `components` | blake3 hash (32 bytes) | the component's bytes, whole (written by format 4 and older) |
+//! | `component_manifests` | blake3 hash of the component | its length and chunk hashes (`journal/chunks.rs`) |
+//! | `component_chunks` | blake3 hash of the chunk | the chunk's bytes, stored once for every component listing it |
 //! | `executions` | execution id | envelope of `ExecutionRecord` |
 //! | `calls` | (execution id, seq) | envelope of `CallRecord` |
 //! | `attempts` | (execution id, seq, attempt number) | envelope of `AttemptRecord` |
@@ -15,6 +17,7 @@
 //! | `cache` | blake3 of (component, checkpoint, canonical input) | (execution id, seq) of a completed call |
 //! | `timers` | (execution id, seq) | envelope of `TimerRecord`: a call's retry, due at a time |
 //! | `upgrades` | (execution id, n) | envelope of `UpgradeRecord`: the n-th move of an execution to another build |
+//! | `schedules` | schedule name | envelope of `ScheduleRecord`: a cron schedule that starts executions (`cairn schedules`) |
 //!
 //! `timers` came after version 4 without a bump: a table is only ever added
 //! (a file without it reads as having no timers, and it is made by the first
@@ -35,8 +38,15 @@ use redb::TableDefinition;
 /// non-determinism failure's seq and the two calls as data
 /// (`Failure::divergence`); version 4 keeps where a wait's value came from
 /// (`WaitRecord::source`, `carried_from`) and the values a replay was given
-/// for waits (`ReplayPlan::answers`).
-pub(crate) const FORMAT_VERSION: u64 = 4;
+/// for waits (`ReplayPlan::answers`); version 5 stores components as
+/// content-defined chunks (`component_manifests`, `component_chunks`).
+pub(crate) const FORMAT_VERSION: u64 = 5;
+
+/// The oldest format this build reads. A version-4 file differs only in
+/// keeping every component whole in `components`, which this build still
+/// reads; opening one for writing marks it version 5, since what this build
+/// writes there (chunked components) a version-4 build would not find.
+pub(crate) const OLDEST_READABLE_VERSION: u64 = 4;
 
 /// The key in `META` under which the format version is stored.
 pub(crate) const FORMAT_VERSION_KEY: &str = "format_version";
@@ -44,8 +54,17 @@ pub(crate) const FORMAT_VERSION_KEY: &str = "format_version";
 /// Journal-wide settings.
 pub(crate) const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 
-/// Component bytes by hash, so resume and replay run the exact code.
+/// Component bytes by hash, so resume and replay run the exact code: whole,
+/// as format 4 stored them (read, never written, by this build).
 pub(crate) const COMPONENTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("components");
+
+/// Components by hash, each as its manifest: length and chunk hashes.
+pub(crate) const COMPONENT_MANIFESTS: TableDefinition<&[u8], &[u8]> =
+    TableDefinition::new("component_manifests");
+
+/// Component chunks by the blake3 hash of their bytes.
+pub(crate) const COMPONENT_CHUNKS: TableDefinition<&[u8], &[u8]> =
+    TableDefinition::new("component_chunks");
 
 /// Executions by id.
 pub(crate) const EXECUTIONS: TableDefinition<u64, &[u8]> = TableDefinition::new("executions");
@@ -76,3 +95,7 @@ pub(crate) const TIMERS: TableDefinition<(u64, u32), &[u8]> = TableDefinition::n
 /// Executions' moves to other builds by (execution id, n from 0): which
 /// recorded calls a resume counts as calls of the execution's current build.
 pub(crate) const UPGRADES: TableDefinition<(u64, u32), &[u8]> = TableDefinition::new("upgrades");
+
+/// Schedules by name (envelopes of `ScheduleRecord`), added like `timers`:
+/// a file without the table has no schedules.
+pub(crate) const SCHEDULES: TableDefinition<&str, &[u8]> = TableDefinition::new("schedules");

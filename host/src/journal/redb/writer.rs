@@ -52,10 +52,11 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use redb::{Database, Durability, ReadableTable};
+use redb::{Database, Durability};
 use tokio::runtime::{Handle, RuntimeFlavor};
 use tokio::sync::oneshot;
 
+use super::components::Chunked;
 use super::envelope::{RecordKey, encode};
 use super::schema::{
     ATTEMPTS, CACHE, CALLS, COMPONENTS, EXECUTIONS, TIMERS, TIMES, UPGRADES, WAITS,
@@ -730,7 +731,7 @@ fn commit(db: &Database, path: &Path, group: &[Batch], durable: bool) -> Result<
     })
     .map_err(|e| failed(e.into()))?;
     {
-        let mut components = txn.open_table(COMPONENTS).map_err(|e| failed(e.into()))?;
+        let components = txn.open_table(COMPONENTS).map_err(|e| failed(e.into()))?;
         let mut executions = txn.open_table(EXECUTIONS).map_err(|e| failed(e.into()))?;
         let mut calls = txn.open_table(CALLS).map_err(|e| failed(e.into()))?;
         let mut attempts = txn.open_table(ATTEMPTS).map_err(|e| failed(e.into()))?;
@@ -742,14 +743,19 @@ fn commit(db: &Database, path: &Path, group: &[Batch], durable: bool) -> Result<
         // Rare: opened (and made, in an older journal) only by a commit
         // that holds a move.
         let mut upgrades = None;
+        // Opened only by a commit that holds a component.
+        let mut chunked = None;
         for put in group.iter().flat_map(|b| &b.puts) {
             let inserted = match put {
-                // Content-addressed: bytes already there are the same.
+                // Content-addressed: bytes already there are the same; new
+                // ones are stored as chunks (`components.rs`).
                 Put::Component { hash, bytes } => {
-                    match components.get(&hash[..]).map(|held| held.is_some()) {
-                        Ok(true) => Ok(()),
-                        Ok(false) => components.insert(&hash[..], &bytes[..]).map(drop),
-                        Err(e) => Err(e),
+                    if chunked.is_none() {
+                        chunked = Some(Chunked::open(&txn).map_err(|e| failed(e.into()))?);
+                    }
+                    match chunked.as_mut() {
+                        Some(tables) => tables.put(&components, hash, bytes),
+                        None => Ok(()),
                     }
                 }
                 Put::Execution { id, record } => executions.insert(*id, &record[..]).map(drop),

@@ -7,6 +7,7 @@
 
 mod map_imports;
 mod runner_import;
+mod timers_import;
 
 use std::time::Duration;
 

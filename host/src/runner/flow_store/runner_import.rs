@@ -63,14 +63,23 @@ impl runner::Host for FlowState {
         input_json: String,
     ) -> wasmtime::Result<Result<String, CallError>> {
         let _request = self.activity.request();
-        let slot = match self
+        let (slot, in_place) = match self
             .execution
-            .submit(&self.component, &name, &input_json)
+            .call(&self.component, &name, &input_json)
             .map_err(wasmtime::Error::new)?
         {
             Err(refused) => return Ok(Err(to_wit(refused))),
-            Ok(slot) => slot,
+            Ok(called) => called,
         };
+        if let Some(mut run) = in_place {
+            let cancel = self.execution.cancel_token();
+            // A cancel stops the wait, not the call: dropped unfinished, the
+            // call runs on to its end in a task of its own.
+            tokio::select! {
+                () = &mut run => {}
+                () = cancel.cancelled() => {}
+            }
+        }
         let result = result_of(&slot, &self.execution).await;
         // The output now goes to the flow; the host keeps no other use of it.
         slot.release();
@@ -184,7 +193,7 @@ async fn result_of(
 }
 
 /// A call's failure as the guest's WIT `call-error`.
-fn to_wit(failure: CallFailure) -> CallError {
+pub(super) fn to_wit(failure: CallFailure) -> CallError {
     match failure {
         CallFailure::Failed(message) => CallError::Failed(message),
         CallFailure::Context(message) => CallError::Context(message),

@@ -82,3 +82,23 @@ fn restock(n: i64) -> Result<i64, Error> {
     let stock = check_stock(n)?;
     Ok(price + stock)
 }
+
+/// One step of a long job, `ms` milliseconds of work (isolated, so that a
+/// step is a real attempt in its own store; not cached, so every run of it
+/// is one).
+#[checkpoint(runtime = "isolated", cache = false)]
+fn step(i: i64, ms: u64) -> i64 {
+    std::thread::sleep(std::time::Duration::from_millis(ms));
+    i
+}
+
+/// `steps` steps one after the other: an execution that is running for a
+/// while, which a server moves to another build mid-run.
+#[flow]
+fn march(steps: i64, ms: u64) -> Result<i64, Error> {
+    let mut total = 0;
+    for i in 0..steps {
+        total += step(i, ms)?;
+    }
+    Ok(total)
+}

@@ -2,7 +2,8 @@
 //! compatibly: a faster `price`, a log line, and a checkpoint appended at
 //! its end; `grow` maps one more part than v1; `tally` refuses a price v1
 //! accepted, so it fails on v1's recorded data; `check_stock` has v1's bug fixed,
-//! so a `restock` that failed on it succeeds once upgraded and retried.
+//! so a `restock` that failed on it succeeds once upgraded and retried;
+//! `march` reports how it ended with a checkpoint appended at its end.
 
 use cairn_guest::{Error, checkpoint, flow};
 
@@ -81,4 +82,28 @@ fn restock(n: i64) -> Result<i64, Error> {
     let price = price(n)?;
     let stock = check_stock(n)?;
     Ok(price + stock)
+}
+
+/// One step of a long job (as in v1).
+#[checkpoint(runtime = "isolated", cache = false)]
+fn step(i: i64, ms: u64) -> i64 {
+    std::thread::sleep(std::time::Duration::from_millis(ms));
+    i
+}
+
+/// New in v2: says how a march ended.
+#[checkpoint]
+fn report_march(total: i64) -> String {
+    format!("marched {total} on v2")
+}
+
+/// v1's march, with a report appended at its end: an execution moved to
+/// v2 mid-run ends with v2's report.
+#[flow]
+fn march(steps: i64, ms: u64) -> Result<String, Error> {
+    let mut total = 0;
+    for i in 0..steps {
+        total += step(i, ms)?;
+    }
+    report_march(total)
 }

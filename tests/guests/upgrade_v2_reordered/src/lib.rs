@@ -1,6 +1,7 @@
 //! A second build of `upgrade_v1`'s `order` (see there) that fetches the
 //! parts before the price: the same calls in another order, which a check
-//! must catch before anything runs.
+//! must catch before anything runs; and of its `march`, taking the steps in
+//! the reverse order.
 
 use cairn_guest::{Error, checkpoint, flow};
 
@@ -32,4 +33,22 @@ fn order(n: i64) -> Result<String, Error> {
         return Ok("not shipped".to_owned());
     }
     ship(price + parts.iter().sum::<i64>())
+}
+
+/// One step of a long job (as in v1).
+#[checkpoint(runtime = "isolated", cache = false)]
+fn step(i: i64, ms: u64) -> i64 {
+    std::thread::sleep(std::time::Duration::from_millis(ms));
+    i
+}
+
+/// v1's march with its steps taken last to first: a check of a march v1
+/// has begun diverges at its first step.
+#[flow]
+fn march(steps: i64, ms: u64) -> Result<i64, Error> {
+    let mut total = 0;
+    for i in (0..steps).rev() {
+        total += step(i, ms)?;
+    }
+    Ok(total)
 }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use cairn_host::{CallView, ExecutionDetail, ExecutionStatus};
+use cairn_host::{CallView, ExecutionDetail, ExecutionStatus, TimerKind};
 use serde_json::Value;
 
 use super::{timeline, wait_form};
@@ -239,13 +239,26 @@ fn retries(body: &mut Html, detail: &ExecutionDetail, now: u64) {
     }
     body.raw("<section aria-labelledby=\"retries-h\"><h2 id=\"retries-h\">Parked retries</h2><ul class=\"retries\">");
     for retry in &detail.retries {
-        body.raw("<li")
-            .attr("data-retry", &retry.call_id)
-            .raw(">Retry of <span class=\"call-id\">")
-            .text(&retry.call_id)
-            .raw("</span> (attempt ")
-            .num(retry.attempt)
-            .raw(") due at ");
+        body.raw("<li").attr("data-retry", &retry.call_id);
+        match retry.kind {
+            TimerKind::Sleep => {
+                body.raw(">The flow sleeps (<span class=\"call-id\">")
+                    .text(&retry.call_id)
+                    .raw("</span>) until ");
+            }
+            TimerKind::WaitDeadline => {
+                body.raw(">The wait of <span class=\"call-id\">")
+                    .text(&retry.call_id)
+                    .raw("</span> times out, unless answered first, at ");
+            }
+            _ => {
+                body.raw(">Retry of <span class=\"call-id\">")
+                    .text(&retry.call_id)
+                    .raw("</span> (attempt ")
+                    .num(retry.attempt)
+                    .raw(") due at ");
+            }
+        }
         format::time(body, &retry.due_at);
         if retry.due_at_us > now {
             body.raw(", in ")

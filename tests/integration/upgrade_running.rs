@@ -1,0 +1,212 @@
+//! Upgrading an execution a real `cairn serve` is running, through the
+//! CLI (`cairn executions upgrade ID --component new.wasm --server URL`,
+//! and `--all --flow F`): the execution pauses at its next request to the
+//! runner (the step it is in finishes and is journaled), the new build is
+//! checked against its journal, and it goes on with the new build, or with
+//! its own when the check refuses, answering with the divergence. Never
+//! cancelled, never failed, no step run twice.
+
+use std::path::Path;
+use std::process::Output;
+use std::time::{Duration, Instant};
+
+use cairn_host::{CallStatus, ExecutionDetail, ExecutionId, ExecutionStatus};
+use cairn_serve::ApiClient;
+use cairn_serve::api::{Accepted, ComponentView};
+use cairn_tests::{on_backends, temp};
+use serde_json::{Value, json};
+
+use crate::guests;
+use crate::serve::Served;
+
+/// How many steps a march takes, and how long each: long enough that an
+/// upgrade through a fresh CLI process lands mid-run on a busy machine.
+const STEPS: i64 = 60;
+const STEP_MS: u64 = 100;
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a runtime")
+}
+
+fn path_of(guest: cairn_tests::Guest) -> String {
+    guest.path().to_str().expect("UTF-8").to_owned()
+}
+
+/// `cairn --server URL ARGS`.
+fn cli(served: &Served, cwd: &Path, args: &[&str]) -> Output {
+    crate::serve_cli::bare(cwd)
+        .args(["--server", served.url()])
+        .args(args)
+        .output()
+        .expect("cairn starts")
+}
+
+fn show(runtime: &tokio::runtime::Runtime, client: &ApiClient, id: ExecutionId) -> ExecutionDetail {
+    runtime
+        .block_on(client.get(&format!("/executions/{id}")))
+        .expect("shows")
+}
+
+/// Waits until execution `id` has completed `calls` calls while running.
+fn marched(
+    runtime: &tokio::runtime::Runtime,
+    client: &ApiClient,
+    id: ExecutionId,
+    calls: usize,
+) -> ExecutionDetail {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let detail = show(runtime, client, id);
+        assert_eq!(
+            detail.execution.status,
+            ExecutionStatus::Running,
+            "execution {id} still runs: {detail:?}"
+        );
+        let done = (detail.calls.iter())
+            .filter(|c| c.status == CallStatus::Completed)
+            .count();
+        if done >= calls {
+            return detail;
+        }
+        assert!(Instant::now() < deadline, "execution {id} made no progress");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Starts v1's `march` through the API.
+fn start_march(runtime: &tokio::runtime::Runtime, client: &ApiClient, v1: &str) -> ExecutionId {
+    let body = json!({"component": v1, "flow": "march", "input": {"steps": STEPS, "ms": STEP_MS}});
+    let started: Accepted = runtime
+        .block_on(client.post("/executions", &body))
+        .expect("starts");
+    started.id
+}
+
+/// Checks an execution moved mid-run from `v1` to `v2` ended well: every
+/// step made once, in order, one attempt each, the first ones under v1 and
+/// the last under v2, then v2's report.
+fn assert_moved_mid_run(detail: &ExecutionDetail, v1: &str, v2: &str) {
+    let id = detail.execution.id;
+    assert_eq!(
+        detail.execution.status,
+        ExecutionStatus::Completed,
+        "{detail:?}"
+    );
+    let total: i64 = (0..STEPS).sum();
+    assert_eq!(
+        detail.execution.output,
+        Some(json!(format!("marched {total} on v2"))),
+        "execution {id} ended with v2's report"
+    );
+    assert_eq!(detail.calls.len(), STEPS as usize + 1, "{:?}", detail.calls);
+    for (i, call) in detail.calls.iter().take(STEPS as usize).enumerate() {
+        assert_eq!(call.name, "step");
+        assert_eq!(call.input["i"], json!(i), "steps in order");
+        assert_eq!(call.attempts.len(), 1, "no step runs twice: {call:?}");
+    }
+    let under = |build: &str| detail.calls.iter().filter(|c| c.component == build).count();
+    assert!(
+        under(v1) >= 1 && under(v2) >= 2,
+        "steps ran under both builds: v1 {}, v2 {}",
+        under(v1),
+        under(v2)
+    );
+    let last = detail.calls.last().expect("calls");
+    assert_eq!(
+        (last.name.as_str(), last.component.as_str()),
+        ("report_march", v2)
+    );
+    assert_eq!(detail.upgrades.len(), 1, "{:?}", detail.upgrades);
+    assert_eq!(
+        (
+            detail.upgrades[0].from.as_str(),
+            detail.upgrades[0].to.as_str()
+        ),
+        (v1, v2)
+    );
+}
+
+on_backends! {
+    #[test]
+    fn a_server_moves_a_running_execution_to_a_compatible_build_and_goes_on_after_a_refusal(backend) {
+        let dir = temp();
+        let journal = backend.journal(dir.path());
+        let served = Served::start_journal(&journal, dir.path(), &[]);
+        let runtime = runtime();
+        let client = served.client();
+        let upload = |guest: cairn_tests::Guest| {
+            let bytes = std::fs::read(guest.path()).expect("the guest");
+            let view: ComponentView = runtime
+                .block_on(client.post_bytes("/components", bytes))
+                .expect("uploads");
+            view.hash.to_string()
+        };
+        let v1 = upload(guests::UPGRADE_V1);
+        let v2 = upload(guests::UPGRADE_V2);
+        let (v2_file, reordered_file) = (
+            path_of(guests::UPGRADE_V2),
+            path_of(guests::UPGRADE_V2_REORDERED),
+        );
+
+        let id = start_march(&runtime, &client, &v1);
+        let shown = id.to_string();
+        marched(&runtime, &client, id, 2);
+
+        // A build that takes the steps in another order is refused with
+        // the divergence; the execution goes on with v1, still running.
+        let out = cli(&served, dir.path(), &["executions", "upgrade", &shown, "--component", &reordered_file]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{out:?}");
+        assert!(stderr.contains("diverges at seq 0"), "{stderr}");
+        let refused_at = show(&runtime, &client, id).calls.len();
+        let later = marched(&runtime, &client, id, refused_at + 2);
+        assert!(later.upgrades.is_empty(), "a refused upgrade changes nothing");
+        assert!(
+            later.calls.iter().all(|c| c.component == v1),
+            "it went on with v1: {:?}",
+            later.calls
+        );
+
+        // The compatible build takes it over mid-run.
+        let out = cli(&served, dir.path(), &["executions", "upgrade", &shown, "--component", &v2_file]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+        assert!(stderr.contains("while it ran; it goes on with the new build"), "{stderr}");
+        let ended = runtime.block_on(crate::serve::settled(&client, id));
+        assert_moved_mid_run(&ended, &v1, &v2);
+        assert!(
+            ended.upgrades[0].by.contains("upgrade"),
+            "{:?}",
+            ended.upgrades
+        );
+
+        // An ended execution is refused.
+        let out = cli(&served, dir.path(), &["executions", "upgrade", &shown, "--component", &reordered_file]);
+        assert_eq!(out.status.code(), Some(2), "{out:?}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("completed"), "{out:?}");
+
+        // --all --flow moves every march the server is running.
+        let (a, b) = (start_march(&runtime, &client, &v1), start_march(&runtime, &client, &v1));
+        marched(&runtime, &client, a, 1);
+        marched(&runtime, &client, b, 1);
+        let out = cli(&served, dir.path(), &["--json", "executions", "upgrade", "--all", "--flow", "march", "--component", &v2_file]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+        assert!(stderr.contains("moved 2 executions to the new build, refused 0"), "{stderr}");
+        let moved: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+        let moved = moved.as_array().expect("an array");
+        assert_eq!(moved.len(), 2, "{moved:?}");
+        for one in moved {
+            assert_eq!((&one["to"], &one["running"]), (&json!(v2), &json!(true)), "{one}");
+            assert_eq!(one["check"]["verdict"], json!("compatible"), "{one}");
+        }
+        for id in [a, b] {
+            let ended = runtime.block_on(crate::serve::settled(&client, id));
+            assert_moved_mid_run(&ended, &v1, &v2);
+        }
+    }
+}
