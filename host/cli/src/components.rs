@@ -12,8 +12,8 @@ use crate::setup;
 
 #[derive(Subcommand)]
 pub(crate) enum ComponentsCommand {
-    /// Remove the components no execution, call or move to another build
-    /// refers to, and the stored chunks no remaining component lists; print
+    /// Remove the components no execution, call, schedule or move to another
+    /// build refers to, and the stored chunks no remaining component lists; print
     /// what was removed. A build stored but never run goes too (it is
     /// stored again when it runs).
     Prune,
