@@ -142,6 +142,9 @@ pub(crate) async fn serve(global: &Global, args: &ServeArgs) -> Result<ExitCode,
         ServeError::Bind { .. } | ServeError::AddressFile { .. } => Exit::host(e),
         other => Exit::bad_input(other),
     })?;
+    // Handlers go in before the address is announced: a client that reads
+    // it and sends SIGTERM at once must get a shutdown, not a killed process.
+    let shutdown = shutdown_signal();
     let token = if server.needs_token() {
         "; requests need its bearer token"
     } else {
@@ -154,7 +157,7 @@ pub(crate) async fn serve(global: &Global, args: &ServeArgs) -> Result<ExitCode,
     );
     let grace = args.grace;
     let report = server
-        .run(shutdown_signal(), |resumed| {
+        .run(shutdown, |resumed| {
             if resumed > 0 {
                 eprintln!(
                     "cairn serve: resuming {resumed} execution{} a previous server left running",
@@ -179,29 +182,35 @@ pub(crate) async fn serve(global: &Global, args: &ServeArgs) -> Result<ExitCode,
     Ok(ExitCode::SUCCESS)
 }
 
-/// Completes at the first SIGINT or SIGTERM.
-async fn shutdown_signal() {
+/// Installs the SIGINT and SIGTERM handlers now; the future completes at
+/// the first of either.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        let (Ok(mut interrupt), Ok(mut terminate)) = (
+        let handlers = (
             signal(SignalKind::interrupt()),
             signal(SignalKind::terminate()),
-        ) else {
-            // Without signal handlers the process still dies of a signal;
-            // there is nothing to wait for then.
-            return std::future::pending().await;
-        };
-        tokio::select! {
-            _ = interrupt.recv() => {}
-            _ = terminate.recv() => {}
-        }
-        eprintln!(
-            "cairn serve: shutting down: no new work; running executions get their grace period"
         );
+        async move {
+            let (Ok(mut interrupt), Ok(mut terminate)) = handlers else {
+                // Without signal handlers the process still dies of a
+                // signal; there is nothing to wait for then.
+                return std::future::pending().await;
+            };
+            tokio::select! {
+                _ = interrupt.recv() => {}
+                _ = terminate.recv() => {}
+            }
+            eprintln!(
+                "cairn serve: shutting down: no new work; running executions get their grace period"
+            );
+        }
     }
     #[cfg(not(unix))]
     {
-        let _ = tokio::signal::ctrl_c().await;
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }

@@ -79,6 +79,12 @@ impl runner::Host for FlowState {
                 () = &mut run => {}
                 () = cancel.cancelled() => {}
             }
+            // The call ran to its end in the flow's poll, unseen by a cancel
+            // that came meanwhile: the flow stops here, as it would have
+            // while waiting for a call run elsewhere (the call is journaled).
+            if cancel.is_cancelled() {
+                return Err(wasmtime::Error::new(Stop::Cancelled));
+            }
         }
         let result = result_of(&slot, &self.execution).await;
         // The output now goes to the flow; the host keeps no other use of it.
