@@ -267,24 +267,26 @@ impl Manifest {
     }
 }
 
+/// Deterministic pseudo-random bytes (xorshift64*): test components whose
+/// chunks differ, for the chunker's and both journals' storage tests.
+#[cfg(test)]
+pub(crate) fn noise(len: usize, seed: u64) -> Vec<u8> {
+    let mut state = seed | 1;
+    (0..len)
+        .map(|_| {
+            state ^= state >> 12;
+            state ^= state << 25;
+            state ^= state >> 27;
+            (state.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 56) as u8
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::HashSet;
 
     use super::*;
-
-    /// Deterministic pseudo-random bytes (xorshift64*).
-    fn noise(len: usize, seed: u64) -> Vec<u8> {
-        let mut state = seed | 1;
-        (0..len)
-            .map(|_| {
-                state ^= state >> 12;
-                state ^= state << 25;
-                state ^= state >> 27;
-                (state.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 56) as u8
-            })
-            .collect()
-    }
 
     fn hashes(chunks: &[Chunk]) -> HashSet<[u8; 32]> {
         chunks.iter().map(|c| c.hash).collect()

@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use super::*;
+use crate::journal::chunks::noise;
 use crate::journal::record::WaitRecord;
 use crate::model::ExecutionStatus;
 
@@ -432,19 +433,6 @@ fn chunk_bytes(url: &str) -> i64 {
     .expect("counted");
     runtime.shutdown_background();
     bytes
-}
-
-/// Deterministic pseudo-random bytes (xorshift64*).
-fn noise(len: usize, seed: u64) -> Vec<u8> {
-    let mut state = seed | 1;
-    (0..len)
-        .map(|_| {
-            state ^= state >> 12;
-            state ^= state << 25;
-            state ^= state >> 27;
-            (state.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 56) as u8
-        })
-        .collect()
 }
 
 /// Components are stored as chunks, once each: a rebuilt one (an edit in

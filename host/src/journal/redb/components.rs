@@ -289,25 +289,13 @@ mod tests {
     use ::redb::ReadableDatabase;
 
     use super::*;
+    use crate::journal::chunks::noise;
     use crate::journal::record::UpgradeRecord;
     use crate::journal::redb::RedbJournal;
     use crate::journal::redb::schema::{FORMAT_VERSION, FORMAT_VERSION_KEY, META};
     use crate::journal::redb::writer::LazyWindow;
     use crate::journal::{Entry, Journal, Sync};
     use crate::model::{ExecutionId, ExecutionStatus};
-
-    /// Deterministic pseudo-random bytes (xorshift64*).
-    fn noise(len: usize, seed: u64) -> Vec<u8> {
-        let mut state = seed | 1;
-        (0..len)
-            .map(|_| {
-                state ^= state >> 12;
-                state ^= state << 25;
-                state ^= state >> 27;
-                (state.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 56) as u8
-            })
-            .collect()
-    }
 
     /// `bytes` with 1,000 other bytes inserted in the middle: an edit.
     fn edited(bytes: &[u8], seed: u64) -> Vec<u8> {
