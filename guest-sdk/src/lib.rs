@@ -95,6 +95,7 @@
 mod attempt;
 mod bindings;
 mod call;
+mod child;
 mod entry;
 mod error;
 #[expect(
@@ -119,15 +120,16 @@ pub mod testing;
 #[cfg(target_arch = "wasm32")]
 use bindings::cairn::checkpoint::runner;
 #[cfg(target_arch = "wasm32")]
-use bindings::cairn::checkpoint::{attempt as attempt_import, timers};
+use bindings::cairn::checkpoint::{attempt as attempt_import, children, timers};
 #[cfg(not(target_arch = "wasm32"))]
 use native::runner;
 #[cfg(not(target_arch = "wasm32"))]
-use native::{timers, timers as attempt_import};
+use native::{children, timers, timers as attempt_import};
 
 pub use attempt::{Attempt, attempt};
 pub use cairn_guest_macros::{checkpoint, flow};
 pub use call::Pending;
+pub use child::{ChildFlow, child_flow, start_child_flow};
 pub use error::{Error, TrapKind};
 pub use flow_ctx::{now, random_u64, wait, wait_with_schema};
 pub use schemars;

@@ -455,3 +455,30 @@ fn outside_a_test_run_the_defaults_hold() {
     let waited = approve("cairn".to_owned());
     assert!(matches!(waited, Err(Error::Context { .. })));
 }
+
+#[flow]
+fn squares_by_children(xs: Vec<i64>) -> Result<i64, Error> {
+    let started: Vec<_> = xs
+        .iter()
+        .map(|x| cairn_guest::start_child_flow::<Vec<i64>>("fan", &json!({ "xs": [x] })))
+        .collect();
+    let mut sum = 0;
+    for child in started {
+        sum += child.result()?.iter().sum::<i64>();
+    }
+    Ok(sum)
+}
+
+#[test]
+fn a_child_flow_runs_in_place_with_its_calls_recorded_and_an_unknown_one_is_refused() {
+    let run = FlowTest::new().run(|| squares_by_children(vec![2, 3]));
+    assert_eq!(run.output, Ok(13));
+    // In place, the children's calls are numbered with the flow's own.
+    assert_eq!(run.call_ids(), ["square[0]", "square_2[0]"]);
+    let run = FlowTest::new().run(|| cairn_guest::child_flow::<i64>("no_such_flow", &json!({})));
+    let refused = run.output.expect_err("refused");
+    assert!(
+        refused.to_string().contains("no flow `no_such_flow`"),
+        "{refused}"
+    );
+}

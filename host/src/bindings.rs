@@ -12,6 +12,7 @@ wasmtime::component::bindgen!({
 });
 
 pub(crate) use cairn::checkpoint::attempt;
+pub(crate) use cairn::checkpoint::children;
 pub(crate) use cairn::checkpoint::runner;
 pub(crate) use cairn::checkpoint::timers;
 pub(crate) use cairn::checkpoint::types;

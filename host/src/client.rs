@@ -82,9 +82,27 @@ pub struct ExecutionDetail {
     /// left out of the JSON when there are none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub upgrades: Vec<crate::check::UpgradeView>,
+    /// The execution whose flow started this one as a child flow, if
+    /// one did; left out of the JSON otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<ChildLinkView>,
+    /// The child flows this one started, by the seq of the step that
+    /// started each; left out of the JSON when there are none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub children: Vec<ChildLinkView>,
     /// The flow's own stdout, stderr and `log` lines over all its runs
     /// (lossy UTF-8, capped).
     pub flow_log: String,
+}
+
+/// One end of a child flow's link: the other execution, and the seq of the
+/// parent's step that started the child.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChildLinkView {
+    /// The other execution (the parent, or the child).
+    pub id: ExecutionId,
+    /// The seq of the parent's `@child` step.
+    pub seq: u32,
 }
 
 impl ExecutionDetail {
@@ -283,6 +301,13 @@ impl Client {
         Ok(Some(summary))
     }
 
+    /// The execution whose flow started `id` as a child flow, with the seq
+    /// of its step, if one did (without reading any calls).
+    pub async fn parent_of(&self, id: ExecutionId) -> Result<Option<ChildLinkView>, JournalError> {
+        let links = self.journal.links(id).await?;
+        Ok((links.parent).map(|(id, seq)| ChildLinkView { id, seq }))
+    }
+
     /// An execution's durable waits, without reading its calls.
     pub async fn waits(&self, id: ExecutionId) -> Result<Vec<WaitView>, JournalError> {
         Ok(self
@@ -329,6 +354,7 @@ impl Client {
         let retries: Vec<RetryView> = retries.into_iter().map(|(_, r)| r).collect();
         let flow_log = String::from_utf8_lossy(&history.execution.flow_log).into_owned();
         let upgrades = self.journal.upgrades(id).await?;
+        let links = self.journal.links(id).await?;
         let mut execution = summary(id, history.execution, call_count);
         if execution.status == ExecutionStatus::Waiting {
             execution.sleeping_until = (retries.iter())
@@ -345,6 +371,10 @@ impl Client {
             upgrades: upgrades
                 .into_iter()
                 .map(crate::check::UpgradeView::of)
+                .collect(),
+            parent: (links.parent).map(|(id, seq)| ChildLinkView { id, seq }),
+            children: (links.children.into_iter())
+                .map(|(seq, id)| ChildLinkView { id, seq })
                 .collect(),
             flow_log,
         }))

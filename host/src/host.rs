@@ -255,23 +255,24 @@ impl HostBuilder {
         self.policy
             .check_grants_avoid(&protected)
             .map_err(OpenError::Policy)?;
-        Ok(Host {
-            shared,
-            runner: Arc::new(Runner {
-                engine,
-                journal,
-                policy: self.policy,
-                clock: self.clock,
-                events: self.events,
-                durability: self.durability,
-                active: Default::default(),
-                components: Default::default(),
-                isolated_pool: tokio::sync::Semaphore::new(self.parallel),
-                host_flows: Default::default(),
-                subscribers: tokio::sync::broadcast::Sender::new(EVENT_BUFFER),
-                switches: Default::default(),
-            }),
-        })
+        let runner = Arc::new(Runner {
+            engine,
+            journal,
+            policy: self.policy,
+            clock: self.clock,
+            events: self.events,
+            durability: self.durability,
+            active: Default::default(),
+            components: Default::default(),
+            isolated_pool: tokio::sync::Semaphore::new(self.parallel),
+            host_flows: Default::default(),
+            subscribers: tokio::sync::broadcast::Sender::new(EVENT_BUFFER),
+            switches: Default::default(),
+        });
+        // Cancels and upgrades asked through other processes sharing the
+        // journal reach the executions this host runs.
+        runner.answer_stops();
+        Ok(Host { shared, runner })
     }
 }
 

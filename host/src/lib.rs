@@ -144,8 +144,8 @@ pub use check::{
     Upgraded, Verdict,
 };
 pub use client::{
-    AttemptView, CallView, Client, ExecutionDetail, ExecutionFilter, ExecutionSummary, RetryView,
-    WaitView,
+    AttemptView, CallView, ChildLinkView, Client, ExecutionDetail, ExecutionFilter,
+    ExecutionSummary, RetryView, WaitView,
 };
 pub use clock::{Clock, SharedClock, SystemClock};
 pub use component::{Component, MAX_COMPONENT_BYTES};

@@ -63,6 +63,15 @@ pub struct Policy {
     pub max_pending: u32,
     /// The most durable waits one execution may ask. Default: 100.
     pub max_waits: u32,
+    /// The most child flows one execution may start (its flow's
+    /// `child_flow` calls, over all its runs); the one past it fails the
+    /// execution. Default: 1,000.
+    pub max_children: u32,
+    /// How deep child flows may nest: a root execution is at depth 0, its
+    /// children at 1, and a flow at this depth may start no child (it
+    /// fails). With [`Policy::max_children`] it bounds how many executions
+    /// one start can make. Default: 4.
+    pub max_child_depth: u32,
     /// The most bytes of call inputs and outputs one execution may make the
     /// host hold at once (running calls' inputs, outputs the flow has not
     /// let go of); past it the execution fails. Default: 512 MiB.
@@ -102,6 +111,8 @@ impl Default for Policy {
             max_map_items: 10_000,
             max_pending: 10_000,
             max_waits: 100,
+            max_children: 1_000,
+            max_child_depth: 4,
             max_held_bytes: 512 << 20,
             max_message_bytes: 64 << 10,
         }
@@ -298,6 +309,18 @@ impl Policy {
     /// Sets the most durable waits one execution may ask.
     pub fn max_waits(mut self, n: u32) -> Self {
         self.max_waits = n;
+        self
+    }
+
+    /// Sets the most child flows one execution may start.
+    pub fn max_children(mut self, n: u32) -> Self {
+        self.max_children = n;
+        self
+    }
+
+    /// Sets how deep child flows may nest.
+    pub fn max_child_depth(mut self, n: u32) -> Self {
+        self.max_child_depth = n;
         self
     }
 

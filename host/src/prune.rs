@@ -7,7 +7,8 @@
 //!   cut-off, with their calls, attempts, waits, clock readings, retry
 //!   timers, moves, and the cache entries that point at their calls; then
 //!   every cache entry whose call is gone; then the components no execution
-//!   references (`Journal::prune_components`, one transaction).
+//!   references (`Journal::prune_components`: on redb its scan of every
+//!   call reads a snapshot, and only the removal holds the writer).
 //! - **What stays.** The source of a replay that stays (its resume reads
 //!   the source's calls), and an execution someone holds a claim on (a run
 //!   that started between the listing and the step): both are counted in

@@ -22,6 +22,7 @@ mod dashboard;
 mod http_throughput;
 mod postgres;
 mod python;
+mod retention;
 
 const CALLS: u32 = 2_000;
 const COMMITS: u32 = 500;
@@ -258,6 +259,10 @@ async fn measure(wanted: &dyn Fn(u32) -> bool) -> Vec<Row> {
 
     if wanted(14) || wanted(15) || wanted(16) {
         rows.extend(postgres::postgres_figures(&engine, &bench, work.path()).await);
+    }
+
+    if wanted(17) {
+        rows.push(retention::journal_sizes(&engine, work.path()).await);
     }
     // By number: "10." comes after "9.", not after "1.".
     rows.sort_by_key(|r| {

@@ -10,6 +10,7 @@ mod guests {
 }
 
 mod check;
+mod children;
 mod cli;
 mod cli_views;
 mod crash;
@@ -25,7 +26,9 @@ mod inert_json;
 mod input_check;
 mod journal;
 mod prune;
+mod prune_bounds;
 mod python;
+mod python_children;
 mod replay;
 mod retry_timer;
 mod sandbox;
@@ -35,6 +38,8 @@ mod serve_cli;
 mod serve_crash;
 mod serve_hostile;
 mod serve_workers;
+mod serve_workers_events;
+mod serve_workers_stop;
 mod testing_helper;
 mod timers;
 mod upgrade_running;

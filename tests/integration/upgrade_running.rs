@@ -21,10 +21,10 @@ use crate::serve::Served;
 
 /// How many steps a march takes, and how long each: long enough that an
 /// upgrade through a fresh CLI process lands mid-run on a busy machine.
-const STEPS: i64 = 60;
+pub(crate) const STEPS: i64 = 60;
 const STEP_MS: u64 = 100;
 
-fn runtime() -> tokio::runtime::Runtime {
+pub(crate) fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -32,12 +32,12 @@ fn runtime() -> tokio::runtime::Runtime {
         .expect("a runtime")
 }
 
-fn path_of(guest: cairn_tests::Guest) -> String {
+pub(crate) fn path_of(guest: cairn_tests::Guest) -> String {
     guest.path().to_str().expect("UTF-8").to_owned()
 }
 
 /// `cairn --server URL ARGS`.
-fn cli(served: &Served, cwd: &Path, args: &[&str]) -> Output {
+pub(crate) fn cli(served: &Served, cwd: &Path, args: &[&str]) -> Output {
     crate::serve_cli::bare(cwd)
         .args(["--server", served.url()])
         .args(args)
@@ -45,14 +45,18 @@ fn cli(served: &Served, cwd: &Path, args: &[&str]) -> Output {
         .expect("cairn starts")
 }
 
-fn show(runtime: &tokio::runtime::Runtime, client: &ApiClient, id: ExecutionId) -> ExecutionDetail {
+pub(crate) fn show(
+    runtime: &tokio::runtime::Runtime,
+    client: &ApiClient,
+    id: ExecutionId,
+) -> ExecutionDetail {
     runtime
         .block_on(client.get(&format!("/executions/{id}")))
         .expect("shows")
 }
 
 /// Waits until execution `id` has completed `calls` calls while running.
-fn marched(
+pub(crate) fn marched(
     runtime: &tokio::runtime::Runtime,
     client: &ApiClient,
     id: ExecutionId,
@@ -78,7 +82,11 @@ fn marched(
 }
 
 /// Starts v1's `march` through the API.
-fn start_march(runtime: &tokio::runtime::Runtime, client: &ApiClient, v1: &str) -> ExecutionId {
+pub(crate) fn start_march(
+    runtime: &tokio::runtime::Runtime,
+    client: &ApiClient,
+    v1: &str,
+) -> ExecutionId {
     let body = json!({"component": v1, "flow": "march", "input": {"steps": STEPS, "ms": STEP_MS}});
     let started: Accepted = runtime
         .block_on(client.post("/executions", &body))
@@ -89,7 +97,7 @@ fn start_march(runtime: &tokio::runtime::Runtime, client: &ApiClient, v1: &str) 
 /// Checks an execution moved mid-run from `v1` to `v2` ended well: every
 /// step made once, in order, one attempt each, the first ones under v1 and
 /// the last under v2, then v2's report.
-fn assert_moved_mid_run(detail: &ExecutionDetail, v1: &str, v2: &str) {
+pub(crate) fn assert_moved_mid_run(detail: &ExecutionDetail, v1: &str, v2: &str) {
     let id = detail.execution.id;
     assert_eq!(
         detail.execution.status,

@@ -9,6 +9,7 @@
 pub mod backend;
 pub mod http;
 pub mod python;
+pub mod steady_load;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

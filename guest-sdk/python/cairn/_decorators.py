@@ -118,9 +118,14 @@ class Flow:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if _context.state.mode is not None:
+            child = (
+                f"; to run it as a child execution, write `cairn.child_flow({self.name}, ...)`"
+                if _context.state.mode == "flow"
+                else ""
+            )
             raise ContextError(
                 f"flow `{self.name}` was called from inside a {_context.state.mode}: "
-                "a flow is started by Cairn (or, in plain Python, from outside any flow)"
+                f"a flow is started by Cairn (or, in plain Python, from outside any flow){child}"
             )
         return FlowTest().run(self, *args, **kwargs).value()
 

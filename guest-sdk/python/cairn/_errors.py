@@ -2,7 +2,8 @@
 
 A checkpoint call that does not produce an output raises one of
 `CheckpointFailed`, `CheckpointTrapped` or `ContextError` in the calling flow,
-the same three cases (and messages) as the Rust SDK's `cairn_guest::Error`.
+the same three cases (and messages) as the Rust SDK's `cairn_guest::Error`;
+a child flow that did not complete raises `ChildFlowFailed`.
 """
 
 from __future__ import annotations
@@ -53,4 +54,20 @@ class CheckpointTrapped(CairnError):
         super().__init__(f"checkpoint `{checkpoint}` trapped ({shown}): {message}")
         self.checkpoint = checkpoint
         self.kind = kind
+        self.message = message
+
+
+class ChildFlowFailed(CairnError):
+    """A child flow did not complete: it failed, or it was cancelled.
+
+    The text is the runner's: in Cairn it names the child execution and
+    why it ended (`child execution 7 failed: ...`), as the Rust SDK's error
+    does; in a local run, the child flow. A child that could not be started
+    at all (an unknown flow, an input its parameters refuse) raises
+    `ContextError` instead.
+    """
+
+    def __init__(self, flow: str, message: str) -> None:
+        super().__init__(message)
+        self.flow = flow
         self.message = message

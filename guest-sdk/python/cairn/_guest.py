@@ -1,8 +1,8 @@
 """The component's side of the WIT world: the `guest` exports answered
-from the registry, and a runner that reaches the host through the `runner`
-imports. Imported only by the entry module `python -m cairn build`
-generates, where componentize-py has made the `wit_world` bindings; plain
-CPython never imports it."""
+from the registry, and a runner that reaches the host through the `runner`,
+`timers`, `attempt` and `children` imports. Imported only by the entry
+module `python -m cairn build` generates, where componentize-py has made
+the `wit_world` bindings; plain CPython never imports it."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import sys
 from componentize_py_types import Err
 from wit_world import exports
 from wit_world.imports import attempt as wit_attempt
+from wit_world.imports import children as wit_children
 from wit_world.imports import runner as wit_runner
 from wit_world.imports import timers as wit_timers
 from wit_world.imports import types
@@ -116,6 +117,20 @@ class HostRunner:
     def wait_timeout(self, name: str, question: str, schema_json: str, timeout_ms: int) -> tuple:
         try:
             return ("ok", wit_timers.wait_timeout(name, question, schema_json, timeout_ms))
+        except Err as e:
+            return _outcome_of(e.value)
+
+    def start_child(self, name: str, input_json: str) -> object:
+        # A child's handle is the `pending` of a call: the host fills it
+        # with the child's output.
+        try:
+            return _HostPending(wit_children.start(name, input_json))
+        except Err as e:
+            return _Refused(_outcome_of(e.value))
+
+    def run_child(self, name: str, input_json: str) -> tuple:
+        try:
+            return ("ok", wit_children.run(name, input_json))
         except Err as e:
             return _outcome_of(e.value)
 

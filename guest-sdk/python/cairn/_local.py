@@ -5,10 +5,15 @@ ways and with its retries, and a fatal error (`MemoryError`,
 Cairn. `FlowTest` gives a run its wait values, clock and random seed and
 hands back what happened.
 
+A child flow of the same program runs in place, at once, with its own
+record of calls (`Run.children`); a host-side flow is not there to run, so
+starting one is a `ContextError`.
+
 What differs from Cairn: nothing is journaled (no resume, replay or cache;
 every call runs), there is no sandbox (no fuel, memory or time limits, no
-isolation), `submit`, `map` and `product` run one call after the other, and
-a flow's `retries` are not applied.
+isolation), `submit`, `map`, `product` and started child flows run one
+after the other, a flow's `retries` are not applied, and the wait values
+given to the test are shared by a flow and its children.
 """
 
 from __future__ import annotations
@@ -23,7 +28,13 @@ from . import _registry
 from ._context import raise_for
 from ._errors import ContextError
 from ._invoke import invoke
+from ._registry import BadInput, Entry
 from ._types import encode
+
+#: How deep child flows nest in a local run: the host's default policy
+#: (`Policy::max_child_depth`), so a runaway recursion of child flows stops
+#: as it would in Cairn.
+MAX_CHILD_DEPTH = 4
 
 
 @dataclasses.dataclass
@@ -60,6 +71,7 @@ class Run:
     calls: list[Call] = dataclasses.field(default_factory=list)
     waits: list[Wait] = dataclasses.field(default_factory=list)
     logs: list[tuple[str, str]] = dataclasses.field(default_factory=list)
+    children: list[Child] = dataclasses.field(default_factory=list)
 
     def call_ids(self) -> list[str]:
         """The call ids, in submission order."""
@@ -70,6 +82,20 @@ class Run:
         if self.error is not None:
             raise self.error
         return self.output
+
+
+@dataclasses.dataclass
+class Child:
+    """One child flow a local run started: in Cairn, an execution of its
+    own, started by the step `call_id` (`@child`, `@child_2`...)."""
+
+    call_id: str
+    flow: str
+    input: Any
+    #: ("ok", output) or ("failed", message).
+    outcome: tuple
+    #: What the child's own run did: its calls, waits, logs, children.
+    run: Run
 
 
 class _Done:
@@ -85,12 +111,17 @@ class _Done:
 class LocalRunner:
     """The runner of a flow in this process."""
 
-    def __init__(self, run: Run, waits: dict[str, Any], now_ms: int | None, seed: int | None) -> None:
+    def __init__(
+        self, run: Run, waits: dict[str, Any], now_ms: int | None, seed: int | str | None, depth: int = 0
+    ) -> None:
         self.run = run
         self.waits = waits
         self.clock = now_ms
+        self.seed = seed
         self.rng = _random.Random(seed)
         self.counts: dict[str, int] = {}
+        #: How many parents up this run's flow has (0: started by the test).
+        self.depth = depth
 
     def _call_id(self, name: str) -> str:
         n = self.counts.get(name, 0) + 1
@@ -159,6 +190,46 @@ class LocalRunner:
             return ("ok", None)
         return self.wait(name, question, schema_json)
 
+    def start_child(self, name: str, input_json: str) -> _Done:
+        return _Done(self.run_child(name, input_json))
+
+    def run_child(self, name: str, input_json: str) -> tuple:
+        entry = _registry.flows().get(name)
+        if entry is None:
+            return (
+                "context",
+                f"no flow `{name}` in this program (a host-side flow cannot run in a local run)",
+            )
+        try:
+            _registry.parse_input(entry, input_json)
+        except BadInput as e:
+            # Refused before it starts, as the host checks a child's input.
+            return ("context", f"the input of child flow `{name}` is refused: {e}")
+        call_id = self._call_id("@child")
+        if self.depth >= MAX_CHILD_DEPTH:
+            return (
+                "failed",
+                f"the flow is a child flow {self.depth} levels deep and starts another; "
+                f"the host's default policy allows child flows {MAX_CHILD_DEPTH} levels deep",
+            )
+        child = Run()
+        # Its own randomness, as an execution has its own seed, without
+        # taking a draw from this flow's.
+        seed = None if self.seed is None else f"{self.seed}/{call_id}"
+        runner = LocalRunner(child, self.waits, self.clock, seed, self.depth + 1)
+        result = invoke(entry, input_json, runner)
+        try:
+            _finish(child, entry, result)
+        except ContextError as e:
+            # The parent gets the JSON and converts it to its own type.
+            child.error = e
+        if result[0] == "ok":
+            outcome: tuple = ("ok", result[1])
+        else:
+            outcome = ("failed", f"child flow `{name}` failed: {_message(result)}")
+        self.run.children.append(Child(call_id, name, json.loads(input_json), _shown(outcome), child))
+        return outcome
+
     def log(self, level: str, message: str) -> None:
         self.run.logs.append((level, message))
 
@@ -169,6 +240,21 @@ class LocalRunner:
 
     def random_u64(self) -> int:
         return self.rng.getrandbits(64)
+
+
+def _message(result: tuple) -> str:
+    """The message of a failed or fatal `invoke` result."""
+    return result[1] if result[0] in ("failed", "bad-input") else result[2]
+
+
+def _finish(run: Run, entry: Entry, result: tuple) -> None:
+    """Puts a flow's `invoke` result in its run: the output, or the error."""
+    if result[0] == "ok":
+        run.output = _registry.decode_output(entry, result[1])
+    elif result[0] == "bad-input":
+        run.error = ContextError(f"bad input: {result[1]}")
+    else:
+        run.error = result[-1]
 
 
 def _shown(outcome: tuple) -> tuple:
@@ -203,11 +289,5 @@ class FlowTest:
         except ContextError as e:
             run.error = e
             return run
-        result = invoke(entry, input_json, runner)
-        if result[0] == "ok":
-            run.output = _registry.decode_output(entry, result[1])
-        elif result[0] == "bad-input":
-            run.error = ContextError(f"bad input: {result[1]}")
-        else:
-            run.error = result[-1]
+        _finish(run, entry, invoke(entry, input_json, runner))
         return run

@@ -13,6 +13,7 @@
 //! None of this is compiled into a component.
 
 mod attempt;
+pub(crate) mod children;
 pub(crate) mod context;
 mod panic;
 pub(crate) mod runner;

@@ -18,6 +18,15 @@ pub(crate) struct Pending {
 }
 
 impl Pending {
+    /// The handle of something that ran at once and left no call record
+    /// (a child flow).
+    pub(crate) fn ready(result: Result<String, CallError>) -> Pending {
+        Pending {
+            seq: u32::MAX,
+            result,
+        }
+    }
+
     /// The call's output JSON or why it failed (the flow now counts as
     /// having read it).
     pub(crate) fn result(&self) -> Result<String, CallError> {

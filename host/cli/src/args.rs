@@ -118,6 +118,12 @@ pub(crate) struct PolicyArgs {
     /// The most durable waits one execution may ask (default 100).
     #[arg(long, value_name = "N", value_parser = limits::count)]
     pub max_waits: Option<u32>,
+    /// The most child flows one execution may start (default 1000).
+    #[arg(long, value_name = "N", value_parser = limits::count)]
+    pub max_children: Option<u32>,
+    /// How deep child flows may nest below a root execution (default 4).
+    #[arg(long, value_name = "N", value_parser = limits::count)]
+    pub max_child_depth: Option<u32>,
     /// The most bytes of call inputs and outputs one execution may hold at once, e.g. 512MiB (default).
     #[arg(long, value_name = "SIZE", value_parser = limits::max_held)]
     pub max_held: Option<u64>,
@@ -167,6 +173,8 @@ impl PolicyArgs {
             ("max-map-items", self.max_map_items),
             ("max-pending", self.max_pending),
             ("max-waits", self.max_waits),
+            ("max-children", self.max_children),
+            ("max-child-depth", self.max_child_depth),
         ];
         if let Some(path) = &self.policy {
             push("policy", path.to_string_lossy().into_owned());

@@ -7,8 +7,8 @@
 use std::process::ExitCode;
 
 use cairn_host::{
-    ExecutionDetail, ExecutionId, ExecutionStatus, ExecutionSummary, Failure, FailureKind, Outcome,
-    WaitView,
+    CallStatus, ExecutionDetail, ExecutionId, ExecutionStatus, ExecutionSummary, Failure,
+    FailureKind, Outcome, WaitView,
 };
 use serde_json::Value;
 
@@ -110,6 +110,21 @@ pub(crate) async fn report(
             // No open wait: it is parked on a call's retry timer.
             if waits.iter().all(|w| w.value.is_some()) {
                 let detail = reader.detail(ended.id).await?;
+                let place = global.place_to_suggest();
+                // A child flow it waits for: the child says what it waits for.
+                for child in &detail.children {
+                    let open = (detail.calls.iter())
+                        .any(|c| c.seq == child.seq && c.status != CallStatus::Completed);
+                    if open {
+                        eprintln!(
+                            "cairn: execution {} waits for its child flow, execution {}",
+                            ended.id, child.id
+                        );
+                        let child = child.id.to_string();
+                        let show = terminal::command(&place, &["executions", "show", &child]);
+                        eprintln!("  see:    {show}");
+                    }
+                }
                 for retry in &detail.retries {
                     eprintln!(
                         "cairn: execution {} is parked: {}",

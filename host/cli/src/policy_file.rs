@@ -16,6 +16,8 @@
 //! max_map_items = 10_000
 //! max_pending = 10_000
 //! max_waits = 100
+//! max_children = 1_000
+//! max_child_depth = 4
 //! max_message = "64KiB"
 //! max_held = "512MiB"
 //! allow_env = ["API_TOKEN"]
@@ -50,6 +52,8 @@ struct RawPolicyFile {
     max_map_items: Option<u64>,
     max_pending: Option<u64>,
     max_waits: Option<u64>,
+    max_children: Option<u64>,
+    max_child_depth: Option<u64>,
     max_message: Option<String>,
     max_held: Option<String>,
     #[serde(default)]
@@ -75,6 +79,8 @@ pub(crate) struct PolicyFile {
     pub max_map_items: Option<u32>,
     pub max_pending: Option<u32>,
     pub max_waits: Option<u32>,
+    pub max_children: Option<u32>,
+    pub max_child_depth: Option<u32>,
     pub max_message: Option<u64>,
     pub max_held: Option<u64>,
     pub allow_env: Vec<String>,
@@ -139,6 +145,8 @@ impl PolicyFile {
             max_map_items: count(raw.max_map_items, "max_map_items")?,
             max_pending: count(raw.max_pending, "max_pending")?,
             max_waits: count(raw.max_waits, "max_waits")?,
+            max_children: count(raw.max_children, "max_children")?,
+            max_child_depth: count(raw.max_child_depth, "max_child_depth")?,
             max_message: size(raw.max_message, "max_message", limits::max_message)?,
             max_held: size(raw.max_held, "max_held", limits::max_held)?,
             allow_env: raw.allow_env,

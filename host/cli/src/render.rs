@@ -186,6 +186,24 @@ pub(crate) fn execution_detail(detail: &ExecutionDetail) {
             ),
         }
     }
+    if let Some(parent) = &detail.parent {
+        println!(
+            "  parent    execution {} (its step at seq {} started this one)",
+            parent.id, parent.seq
+        );
+    }
+    for child in &detail.children {
+        let waits_for = e.status == ExecutionStatus::Waiting
+            && detail
+                .calls
+                .iter()
+                .any(|c| c.seq == child.seq && c.status != CallStatus::Completed);
+        let note = if waits_for { ", waiting for it" } else { "" };
+        println!(
+            "  child     execution {} (started at seq {}{note})",
+            child.id, child.seq
+        );
+    }
     for moved in &detail.upgrades {
         println!(
             "  upgraded  from build {} to {} at {} by {}",

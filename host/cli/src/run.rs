@@ -310,7 +310,7 @@ impl Stopped {
 /// itself. The loop ends: every park spends one of the call's retries.
 async fn through_parked_retries(host: &Host, mut outcome: Outcome) -> Result<Outcome, Exit> {
     while outcome.status == ExecutionStatus::Waiting {
-        let retries = host.client().retries(Some(outcome.id)).await?;
+        let retries = timers_held(host, outcome.id).await?;
         // A wait's deadline alone leaves the execution waiting for its
         // value: exit 3, as for any wait.
         let retries: Vec<_> = retries
@@ -331,6 +331,40 @@ async fn through_parked_retries(host: &Host, mut outcome: Outcome) -> Result<Out
     }
     Ok(outcome)
 }
+
+/// The timers that keep execution `id` waiting: its own, or those of the
+/// waiting child flows it waits for (and theirs): a resume of the parent
+/// resumes its children, which wait for their timers.
+async fn timers_held(
+    host: &Host,
+    id: cairn_host::ExecutionId,
+) -> Result<Vec<(cairn_host::ExecutionId, cairn_host::RetryView)>, cairn_host::JournalError> {
+    let client = host.client();
+    let mut held = client.retries(Some(id)).await?;
+    let mut look = vec![id];
+    // Bounded by the nesting a policy allows, whatever the journal holds.
+    for _ in 0..MAX_CHILD_LOOKS {
+        let Some(parent) = look.pop() else { break };
+        let Some(detail) = client.execution(parent).await? else {
+            continue;
+        };
+        for child in &detail.children {
+            let open = detail
+                .calls
+                .iter()
+                .any(|c| c.seq == child.seq && c.status != cairn_host::CallStatus::Completed);
+            if open {
+                held.extend(client.retries(Some(child.id)).await?);
+                look.push(child.id);
+            }
+        }
+    }
+    Ok(held)
+}
+
+/// How many executions of a tree of child flows `cairn run` looks at for
+/// timers to wait out.
+const MAX_CHILD_LOOKS: usize = 64;
 
 /// Makes sure the journal holds what the run did (a commit nobody waited
 /// for may have failed, with eventual durability) before reporting it: a

@@ -103,6 +103,12 @@ fn policy(args: &PolicyArgs, file: PolicyFile) -> Policy {
     if let Some(n) = args.max_waits.or(file.max_waits) {
         policy = policy.max_waits(n);
     }
+    if let Some(n) = args.max_children.or(file.max_children) {
+        policy = policy.max_children(n);
+    }
+    if let Some(n) = args.max_child_depth.or(file.max_child_depth) {
+        policy = policy.max_child_depth(n);
+    }
     if let Some(bytes) = args.max_held.or(file.max_held) {
         policy = policy.max_held_bytes(bytes);
     }

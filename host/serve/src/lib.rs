@@ -20,10 +20,12 @@
 //! or make it hold more than its limits ([`ServeConfig`]).
 
 mod address_file;
+mod adoption;
 mod answer_body;
 pub mod api;
 mod auth;
 mod byte_budget;
+mod children;
 mod client;
 mod components;
 mod config;

@@ -214,6 +214,8 @@ impl Server {
             config: config.clone(),
             scheduler: scheduler_wake.clone(),
         });
+        // Children end outside the supervisor's runs (see `children`).
+        crate::children::follow(state.host.clone(), supervisor.clone(), stopping.clone());
         crate::scheduler::start(
             state.host.clone(),
             supervisor.clone(),

@@ -10,10 +10,10 @@
 //! the journal, so a shutdown just drops the wake-ups and the next start
 //! schedules them again (an overdue one at once).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use cairn_host::{
     Clock, Component, ExecutionFilter, ExecutionId, ExecutionStatus, Host, JournalError, Outcome,
@@ -23,6 +23,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::adoption::Adoptions;
 use crate::api::Accepted;
 use crate::error::ApiError;
 
@@ -168,6 +169,11 @@ impl Supervisor {
         .await
     }
 
+    /// Whether this server runs `id` now (a run it started or resumed).
+    pub(crate) fn runs_here(&self, id: ExecutionId) -> bool {
+        self.run_of(id).is_some()
+    }
+
     /// The token of this server's run of `id`, if one is going on.
     fn run_of(&self, id: ExecutionId) -> Option<CancellationToken> {
         self.runs_lock().of(id)
@@ -245,10 +251,13 @@ impl Supervisor {
     ///   any worker resumes them there.)
     ///
     /// A resume claims first, so what another live worker took meanwhile
-    /// is refused at once and left be. Stops when the server stops.
+    /// is refused at once and left be. One whose runs keep stopping is
+    /// tried again later and later (see [`Adoptions`]). Stops when the
+    /// server stops.
     pub(crate) fn adopt_every(self: &Arc<Self>, every: Duration) {
         let supervisor = self.clone();
         tokio::spawn(async move {
+            let mut adoptions = Adoptions::default();
             loop {
                 tokio::select! {
                     () = tokio::time::sleep(every) => {}
@@ -263,18 +272,45 @@ impl Supervisor {
                     .await
                     .unwrap_or_default();
                 let due = supervisor.due_parked().await;
+                let found: BTreeSet<ExecutionId> = orphans.iter().chain(&due).copied().collect();
+                adoptions.keep_only(&found);
                 for id in orphans.into_iter().chain(due) {
-                    if supervisor.run_of(id).is_some() {
+                    if supervisor.run_of(id).is_some() || !adoptions.due(id, Instant::now()) {
                         continue;
                     }
                     match supervisor.resume(id).await {
                         Ok(_) => {
-                            tracing::info!(exec = %id, "adopted an execution whose worker stopped");
+                            let (tries, wait) = adoptions.tried(id, Instant::now());
+                            if tries == 1 {
+                                tracing::info!(exec = %id, "adopted an execution whose worker stopped");
+                            } else {
+                                tracing::info!(
+                                    exec = %id,
+                                    tries,
+                                    next_in_s = wait.as_secs(),
+                                    "adopted again an execution whose runs keep stopping"
+                                );
+                            }
                         }
                         // Taken by a live worker meanwhile, or no slot
                         // free: looked at again next time.
-                        Err(e) => {
+                        Err(e)
+                            if e.kind == "already_running"
+                                || e.status == axum::http::StatusCode::SERVICE_UNAVAILABLE =>
+                        {
                             tracing::debug!(exec = %id, error = %e.message, "not adopted");
+                        }
+                        // Refused for a reason of its own: tried again
+                        // later and later.
+                        Err(e) => {
+                            let (tries, wait) = adoptions.tried(id, Instant::now());
+                            tracing::debug!(
+                                exec = %id,
+                                tries,
+                                next_in_s = wait.as_secs(),
+                                error = %e.message,
+                                "not adopted"
+                            );
                         }
                     }
                 }
@@ -340,7 +376,7 @@ impl Supervisor {
     /// already (someone resumed it by hand: it waits for its timer itself)
     /// or ended leaves it be; one that finds every slot taken and the queue
     /// full tries again shortly.
-    fn wake_at(self: &Arc<Self>, id: ExecutionId, due_at_us: u64) {
+    pub(crate) fn wake_at(self: &Arc<Self>, id: ExecutionId, due_at_us: u64) {
         let supervisor = self.clone();
         tokio::spawn(async move {
             let mut left = until(due_at_us);
@@ -368,21 +404,25 @@ impl Supervisor {
     /// After a run: an execution that parked on a retry timer gets its
     /// wake-up.
     async fn after_run(self: &Arc<Self>, outcome: &Outcome) {
-        if outcome.status != ExecutionStatus::Waiting {
-            return;
+        if outcome.status == ExecutionStatus::Waiting {
+            self.wake_when_due(outcome.id).await;
         }
-        match self.host.client().retries(Some(outcome.id)).await {
+    }
+
+    /// Gives a waiting execution a wake-up for its earliest timer (a
+    /// parked retry, a sleep, a wait's deadline), if it has one.
+    pub(crate) async fn wake_when_due(self: &Arc<Self>, id: ExecutionId) {
+        match self.host.client().retries(Some(id)).await {
             Ok(retries) => {
                 if let Some(due) = retries.iter().map(|(_, r)| r.due_at_us).min() {
-                    self.wake_at(outcome.id, due);
+                    self.wake_at(id, due);
                 }
             }
             Err(e) => {
                 let message = crate::error::chain(&e);
-                tracing::warn!(exec = %outcome.id, error = %message, "cannot read retry timers");
+                tracing::warn!(exec = %id, error = %message, "cannot read retry timers");
                 eprintln!(
-                    "cairn serve: execution {}: cannot read its retry timers ({message}); it is resumed by the next start",
-                    outcome.id
+                    "cairn serve: execution {id}: cannot read its retry timers ({message}); it is resumed by the next start"
                 );
             }
         }

@@ -24,6 +24,8 @@ use crate::runner::execution::Execution;
 
 // A child of this module: it reaches the context's execution as the
 // methods here do.
+#[path = "children.rs"]
+mod children;
 #[path = "timers.rs"]
 mod timers;
 

@@ -26,10 +26,12 @@ mod entry;
 mod filter;
 mod history;
 mod lease;
+mod links;
 pub(crate) mod postgres;
 mod prune;
 pub(crate) mod record;
 pub(crate) mod redb;
+mod stop;
 
 use std::path::Path;
 use std::pin::Pin;
@@ -39,10 +41,12 @@ pub(crate) use self::entry::{Entry, Sync};
 pub use self::filter::ExecutionFilter;
 pub(crate) use self::history::{CallHistory, History};
 pub(crate) use self::lease::ExecutionLease;
+pub(crate) use self::links::{ChildOf, Links};
 pub use self::prune::Pruned;
 pub(crate) use self::prune::{CacheEntry, CacheSweep};
 use self::record::ScheduleRecord;
 use self::record::{CallRecord, ExecutionRecord, TimerRecord, UpgradeRecord, WaitRecord};
+pub(crate) use self::stop::{StopAsk, StopAsked, StopHandler, StopReply};
 use crate::error::JournalError;
 use crate::model::{ComponentHash, ExecutionId};
 
@@ -122,6 +126,20 @@ pub(crate) trait Journal: Send + std::marker::Sync {
         component: Option<(ComponentHash, Arc<[u8]>)>,
         record: NewRecord<'a>,
     ) -> JournalFuture<'a, Created>;
+
+    /// Creates an execution as [`Journal::create_execution`] does, as the
+    /// child of `child_of`'s step: the parent's step record and the link
+    /// both ways are written in the same transaction (fenced by the
+    /// parent's claim where the journal fences writes).
+    fn create_child<'a>(
+        &'a self,
+        child_of: ChildOf<'a>,
+        component: Option<(ComponentHash, Arc<[u8]>)>,
+        record: NewRecord<'a>,
+    ) -> JournalFuture<'a, Created>;
+
+    /// An execution's parent and children (see [`Links`]).
+    fn links(&self, exec: ExecutionId) -> JournalFuture<'_, Links>;
 
     /// Claims an execution to run it: [`JournalError::Claimed`] if another
     /// run holds it. It stays claimed until the lease is dropped.
@@ -261,4 +279,36 @@ pub(crate) trait Journal: Send + std::marker::Sync {
         limit: usize,
         dry_run: bool,
     ) -> JournalFuture<'_, CacheSweep>;
+
+    /// Leaves `ask` for whichever process holds execution `exec`'s claim
+    /// (see [`stop`]), standing for `lasts` unless withdrawn sooner;
+    /// returns its ticket. `None` on a journal only one process opens,
+    /// whose runs the asker reaches in its own process.
+    fn ask_stop<'a>(
+        &'a self,
+        exec: ExecutionId,
+        ask: &'a StopAsk,
+        lasts: std::time::Duration,
+    ) -> JournalFuture<'a, Option<u64>> {
+        let _ = (exec, ask, lasts);
+        Box::pin(std::future::ready(Ok(None)))
+    }
+
+    /// The reply to request `ticket`, once the holder has written one.
+    fn stop_reply(&self, ticket: u64) -> JournalFuture<'_, Option<StopReply>> {
+        let _ = ticket;
+        Box::pin(std::future::ready(Ok(None)))
+    }
+
+    /// Removes request `ticket`, answered or not.
+    fn withdraw_stop(&self, ticket: u64) -> JournalFuture<'_, ()> {
+        let _ = ticket;
+        Box::pin(std::future::ready(Ok(())))
+    }
+
+    /// Hands every standing request for an execution this process holds
+    /// to `handler` as it is found (again at each look, until answered).
+    fn on_stop_asked(&self, handler: StopHandler) {
+        let _ = handler;
+    }
 }

@@ -41,6 +41,11 @@ impl Runner {
                 // resume can start it meanwhile.
                 Ok(_lease) => return self.mark_cancelled(id).await,
                 Err(JournalError::Claimed { .. }) => {
+                    // Held by another process sharing the journal: asked
+                    // to stop there (see `elsewhere`).
+                    if let Some(cancelled) = self.cancel_elsewhere(id).await {
+                        return cancelled;
+                    }
                     tokio::time::sleep(std::time::Duration::from_millis(1)).await;
                 }
                 Err(e) => return Err(e.into()),
@@ -70,7 +75,7 @@ impl Runner {
 
     /// Marks an execution that runs nowhere cancelled; the caller holds
     /// its claim.
-    async fn mark_cancelled(&self, id: ExecutionId) -> Result<(), CancelError> {
+    pub(super) async fn mark_cancelled(&self, id: ExecutionId) -> Result<(), CancelError> {
         // Read again under the claim: a run may have ended it meanwhile.
         let mut record = self.cancellable(id).await?;
         record.status = ExecutionStatus::Cancelled;
@@ -85,6 +90,7 @@ impl Runner {
             exec: id,
             status: ExecutionStatus::Cancelled,
         });
+        self.cancel_children(id).await;
         Ok(())
     }
 }

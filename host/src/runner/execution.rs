@@ -36,6 +36,8 @@ use crate::runtime::deterministic::SeededRandom;
 
 // Steps that take a seq as a call does, in files of their own; children of
 // this module, as they take seqs and call ids as `enqueue` does.
+#[path = "child.rs"]
+pub(crate) mod child;
 #[path = "sleep.rs"]
 mod sleep;
 #[path = "timed_step.rs"]
@@ -136,6 +138,8 @@ pub(crate) struct Execution {
     /// `deferred` for the caller to run in place instead of being spawned.
     in_place: bool,
     deferred: Option<InPlace>,
+    /// Child flows this run started or found started (see [`child`]).
+    children: u32,
 }
 
 /// A call the flow waits for: its slot, and its run when the waiter runs
@@ -190,6 +194,7 @@ impl Execution {
             dry: None,
             in_place: false,
             deferred: None,
+            children: 0,
         }
     }
 

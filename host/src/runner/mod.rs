@@ -11,10 +11,12 @@ mod call;
 mod call_check;
 mod call_id;
 mod cancel;
+mod child_cancel;
 mod claim;
 mod code;
 mod components;
 pub(crate) mod dry;
+mod elsewhere;
 pub(crate) mod execution;
 mod flow_store;
 mod guest;
@@ -124,6 +126,16 @@ enum Ending {
     Failed(Failure),
     Waiting,
     Cancelled,
+}
+
+/// How a new execution is written (see [`Runner::create_via`]).
+pub(crate) enum Via<'a> {
+    /// On its own.
+    Plain,
+    /// As the run of the named schedule, moved on by the `Advance`.
+    Schedule(String, crate::journal::Advance),
+    /// As a child flow of a parent's step.
+    Child(crate::journal::ChildOf<'a>),
 }
 
 /// Where a new execution comes from: a replay of another.
@@ -261,22 +273,23 @@ impl Runner {
         origin: Option<Origin>,
         announce: Option<Announce>,
     ) -> Result<Outcome, RunError> {
-        self.create_scheduled(code, flow, input, origin, announce, None)
+        self.create_via(code, flow, input, origin, announce, Via::Plain)
             .await
     }
 
-    /// [`Runner::create`], as the run of a schedule when `scheduled` names
-    /// it and how its record moves on (see [`scheduled`]): the execution is
-    /// written in the same transaction, or not at all when the run is not
-    /// due any more ([`RunError::NotDue`]).
-    async fn create_scheduled(
+    /// [`Runner::create`], written the way `via` says: as the run of a
+    /// schedule (see [`scheduled`]), written in the same transaction that
+    /// moves the schedule on, or not at all when the run is not due any
+    /// more ([`RunError::NotDue`]); or as a child flow, written in the same
+    /// transaction as its parent's step (see `execution::child`).
+    async fn create_via(
         self: &Arc<Self>,
         code: FlowCode,
         flow: &str,
         input: &str,
         origin: Option<Origin>,
         announce: Option<Announce>,
-        scheduled: Option<(String, crate::journal::Advance)>,
+        via: Via<'_>,
     ) -> Result<Outcome, RunError> {
         let bad_input = |reason: String| RunError::BadInput {
             flow: flow.to_owned(),
@@ -345,8 +358,8 @@ impl Runner {
         };
         // Written durably even with `eventual` durability: a crash may lose
         // the last calls, never the execution itself.
-        let created = match scheduled {
-            None => self
+        let created = match via {
+            Via::Plain => self
                 .journal
                 .create_execution(
                     component.map(|c| (c.hash(), c.bytes())),
@@ -354,7 +367,16 @@ impl Runner {
                 )
                 .await
                 .map_err(RunError::Journal),
-            Some((schedule, advance)) => {
+            Via::Child(child_of) => self
+                .journal
+                .create_child(
+                    child_of,
+                    component.map(|c| (c.hash(), c.bytes())),
+                    Box::new(new_record),
+                )
+                .await
+                .map_err(RunError::Journal),
+            Via::Schedule(schedule, advance) => {
                 let created = self
                     .journal
                     .create_scheduled(&schedule, advance, Box::new(new_record))
@@ -611,6 +633,9 @@ impl Runner {
         };
         entries.push(Entry::Execution { id, record });
         self.journal.write(&entries, self.ack_sync()).await?;
+        if record.status == ExecutionStatus::Cancelled {
+            self.cancel_children(id).await;
+        }
         Ok(outcome_of(id, record))
     }
 

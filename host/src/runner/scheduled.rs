@@ -1,12 +1,12 @@
 //! Runs of schedules (see [`crate::schedule`]): what a schedule's flow and
 //! input must be (checked when it is added, as a run would check them), and
 //! starting a due run, written in the same transaction that moves the
-//! schedule on (see [`Runner::create_scheduled`]).
+//! schedule on (see [`Runner::create_via`]).
 
 use std::sync::Arc;
 
 use super::code::FlowCode;
-use super::{Announce, Outcome, Runner, input};
+use super::{Announce, Outcome, Runner, Via, input};
 use crate::component::Component;
 use crate::error::RunError;
 use crate::journal::Advance;
@@ -53,15 +53,8 @@ impl Runner {
                 reason: format!("schedule `{name}`: cannot load its component: {e}"),
             })?;
         let code = FlowCode::Guest(component);
-        let scheduled = Some((name.to_owned(), advance));
-        self.create_scheduled(
-            code,
-            &schedule.flow,
-            &schedule.input,
-            None,
-            announce,
-            scheduled,
-        )
-        .await
+        let via = Via::Schedule(name.to_owned(), advance);
+        self.create_via(code, &schedule.flow, &schedule.input, None, announce, via)
+            .await
     }
 }

@@ -147,11 +147,11 @@ impl Switches {
 /// How long an asker waits, beyond the policy's time for one attempt, for
 /// the run to pause (its flow stops at once; the calls it had submitted
 /// finish first).
-const PAUSE_MARGIN: Duration = Duration::from_secs(10);
+pub(super) const PAUSE_MARGIN: Duration = Duration::from_secs(10);
 
 /// The longest an asker waits for the run to pause: less than a client of
 /// the server waits for its answer.
-const MAX_PAUSE_WAIT: Duration = Duration::from_secs(300);
+pub(super) const MAX_PAUSE_WAIT: Duration = Duration::from_secs(300);
 
 impl Runner {
     /// Moves execution `id`, whose flow this process is running, to

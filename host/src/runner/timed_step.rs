@@ -82,6 +82,8 @@ pub(super) struct OpenStep {
     pub(super) record: CallRecord,
     /// Its due time, if an earlier run journaled it.
     pub(super) due_at_us: Option<u64>,
+    /// Whether an earlier run journaled it (open, or failed).
+    pub(super) recorded: bool,
     /// For a replay: the output it reuses (or is given) instead of taking
     /// the step again, and where that came from.
     pub(super) preset: Option<(CallSource, String)>,
@@ -175,6 +177,7 @@ impl Execution {
             seq,
             record,
             due_at_us: timer.map(|t| t.due_at_us),
+            recorded: recorded.is_some(),
             preset,
         }))
     }

@@ -25,7 +25,8 @@ impl Runner {
     /// Moves execution `id` to `component`, noting `by` as who asked. One
     /// that runs in this process is moved by its run, paused for it, and
     /// goes on with the build the answer names; one that runs in another
-    /// process is refused as running.
+    /// process sharing the journal is moved there the same way (see
+    /// `elsewhere`).
     pub(crate) async fn upgrade(
         self: &Arc<Self>,
         id: ExecutionId,
@@ -44,6 +45,13 @@ impl Runner {
                     }
                 }
                 Err(ResumeError::Journal(e)) => return Err(UpgradeError::Journal(e)),
+                // Held by another process sharing the journal: asked there
+                // (see `elsewhere`); none on a journal of one process.
+                Err(ResumeError::AlreadyRunning(_)) => {
+                    if let Some(answer) = self.switch_elsewhere(id, component, by).await {
+                        return answer;
+                    }
+                }
                 Err(_) => return Err(UpgradeError::Running(id)),
             }
             // Between two runs, or let go of and not claimed again yet.
@@ -55,7 +63,7 @@ impl Runner {
     }
 
     /// Whether this process holds execution `id`'s claim.
-    fn runs_here(&self, id: ExecutionId) -> bool {
+    pub(super) fn runs_here(&self, id: ExecutionId) -> bool {
         self.active
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -64,7 +72,7 @@ impl Runner {
 
     /// The record of execution `id`, if `component` may take it over as
     /// far as its record says (the check aside).
-    async fn movable(
+    pub(super) async fn movable(
         &self,
         id: ExecutionId,
         component: &Component,

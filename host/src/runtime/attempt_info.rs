@@ -2,13 +2,17 @@
 //! import tells the checkpoint, so that it can build an idempotency key.
 //! Plain data handed down by the runner; nothing here knows the runner.
 //!
-//! The `timers` import of a checkpoint store lives here too: a checkpoint
-//! neither sleeps durably nor waits, so both are refused.
+//! The `timers` and `children` imports of a checkpoint store live here
+//! too: a checkpoint neither sleeps durably, nor waits, nor starts child
+//! flows, so all are refused.
 
 use super::checkpoint::CheckpointState;
 use crate::bindings::attempt::{self, AttemptInfo};
+use crate::bindings::children;
 use crate::bindings::timers;
 use crate::bindings::types::CallError;
+use crate::call::PendingCall;
+use wasmtime::component::Resource;
 
 /// One attempt of one call.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -53,4 +57,29 @@ impl timers::Host for CheckpointState {
             crate::names::shown(&name)
         ))))
     }
+}
+
+impl children::Host for CheckpointState {
+    async fn start(
+        &mut self,
+        name: String,
+        _input_json: String,
+    ) -> wasmtime::Result<Result<Resource<PendingCall>, CallError>> {
+        Ok(Err(child_refused(&name)))
+    }
+
+    async fn run(
+        &mut self,
+        name: String,
+        _input_json: String,
+    ) -> wasmtime::Result<Result<String, CallError>> {
+        Ok(Err(child_refused(&name)))
+    }
+}
+
+fn child_refused(name: &str) -> CallError {
+    CallError::Context(format!(
+        "child flow {} was started from inside a checkpoint; only flows start child flows",
+        crate::names::shown(name)
+    ))
 }

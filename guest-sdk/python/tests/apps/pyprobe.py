@@ -2,7 +2,7 @@
 (tests/integration/python.rs), since each CPython component costs seconds
 to build and to compile. Each flow exercises one path through the host:
 inline and isolated calls, handles, map and product, retries, waits,
-time and randomness, failures with tracebacks, and traps."""
+time and randomness, failures with tracebacks, traps, and child flows."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Optional, TypedDict
 
 import cairn
-from cairn import checkpoint, flow, log, now_ms, random_u64, wait
+from cairn import ChildFlowFailed, ContextError, checkpoint, flow, log, now_ms, random_u64, wait
 
 
 @dataclass
@@ -290,3 +290,89 @@ def c_recursion(depth: int, inline: bool) -> int:
 def c_recursion_in_flow(depth: int) -> int:
     """The flow itself recursing `depth` deep in C."""
     return _nested_json(depth)
+
+
+@flow
+def kid_add(a: int, b: int = 1) -> int:
+    """A child flow: one inline call."""
+    return add(a, b)
+
+
+@flow
+def kid_move(p: Point, by: int) -> Point:
+    """A child flow with a dataclass in and out."""
+    return move(p, [by, by])
+
+
+@flow
+def kids(n: int) -> dict:
+    """Starts a child (the submit form), runs two more (the direct form, by
+    `@flow` and by name), then awaits the first."""
+    started = cairn.start_child_flow(kid_add, a=n, b=10)
+    direct = cairn.child_flow("kid_add", {"a": n})
+    moved = cairn.child_flow(kid_move, p=Point(1, 2, "kid"), by=n)
+    moved_parts = [type(moved).__name__, moved.x, moved.y, moved.label]
+    return {"started": started.result(), "direct": direct, "moved": moved_parts}
+
+
+@flow
+def kid_broken(why: str) -> int:
+    """A child flow that fails."""
+    raise ValueError(why)
+
+
+@checkpoint(runtime="isolated")
+def kid_from_checkpoint() -> str:
+    """Tries to start a child flow from inside a checkpoint."""
+    try:
+        cairn.child_flow(kid_add, a=1)
+    except ContextError as e:
+        return str(e)
+    return "a checkpoint started a child flow"
+
+
+@flow
+def kid_errors() -> list:
+    """A failing child, an unknown flow, an input the host refuses and a
+    start from a checkpoint: what each raises."""
+    out = []
+    try:
+        cairn.child_flow(kid_broken, why="the ledger does not balance")
+    except ChildFlowFailed as e:
+        out.append(["failed", e.flow, str(e)])
+    try:
+        cairn.start_child_flow("no_such_flow").result()
+    except ContextError as e:
+        out.append(["unknown", str(e)])
+    try:
+        cairn.child_flow("kid_add", {"b": 2})
+    except ContextError as e:
+        out.append(["refused", str(e)])
+    out.append(["checkpoint", kid_from_checkpoint()])
+    return out
+
+
+@flow
+def kid_asker() -> str:
+    """A child flow that waits for a name."""
+    return wait("name", "Who is there?", str)
+
+
+@flow
+def kid_waiter() -> str:
+    """Starts a child that waits, and waits for it."""
+    child = cairn.start_child_flow(kid_asker)
+    return f"the child heard {child.result()}"
+
+
+@flow
+def kid_double(n: int) -> int:
+    """A child flow: `n + n`, with one inline call."""
+    return add(n, n)
+
+
+@flow
+def kid_by_name(name: str, n: int) -> int:
+    """Runs child flow `name` (of this component, or a host-side flow)
+    with the input `{"n": n}`."""
+    return cairn.child_flow(name, n=n, type=int)

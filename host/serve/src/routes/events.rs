@@ -9,9 +9,12 @@
 //! events it missed (read the execution again to catch up). A filtered
 //! stream ends once its execution is completed or cancelled (it can have no
 //! more events), so a client that follows one execution needs no other
-//! request to know it is over.
+//! request to know it is over. On a journal several workers share, a
+//! stream that follows an execution another worker runs reads its progress
+//! from the journal (see [`followed`](super::followed)).
 
 use std::convert::Infallible;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use axum::extract::Query;
 use axum::extract::rejection::QueryRejection;
@@ -22,8 +25,10 @@ use serde::Deserialize;
 use tokio::sync::OwnedSemaphorePermit;
 use tokio::sync::broadcast::Receiver;
 use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use super::followed::{self, Told};
 use super::{Shared, extract};
 use crate::error::ApiError;
 
@@ -42,6 +47,10 @@ struct Open {
     snapshot: Option<ExecutionSummary>,
     /// The execution followed can have no more events: the stream ends.
     over: bool,
+    /// What the stream has told of the execution followed, and its
+    /// progress in other workers, read from a shared journal.
+    told: Arc<Mutex<Told>>,
+    elsewhere: Option<mpsc::Receiver<Event>>,
     shutdown: CancellationToken,
     /// Holds the stream's place among `max_streams`.
     _permit: OwnedSemaphorePermit,
@@ -73,11 +82,20 @@ pub(crate) async fn stream(
         ),
         None => None,
     };
+    let told = Arc::new(Mutex::new(Told::default()));
+    let elsewhere = match &snapshot {
+        Some(snapshot) if !is_final(snapshot.status) => {
+            followed::follow(&state.host, &state.supervisor, snapshot, told.clone())
+        }
+        _ => None,
+    };
     let open = Open {
         receiver,
         execution: query.execution,
         snapshot,
         over: false,
+        told,
+        elsewhere,
         shutdown: state.shutdown.clone(),
         _permit: permit,
     };
@@ -98,10 +116,14 @@ async fn next(mut open: Open) -> Option<(Result<SseEvent, Infallible>, Open)> {
         let received = tokio::select! {
             () = open.shutdown.cancelled() => return None,
             received = open.receiver.recv() => received,
+            Some(event) = elsewhere(&mut open.elsewhere) => Ok(event),
         };
         match received {
             Ok(event) => {
                 if open.execution.is_none_or(|id| event.exec() == id) {
+                    if open.execution.is_some() {
+                        lock(&open.told).saw(&event);
+                    }
                     if let Event::ExecutionFinished { status, .. } = &event {
                         open.over = open.execution.is_some() && is_final(*status);
                     }
@@ -115,6 +137,20 @@ async fn next(mut open: Open) -> Option<(Result<SseEvent, Infallible>, Open)> {
             Err(RecvError::Closed) => return None,
         }
     }
+}
+
+/// The next event of the execution followed from the journal, when
+/// another worker runs it; never, when nothing follows it there.
+async fn elsewhere(followed: &mut Option<mpsc::Receiver<Event>>) -> Option<Event> {
+    match followed {
+        Some(events) => events.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+fn lock(told: &Mutex<Told>) -> std::sync::MutexGuard<'_, Told> {
+    // What was told stays whole whatever a holder did.
+    told.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Whether an execution in `status` can have no more events: a failed one

@@ -11,6 +11,7 @@ mod ends;
 mod events;
 mod executions;
 mod extract;
+mod followed;
 mod health;
 mod prune;
 mod schedules;

@@ -181,6 +181,27 @@ impl Leases {
         }
     }
 
+    /// This process's name in the claims it takes.
+    pub(super) fn owner(&self) -> &str {
+        &self.owner
+    }
+
+    /// What says, whenever asked, which executions this process holds
+    /// (claimed or being claimed); `None` once the leases are gone.
+    pub(super) fn held_now(&self) -> super::stops::HeldNow {
+        let held = Arc::downgrade(&self.held);
+        Box::new(move || {
+            let held = held.upgrade()?;
+            let ids = held
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .keys()
+                .map(|e| big(e.0))
+                .collect();
+            Some(ids)
+        })
+    }
+
     /// The epoch held for `exec`, if a run here holds it.
     pub(super) fn epoch(&self, exec: i64) -> Option<i64> {
         let held = self.held.lock().unwrap_or_else(PoisonError::into_inner);

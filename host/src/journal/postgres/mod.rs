@@ -13,7 +13,9 @@
 //! - [`leases`]: claims of executions with an epoch that every write is
 //!   fenced by.
 //! - [`reads`]: one statement per read (a history: one snapshot).
+//! - [`stops`]: requests to stop the run of an execution wherever it runs.
 
+mod children;
 mod components;
 mod group;
 mod leases;
@@ -21,6 +23,7 @@ mod prune;
 mod reads;
 mod schedules;
 pub(crate) mod schema;
+mod stops;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -39,9 +42,10 @@ use super::record::ScheduleRecord;
 use super::record::{CallRecord, ExecutionRecord, TimerRecord, UpgradeRecord, WaitRecord};
 use super::{Advance, ScheduleChange};
 use super::{
-    CacheEntry, CacheSweep, Created, Entry, ExecutionFilter, ExecutionLease, History, Journal,
-    JournalFuture, NewRecord, Pruned, PrunedComponents, Sync,
+    CacheEntry, CacheSweep, ChildOf, Created, Entry, ExecutionFilter, ExecutionLease, History,
+    Journal, JournalFuture, Links, NewRecord, Pruned, PrunedComponents, Sync,
 };
+use super::{StopAsk, StopHandler, StopReply};
 use crate::error::JournalError;
 use crate::model::{ComponentHash, ExecutionId};
 
@@ -242,6 +246,19 @@ impl Journal for PostgresJournal {
         })
     }
 
+    fn create_child<'a>(
+        &'a self,
+        child_of: ChildOf<'a>,
+        component: Option<(ComponentHash, Arc<[u8]>)>,
+        record: NewRecord<'a>,
+    ) -> JournalFuture<'a, Created> {
+        Box::pin(self.create_child_here(child_of, component, record))
+    }
+
+    fn links(&self, exec: ExecutionId) -> JournalFuture<'_, Links> {
+        self.read(children::links(self.pool.clone(), exec))
+    }
+
     fn claim(&self, exec: ExecutionId) -> JournalFuture<'_, ExecutionLease> {
         Box::pin(self.leases.claim(exec))
     }
@@ -360,6 +377,40 @@ impl Journal for PostgresJournal {
 
     fn schedules(&self) -> JournalFuture<'_, Vec<(String, ScheduleRecord)>> {
         self.read(schedules::all(self.pool.clone()))
+    }
+
+    fn ask_stop<'a>(
+        &'a self,
+        exec: ExecutionId,
+        ask: &'a StopAsk,
+        lasts: Duration,
+    ) -> JournalFuture<'a, Option<u64>> {
+        if let Err(e) = self.writer() {
+            return Box::pin(std::future::ready(Err(e)));
+        }
+        let asker = self.leases.owner().to_owned();
+        let work = stops::ask(self.pool.clone(), exec, ask.clone(), asker, lasts);
+        Box::pin(async move { self.read(work).await.map(Some) })
+    }
+
+    fn stop_reply(&self, ticket: u64) -> JournalFuture<'_, Option<StopReply>> {
+        self.read(stops::reply(self.pool.clone(), ticket))
+    }
+
+    fn withdraw_stop(&self, ticket: u64) -> JournalFuture<'_, ()> {
+        self.read(stops::withdraw(self.pool.clone(), ticket))
+    }
+
+    fn on_stop_asked(&self, handler: StopHandler) {
+        // Only a process that writes runs executions, and is asked.
+        if self.writer.is_some() {
+            stops::watch(
+                self.pool.clone(),
+                &self.handle,
+                self.leases.held_now(),
+                handler,
+            );
+        }
     }
 
     fn change_schedule<'a>(

@@ -100,6 +100,14 @@ pub(super) async fn prune_executions(
         &[&ids],
     )
     .await?;
+    // Child flows' links, both ways: the children stay, as executions of
+    // their own.
+    execute(
+        &txn,
+        "DELETE FROM cairn_children WHERE parent = ANY($1) OR child = ANY($1)",
+        &[&ids],
+    )
+    .await?;
     if dry_run {
         txn.rollback()
             .await

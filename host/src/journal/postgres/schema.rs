@@ -23,6 +23,8 @@
 //! | `cairn_upgrades` | (exec, n) | envelope of `UpgradeRecord` |
 //! | `cairn_leases` | exec | epoch, owner, expires_at: who runs it |
 //! | `cairn_schedules` | name | envelope of `ScheduleRecord` |
+//! | `cairn_children` | (parent, seq) | child: the child flow the parent's step started |
+//! | `cairn_stop_requests` | ticket | a cancel or switch of builds asked of the run of `exec` wherever it runs, who asked, until when, and the reply (see `stops`) |
 //!
 //! `cairn_fence(execs, epochs, owner)` raises [`FENCE_SQLSTATE`] unless
 //! `owner` holds each execution's lease at that epoch; every write of an
@@ -35,8 +37,9 @@ use crate::error::JournalError;
 /// The schema this build reads and writes. A database with a newer one is
 /// refused with [`JournalError::TooNew`]; an older one is brought up to
 /// this one by [`migrate`]. Version 2 stores components as chunks; version 3
-/// adds schedules.
-pub(crate) const SCHEMA_VERSION: i64 = 3;
+/// adds schedules; version 4 requests to stop a run in another process;
+/// version 5 links child flows to their parents.
+pub(crate) const SCHEMA_VERSION: i64 = 5;
 
 /// The SQLSTATE `cairn_fence` raises when a write's lease was taken over.
 pub(crate) const FENCE_SQLSTATE: &str = "CR001";
@@ -124,6 +127,33 @@ INSERT INTO cairn_schema_version (version) VALUES (2);
     r#"
 CREATE TABLE cairn_schedules (name TEXT PRIMARY KEY, record BYTEA NOT NULL);
 INSERT INTO cairn_schema_version (version) VALUES (3);
+"#,
+    // 4: requests to stop the run of an execution in whichever process
+    // holds it (a cancel, or a pause to move it to another build), with
+    // who asked, until when they stand, and the holder's reply.
+    r#"
+CREATE TABLE cairn_stop_requests (
+    ticket BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    exec BIGINT NOT NULL,
+    ask TEXT NOT NULL,
+    to_component BYTEA,
+    asked_by TEXT NOT NULL,
+    asker TEXT NOT NULL,
+    expires_at TIMESTAMPTZ NOT NULL,
+    reply TEXT,
+    answer TEXT
+);
+CREATE INDEX cairn_stop_requests_exec ON cairn_stop_requests (exec);
+INSERT INTO cairn_schema_version (version) VALUES (4);
+"#,
+    // 5: child flows (`cairn_children`): each child's link to the step
+    // of its parent that started it.
+    r#"
+CREATE TABLE cairn_children (
+    parent BIGINT NOT NULL, seq BIGINT NOT NULL, child BIGINT NOT NULL UNIQUE,
+    PRIMARY KEY (parent, seq)
+);
+INSERT INTO cairn_schema_version (version) VALUES (5);
 "#,
 ];
 

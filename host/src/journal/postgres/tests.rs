@@ -507,6 +507,8 @@ async fn a_version_1_database_is_migrated_and_its_whole_components_read() {
         "DELETE FROM cairn_schema_version WHERE version > 1;
          DROP TABLE cairn_component_chunks;
          DROP TABLE IF EXISTS cairn_schedules;
+         DROP TABLE IF EXISTS cairn_stop_requests;
+         DROP TABLE IF EXISTS cairn_children;
          ALTER TABLE cairn_components DROP COLUMN chunks;
          ALTER TABLE cairn_components ALTER COLUMN bytes SET NOT NULL;",
     );

@@ -13,6 +13,41 @@ use crate::model::ExecutionId;
 #[derive(Default)]
 pub(super) struct Claims {
     held: Arc<Mutex<BTreeSet<ExecutionId>>>,
+    watched: Arc<Mutex<Watched>>,
+}
+
+/// The executions claimed while at least one [`ClaimWatch`] is on.
+#[derive(Default)]
+struct Watched {
+    watches: usize,
+    ids: BTreeSet<ExecutionId>,
+}
+
+/// Every execution held when the watch began or claimed since: what a
+/// scan of the journal that does not hold the writer rechecks, since only
+/// a run holding its execution's claim writes records that name
+/// components (`components::prune`).
+pub(super) struct ClaimWatch {
+    watched: Arc<Mutex<Watched>>,
+}
+
+impl ClaimWatch {
+    /// The executions held or claimed since the watch began (and perhaps a
+    /// few more, claimed while another watch was on).
+    pub(super) fn ids(&self) -> BTreeSet<ExecutionId> {
+        let watched = self.watched.lock().unwrap_or_else(PoisonError::into_inner);
+        watched.ids.clone()
+    }
+}
+
+impl Drop for ClaimWatch {
+    fn drop(&mut self) {
+        let mut watched = self.watched.lock().unwrap_or_else(PoisonError::into_inner);
+        watched.watches -= 1;
+        if watched.watches == 0 {
+            watched.ids.clear();
+        }
+    }
 }
 
 impl Claims {
@@ -22,6 +57,11 @@ impl Claims {
         if !held.insert(exec) {
             return Err(JournalError::Claimed { exec });
         }
+        let mut watched = self.watched.lock().unwrap_or_else(PoisonError::into_inner);
+        if watched.watches > 0 {
+            watched.ids.insert(exec);
+        }
+        drop(watched);
         let set = self.held.clone();
         // One process, one claim at a time: the epoch has nothing to fence.
         Ok(ExecutionLease::new(exec, 0, move || {
@@ -29,6 +69,17 @@ impl Claims {
                 .unwrap_or_else(PoisonError::into_inner)
                 .remove(&exec);
         }))
+    }
+
+    /// Starts a watch of the executions held now and claimed from now on.
+    pub(super) fn watch(&self) -> ClaimWatch {
+        let held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut watched = self.watched.lock().unwrap_or_else(PoisonError::into_inner);
+        watched.watches += 1;
+        watched.ids.extend(held.iter().copied());
+        ClaimWatch {
+            watched: self.watched.clone(),
+        }
     }
 }
 
@@ -52,5 +103,25 @@ mod tests {
         drop(lease);
         claims.claim(ExecutionId(1)).expect("released");
         drop(other);
+    }
+
+    /// A watch sees the executions held when it began and those claimed
+    /// while it is on, even if let go of since; not those claimed before
+    /// it, or after the last watch ended.
+    #[test]
+    fn a_watch_sees_every_execution_claimed_while_it_is_on() {
+        let claims = Claims::default();
+        drop(claims.claim(ExecutionId(1)).expect("claimed"));
+        let held = claims.claim(ExecutionId(2)).expect("claimed");
+        let watch = claims.watch();
+        drop(claims.claim(ExecutionId(3)).expect("claimed"));
+        let ids: Vec<u64> = watch.ids().iter().map(|id| id.0).collect();
+        assert_eq!(ids, [2, 3]);
+        drop(watch);
+        drop(claims.claim(ExecutionId(4)).expect("claimed"));
+        let watch = claims.watch();
+        let ids: Vec<u64> = watch.ids().iter().map(|id| id.0).collect();
+        assert_eq!(ids, [2], "only what is held when a new watch begins");
+        drop(held);
     }
 }

@@ -18,6 +18,7 @@ mod claims;
 mod components;
 pub(crate) mod envelope;
 mod file;
+mod links;
 mod overlay;
 mod prune;
 mod reads;
@@ -41,8 +42,8 @@ use super::record::ScheduleRecord;
 use super::record::{CallRecord, ExecutionRecord, TimerRecord, UpgradeRecord, WaitRecord};
 use super::{Advance, ScheduleChange};
 use super::{
-    CacheEntry, CacheSweep, Created, Entry, ExecutionFilter, ExecutionLease, History, Journal,
-    JournalFuture, NewRecord, Pruned, PrunedComponents, Sync,
+    CacheEntry, CacheSweep, ChildOf, Created, Entry, ExecutionFilter, ExecutionLease, History,
+    Journal, JournalFuture, Links, NewRecord, Pruned, PrunedComponents, Sync,
 };
 use crate::error::JournalError;
 use crate::model::{ComponentHash, ExecutionId};
@@ -196,6 +197,21 @@ impl Drop for RedbJournal {
     }
 }
 
+impl RedbJournal {
+    /// The next execution id, claimed. Safe without a transaction: the
+    /// file is locked to this process. An id a resume holds (it claims
+    /// before it looks whether the id exists) is skipped: a record is made
+    /// only for an id claimed here.
+    fn next_claimed(&self) -> (ExecutionId, ExecutionLease) {
+        loop {
+            let id = ExecutionId(self.next_execution.fetch_add(1, Ordering::Relaxed));
+            if let Ok(lease) = self.claims.claim(id) {
+                return (id, lease);
+            }
+        }
+    }
+}
+
 /// Encodes `entries` for the writer.
 fn encode(entries: &[Entry<'_>]) -> Vec<Put> {
     entries.iter().map(Put::encode).collect()
@@ -219,15 +235,7 @@ impl Journal for RedbJournal {
         component: Option<(ComponentHash, Arc<[u8]>)>,
         record: NewRecord<'a>,
     ) -> JournalFuture<'a, Created> {
-        // Safe without a transaction: the file is locked to this process.
-        // An id a resume holds (it claims before it looks whether the id
-        // exists) is skipped: the record is made only for an id claimed here.
-        let (id, lease) = loop {
-            let id = ExecutionId(self.next_execution.fetch_add(1, Ordering::Relaxed));
-            if let Ok(lease) = self.claims.claim(id) {
-                break (id, lease);
-            }
-        };
+        let (id, lease) = self.next_claimed();
         let record = record(id);
         let mut puts = Vec::with_capacity(2);
         if let Some((hash, bytes)) = component {
@@ -243,6 +251,42 @@ impl Journal for RedbJournal {
             self.writer()?.write(puts, Sync::Durable).await?;
             Ok(Created { id, record, lease })
         })
+    }
+
+    fn create_child<'a>(
+        &'a self,
+        child_of: ChildOf<'a>,
+        component: Option<(ComponentHash, Arc<[u8]>)>,
+        record: NewRecord<'a>,
+    ) -> JournalFuture<'a, Created> {
+        let (id, lease) = self.next_claimed();
+        let record = record(id);
+        let mut puts = Vec::with_capacity(4);
+        if let Some((hash, bytes)) = component {
+            puts.push(Put::encode(&Entry::Component { hash, bytes }));
+        }
+        puts.push(Put::encode(&Entry::Execution {
+            id,
+            record: &record,
+        }));
+        puts.push(Put::encode(&Entry::Call {
+            exec: child_of.parent,
+            seq: child_of.seq,
+            record: child_of.step,
+        }));
+        puts.push(Put::Child {
+            parent: child_of.parent.0,
+            seq: child_of.seq,
+            child: id.0,
+        });
+        Box::pin(async move {
+            self.writer()?.write(puts, Sync::Durable).await?;
+            Ok(Created { id, record, lease })
+        })
+    }
+
+    fn links(&self, exec: ExecutionId) -> JournalFuture<'_, Links> {
+        Box::pin(ready(links::read(&self.db, exec)))
     }
 
     fn claim(&self, exec: ExecutionId) -> JournalFuture<'_, ExecutionLease> {
@@ -394,12 +438,7 @@ impl Journal for RedbJournal {
             let (db, path) = self.for_prune()?;
             // Claimed first, as `create_execution` does; an id the run does
             // not get (it is not due) is skipped, as one a resume holds is.
-            let (id, lease) = loop {
-                let id = ExecutionId(self.next_execution.fetch_add(1, Ordering::Relaxed));
-                if let Ok(lease) = self.claims.claim(id) {
-                    break (id, lease);
-                }
-            };
+            let (id, lease) = self.next_claimed();
             let record = record(id);
             let written = schedules::create_run(&db, &path, name, id, advance, &record)?;
             Ok(written.then_some(Created { id, record, lease }))

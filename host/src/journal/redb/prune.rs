@@ -116,6 +116,7 @@ fn remove(
         upgrades.retain_in((exec, 0)..=(exec, u32::MAX), |_, v| {
             count(n_upgrades, bytes, v.len())
         })?;
+        super::links::remove(txn, exec)?;
     }
     for entry in cache {
         let points_here = entries

@@ -18,6 +18,8 @@
 //! | `timers` | (execution id, seq) | envelope of `TimerRecord`: a call's retry, due at a time |
 //! | `upgrades` | (execution id, n) | envelope of `UpgradeRecord`: the n-th move of an execution to another build |
 //! | `schedules` | schedule name | envelope of `ScheduleRecord`: a cron schedule that starts executions (`cairn schedules`) |
+//! | `children` | (parent id, seq) | child execution id: the child flow the parent's step started |
+//! | `parents` | child execution id | (parent id, seq): the same link, the other way |
 //!
 //! `timers` came after version 4 without a bump: a table is only ever added
 //! (a file without it reads as having no timers, and it is made by the first
@@ -28,6 +30,9 @@
 //! with the new build and stops it with a non-determinism error at its
 //! first call recorded under the old one (nothing is lost: a build that
 //! knows the table resumes it).
+//! `children` and `parents` came the same way: a file without them has no
+//! child flows, and only a component that imports `children` (which an
+//! older build does not link) makes any.
 
 use redb::TableDefinition;
 
@@ -99,3 +104,10 @@ pub(crate) const UPGRADES: TableDefinition<(u64, u32), &[u8]> = TableDefinition:
 /// Schedules by name (envelopes of `ScheduleRecord`), added like `timers`:
 /// a file without the table has no schedules.
 pub(crate) const SCHEDULES: TableDefinition<&str, &[u8]> = TableDefinition::new("schedules");
+
+/// Child executions by (parent id, seq of the parent's step that started
+/// each), added like `timers`: a file without the table has no children.
+pub(crate) const CHILDREN: TableDefinition<(u64, u32), u64> = TableDefinition::new("children");
+
+/// The other way: each child's (parent id, seq of its step).
+pub(crate) const PARENTS: TableDefinition<u64, (u64, u32)> = TableDefinition::new("parents");

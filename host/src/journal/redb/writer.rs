@@ -59,7 +59,8 @@ use tokio::sync::oneshot;
 use super::components::Chunked;
 use super::envelope::{RecordKey, encode};
 use super::schema::{
-    ATTEMPTS, CACHE, CALLS, COMPONENTS, EXECUTIONS, TIMERS, TIMES, UPGRADES, WAITS,
+    ATTEMPTS, CACHE, CALLS, CHILDREN, COMPONENTS, EXECUTIONS, PARENTS, TIMERS, TIMES, UPGRADES,
+    WAITS,
 };
 use crate::error::JournalError;
 use crate::journal::{Entry, Sync};
@@ -104,6 +105,8 @@ pub(crate) enum Put {
     TimerDone { exec: u64, seq: u32 },
     /// An execution's move to another build.
     Upgrade { exec: u64, n: u32, record: Vec<u8> },
+    /// A child execution's link to its parent's step, both ways.
+    Child { parent: u64, seq: u32, child: u64 },
 }
 
 impl Put {
@@ -743,6 +746,8 @@ fn commit(db: &Database, path: &Path, group: &[Batch], durable: bool) -> Result<
         // Rare: opened (and made, in an older journal) only by a commit
         // that holds a move.
         let mut upgrades = None;
+        // The same for a commit that starts a child flow.
+        let mut links = None;
         // Opened only by a commit that holds a component.
         let mut chunked = None;
         for put in group.iter().flat_map(|b| &b.puts) {
@@ -783,6 +788,20 @@ fn commit(db: &Database, path: &Path, group: &[Batch], durable: bool) -> Result<
                     }
                     match upgrades.as_mut() {
                         Some(table) => table.insert((*exec, *n), &record[..]).map(drop),
+                        None => Ok(()),
+                    }
+                }
+                Put::Child { parent, seq, child } => {
+                    if links.is_none() {
+                        let children = txn.open_table(CHILDREN).map_err(|e| failed(e.into()))?;
+                        let parents = txn.open_table(PARENTS).map_err(|e| failed(e.into()))?;
+                        links = Some((children, parents));
+                    }
+                    match links.as_mut() {
+                        Some((children, parents)) => children
+                            .insert((*parent, *seq), *child)
+                            .and_then(|_| parents.insert(*child, (*parent, *seq)))
+                            .map(drop),
                         None => Ok(()),
                     }
                 }

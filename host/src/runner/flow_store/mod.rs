@@ -5,6 +5,7 @@
 //! the WIT's generated types are converted there and nowhere else in the
 //! runner.
 
+mod children_import;
 mod map_imports;
 mod runner_import;
 mod timers_import;

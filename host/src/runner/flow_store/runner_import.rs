@@ -183,7 +183,7 @@ impl runner::HostPending for FlowState {
 /// Waits for a call's outcome as the flow sees it. An `Err` stops the flow
 /// (the host could not run the call, or the execution was cancelled: a flow
 /// waiting on a long call still stops when it is cancelled).
-async fn result_of(
+pub(super) async fn result_of(
     slot: &CallSlot,
     execution: &Execution,
 ) -> wasmtime::Result<Result<String, CallError>> {

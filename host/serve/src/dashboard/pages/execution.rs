@@ -152,6 +152,32 @@ fn summary(body: &mut Html, detail: &ExecutionDetail) {
             .num(source.0)
             .raw("</a></dd>");
     }
+    // Child flows' links, both ways: ids and seqs only, never guest text.
+    if let Some(parent) = &detail.parent {
+        body.raw("<dt>Parent</dt><dd id=\"parent\"><a href=\"/executions/")
+            .num(parent.id.0)
+            .raw("\">#")
+            .num(parent.id.0)
+            .raw("</a> (its step at seq ")
+            .num(parent.seq)
+            .raw(")</dd>");
+    }
+    if !detail.children.is_empty() {
+        body.raw("<dt>Children</dt><dd id=\"children\">");
+        for (i, child) in detail.children.iter().enumerate() {
+            if i > 0 {
+                body.raw(", ");
+            }
+            body.raw("<a href=\"/executions/")
+                .num(child.id.0)
+                .raw("\">#")
+                .num(child.id.0)
+                .raw("</a> (seq ")
+                .num(child.seq)
+                .raw(")");
+        }
+        body.raw("</dd>");
+    }
     body.raw("</dl><section class=\"io\" aria-label=\"Input and output\"><div><h2>Input</h2>");
     format::json(body, &e.input);
     body.raw("</div><div><h2>Output</h2>");
@@ -460,6 +486,40 @@ mod tests {
             "calls": calls, "waits": [], "flow_log": "",
         });
         serde_json::from_value(detail).unwrap_or_else(|e| panic!("a detail: {e}"))
+    }
+
+    #[test]
+    fn a_child_flow_links_to_its_parent_and_a_parent_to_its_children() {
+        let mut detail = execution_with(0, &Value::Null);
+        detail.parent = Some(cairn_host::ChildLinkView {
+            id: cairn_host::ExecutionId(3),
+            seq: 2,
+        });
+        detail.children = vec![
+            cairn_host::ChildLinkView {
+                id: cairn_host::ExecutionId(8),
+                seq: 0,
+            },
+            cairn_host::ChildLinkView {
+                id: cairn_host::ExecutionId(9),
+                seq: 1,
+            },
+        ];
+        let mut body = Html::new();
+        summary(&mut body, &detail);
+        let page = body.into_string();
+        assert!(
+            page.contains(
+                r#"<dd id="parent"><a href="/executions/3">#3</a> (its step at seq 2)</dd>"#
+            ),
+            "{page}"
+        );
+        assert!(
+            page.contains(
+                r#"<a href="/executions/8">#8</a> (seq 0), <a href="/executions/9">#9</a> (seq 1)"#
+            ),
+            "{page}"
+        );
     }
 
     #[test]
