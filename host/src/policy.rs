@@ -63,14 +63,14 @@ pub struct Policy {
     pub max_pending: u32,
     /// The most durable waits one execution may ask. Default: 100.
     pub max_waits: u32,
-    /// The most child flows one execution may start (its flow's
-    /// `child_flow` calls, over all its runs); the one past it fails the
-    /// execution. Default: 1,000.
+    /// The most child flows one run of an execution and the children
+    /// under it may start between them (starts found in the journal count
+    /// too); the one past it fails the flow that makes it. It bounds how
+    /// many flows one run keeps in memory at once. Default: 1,000.
     pub max_children: u32,
     /// How deep child flows may nest: a root execution is at depth 0, its
     /// children at 1, and a flow at this depth may start no child (it
-    /// fails). With [`Policy::max_children`] it bounds how many executions
-    /// one start can make. Default: 4.
+    /// fails). Default: 4.
     pub max_child_depth: u32,
     /// The most bytes of call inputs and outputs one execution may make the
     /// host hold at once (running calls' inputs, outputs the flow has not
@@ -312,7 +312,8 @@ impl Policy {
         self
     }
 
-    /// Sets the most child flows one execution may start.
+    /// Sets the most child flows one run of an execution and its children
+    /// may start between them.
     pub fn max_children(mut self, n: u32) -> Self {
         self.max_children = n;
         self

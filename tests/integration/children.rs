@@ -206,7 +206,7 @@ on_backends! {
     #[tokio::test]
     async fn failures_refusals_and_the_depth_limit_reach_the_parent(backend) {
         let dir = temp();
-        let policy = marking_policy(dir.path()).max_child_depth(3);
+        let policy = marking_policy(dir.path()).max_child_depth(3).max_children(4);
         let host = host_on(&backend.journal(dir.path()), policy);
         let children = load(&host, guests::CHILDREN).await;
 
@@ -234,6 +234,16 @@ on_backends! {
         let failure = deepest.execution.failure.expect("failed");
         assert_eq!(failure.kind, FailureKind::Limit, "{failure:?}");
         assert!(failure.message.contains("3 levels deep"), "{failure:?}");
+
+        // One run of a root and its children start at most `max_children`
+        // between them: the fifth start fails the flow that makes it.
+        let fanned = host.run(&children, "fan", r#"{"n": 4}"#).await.expect("runs");
+        assert_eq!(fanned.status, ExecutionStatus::Failed, "{fanned:?}");
+        let failure = fanned.failure.expect("failed");
+        assert_eq!(failure.kind, FailureKind::Limit, "{failure:?}");
+        assert!(failure.message.contains("max_children"), "{failure:?}");
+        // The four started before it ran to their end and are journaled.
+        assert_eq!(detail(&host, fanned.id).await.children.len(), 4);
 
         let inside = host
             .run(&children, "child_from_checkpoint", "{}")

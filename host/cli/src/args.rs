@@ -118,7 +118,7 @@ pub(crate) struct PolicyArgs {
     /// The most durable waits one execution may ask (default 100).
     #[arg(long, value_name = "N", value_parser = limits::count)]
     pub max_waits: Option<u32>,
-    /// The most child flows one execution may start (default 1000).
+    /// The most child flows one run of an execution and its children may start (default 1000).
     #[arg(long, value_name = "N", value_parser = limits::count)]
     pub max_children: Option<u32>,
     /// How deep child flows may nest below a root execution (default 4).

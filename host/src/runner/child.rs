@@ -34,6 +34,7 @@ use crate::events::Event;
 use crate::journal::ChildOf;
 use crate::journal::{Entry, Sync};
 use crate::model::{CallSource, CallStatus, ExecutionId, ExecutionStatus};
+use crate::runner::child_budget::ChildBudget;
 use crate::runner::code::FlowCode;
 use crate::runner::{Outcome, Runner, Via, input};
 
@@ -125,13 +126,12 @@ impl Execution {
     /// Starts a child flow (or finds the one an earlier run started): its
     /// slot gets the child's output. `Err` stops the flow.
     pub(crate) fn start_child(&mut self, start: ChildStart) -> Result<Arc<CallSlot>, Stop> {
-        let max = self.policy().max_children;
-        if self.children >= max {
+        if !self.budget.take() {
+            let max = self.policy().max_children;
             return Err(Stop::Limit(format!(
-                "the flow started more than {max} child flows, the policy's limit per execution"
+                "the flow's execution and the child flows under it started more than {max} child flows, the policy's limit (max_children)"
             )));
         }
-        self.children += 1;
         // The flow's name as a JSON string, and its canonical input as is.
         let name = serde_json::Value::from(start.flow.as_str());
         let step_input = format!(r#"{{"flow":{name},"input":{}}}"#, start.input);
@@ -154,6 +154,7 @@ impl Execution {
             runner: self.ctx.runner.clone(),
             parent: self.ctx.exec,
             parent_cancel: self.cancel.clone(),
+            budget: self.budget.clone(),
             step,
             start,
         };
@@ -167,6 +168,8 @@ struct Follow {
     runner: Arc<Runner>,
     parent: ExecutionId,
     parent_cancel: CancellationToken,
+    /// The parent's tree's budget, which the child's run shares.
+    budget: Arc<ChildBudget>,
     step: OpenStep,
     start: ChildStart,
 }
@@ -203,8 +206,8 @@ impl Follow {
         };
         let child = match linked {
             Some(child) => {
-                let runner = runner.clone();
-                tokio::spawn(async move { resumed(&runner, child).await })
+                let (runner, budget) = (runner.clone(), self.budget.clone());
+                tokio::spawn(async move { resumed(&runner, child, budget).await })
             }
             None => match self.create().await {
                 Ok(task) => task,
@@ -264,6 +267,7 @@ impl Follow {
         let (announce, announced) = tokio::sync::oneshot::channel();
         let runner = self.runner.clone();
         let (parent, seq, step) = (self.parent, self.step.seq, self.step.record.clone());
+        let budget = self.budget.clone();
         let (code, flow, input) = (
             self.start.code.clone(),
             self.start.flow.clone(),
@@ -275,7 +279,7 @@ impl Follow {
                 seq,
                 step: &step,
             };
-            let via = Via::Child(child_of);
+            let via = Via::Child(child_of, budget);
             let run = runner.create_via(code, &flow, &input, None, Some(announce), via);
             match run.await {
                 Ok(outcome) => Ok(Came::Ended(outcome)),
@@ -371,8 +375,12 @@ async fn depth(runner: &Runner, mut exec: ExecutionId) -> Result<u32, Stop> {
 /// Resumes a child an earlier run of the parent started; waits for it
 /// instead when it runs in this process (the parent was stopped while it
 /// ran, and runs again).
-async fn resumed(runner: &Arc<Runner>, child: ExecutionId) -> Result<Came, Stop> {
-    match runner.resume(child).await {
+async fn resumed(
+    runner: &Arc<Runner>,
+    child: ExecutionId,
+    budget: Arc<ChildBudget>,
+) -> Result<Came, Stop> {
+    match runner.resume_with(child, None, Some(budget)).await {
         Ok(outcome) => Ok(Came::Ended(outcome)),
         Err(ResumeError::Cancelled(child)) => Ok(Came::Cancelled(child)),
         Err(ResumeError::AlreadyRunning(child)) => match runner.finished_here(child).await? {

@@ -19,6 +19,7 @@ use super::call::{CallContext, Job};
 pub(crate) use super::call_check::check_map_items;
 use super::call_check::{check, describe_call, unknown_checkpoint};
 use super::call_id::CallIds;
+use super::child_budget::ChildBudget;
 use super::in_place::InPlace;
 use super::lanes::{self, InlineLane};
 use super::recorded::Recorded;
@@ -63,6 +64,9 @@ pub(crate) struct Prelude {
     /// The builds of its component it ran before an upgrade: calls recorded
     /// under them count as calls of the build it runs now.
     pub(crate) earlier_builds: Vec<ComponentHash>,
+    /// The child-flow budget of the tree it runs in, if its parent's run
+    /// lends it one (see `runner::child_budget`); else a budget of its own.
+    pub(crate) budget: Option<Arc<ChildBudget>>,
 }
 
 /// What a wait does, decided before anything is written.
@@ -138,8 +142,8 @@ pub(crate) struct Execution {
     /// `deferred` for the caller to run in place instead of being spawned.
     in_place: bool,
     deferred: Option<InPlace>,
-    /// Child flows this run started or found started (see [`child`]).
-    children: u32,
+    /// The child flows its tree may still start (see [`child`]).
+    budget: Arc<ChildBudget>,
 }
 
 /// A call the flow waits for: its slot, and its run when the waiter runs
@@ -166,6 +170,8 @@ impl Execution {
     ) -> Execution {
         let random = SeededRandom::new(record.seed, "runner");
         let held = HeldBytes::new(runner.policy.max_held_bytes);
+        let budget = (prelude.budget)
+            .unwrap_or_else(|| Arc::new(ChildBudget::new(runner.policy.max_children)));
         Execution {
             ctx: Arc::new(CallContext {
                 exec: id,
@@ -194,7 +200,7 @@ impl Execution {
             dry: None,
             in_place: false,
             deferred: None,
-            children: 0,
+            budget,
         }
     }
 

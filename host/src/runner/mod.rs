@@ -11,6 +11,7 @@ mod call;
 mod call_check;
 mod call_id;
 mod cancel;
+mod child_budget;
 mod child_cancel;
 mod claim;
 mod code;
@@ -134,8 +135,9 @@ pub(crate) enum Via<'a> {
     Plain,
     /// As the run of the named schedule, moved on by the `Advance`.
     Schedule(String, crate::journal::Advance),
-    /// As a child flow of a parent's step.
-    Child(crate::journal::ChildOf<'a>),
+    /// As a child flow of a parent's step, counting its own children
+    /// against the budget of its parent's tree.
+    Child(crate::journal::ChildOf<'a>, Arc<child_budget::ChildBudget>),
 }
 
 /// Where a new execution comes from: a replay of another.
@@ -358,6 +360,10 @@ impl Runner {
         };
         // Written durably even with `eventual` durability: a crash may lose
         // the last calls, never the execution itself.
+        let budget = match &via {
+            Via::Child(_, budget) => Some(budget.clone()),
+            _ => None,
+        };
         let created = match via {
             Via::Plain => self
                 .journal
@@ -367,7 +373,7 @@ impl Runner {
                 )
                 .await
                 .map_err(RunError::Journal),
-            Via::Child(child_of) => self
+            Via::Child(child_of, _) => self
                 .journal
                 .create_child(
                     child_of,
@@ -406,6 +412,7 @@ impl Runner {
         }
         let prelude = Prelude {
             replay: origin.map(|o| ReplaySource::new(o.source, o.plan, &record.input)),
+            budget,
             ..Prelude::default()
         };
         let retries = code.retries(flow);
@@ -427,6 +434,18 @@ impl Runner {
         self: &Arc<Self>,
         id: ExecutionId,
         announce: Option<Announce>,
+    ) -> Result<Outcome, ResumeError> {
+        self.resume_with(id, announce, None).await
+    }
+
+    /// [`Runner::resume_announced`], its first run counting its child
+    /// flows against `budget` (a child resumed by its parent's run shares
+    /// the parent's, see [`child_budget`]) instead of a budget of its own.
+    async fn resume_with(
+        self: &Arc<Self>,
+        id: ExecutionId,
+        announce: Option<Announce>,
+        budget: Option<Arc<child_budget::ChildBudget>>,
     ) -> Result<Outcome, ResumeError> {
         let claim = self.claim(id).await?;
         let record = self
@@ -452,7 +471,7 @@ impl Runner {
             return Ok(outcome);
         }
         let retries = code.retries(&record.flow);
-        let outcome = self.resume_once(id, record, &code, &claim).await?;
+        let outcome = self.resume_once(id, record, &code, &claim, budget).await?;
         Ok(self.retry_flow(id, outcome, &code, retries, &claim).await?)
     }
 
@@ -483,7 +502,7 @@ impl Runner {
                 .ok_or_else(|| vanished(id, id))?;
             // A switch of builds during the run moved it to another build.
             let code = self.code_now(id, &record, code).await?;
-            outcome = self.resume_once(id, record, &code, claim).await?;
+            outcome = self.resume_once(id, record, &code, claim, None).await?;
         }
         self.ended(&outcome);
         Ok(outcome)
@@ -496,8 +515,10 @@ impl Runner {
         mut record: ExecutionRecord,
         code: &FlowCode,
         claim: &Claim<'_>,
+        budget: Option<Arc<child_budget::ChildBudget>>,
     ) -> Result<Outcome, Halt> {
-        let (prelude, closing) = self.prelude(id, &record).await?;
+        let (mut prelude, closing) = self.prelude(id, &record).await?;
+        prelude.budget = budget;
         record.status = ExecutionStatus::Running;
         record.output = None;
         record.failure = None;

@@ -44,6 +44,7 @@ impl Runner {
                 .into_iter()
                 .map(|upgrade| upgrade.from)
                 .collect(),
+            budget: None,
         };
         Ok((prelude, closing))
     }

@@ -7,15 +7,20 @@
 //! A component is put only if absent (content-addressed: bytes already
 //! there are the same), and cut into chunks only then, on the committing
 //! thread, so storing a build the journal holds costs one lookup. A prune
-//! removes what no record names, in one write transaction (redb runs one at
-//! a time, so no commit of the writer interleaves with it).
+//! removes what no record names: it finds the candidates in a snapshot,
+//! beside the writer's commits, and holds the writer only to recheck what
+//! was written since and remove them (see [`prune`]).
 
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::Arc;
 
-use ::redb::{Database, ReadableTable, StorageError, Table, TableError, WriteTransaction};
+use ::redb::{
+    Database, ReadOnlyTable, ReadTransaction, ReadableDatabase, ReadableTable, StorageError, Table,
+    TableDefinition, TableError, WriteTransaction,
+};
 
+use super::claims::ClaimWatch;
 use super::envelope::{RecordKey, decode};
 use super::file::Db;
 use super::schema::{
@@ -27,7 +32,7 @@ use crate::error::JournalError;
 use crate::journal::PrunedComponents;
 use crate::journal::chunks::{self, Manifest};
 use crate::journal::record::{CallRecord, ExecutionRecord, ScheduleRecord, UpgradeRecord};
-use crate::model::ComponentHash;
+use crate::model::{ComponentHash, ExecutionId};
 
 /// The chunked component tables of a write transaction.
 pub(super) struct Chunked<'t> {
@@ -133,18 +138,45 @@ pub(super) fn hashes(db: &Db) -> Result<Vec<ComponentHash>, JournalError> {
     })?
 }
 
-/// Removes the components no execution, call or upgrade names, then the
-/// chunks no remaining component lists, in one durable transaction.
-pub(super) fn prune(db: &Arc<Database>, path: &Path) -> Result<PrunedComponents, JournalError> {
+/// Removes the components no execution, call, upgrade or schedule names,
+/// then the chunks no remaining component lists, without holding the
+/// writer for a scan of every call:
+///
+/// 1. Every record is read in a snapshot (a read transaction: the writer
+///    goes on committing), which gives the candidates, the components no
+///    record names.
+/// 2. One durable write transaction reads again only what can have named
+///    a candidate since: the records of the executions `watch` saw claimed
+///    (a record naming a component is written only under its execution's
+///    claim: a new execution, a run's calls, a move), every move and every
+///    schedule (both few); it removes the candidates still unnamed, then
+///    the chunks no remaining component lists.
+///
+/// The caller starts `watch`, then has every queued write committed, and
+/// only then calls this: a write that names a candidate is then either in
+/// the snapshot or made under a watched claim.
+pub(super) fn prune(
+    db: &Arc<Database>,
+    path: &Path,
+    watch: &ClaimWatch,
+) -> Result<PrunedComponents, JournalError> {
     let failed = |e: ::redb::Error| failure(path, e);
+    let named_error = |e: Named| match e {
+        Named::Journal(e) => e,
+        Named::Redb(e) => failed(e),
+    };
     guard(|| {
+        let mut candidates = {
+            let snapshot = db.begin_read().map_err(|e| failed(e.into()))?;
+            unnamed_in(&snapshot).map_err(named_error)?
+        };
+        if candidates.is_empty() {
+            return Ok(PrunedComponents::default());
+        }
         let txn = db.begin_write().map_err(|e| failed(e.into()))?;
         let pruned = {
-            let named = named_components(&txn).map_err(|e| match e {
-                Named::Journal(e) => e,
-                Named::Redb(e) => failed(e),
-            })?;
-            sweep(&txn, &named).map_err(failed)?
+            named_since(&txn, watch, &mut candidates).map_err(named_error)?;
+            sweep(&txn, &candidates).map_err(failed)?
         };
         txn.commit().map_err(|e| failed(e.into()))?;
         Ok(pruned)
@@ -169,28 +201,109 @@ impl From<StorageError> for Named {
     }
 }
 
-/// Every component hash a record names: an execution's flow component,
-/// each call's component, both builds of each move, and each schedule's
-/// build (which may have started no execution yet). A record that does not
-/// decode stops the prune (nothing is removed on a guess).
-fn named_components(txn: &WriteTransaction) -> Result<BTreeSet<[u8; 32]>, Named> {
+/// A table of the snapshot, or none in a journal made before it.
+fn snapshot_table<K: ::redb::Key + 'static, V: ::redb::Value + 'static>(
+    txn: &ReadTransaction,
+    table: TableDefinition<K, V>,
+) -> Result<Option<ReadOnlyTable<K, V>>, Named> {
+    match txn.open_table(table) {
+        Ok(t) => Ok(Some(t)),
+        Err(TableError::TableDoesNotExist(_)) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The components (chunked or whole) that no record of `snapshot` names:
+/// an execution's flow component, each call's component, both builds of
+/// each move, and each schedule's build (which may have started no
+/// execution yet). A record that does not decode stops the prune (nothing
+/// is removed on a guess).
+fn unnamed_in(snapshot: &ReadTransaction) -> Result<BTreeSet<[u8; 32]>, Named> {
+    let mut named = BTreeSet::new();
+    if let Some(executions) = snapshot_table(snapshot, EXECUTIONS)? {
+        for entry in executions.iter()? {
+            let (id, bytes) = entry?;
+            name_execution(&mut named, id.value(), bytes.value())?;
+        }
+    }
+    if let Some(calls) = snapshot_table(snapshot, CALLS)? {
+        for entry in calls.iter()? {
+            let (key, bytes) = entry?;
+            name_call(&mut named, key.value(), bytes.value())?;
+        }
+    }
+    if let Some(upgrades) = snapshot_table(snapshot, UPGRADES)? {
+        name_upgrades(&mut named, &upgrades)?;
+    }
+    if let Some(schedules) = snapshot_table(snapshot, SCHEDULES)? {
+        name_schedules(&mut named, &schedules)?;
+    }
+    let mut unnamed = BTreeSet::new();
+    for table in [COMPONENTS, COMPONENT_MANIFESTS] {
+        let Some(table) = snapshot_table(snapshot, table)? else {
+            continue;
+        };
+        for entry in table.iter()? {
+            let (key, _) = entry?;
+            let key = key.value();
+            if !named.contains(key) {
+                // A key that is not a hash is left alone.
+                if let Ok(hash) = <[u8; 32]>::try_from(key) {
+                    unnamed.insert(hash);
+                }
+            }
+        }
+    }
+    Ok(unnamed)
+}
+
+/// Takes out of `candidates` what a record written since the snapshot
+/// names: the records of the executions `watch` saw, every move and every
+/// schedule.
+fn named_since(
+    txn: &WriteTransaction,
+    watch: &ClaimWatch,
+    candidates: &mut BTreeSet<[u8; 32]>,
+) -> Result<(), Named> {
     let mut named = BTreeSet::new();
     let executions = txn.open_table(EXECUTIONS)?;
-    for entry in executions.iter()? {
-        let (id, bytes) = entry?;
-        let record: ExecutionRecord =
-            decode(RecordKey::Execution(id.value()), bytes.value()).map_err(Named::Journal)?;
-        named.extend(record.component.map(|c| c.0));
-    }
     let calls = txn.open_table(CALLS)?;
-    for entry in calls.iter()? {
-        let (key, bytes) = entry?;
-        let (exec, seq) = key.value();
-        let record: CallRecord =
-            decode(RecordKey::Call(exec, seq), bytes.value()).map_err(Named::Journal)?;
-        named.insert(record.component.0);
+    for ExecutionId(exec) in watch.ids() {
+        if let Some(bytes) = executions.get(exec)? {
+            name_execution(&mut named, exec, bytes.value())?;
+        }
+        for entry in calls.range((exec, 0)..=(exec, u32::MAX))? {
+            let (key, bytes) = entry?;
+            name_call(&mut named, key.value(), bytes.value())?;
+        }
     }
-    let upgrades = txn.open_table(UPGRADES)?;
+    name_upgrades(&mut named, &txn.open_table(UPGRADES)?)?;
+    name_schedules(&mut named, &txn.open_table(SCHEDULES)?)?;
+    candidates.retain(|hash| !named.contains(hash));
+    Ok(())
+}
+
+fn name_execution(named: &mut BTreeSet<[u8; 32]>, id: u64, bytes: &[u8]) -> Result<(), Named> {
+    let record: ExecutionRecord =
+        decode(RecordKey::Execution(id), bytes).map_err(Named::Journal)?;
+    named.extend(record.component.map(|c| c.0));
+    Ok(())
+}
+
+fn name_call(
+    named: &mut BTreeSet<[u8; 32]>,
+    (exec, seq): (u64, u32),
+    bytes: &[u8],
+) -> Result<(), Named> {
+    let record: CallRecord = decode(RecordKey::Call(exec, seq), bytes).map_err(Named::Journal)?;
+    named.insert(record.component.0);
+    Ok(())
+}
+
+fn name_upgrades(
+    named: &mut BTreeSet<[u8; 32]>,
+    upgrades: &impl ReadableTable<(u64, u32), &'static [u8]>,
+) -> Result<(), Named> {
     for entry in upgrades.iter()? {
         let (key, bytes) = entry?;
         let (exec, n) = key.value();
@@ -199,42 +312,38 @@ fn named_components(txn: &WriteTransaction) -> Result<BTreeSet<[u8; 32]>, Named>
         named.insert(record.from.0);
         named.insert(record.to.0);
     }
-    let schedules = txn.open_table(SCHEDULES)?;
+    Ok(())
+}
+
+fn name_schedules(
+    named: &mut BTreeSet<[u8; 32]>,
+    schedules: &impl ReadableTable<&'static str, &'static [u8]>,
+) -> Result<(), Named> {
     for entry in schedules.iter()? {
         let (name, bytes) = entry?;
         let record: ScheduleRecord =
             decode(RecordKey::Schedule(name.value()), bytes.value()).map_err(Named::Journal)?;
         named.insert(record.component.0);
     }
-    Ok(named)
+    Ok(())
 }
 
-/// Removes what `named` does not hold, and the chunks left unlisted.
+/// Removes the components `gone` names, then the chunks left unlisted
+/// (a look at every manifest and every chunk's key: as many as the
+/// journal holds builds, not calls).
 fn sweep(
     txn: &WriteTransaction,
-    named: &BTreeSet<[u8; 32]>,
+    gone: &BTreeSet<[u8; 32]>,
 ) -> Result<PrunedComponents, ::redb::Error> {
     let mut pruned = PrunedComponents::default();
     let mut whole = txn.open_table(COMPONENTS)?;
     let mut manifests = txn.open_table(COMPONENT_MANIFESTS)?;
     let mut chunks = txn.open_table(COMPONENT_CHUNKS)?;
-    let unnamed = |table: &Table<'_, &'static [u8], &'static [u8]>| {
-        let mut keys = Vec::new();
-        for entry in table.iter()? {
-            let (key, _) = entry?;
-            if !named.contains(key.value()) {
-                keys.push(key.value().to_vec());
-            }
-        }
-        Ok::<_, ::redb::Error>(keys)
-    };
-    for key in unnamed(&whole)? {
+    for key in gone {
         if let Some(bytes) = whole.remove(&key[..])? {
             pruned.components += 1;
             pruned.bytes += bytes.value().len() as u64;
         }
-    }
-    for key in unnamed(&manifests)? {
         if manifests.remove(&key[..])?.is_some() {
             pruned.components += 1;
         }

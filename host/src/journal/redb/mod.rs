@@ -380,8 +380,13 @@ impl Journal for RedbJournal {
                 return Err(JournalError::ReadOnly { path: shown });
             };
             let db = db.clone();
+            // Watch claims first, then commit what is queued: a record
+            // naming a component is then in the prune's snapshot or
+            // written under a watched claim.
+            let watch = self.claims.watch();
+            self.sync().await?;
             // Reads every record: off the async workers.
-            tokio::task::spawn_blocking(move || components::prune(&db, &shown))
+            tokio::task::spawn_blocking(move || components::prune(&db, &shown, &watch))
                 .await
                 .map_err(|e| JournalError::storage("pruning components", e))?
         })
