@@ -139,13 +139,13 @@ async fn a_redb_journal_stays_bounded_under_a_steady_load_with_pruning() {
     );
 }
 
-/// Calls in the journal of the stall test: `CAIRN_PRUNE_CALLS`, 200,000
-/// by default; 1,000,000 is the figure the README states.
+/// Calls in the journal of the stall test: `CAIRN_PRUNE_CALLS`, 300,000
+/// by default (about 6 s); 1,000,000 is the figure the README states.
 fn stall_calls() -> u64 {
     std::env::var("CAIRN_PRUNE_CALLS")
         .ok()
         .and_then(|n| n.parse().ok())
-        .unwrap_or(200_000)
+        .unwrap_or(300_000)
         .max(10_000)
 }
 
@@ -219,7 +219,13 @@ async fn collecting_the_components_of_a_journal_of_many_calls_does_not_stall_its
         during.len(),
         longest.as_secs_f64() * 1e3,
     );
-    assert!(!during.is_empty(), "runs went on during the collection");
+    // Runs that started and ended within the collection: when the scan
+    // held the writer, at most the one that got in before it.
+    let within = runs
+        .iter()
+        .filter(|(from, to)| *from >= started && *to <= ended)
+        .count();
+    assert!(within >= 3, "{within} runs went on during the collection");
     assert!(
         longest < took / 2,
         "a run waited {longest:?} during a collection of {took:?}: the writer was held for the scan"

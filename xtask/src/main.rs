@@ -178,6 +178,7 @@ fn cargo_test(args: &[&str], envs: &[(&str, &str)]) -> Result {
     use std::io::{BufRead, BufReader};
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     eprintln!("xtask: cargo {}", args.join(" "));
+    let started = std::time::Instant::now();
     let mut child = Command::new(cargo)
         .args(args)
         .envs(envs.iter().copied())
@@ -199,6 +200,7 @@ fn cargo_test(args: &[&str], envs: &[(&str, &str)]) -> Result {
         }
     }
     let status = child.wait().map_err(|e| format!("cargo test: {e}"))?;
+    eprintln!("xtask: cargo test took {} s", started.elapsed().as_secs());
     println!("summary: {passed} passed, {failed} failed");
     if status.success() {
         Ok(())
@@ -323,9 +325,16 @@ fn cargo(args: &[&str]) -> Result {
 }
 
 fn run(command: &mut Command) -> Result {
+    let started = std::time::Instant::now();
     let status = command
         .status()
         .map_err(|e| format!("cannot start {command:?}: {e}"))?;
+    // Where a run's time goes (CI keeps a 90-minute limit).
+    eprintln!(
+        "xtask: {} took {} s",
+        command.get_program().to_string_lossy(),
+        started.elapsed().as_secs()
+    );
     if status.success() {
         Ok(())
     } else {

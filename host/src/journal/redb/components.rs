@@ -160,27 +160,46 @@ pub(super) fn prune(
     path: &Path,
     watch: &ClaimWatch,
 ) -> Result<PrunedComponents, JournalError> {
-    let failed = |e: ::redb::Error| failure(path, e);
-    let named_error = |e: Named| match e {
-        Named::Journal(e) => e,
-        Named::Redb(e) => failed(e),
-    };
+    let candidates = candidates(db, path)?;
+    if candidates.is_empty() {
+        return Ok(PrunedComponents::default());
+    }
+    remove_unnamed(db, path, watch, candidates)
+}
+
+/// Step 1 of [`prune`]: the components no record of a snapshot names.
+fn candidates(db: &Arc<Database>, path: &Path) -> Result<BTreeSet<[u8; 32]>, JournalError> {
     guard(|| {
-        let mut candidates = {
-            let snapshot = db.begin_read().map_err(|e| failed(e.into()))?;
-            unnamed_in(&snapshot).map_err(named_error)?
-        };
-        if candidates.is_empty() {
-            return Ok(PrunedComponents::default());
-        }
+        let snapshot = db.begin_read().map_err(|e| failure(path, e))?;
+        unnamed_in(&snapshot).map_err(|e| named_error(path, e))
+    })?
+}
+
+/// Step 2 of [`prune`]: removes the `candidates` that nothing written
+/// since names, in one durable write transaction.
+fn remove_unnamed(
+    db: &Arc<Database>,
+    path: &Path,
+    watch: &ClaimWatch,
+    mut candidates: BTreeSet<[u8; 32]>,
+) -> Result<PrunedComponents, JournalError> {
+    let failed = |e: ::redb::Error| failure(path, e);
+    guard(|| {
         let txn = db.begin_write().map_err(|e| failed(e.into()))?;
         let pruned = {
-            named_since(&txn, watch, &mut candidates).map_err(named_error)?;
+            named_since(&txn, watch, &mut candidates).map_err(|e| named_error(path, e))?;
             sweep(&txn, &candidates).map_err(failed)?
         };
         txn.commit().map_err(|e| failed(e.into()))?;
         Ok(pruned)
     })?
+}
+
+fn named_error(path: &Path, error: Named) -> JournalError {
+    match error {
+        Named::Journal(e) => e,
+        Named::Redb(e) => failure(path, e),
+    }
 }
 
 /// Why the names could not be read.
@@ -692,6 +711,43 @@ mod tests {
             journal.component(hash).await.expect("reads"),
             Some(scheduled)
         );
+    }
+
+    /// A build no record names when the prune reads its snapshot, but that
+    /// an execution written under its claim names before the prune's write
+    /// transaction, stays; a build still unnamed then goes.
+    #[tokio::test]
+    async fn a_build_named_after_the_snapshot_under_a_claim_stays() {
+        let journal = RedbJournal::in_memory().expect("opens");
+        let named_late = put(&journal, &noise(300_000, 11)).await;
+        let unnamed = put(&journal, &noise(300_000, 12)).await;
+        let watch = journal.claims.watch();
+        let db = database(&journal);
+        let candidates = candidates(db, Path::new("memory")).expect("reads");
+        assert_eq!(candidates.len(), 2);
+        let (id, lease) = journal.next_claimed();
+        let record = execution(named_late);
+        journal
+            .write(
+                &[Entry::Execution {
+                    id,
+                    record: &record,
+                }],
+                Sync::Durable,
+            )
+            .await
+            .expect("written");
+        drop(lease);
+        let pruned = remove_unnamed(db, Path::new("memory"), &watch, candidates).expect("removes");
+        assert_eq!(pruned.components, 1, "{pruned:?}");
+        assert!(
+            journal
+                .component(named_late)
+                .await
+                .expect("reads")
+                .is_some()
+        );
+        assert_eq!(journal.component(unnamed).await.expect("reads"), None);
     }
 
     /// A read-only journal refuses a prune.
