@@ -17,13 +17,13 @@ use redb::{ReadableDatabase, ReadableTableMetadata};
 
 use crate::guests;
 
-/// Rounds of the steady load: `CAIRN_PRUNE_ROUNDS`, 12 by default (15–20 s
+/// Rounds of the steady load: `CAIRN_PRUNE_ROUNDS`, 10 by default (15–17 s
 /// here); 200 or more show the plateau over a longer run.
 fn steady_rounds() -> usize {
     std::env::var("CAIRN_PRUNE_ROUNDS")
         .ok()
         .and_then(|n| n.parse().ok())
-        .unwrap_or(12)
+        .unwrap_or(10)
         .max(6)
 }
 
@@ -150,10 +150,10 @@ fn stall_calls() -> u64 {
 }
 
 /// Collecting the components of a journal of many calls reads every call
-/// (which builds do they name?), but not while holding the writer: the
-/// executions that run meanwhile wait at most a small part of it for
-/// their commits. (When the whole scan held the writer, a run that started
-/// at the collection's start waited for all of it.)
+/// (which builds do they name?), but not while holding the writer:
+/// executions go on running (and committing) meanwhile. (When the whole
+/// scan held the writer, a run that started at the collection's start
+/// waited for all of it, and none ran.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn collecting_the_components_of_a_journal_of_many_calls_does_not_stall_its_runs() {
     const CALLS_PER_EXECUTION: u64 = 100;
@@ -208,10 +208,19 @@ async fn collecting_the_components_of_a_journal_of_many_calls_does_not_stall_its
         .filter(|(_, to)| *to < started)
         .map(|(from, to)| *to - *from)
         .collect();
+    // Runs that started and ended within the collection: when the scan
+    // held the writer there were none (each run commits), at most one that
+    // slipped in before the scan took the writer. Timing alone (the longest
+    // run) is printed, not asserted: on a loaded machine a run can take a
+    // good part of a short collection for other reasons.
+    let within = runs
+        .iter()
+        .filter(|(from, to)| *from >= started && *to <= ended)
+        .count();
     let longest = during.iter().max().copied().unwrap_or_default();
     let typical = median(&before);
     eprintln!(
-        "{calls} calls (filled in {:.1} s): the collection took {:.1} ms; {} runs before it took {:.2} ms (median), {} runs during it at most {:.2} ms",
+        "{calls} calls (filled in {:.1} s): the collection took {:.1} ms; {} runs before it took {:.2} ms (median), {} runs during it ({within} of them within it) at most {:.2} ms",
         filled.as_secs_f64(),
         took.as_secs_f64() * 1e3,
         before.len(),
@@ -219,16 +228,9 @@ async fn collecting_the_components_of_a_journal_of_many_calls_does_not_stall_its
         during.len(),
         longest.as_secs_f64() * 1e3,
     );
-    // Runs that started and ended within the collection: when the scan
-    // held the writer, at most the one that got in before it.
-    let within = runs
-        .iter()
-        .filter(|(from, to)| *from >= started && *to <= ended)
-        .count();
-    assert!(within >= 3, "{within} runs went on during the collection");
     assert!(
-        longest < took / 2,
-        "a run waited {longest:?} during a collection of {took:?}: the writer was held for the scan"
+        within >= 3,
+        "{within} runs went on during a collection of {took:?}: the writer was held for the scan"
     );
 }
 
