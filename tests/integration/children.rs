@@ -15,7 +15,7 @@ use cairn_tests::{count_marks, detail, load, marking_policy, marks, on_backends,
 use serde_json::json;
 
 use crate::guests;
-use crate::serve::Served;
+use crate::serve::{Served, runtime};
 
 /// The ids of the executions of `flow`, in id order.
 async fn executions_of(host: &Host, flow: &str) -> Vec<cairn_host::ExecutionId> {
@@ -305,14 +305,6 @@ on_backends! {
         let said = lost.output.unwrap_or_default();
         assert!(said.contains("no flow `no_such_flow` registered as a host-side flow"), "{said}");
     }
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("a runtime")
 }
 
 /// In `cairn serve`, a child that sleeps is woken on time by the server,

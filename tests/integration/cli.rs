@@ -1261,16 +1261,18 @@ fn input_with_resume_answers_and_continues_in_one_step() {
     assert_eq!(code(&out), 2, "{}", text(&out.stderr));
 }
 
-/// Starts `cairn run` of the probe's `steps` flow (two steps, each long
-/// enough to be interrupted), sends `signal` with `kill` once the first step
-/// is journaled, and returns what the process said and its status.
+/// Starts `cairn run` of the probe's `steps` flow (four steps, each long
+/// enough to be interrupted: the three after the first leave the `kill`
+/// half a second to arrive on a loaded machine), sends `signal` with `kill`
+/// once the first step is journaled, and returns what the process said and
+/// its status.
 #[cfg(unix)]
 fn interrupt_a_run(dir: &Path, grant: &str, signal: &str) -> (Output, String) {
     let probe = guest(guests::PROBE);
     let mut command = cairn(dir);
     command
         .args(["run", "--flow", "steps", "--allow-dir", grant, "--input"])
-        .arg(r#"{"count": 2, "work": 100000000}"#)
+        .arg(r#"{"count": 4, "work": 100000000}"#)
         .arg(&probe);
     // A completed call's line is printed after its record is durable.
     cairn_tests::signal_when(command, "✓ step ", signal)
@@ -1307,7 +1309,7 @@ fn ctrl_c_leaves_the_execution_running_and_says_how_to_resume_it() {
 
     let out = paste(dir.path(), &resume);
     assert_eq!(code(&out), 0, "{resume}: {}", text(&out.stderr));
-    assert_eq!(text(&out.stdout), "1\n", "0*0 + 1*1");
+    assert_eq!(text(&out.stdout), "14\n", "0*0 + 1*1 + 2*2 + 3*3");
     assert_eq!(
         cairn_tests::count_marks(&marks, "step-0"),
         1,

@@ -146,7 +146,8 @@ fn listening_url(log: &str) -> Option<String> {
     rest.contains('\n').then(|| url.to_owned())
 }
 
-fn runtime() -> tokio::runtime::Runtime {
+/// A runtime for a test that drives a server's API from a plain `#[test]`.
+pub(crate) fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
