@@ -9,7 +9,7 @@
 use std::time::{Duration, Instant};
 
 use cairn_host::{CallSource, CallStatus, ExecutionFilter, ExecutionStatus, FailureKind, Host};
-use cairn_serve::api::{Accepted, ComponentView};
+use cairn_serve::api::Accepted;
 use cairn_tests::backend::{cairn_on, host_on};
 use cairn_tests::{count_marks, detail, load, marking_policy, marks, on_backends, temp};
 use serde_json::json;
@@ -18,7 +18,7 @@ use crate::guests;
 use crate::serve::{Served, runtime};
 
 /// The ids of the executions of `flow`, in id order.
-async fn executions_of(host: &Host, flow: &str) -> Vec<cairn_host::ExecutionId> {
+pub(crate) async fn executions_of(host: &Host, flow: &str) -> Vec<cairn_host::ExecutionId> {
     let all = host
         .client()
         .executions(&ExecutionFilter::default())
@@ -318,15 +318,11 @@ fn a_server_wakes_a_sleeping_child_and_then_resumes_its_parent() {
     let served = Served::start(dir.path(), &["--allow-dir", grant.as_str()]);
     runtime().block_on(async {
         let client = served.client();
-        let wasm = std::fs::read(cairn_tests::guest(guests::CHILDREN)).expect("the guest");
-        let component: ComponentView = client
-            .post_bytes("/components", wasm)
-            .await
-            .expect("uploads");
+        let hash = crate::serve::upload(&client, guests::CHILDREN).await;
         let accepted: Accepted = client
             .post(
                 "/executions",
-                &json!({"component": component.hash, "flow": "parent_of_sleeper", "input": {"ms": 1500}}),
+                &json!({"component": hash, "flow": "parent_of_sleeper", "input": {"ms": 1500}}),
             )
             .await
             .expect("starts");
@@ -339,7 +335,11 @@ fn a_server_wakes_a_sleeping_child_and_then_resumes_its_parent() {
             assert!(Instant::now() < deadline, "{}", served.log_text());
             tokio::time::sleep(Duration::from_millis(50)).await;
         };
-        assert_eq!(done.execution.status, ExecutionStatus::Completed, "{done:?}");
+        assert_eq!(
+            done.execution.status,
+            ExecutionStatus::Completed,
+            "{done:?}"
+        );
         assert_eq!(done.execution.output, Some(json!("rested")));
         let child = done.children[0].id;
         let child = crate::serve::settled(&client, child).await;

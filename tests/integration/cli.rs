@@ -1261,18 +1261,18 @@ fn input_with_resume_answers_and_continues_in_one_step() {
     assert_eq!(code(&out), 2, "{}", text(&out.stderr));
 }
 
-/// Starts `cairn run` of the probe's `steps` flow (four steps, each long
-/// enough to be interrupted: the three after the first leave the `kill`
-/// half a second to arrive on a loaded machine), sends `signal` with `kill`
+/// Starts `cairn run` of the probe's `held` flow, which holds its second
+/// call until the test creates `marks/release`, sends `signal` with `kill`
 /// once the first step is journaled, and returns what the process said and
-/// its status.
+/// its status: the run is surely still going when the signal lands, however
+/// loaded the machine. The caller releases the hold before resuming.
 #[cfg(unix)]
 fn interrupt_a_run(dir: &Path, grant: &str, signal: &str) -> (Output, String) {
     let probe = guest(guests::PROBE);
     let mut command = cairn(dir);
     command
-        .args(["run", "--flow", "steps", "--allow-dir", grant, "--input"])
-        .arg(r#"{"count": 4, "work": 100000000}"#)
+        .args(["run", "--flow", "held", "--allow-dir", grant, "--input"])
+        .arg(r#"{"flag": "release"}"#)
         .arg(&probe);
     // A completed call's line is printed after its record is durable.
     cairn_tests::signal_when(command, "✓ step ", signal)
@@ -1307,9 +1307,10 @@ fn ctrl_c_leaves_the_execution_running_and_says_how_to_resume_it() {
     assert_eq!(json["status"], "running");
     assert_eq!(json["calls"][0]["status"], "completed", "{json}");
 
+    std::fs::write(marks.join("release"), b"").expect("releases the hold");
     let out = paste(dir.path(), &resume);
     assert_eq!(code(&out), 0, "{resume}: {}", text(&out.stderr));
-    assert_eq!(text(&out.stdout), "14\n", "0*0 + 1*1 + 2*2 + 3*3");
+    assert_eq!(text(&out.stdout), "5\n", "0*0 + 1 + 2*2");
     assert_eq!(
         cairn_tests::count_marks(&marks, "step-0"),
         1,
@@ -1329,10 +1330,13 @@ fn sigterm_stops_a_run_with_status_143_and_it_resumes() {
         stderr.contains("interrupted by SIGTERM: execution 1 stays `running`"),
         "{stderr}"
     );
+    std::fs::write(marks.join("release"), b"").expect("releases the hold");
     let resumed = run(
         dir.path(),
         &["executions", "resume", "1", "--allow-dir", &grant],
     );
     assert_eq!(code(&resumed), 0, "{}", text(&resumed.stderr));
+    assert_eq!(text(&resumed.stdout), "5\n");
     assert_eq!(cairn_tests::count_marks(&marks, "step-0"), 1);
+    assert_eq!(cairn_tests::count_marks(&marks, "held"), 1);
 }

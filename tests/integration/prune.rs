@@ -31,6 +31,27 @@ fn prune_cli(journal: &Path, args: &[&str]) -> Output {
         .expect("cairn starts")
 }
 
+/// `prune_cli` with `--older-than` the whole seconds since `old_end`, so the
+/// executions that ended before it go, and those that ended `gap` later
+/// stay however long the test took to get here: only the CLI's own start
+/// must take less than `gap` less a second (whole seconds).
+fn prune_between(journal: &Path, old_end: Instant, gap: Duration, args: &[&str]) -> Output {
+    let age = old_end.elapsed().as_secs();
+    let asked = Instant::now();
+    let output = prune_cli(
+        journal,
+        &[&["--older-than", &format!("{age}s")], args].concat(),
+    );
+    // Shown with a failure: a prune slower than this may have counted the
+    // new executions as old.
+    eprintln!(
+        "prune --older-than {age}s took {:?} (the new ones are safe under {:?})",
+        asked.elapsed(),
+        gap - Duration::from_secs(1)
+    );
+    output
+}
+
 /// The report of a prune that succeeded.
 fn report(output: &Output) -> PruneReport {
     assert!(
@@ -87,11 +108,11 @@ on_backends! {
                 ExecutionStatus::Waiting
             ]
         );
-        let gap = Duration::from_secs(3);
-        tokio::time::sleep(gap + Duration::from_millis(300)).await;
+        let old_end = Instant::now();
+        let gap = Duration::from_secs(4);
+        tokio::time::sleep(gap).await;
         // New: a replay of `b` (so `b` must stay), and a call that the
         // cache answered from `a`.
-        let new_since = Instant::now();
         let r = host
             .replay(b.id, ReplayRequest::default())
             .await
@@ -116,15 +137,11 @@ on_backends! {
         let refused = prune_cli(&journal, &["--older-than", "0", "--status", "waiting"]);
         assert_eq!(refused.status.code(), Some(2), "a status that has not ended");
 
-        let dry = report(&prune_cli(&journal, &["--older-than", "3s", "--dry-run"]));
+        let dry = report(&prune_between(&journal, old_end, gap, &["--dry-run"]));
         assert!(dry.dry_run);
         assert_eq!(dry.removed.executions, 3, "{dry:?}");
 
-        let done = report(&prune_cli(&journal, &["--older-than", "3s"]));
-        assert!(
-            new_since.elapsed() < gap,
-            "the test was too slow: the new executions got older than the prune's age"
-        );
+        let done = report(&prune_between(&journal, old_end, gap, &[]));
         assert!(!done.dry_run);
         assert_eq!(done.removed, dry.removed, "the dry run counted what goes");
         assert_eq!(done.removed.executions, 3, "{done:?}");

@@ -8,25 +8,13 @@
 //! the SDK's errors; a child that waits makes its parent wait.
 
 use cairn_host::{
-    CallStatus, Checkpoint, Component, ExecutionFilter, ExecutionId, ExecutionStatus, FlowCtx,
-    FlowError, Host, HostFlow, Policy,
+    CallStatus, Checkpoint, Component, ExecutionStatus, FlowCtx, FlowError, Host, HostFlow, Policy,
 };
 use cairn_tests::python::PYPROBE;
 use cairn_tests::{detail, host, temp};
-use serde_json::{Value, json};
 
-/// The ids of the executions of `flow`, in id order.
-async fn executions_of(host: &Host, flow: &str) -> Vec<ExecutionId> {
-    let all = host
-        .client()
-        .executions(&ExecutionFilter::default())
-        .await
-        .expect("lists");
-    all.into_iter()
-        .filter(|e| e.flow == flow)
-        .map(|e| e.id)
-        .collect()
-}
+use crate::children::executions_of;
+use serde_json::{Value, json};
 
 async fn load_probe(host: &Host) -> Component {
     host.load_file(PYPROBE.path())

@@ -159,7 +159,8 @@ fn wasm(g: cairn_tests::Guest) -> Vec<u8> {
     std::fs::read(guest(g)).expect("the guest")
 }
 
-async fn upload(client: &ApiClient, g: cairn_tests::Guest) -> String {
+/// Uploads guest `g`; returns its hash.
+pub(crate) async fn upload(client: &ApiClient, g: cairn_tests::Guest) -> String {
     let view: ComponentView = client
         .post_bytes("/components", wasm(g))
         .await

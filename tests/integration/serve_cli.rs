@@ -597,16 +597,11 @@ fn ctrl_c_detaches_from_a_run_and_the_server_finishes_it() {
     let probe = guest(guests::PROBE);
     let mut command = bare(cwd.path());
     command
-        .args([
-            "--server",
-            served.url(),
-            "run",
-            "--flow",
-            "steps",
-            "--input",
-        ])
-        .arg(r#"{"count": 2, "work": 100000000}"#)
+        .args(["--server", served.url(), "run", "--flow", "held", "--input"])
+        .arg(r#"{"flag": "release"}"#)
         .arg(&probe);
+    // The flow holds its second call until `marks/release` exists, so the
+    // run is surely going on when the signal lands.
     let (out, stderr) = cairn_tests::signal_when(command, "✓ step ", "-INT");
     assert_eq!(out.status.code(), Some(130), "{stderr}");
     assert!(out.stdout.is_empty());
@@ -620,16 +615,18 @@ fn ctrl_c_detaches_from_a_run_and_the_server_finishes_it() {
     let show = hint(&stderr, "show:");
     assert_eq!(show, format!("cairn --server {url} executions show 1"));
 
-    // The server runs it to its end, each step once.
+    // Released, the server runs it to its end, each step once.
+    std::fs::write(marks.join("release"), b"").expect("releases the hold");
     let detail = settled(&served, 1);
     assert_eq!(detail.execution.status, ExecutionStatus::Completed);
-    assert_eq!(detail.execution.output, Some(serde_json::json!(1)));
-    assert_eq!(cairn_tests::count_marks(&marks, "step-0"), 1);
-    assert_eq!(cairn_tests::count_marks(&marks, "step-1"), 1);
+    assert_eq!(detail.execution.output, Some(serde_json::json!(5)));
+    for step in ["step-0", "held", "step-2"] {
+        assert_eq!(cairn_tests::count_marks(&marks, step), 1, "{step}");
+    }
     let shown = paste(cwd.path(), &show);
     assert_eq!(code(&shown), 0, "{}", text(&shown.stderr));
     assert!(
-        text(&shown.stdout).starts_with("execution 1  flow steps  completed"),
+        text(&shown.stdout).starts_with("execution 1  flow held  completed"),
         "{}",
         text(&shown.stdout)
     );

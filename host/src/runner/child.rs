@@ -252,14 +252,7 @@ impl Follow {
         if depth >= max {
             // The step has its seq: it is journaled (failed, starting
             // nothing), so the journal holds every step the flow took.
-            let mut step = self.step.record.clone();
-            step.status = CallStatus::Failed;
-            let entry = Entry::Call {
-                exec: self.parent,
-                seq: self.step.seq,
-                record: &step,
-            };
-            self.runner.journal.write(&[entry], Sync::Durable).await?;
+            self.journal_failed(Sync::Durable).await?;
             return Err(Stop::Limit(format!(
                 "the flow is a child flow {depth} levels deep and starts another; the policy allows child flows {max} levels deep"
             )));
@@ -334,22 +327,23 @@ impl Follow {
                 }
             },
         };
-        match self.fail(&runner, parent).await {
+        match self.journal_failed(runner.ack_sync()).await {
             Ok(()) => CallOutcome::Finished(Err(CallFailure::Failed(failure))),
             Err(stop) => CallOutcome::Stopped(stop),
         }
     }
 
-    /// Journals the step failed: the child failed or was cancelled. A
-    /// later run of the parent resumes the child again.
-    async fn fail(mut self, runner: &Runner, parent: ExecutionId) -> Result<(), Stop> {
-        self.step.record.status = CallStatus::Failed;
+    /// Journals the step failed (the child failed or was cancelled, or
+    /// none could start): a later run of the parent takes the step again.
+    async fn journal_failed(&self, sync: Sync) -> Result<(), Stop> {
+        let mut step = self.step.record.clone();
+        step.status = CallStatus::Failed;
         let entry = Entry::Call {
-            exec: parent,
+            exec: self.parent,
             seq: self.step.seq,
-            record: &self.step.record,
+            record: &step,
         };
-        runner.journal.write(&[entry], runner.ack_sync()).await?;
+        self.runner.journal.write(&[entry], sync).await?;
         Ok(())
     }
 }

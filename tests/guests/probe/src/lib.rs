@@ -261,6 +261,25 @@ fn steps(count: u64, work: u64) -> Result<u64, Error> {
     Ok(sum)
 }
 
+/// Returns once the file `/marks/{flag}` exists, looking every 10 ms, and
+/// leaves a mark `held`: a call that is surely still running when a test
+/// interrupts the run, however loaded the machine.
+#[checkpoint(runtime = "isolated", cache = false)]
+fn hold(flag: String) -> Result<u64, String> {
+    let flag = format!("/marks/{flag}");
+    while !std::path::Path::new(&flag).exists() {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    mark("held")?;
+    Ok(1)
+}
+
+/// Step 0, a hold until `flag` exists, step 2: the output is 0 + 1 + 4.
+#[flow]
+fn held(flag: String) -> Result<u64, Error> {
+    Ok(step(0, 0)? + hold(flag)? + step(2, 0)?)
+}
+
 /// A step of execution `tag`: works for `work` iterations, leaves a mark
 /// `{tag}-{i}`, returns `i * i`. The tag tells many executions' marks apart
 /// in one folder.
