@@ -12,6 +12,7 @@
 
 mod postgres;
 mod python;
+mod step_times;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -23,6 +24,7 @@ const GUEST_FOLDERS: [&str; 3] = ["examples", "tests/guests", "tests/zoo"];
 type Result<T = ()> = std::result::Result<T, String>;
 
 fn main() -> ExitCode {
+    let started = std::time::Instant::now();
     let task = std::env::args().nth(1).unwrap_or_default();
     let result = match task.as_str() {
         "demo" => demo(),
@@ -36,6 +38,9 @@ fn main() -> ExitCode {
             postgres::URL_VAR
         )),
     };
+    // Last, so that the end of a CI log (all it keeps) says where the time
+    // went.
+    step_times::print(started);
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -200,7 +205,7 @@ fn cargo_test(args: &[&str], envs: &[(&str, &str)]) -> Result {
         }
     }
     let status = child.wait().map_err(|e| format!("cargo test: {e}"))?;
-    eprintln!("xtask: cargo test took {} s", started.elapsed().as_secs());
+    step_times::record("cargo test", started.elapsed());
     println!("summary: {passed} passed, {failed} failed");
     if status.success() {
         Ok(())
@@ -329,12 +334,7 @@ fn run(command: &mut Command) -> Result {
     let status = command
         .status()
         .map_err(|e| format!("cannot start {command:?}: {e}"))?;
-    // Where a run's time goes (CI keeps a 90-minute limit).
-    eprintln!(
-        "xtask: {} took {} s",
-        command.get_program().to_string_lossy(),
-        started.elapsed().as_secs()
-    );
+    step_times::record(&step_times::name(command), started.elapsed());
     if status.success() {
         Ok(())
     } else {
