@@ -308,6 +308,36 @@ impl Client {
         Ok((links.parent).map(|(id, seq)| ChildLinkView { id, seq }))
     }
 
+    /// The children `id`'s flow still waits for that have ended (completed,
+    /// failed or cancelled): the child of each of its open `@child` steps
+    /// that is no longer running or waiting. A server resumes a waiting
+    /// parent that has one: its child ended in another process while the
+    /// parent was still stopping, so no one else will. Reads the calls only
+    /// of an execution that started children.
+    pub async fn ended_children_awaited(
+        &self,
+        id: ExecutionId,
+    ) -> Result<Vec<ExecutionId>, JournalError> {
+        let links = self.journal.links(id).await?;
+        if links.children.is_empty() {
+            return Ok(Vec::new());
+        }
+        let Some(history) = self.journal.history_for_resume(id).await? else {
+            return Ok(Vec::new());
+        };
+        let open = |seq: u32| {
+            (history.calls.iter()).any(|c| c.seq == seq && c.call.status == CallStatus::Running)
+        };
+        let mut ended = Vec::new();
+        for (_, child) in links.children.into_iter().filter(|(seq, _)| open(*seq)) {
+            let record = self.journal.execution(child).await?;
+            if record.is_some_and(|r| r.status.has_ended()) {
+                ended.push(child);
+            }
+        }
+        Ok(ended)
+    }
+
     /// An execution's durable waits, without reading its calls.
     pub async fn waits(&self, id: ExecutionId) -> Result<Vec<WaitView>, JournalError> {
         Ok(self

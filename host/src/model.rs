@@ -102,6 +102,14 @@ impl ExecutionStatus {
             ExecutionStatus::Cancelled => "cancelled",
         }
     }
+
+    /// Whether it has ended: completed, failed or cancelled.
+    pub fn has_ended(self) -> bool {
+        matches!(
+            self,
+            ExecutionStatus::Completed | ExecutionStatus::Failed | ExecutionStatus::Cancelled
+        )
+    }
 }
 
 impl fmt::Display for ExecutionStatus {

@@ -132,6 +132,10 @@ pub const MAX_MESSAGE_BYTES: u64 = 16 << 20;
 /// The most captured output per stream a policy may allow.
 pub const MAX_LOG_BYTES: u64 = 64 << 20;
 
+/// The deepest child flows may nest: each level is a flow in memory and a
+/// link the start walks, so the bound keeps both small.
+pub const MAX_CHILD_DEPTH: u32 = 64;
+
 /// The smallest memory limit a store may have: one WebAssembly page. (A
 /// component needs more to start at all; what it needs is measured when it
 /// is loaded, see `Component::min_memory_bytes`.)
@@ -222,6 +226,12 @@ impl Policy {
                     "the {name} limit is {value} bytes; it must be at most {max}"
                 ));
             }
+        }
+        if self.max_child_depth > MAX_CHILD_DEPTH {
+            return Err(format!(
+                "the max child depth is {}; it must be at most {MAX_CHILD_DEPTH}",
+                self.max_child_depth
+            ));
         }
         if self.retry_delay > Duration::from_secs(60) {
             return Err(format!(

@@ -122,18 +122,10 @@ impl PruneRequest {
     }
 
     fn selects(&self, record: &ExecutionRecord, cutoff_us: u64) -> bool {
-        is_ended(record.status)
+        record.status.has_ended()
             && (self.statuses.is_empty() || self.statuses.contains(&record.status))
             && record.updated_at_us < cutoff_us
     }
-}
-
-/// Whether executions of `status` have ended (only those are pruned).
-fn is_ended(status: ExecutionStatus) -> bool {
-    matches!(
-        status,
-        ExecutionStatus::Completed | ExecutionStatus::Failed | ExecutionStatus::Cancelled
-    )
 }
 
 /// What a prune removed (or, in a dry run, would remove).
@@ -192,7 +184,7 @@ impl Host {
     /// own, in bounded steps (see the module docs); runs beside executions
     /// this host (or another process sharing the journal) is running.
     pub async fn prune(&self, request: &PruneRequest) -> Result<PruneReport, PruneError> {
-        if let Some(&status) = request.statuses.iter().find(|s| !is_ended(**s)) {
+        if let Some(&status) = request.statuses.iter().find(|s| !s.has_ended()) {
             return Err(PruneError::NotEnded(status));
         }
         let runner = self.runner();

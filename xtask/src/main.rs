@@ -154,17 +154,26 @@ fn test() -> Result {
     let python = python::ensure_venv()?;
     python::unit_tests(&python)?;
     python::build_guests(&python)?;
-    // The tests run these binaries as real processes.
-    cargo(&["build", "-p", "cairn-cli", "-p", "cairn-embed"])?;
-    ensure_browser()?;
-    let mut args = vec!["test", "--workspace", "--no-fail-fast"];
     // The examples' own native tests (`cairn_guest::testing`) run; the test
     // guests have none, so building them natively would only cost time.
     let guests = guest_crates()?;
     let examples = examples()?;
+    let mut excluded = Vec::new();
     for guest in guests.iter().filter(|g| !examples.contains(g)) {
-        args.extend(["--exclude", guest.as_str()]);
+        excluded.extend(["--exclude", guest.as_str()]);
     }
+    // The tests run the binaries (`cairn`, `cairn-embed`) as real
+    // processes. They are built with the tests, in one build: the
+    // workspace's tests turn on features of shared dependencies (serde_json,
+    // clap, cairn-host's `bench`) that a build of the binaries alone would
+    // not, and two feature sets would build wasmtime and everything above it
+    // twice.
+    let mut build = vec!["build", "--workspace", "--bins", "--tests"];
+    build.extend(&excluded);
+    cargo(&build)?;
+    ensure_browser()?;
+    let mut args = vec!["test", "--workspace", "--no-fail-fast"];
+    args.extend(&excluded);
     // The PostgreSQL journal's tests run against a real, throwaway server,
     // stopped and removed when `server` drops, whether the tests passed.
     let server = postgres::Server::start()?;

@@ -207,8 +207,8 @@ pub(crate) fn execution_detail(detail: &ExecutionDetail) {
     for moved in &detail.upgrades {
         println!(
             "  upgraded  from build {} to {} at {} by {}",
-            line(moved.from.get(..12).unwrap_or(&moved.from)),
-            line(moved.to.get(..12).unwrap_or(&moved.to)),
+            terminal::short_hash(&moved.from),
+            terminal::short_hash(&moved.to),
             line(&moved.at),
             line(&moved.by)
         );

@@ -200,7 +200,7 @@ fn show(global: &Global, done: Done, direct: bool) -> Result<ExitCode, Exit> {
                 "cairn: schedule {} {what}: {} of {} at `{}` ({state})",
                 line(&view.name),
                 line(&view.flow),
-                &view.component[..12],
+                crate::terminal::short_hash(&view.component),
                 line(&view.cron),
             );
             if what == "added" && direct {

@@ -56,6 +56,13 @@ pub(crate) fn line(text: &str) -> Cow<'_, str> {
     rewrite(text, is_unsafe, visible)
 }
 
+/// A build's hash as shown beside text: its first 12 characters, escaped
+/// (a hash from a server's answer is taken as it comes: it may be short,
+/// or not a hash at all).
+pub(crate) fn short_hash(hash: &str) -> Cow<'_, str> {
+    line(hash.get(..12).unwrap_or(hash))
+}
+
 /// Several lines of guest text (logs, captured output, error reports): line
 /// breaks and tabs stay, everything else unsafe (a bare CR too) is escaped.
 pub(crate) fn block(text: &str) -> Cow<'_, str> {

@@ -102,15 +102,15 @@ pub(crate) fn report(global: &Global, upgraded: &Upgraded) -> Result<(), Exit> {
     if upgraded.running {
         eprintln!(
             "cairn: execution {id} moved from build {} to {} while it ran; it goes on with the new build",
-            &upgraded.from[..12],
-            &upgraded.to[..12],
+            terminal::short_hash(&upgraded.from),
+            terminal::short_hash(&upgraded.to),
         );
         return Ok(());
     }
     eprintln!(
         "cairn: execution {id} moved from build {} to {}; continue with: {}",
-        &upgraded.from[..12],
-        &upgraded.to[..12],
+        terminal::short_hash(&upgraded.from),
+        terminal::short_hash(&upgraded.to),
         terminal::command(&global.place_to_suggest(), &["executions", "resume", &id])
     );
     Ok(())

@@ -5,11 +5,18 @@
 //! wake-up, as a run of the supervisor does; a child that ends (completed,
 //! failed, cancelled) resumes its parent if the parent waits for it (it
 //! was answered, or woken, after its parent stopped).
+//!
+//! A child can end in another process (a worker sharing the journal) while
+//! its parent is still stopping to wait for it, and find the parent still
+//! running. So the other side looks too: a parent whose run stops waiting,
+//! and every waiting parent when the server starts (or missed events),
+//! is resumed at once if a child it waits for has ended. One of the two
+//! looks comes after both writes, whatever their order.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use cairn_host::{Event, ExecutionId, ExecutionStatus, Host};
+use cairn_host::{Event, ExecutionFilter, ExecutionId, ExecutionStatus, Host};
 use tokio::sync::broadcast::error::RecvError;
 use tokio_util::sync::CancellationToken;
 
@@ -39,8 +46,10 @@ pub(crate) fn follow(host: Host, supervisor: Arc<Supervisor>, stopping: Cancella
                 Err(RecvError::Lagged(missed)) => {
                     tracing::warn!(
                         missed,
-                        "events were missed; a child flow's end may not resume its parent until the next start"
+                        "events were missed; looking for waiting parents whose children ended"
                     );
+                    let (host, supervisor) = (host.clone(), supervisor.clone());
+                    tokio::spawn(async move { resume_parents_of_ended(&host, &supervisor).await });
                 }
                 Err(RecvError::Closed) => return,
             }
@@ -93,6 +102,52 @@ async fn resume_waiting(host: &Host, supervisor: &Arc<Supervisor>, parent: Execu
             ExecutionStatus::Running if !supervisor.is_draining() => {
                 tokio::time::sleep(PARENT_LOOK).await;
             }
+            _ => return,
+        }
+    }
+}
+
+/// Resumes `parent`, which has just stopped to wait, if a child it waits
+/// for has ended meanwhile.
+pub(crate) async fn resume_if_a_child_ended(
+    host: &Host,
+    supervisor: &Arc<Supervisor>,
+    parent: ExecutionId,
+) {
+    match host.client().ended_children_awaited(parent).await {
+        Ok(ended) if !ended.is_empty() => supervisor.wake_at(parent, 0),
+        Ok(_) => {}
+        Err(e) => {
+            tracing::warn!(exec = %parent, error = %e, "cannot read the children a waiting execution waits for");
+        }
+    }
+}
+
+/// Resumes every waiting execution whose flow waits for a child that has
+/// ended: on start, and when events were missed. Reads them a page at a
+/// time, since a journal may hold any number.
+pub(crate) async fn resume_parents_of_ended(host: &Host, supervisor: &Arc<Supervisor>) {
+    const PAGE: usize = 500;
+    let mut after = None;
+    loop {
+        let waiting = ExecutionFilter {
+            status: Some(ExecutionStatus::Waiting),
+            after,
+            limit: Some(PAGE),
+            ..ExecutionFilter::default()
+        };
+        let page = match host.client().executions(&waiting).await {
+            Ok(page) => page,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot list the waiting executions");
+                return;
+            }
+        };
+        for parent in &page {
+            resume_if_a_child_ended(host, supervisor, parent.id).await;
+        }
+        match page.last() {
+            Some(last) if page.len() == PAGE => after = Some(last.id),
             _ => return,
         }
     }

@@ -216,6 +216,8 @@ impl Server {
         });
         // Children end outside the supervisor's runs (see `children`).
         crate::children::follow(state.host.clone(), supervisor.clone(), stopping.clone());
+        let (host, waker) = (state.host.clone(), supervisor.clone());
+        tokio::spawn(async move { crate::children::resume_parents_of_ended(&host, &waker).await });
         crate::scheduler::start(
             state.host.clone(),
             supervisor.clone(),

@@ -402,10 +402,12 @@ impl Supervisor {
     }
 
     /// After a run: an execution that parked on a retry timer gets its
-    /// wake-up.
+    /// wake-up; one that stopped to wait for a child that has ended since
+    /// is resumed (see `children`).
     async fn after_run(self: &Arc<Self>, outcome: &Outcome) {
         if outcome.status == ExecutionStatus::Waiting {
             self.wake_when_due(outcome.id).await;
+            crate::children::resume_if_a_child_ended(&self.host, self, outcome.id).await;
         }
     }
 

@@ -7,6 +7,7 @@ use serde::de::DeserializeOwned;
 
 use super::{CheckpointError, FlowCtx, Pending, refused_error};
 use crate::component::Component;
+use crate::runner::execution::child::StartedBy;
 
 impl FlowCtx {
     /// Starts the host-side flow registered as `flow` with `input` as a
@@ -69,7 +70,7 @@ impl FlowCtx {
             .and_then(|input| {
                 let mut execution = self.shared.open()?;
                 let start = execution
-                    .child_start(component, flow, &input)
+                    .child_start(StartedBy::Host, component, flow, &input)
                     .map_err(refused_error)?;
                 execution
                     .start_child(start)

@@ -99,6 +99,7 @@ pub struct HostFlow {
     pub(crate) name: String,
     pub(crate) retries: u32,
     pub(crate) cache: bool,
+    pub(crate) startable_by_guests: bool,
     start: Box<Start>,
     check: Box<Check>,
 }
@@ -128,6 +129,7 @@ impl HostFlow {
             name: name.into(),
             retries: 0,
             cache: true,
+            startable_by_guests: false,
             start: Box::new(start),
             check: Box::new(|input| {
                 serde_json::from_str::<I>(input)
@@ -148,6 +150,16 @@ impl HostFlow {
     /// calls (a checkpoint's own `cache` option wins). Default: true.
     pub fn cache(mut self, cache: bool) -> Self {
         self.cache = cache;
+        self
+    }
+
+    /// Lets flows of components (guest code, inside the sandbox) start
+    /// this flow as a child flow by its name. Host-side flows, the API and
+    /// the CLI may start any registered flow; a guest only one opened so,
+    /// since this flow's code runs outside the sandbox with the host's
+    /// reach. Default: closed.
+    pub fn startable_by_guests(mut self) -> Self {
+        self.startable_by_guests = true;
         self
     }
 
@@ -173,6 +185,7 @@ impl fmt::Debug for HostFlow {
             .field("name", &self.name)
             .field("retries", &self.retries)
             .field("cache", &self.cache)
+            .field("startable_by_guests", &self.startable_by_guests)
             .finish_non_exhaustive()
     }
 }

@@ -53,12 +53,23 @@ pub(crate) struct ChildStart {
     input: String,
 }
 
+/// Who asks for a child flow: a guest may start a host-side flow only if
+/// its registration opens it to guests (host code is outside the sandbox).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StartedBy {
+    /// A flow of a component, from inside the sandbox.
+    Guest,
+    /// A host-side flow.
+    Host,
+}
+
 impl Execution {
     /// The child flow `flow` with `input`, as a flow of `component` (the
     /// calling flow's, if a guest flow calls) or else a host-side flow;
     /// `Err` refuses it (nothing is journaled).
     pub(crate) fn child_start(
         &self,
+        by: StartedBy,
         component: Option<&Component>,
         flow: &str,
         input: &str,
@@ -78,6 +89,11 @@ impl Execution {
         let code = match guest {
             Some(component) => FlowCode::Guest(component.clone()),
             None => match self.ctx.runner.host_flow(flow) {
+                Ok(registered) if by == StartedBy::Guest && !registered.startable_by_guests => {
+                    return refuse(format!(
+                        "host-side flow `{flow}` is not open to guest flows (its registration does not call `startable_by_guests`)"
+                    ));
+                }
                 Ok(registered) => FlowCode::Host(registered),
                 Err(_) => {
                     let inside = match component {
@@ -126,7 +142,10 @@ impl Execution {
     /// Starts a child flow (or finds the one an earlier run started): its
     /// slot gets the child's output. `Err` stops the flow.
     pub(crate) fn start_child(&mut self, start: ChildStart) -> Result<Arc<CallSlot>, Stop> {
-        if !self.budget.take() {
+        // A start the journal completed is replayed and runs nothing; every
+        // other one runs a child (a new one, or one an earlier run left).
+        let runs_a_child = !self.recorded.completed_at(self.next_seq);
+        if runs_a_child && !self.budget.take() {
             let max = self.policy().max_children;
             return Err(Stop::Limit(format!(
                 "the flow's execution and the child flows under it started more than {max} child flows, the policy's limit (max_children)"

@@ -1,9 +1,11 @@
-//! How many child flows a tree of them may start: a root execution's run
-//! and every child run in this process under it share one budget of the
-//! policy's `max_children` (see `execution::child`). Replayed starts count
-//! too, so a resumed tree is counted whole again, and one run of a root
-//! makes at most `max_children` child runs, however they nest: the flows
-//! one root keeps in memory at once are bounded by it.
+//! How many child flows a tree of them may run: a root execution's run
+//! (its flow's retries included) and every child run in this process under
+//! it (theirs included) share one budget of the policy's `max_children`
+//! (see `execution::child`). Every start that runs a child counts, a new
+//! one or one an earlier run left open; a start the journal completed is
+//! replayed and runs nothing. So one run of a root makes at most
+//! `max_children` child runs, however they nest and however often they
+//! retry: the flows one root keeps in memory at once are bounded by it.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 

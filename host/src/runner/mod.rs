@@ -360,9 +360,11 @@ impl Runner {
         };
         // Written durably even with `eventual` durability: a crash may lose
         // the last calls, never the execution itself.
+        // One budget for every run of this start, flow retries included
+        // (a child's is its tree's): a retry never gets a fresh one.
         let budget = match &via {
-            Via::Child(_, budget) => Some(budget.clone()),
-            _ => None,
+            Via::Child(_, budget) => budget.clone(),
+            _ => Arc::new(child_budget::ChildBudget::new(self.policy.max_children)),
         };
         let created = match via {
             Via::Plain => self
@@ -412,12 +414,13 @@ impl Runner {
         }
         let prelude = Prelude {
             replay: origin.map(|o| ReplaySource::new(o.source, o.plan, &record.input)),
-            budget,
+            budget: Some(budget.clone()),
             ..Prelude::default()
         };
         let retries = code.retries(flow);
         let outcome = self.drive(id, record, &code, prelude, &claim).await?;
-        Ok(self.retry_flow(id, outcome, &code, retries, &claim).await?)
+        let retried = self.retry_flow(id, outcome, &code, retries, &claim, &budget);
+        Ok(retried.await?)
     }
 
     /// Resumes an execution: its flow runs again from the start, completed
@@ -471,8 +474,11 @@ impl Runner {
             return Ok(outcome);
         }
         let retries = code.retries(&record.flow);
-        let outcome = self.resume_once(id, record, &code, &claim, budget).await?;
-        Ok(self.retry_flow(id, outcome, &code, retries, &claim).await?)
+        let budget = budget
+            .unwrap_or_else(|| Arc::new(child_budget::ChildBudget::new(self.policy.max_children)));
+        let outcome = (self.resume_once(id, record, &code, &claim, Some(budget.clone()))).await?;
+        let retried = self.retry_flow(id, outcome, &code, retries, &claim, &budget);
+        Ok(retried.await?)
     }
 
     /// Re-runs a failed flow up to `retries` times, reusing completed calls.
@@ -483,6 +489,7 @@ impl Runner {
         code: &FlowCode,
         retries: u32,
         claim: &Claim<'_>,
+        budget: &Arc<child_budget::ChildBudget>,
     ) -> Result<Outcome, Halt> {
         for left in (0..retries).rev() {
             let retryable = outcome.failure.as_ref().is_some_and(|f| {
@@ -502,7 +509,8 @@ impl Runner {
                 .ok_or_else(|| vanished(id, id))?;
             // A switch of builds during the run moved it to another build.
             let code = self.code_now(id, &record, code).await?;
-            outcome = self.resume_once(id, record, &code, claim, None).await?;
+            let budget = Some(budget.clone());
+            outcome = self.resume_once(id, record, &code, claim, budget).await?;
         }
         self.ended(&outcome);
         Ok(outcome)

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use crate::error::JournalError;
 use crate::journal::record::{AttemptRecord, CallRecord};
 use crate::journal::{CallHistory, Entry, Journal};
-use crate::model::{AttemptOutcome, ExecutionId};
+use crate::model::{AttemptOutcome, CallStatus, ExecutionId};
 
 /// The message given to an attempt whose process stopped while it ran.
 pub(crate) const INTERRUPTED: &str =
@@ -101,6 +101,12 @@ impl Recorded {
     /// The input of the recorded call at `seq`, if the journal has one.
     pub(crate) fn input_at(&self, seq: u32) -> Option<&str> {
         self.calls.get(&seq).map(|c| c.call.input.as_str())
+    }
+
+    /// Whether the recorded call at `seq` completed (it is replayed, not
+    /// run again).
+    pub(crate) fn completed_at(&self, seq: u32) -> bool {
+        (self.calls.get(&seq)).is_some_and(|c| c.call.status == CallStatus::Completed)
     }
 
     /// The recorded call with the lowest seq not taken yet, if any.

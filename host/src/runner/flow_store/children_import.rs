@@ -11,6 +11,7 @@ use super::runner_import::{result_of, to_wit};
 use crate::bindings::children;
 use crate::bindings::types::CallError;
 use crate::call::{CallSlot, PendingCall};
+use crate::runner::execution::child::StartedBy;
 
 impl children::Host for FlowState {
     async fn start(
@@ -51,7 +52,7 @@ impl FlowState {
         name: &str,
         input_json: &str,
     ) -> wasmtime::Result<Result<Arc<CallSlot>, CallError>> {
-        let start = match (self.execution).child_start(Some(&self.component), name, input_json) {
+        let start = match (self.execution).child_start(StartedBy::Guest, Some(&self.component), name, input_json) {
             Ok(start) => start,
             Err(refused) => return Ok(Err(to_wit(refused))),
         };
