@@ -167,9 +167,8 @@ pub use model::{
 };
 pub use names::MAX_NAME_LEN;
 pub use policy::{
-    CheckpointLimits, DirGrant, MAX_CHILD_DEPTH, MAX_LOG_BYTES, MAX_MESSAGE_BYTES, MAX_OUTPUT_BYTES,
-    MAX_TIMEOUT,
-    MIN_MEMORY_BYTES, Policy, PolicyRecord,
+    CheckpointLimits, DirGrant, MAX_CHILD_DEPTH, MAX_LOG_BYTES, MAX_MESSAGE_BYTES,
+    MAX_OUTPUT_BYTES, MAX_TIMEOUT, MIN_MEMORY_BYTES, Policy, PolicyRecord,
 };
 pub use prune::{PRUNE_STEP_CALLS, PRUNE_STEP_EXECUTIONS, PruneError, PruneReport, PruneRequest};
 pub use runner::execution::timed_step::TimerKind;

@@ -121,26 +121,36 @@ async fn a_python_flow_starts_a_host_side_flow_or_one_of_its_component_by_name()
     let probe = load_probe(&host).await;
     let opened = host_square(&probe, "host_square").startable_by_guests();
     host.register(opened).expect("registers");
-    host.register(host_square(&probe, "closed_square")).expect("registers");
+    host.register(host_square(&probe, "closed_square"))
+        .expect("registers");
 
     // Host code runs outside the sandbox: a guest starts only a host-side
     // flow whose registration opens it to guests.
     let refused = host
-        .run(&probe, "kid_by_name", r#"{"name": "closed_square", "n": 7}"#)
+        .run(
+            &probe,
+            "kid_by_name",
+            r#"{"name": "closed_square", "n": 7}"#,
+        )
         .await
         .expect("runs");
     assert_eq!(refused.status, ExecutionStatus::Failed, "{refused:?}");
     let failure = refused.failure.expect("a failure");
     assert!(
-        failure.message.contains("host-side flow `closed_square` is not open to guest flows"),
+        failure
+            .message
+            .contains("host-side flow `closed_square` is not open to guest flows"),
         "{failure:?}"
     );
     assert!(executions_of(&host, "closed_square").await.is_empty());
     // A host-side flow starts it all the same.
-    host.register(HostFlow::new("via_host", |ctx: FlowCtx, n: i64| async move {
-        let squared: i64 = ctx.child_flow("closed_square", &json!({ "n": n })).await?;
-        Ok::<_, FlowError>(squared)
-    }))
+    host.register(HostFlow::new(
+        "via_host",
+        |ctx: FlowCtx, n: i64| async move {
+            let squared: i64 = ctx.child_flow("closed_square", &json!({ "n": n })).await?;
+            Ok::<_, FlowError>(squared)
+        },
+    ))
     .expect("registers");
     let via_host = host.run_flow("via_host", &6).await.expect("runs");
     assert_eq!(via_host.output.as_deref(), Some("36"), "{via_host:?}");

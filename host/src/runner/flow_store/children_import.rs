@@ -52,7 +52,12 @@ impl FlowState {
         name: &str,
         input_json: &str,
     ) -> wasmtime::Result<Result<Arc<CallSlot>, CallError>> {
-        let start = match (self.execution).child_start(StartedBy::Guest, Some(&self.component), name, input_json) {
+        let start = match (self.execution).child_start(
+            StartedBy::Guest,
+            Some(&self.component),
+            name,
+            input_json,
+        ) {
             Ok(start) => start,
             Err(refused) => return Ok(Err(to_wit(refused))),
         };
