@@ -553,6 +553,8 @@ impl Runner {
         claim: &Claim<'_>,
     ) -> Result<Outcome, Halt> {
         let mut code = code.clone();
+        // A run after a switch of builds keeps the child budget too.
+        let budget = prelude.budget.clone();
         loop {
             let run = claim.run();
             let execution = Execution::new(
@@ -579,6 +581,7 @@ impl Runner {
             }
             drop(run);
             (record, prelude, code) = self.after_pause(id, code).await?;
+            prelude.budget = budget.clone();
         }
     }
 
