@@ -3,7 +3,8 @@
 //! resumed after a SIGKILL during its child's run does not start the child
 //! twice; a waiting child makes its parent wait; a cancel of the parent
 //! cancels the child; a server wakes a sleeping child and then its parent
-//! by itself. The guest's checkpoints leave a mark outside the sandbox on
+//! by itself, and resumes on start a parent whose child ended without
+//! it. The guest's checkpoints leave a mark outside the sandbox on
 //! every run, so what really ran is counted apart from the journal.
 
 use std::time::{Duration, Instant};
@@ -106,12 +107,13 @@ on_backends! {
         let mut run = cairn_on(&journal);
         run.arg("run")
             .arg(cairn_tests::guest(guests::CHILDREN))
-            .args(["--flow", "parent_of_slow", "--input", r#"{"ms": 3000}"#])
+            .args(["--flow", "parent_of_slow", "--input", r#"{"flag": "release"}"#])
             .args(["--allow-dir", grant.as_str()])
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null());
         let mut process = run.spawn().expect("cairn starts");
-        // Killed while the child's slow checkpoint runs.
+        // Killed while the child's slow checkpoint holds (until the flag
+        // is made, after the kill).
         let deadline = Instant::now() + Duration::from_secs(60);
         while count_marks(&marks, "slow-middle") < 1 {
             assert!(Instant::now() < deadline, "the child's slow step never started");
@@ -120,6 +122,7 @@ on_backends! {
         process.kill().expect("SIGKILL");
         let _ = process.wait();
         assert_eq!(count_marks(&marks, "slow-after"), 0, "killed too late");
+        std::fs::write(marks.join("release"), b"").expect("releases the hold");
         // Claims of a killed process lapse after the test lease.
         std::thread::sleep(cairn_tests::backend::TEST_LEASE + Duration::from_millis(200));
 
@@ -245,6 +248,27 @@ on_backends! {
         // The four started before it ran to their end and are journaled.
         assert_eq!(detail(&host, fanned.id).await.children.len(), 4);
 
+        // A flow's retry runs on its tree's budget, not a fresh one; the
+        // starts it replays are not counted again. As a root, `retrier`
+        // runs 3 children, fails once, and its retry runs the fourth.
+        let adds = executions_of(&host, "add").await.len();
+        let input = r#"{"key": "root", "first": 3, "then": 1}"#;
+        let root = host.run(&children, "retrier", input).await.expect("runs");
+        assert_eq!(root.status, ExecutionStatus::Completed, "{root:?}");
+        assert_eq!(root.output.as_deref(), Some("6"));
+        assert_eq!(executions_of(&host, "add").await.len(), adds + 4);
+        // As a child it is one start of its parent's tree: the fourth child
+        // of its retry is the fifth start, and fails it.
+        let input = r#"{"key": "child", "first": 3, "then": 1}"#;
+        let parent = host.run(&children, "parent_of_retrier", input).await.expect("runs");
+        assert_eq!(parent.status, ExecutionStatus::Failed, "{parent:?}");
+        let retrier = *executions_of(&host, "retrier").await.last().expect("a retrier");
+        let failure = detail(&host, retrier).await.execution.failure.expect("failed");
+        assert_eq!(failure.kind, FailureKind::Limit, "{failure:?}");
+        assert!(failure.message.contains("max_children"), "{failure:?}");
+        assert_eq!(executions_of(&host, "add").await.len(), adds + 7, "3 more, not 4");
+        assert_eq!(count_marks(&marks(dir.path()), "flaky-child"), 2, "it was retried");
+
         let inside = host
             .run(&children, "child_from_checkpoint", "{}")
             .await
@@ -354,4 +378,52 @@ fn a_server_wakes_a_sleeping_child_and_then_resumes_its_parent() {
         ),
         (1, 1, 1)
     );
+}
+
+on_backends! {
+    /// A parent left waiting for a child that has ended since (here the
+    /// child was resumed by itself; in a cluster it can end in another
+    /// worker while its parent is still stopping to wait): `cairn serve`
+    /// resumes the parent when it starts, with no request, and the parent
+    /// takes the child's result without starting it again.
+    #[test]
+    fn a_server_resumes_on_start_a_parent_whose_child_ended_without_it(backend) {
+        let dir = temp();
+        let journal = backend.journal(dir.path());
+        let runtime = runtime();
+        let (parent, child) = runtime.block_on(async {
+            let host = host_on(&journal, marking_policy(dir.path()));
+            let children = load(&host, guests::CHILDREN).await;
+            let parent = host.run(&children, "parent_of_asker", "{}").await.expect("runs");
+            assert_eq!(parent.status, ExecutionStatus::Waiting, "{parent:?}");
+            let child = detail(&host, parent.id).await.children[0].id;
+            host.answer(child, "approval", r#""yes""#).await.expect("answers");
+            let ended = host.resume(child).await.expect("resumes");
+            assert_eq!(ended.status, ExecutionStatus::Completed, "{ended:?}");
+            let left = detail(&host, parent.id).await;
+            assert_eq!(left.execution.status, ExecutionStatus::Waiting);
+            assert_eq!(left.calls[0].status, CallStatus::Running, "its step is open");
+            drop(children);
+            host.close().await.expect("closes");
+            (parent.id, child)
+        });
+        let grant = format!("{}:/marks", marks(dir.path()).display());
+        let served = Served::start_journal(&journal, dir.path(), &["--allow-dir", grant.as_str()]);
+        runtime.block_on(async {
+            let client = served.client();
+            let deadline = Instant::now() + Duration::from_secs(60);
+            let done = loop {
+                let now = crate::serve::settled(&client, parent).await;
+                if now.execution.status != ExecutionStatus::Waiting {
+                    break now;
+                }
+                assert!(Instant::now() < deadline, "the parent still waits: {}", served.log_text());
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            };
+            assert_eq!(done.execution.status, ExecutionStatus::Completed, "{done:?}");
+            assert_eq!(done.execution.output, Some(json!("child said yes")));
+            let linked: Vec<_> = done.children.iter().map(|c| c.id).collect();
+            assert_eq!(linked, [child], "no second child");
+        });
+    }
 }

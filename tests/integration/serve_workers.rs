@@ -25,7 +25,7 @@ use std::time::{Duration, Instant, SystemTime};
 use cairn_host::{CallStatus, Clock, ExecutionId, ExecutionStatus, Host, SystemClock};
 use cairn_serve::ApiClient;
 use cairn_serve::api::{Accepted, ComponentView};
-use cairn_tests::backend::Backend;
+use cairn_tests::backend::{Backend, LIVE_LEASE};
 use cairn_tests::{count_marks, engine, guest, marks, temp};
 use serde_json::json;
 
@@ -64,20 +64,20 @@ fn a_killed_workers_waiting_and_parked_executions_are_carried_on_by_another() {
     let journal = backend.journal(dir.path());
     let marks = marks(dir.path());
     let grant = format!("{}:/marks", marks.display());
-    let args = ["--allow-dir", grant.as_str(), "--retry-delay", "4s"];
-    let first = Served::start_journal(&journal, dir.path(), &args);
-    let second = Served::start_journal(&journal, dir.path(), &args);
+    // The retry is due this long after the failed try: the first worker
+    // must be killed before then, or it runs the retry itself. Only its
+    // settling (read through the other worker) comes between.
+    let args = ["--allow-dir", grant.as_str(), "--retry-delay", "10s"];
+    // Both workers live until the kill, which leaves nothing claimed
+    // (neither execution runs then): claims that outlast a stall, so that
+    // neither takes the other's run meanwhile.
+    let first = Served::start_journal_with_lease(&journal, dir.path(), LIVE_LEASE, &args);
+    let second = Served::start_journal_with_lease(&journal, dir.path(), LIVE_LEASE, &args);
     let (parked, waiting, retry) = runtime().block_on(async {
         let client = first.client();
+        let other = second.client();
         let probe = upload(&client, guests::PROBE).await;
         let approval = upload(&client, guests::APPROVAL).await;
-        let parked: Accepted = client
-            .post(
-                "/executions",
-                &json!({"component": probe, "flow": "patience", "input": {"tries": 2}}),
-            )
-            .await
-            .expect("starts");
         let waiting: Accepted = client
             .post(
                 "/executions",
@@ -86,18 +86,24 @@ fn a_killed_workers_waiting_and_parked_executions_are_carried_on_by_another() {
             .await
             .expect("starts");
         // Seen through the other worker: one journal.
-        let other = second.client();
-        let p = settled(&other, parked.id).await;
-        assert_eq!(p.execution.status, ExecutionStatus::Waiting, "{p:?}");
-        assert_eq!(p.retries.len(), 1, "{:?}", p.retries);
         let w = settled(&other, waiting.id).await;
         assert_eq!(w.execution.status, ExecutionStatus::Waiting, "{w:?}");
         assert_eq!(w.waits[0].name, "approve");
+        let parked: Accepted = client
+            .post(
+                "/executions",
+                &json!({"component": probe, "flow": "patience", "input": {"tries": 2}}),
+            )
+            .await
+            .expect("starts");
+        let p = settled(&other, parked.id).await;
+        assert_eq!(p.execution.status, ExecutionStatus::Waiting, "{p:?}");
+        assert_eq!(p.retries.len(), 1, "{:?}", p.retries);
         (parked.id, waiting.id, p.retries[0].clone())
     });
     assert!(
         retry.due_at_us > SystemClock.now_us(),
-        "the retry came due before the kill"
+        "the retry came due before the kill: settling one execution took over 10 s"
     );
     assert_eq!(count_marks(&marks, "patient"), 1);
     let (status, _) = first.stop("-KILL");

@@ -9,13 +9,13 @@ use std::time::{Duration, Instant};
 
 use cairn_host::ExecutionStatus;
 use cairn_serve::api::{Accepted, ComponentView};
-use cairn_tests::backend::Backend;
+use cairn_tests::backend::{Backend, LIVE_LEASE};
 use cairn_tests::temp;
 use serde_json::{Value, json};
 
 use crate::guests;
 use crate::serve::{Served, settled};
-use crate::upgrade_running::{STEPS, marched, runtime};
+use crate::upgrade_running::{Gate, STEPS, gates, marched, runtime};
 
 #[test]
 fn a_stream_on_another_worker_follows_the_execution_to_its_end() {
@@ -24,19 +24,25 @@ fn a_stream_on_another_worker_follows_the_execution_to_its_end() {
     };
     let dir = temp();
     let journal = backend.journal(dir.path());
-    let running = Served::start_journal(&journal, dir.path(), &[]);
-    let other = Served::start_journal(&journal, dir.path(), &[]);
+    // Two live workers, neither killed: claims that outlast a stall.
+    let (folder, grant) = gates(dir.path());
+    let args = ["--allow-dir", grant.as_str()];
+    let running = Served::start_journal_with_lease(&journal, dir.path(), LIVE_LEASE, &args);
+    let other = Served::start_journal_with_lease(&journal, dir.path(), LIVE_LEASE, &args);
     let runtime = runtime();
     let client = running.client();
     let wasm = std::fs::read(guests::UPGRADE_V1.path()).expect("the guest");
     let v1: ComponentView = runtime
         .block_on(client.post_bytes("/components", wasm))
         .expect("uploads");
-    let body = json!({"component": v1.hash, "flow": "march", "input": {"steps": STEPS, "ms": 100}});
+    // Held at its third step until the stream is open.
+    let mut gate = Gate::new(&folder, "march");
+    let body = json!({"component": v1.hash, "flow": "march", "input": gate.march_input()});
     let started: Accepted = runtime
         .block_on(client.post("/executions", &body))
         .expect("starts");
     let id = started.id;
+    gate.through(2);
     marched(&runtime, &client, id, 2);
 
     let (names, seqs, finished) = runtime.block_on(async {
@@ -69,6 +75,11 @@ fn a_stream_on_another_worker_follows_the_execution_to_its_end() {
             if name == "execution_finished" {
                 finished = Some(value["status"].clone());
             }
+            // The stream is open once it told what it found: the rest
+            // of the march runs now.
+            if name == "snapshot" {
+                gate.open();
+            }
             names.push(name);
         }
         (names, seqs, finished)
@@ -92,9 +103,10 @@ fn a_stream_on_another_worker_follows_the_execution_to_its_end() {
     assert!(seqs.windows(2).all(|w| w[0] < w[1]), "{seqs:?}");
     let last = detail.calls.len() as u64 - 1;
     assert_eq!(seqs.last(), Some(&last), "{seqs:?}");
-    assert!(
-        seqs.len() >= 10 && seqs.len() < detail.calls.len(),
-        "the calls completed while it was followed, and not those before: {seqs:?}"
+    assert_eq!(
+        seqs,
+        (2..STEPS as u64).collect::<Vec<_>>(),
+        "the calls completed while it was followed, and not those before"
     );
     assert!(
         !running.log_text().contains("adopted") && !other.log_text().contains("adopted"),

@@ -13,21 +13,26 @@ use std::time::{Duration, Instant};
 use cairn_host::{CallStatus, ExecutionDetail, ExecutionId, ExecutionStatus};
 use cairn_serve::api::{Accepted, ComponentView};
 use cairn_serve::{ApiClient, ClientError};
-use cairn_tests::backend::Backend;
+use cairn_tests::backend::{Backend, LIVE_LEASE};
 use cairn_tests::{on_backends, temp};
 use serde_json::{Value, json};
 
 use crate::guests;
 use crate::serve::{Served, settled};
 use crate::upgrade_running::{
-    assert_moved_mid_run, cli, marched, path_of, runtime, show, start_march,
+    Gate, assert_moved_mid_run, cli, gates, marched, path_of, runtime, show, start_march,
+    upgrade_paced,
 };
 
 /// The worker that runs the executions, and the one asked to cancel or
 /// upgrade them: another worker on PostgreSQL, the same server on redb.
-fn workers(backend: Backend, journal: &Path, dir: &Path) -> (Served, Option<Served>) {
-    let running = Served::start_journal(journal, dir, &[]);
-    let asked = (backend == Backend::Postgres).then(|| Served::start_journal(journal, dir, &[]));
+/// Both live throughout, so their claims last [`LIVE_LEASE`]: nothing may
+/// change hands because one of them stalled. Both grant `grant`.
+fn workers(backend: Backend, journal: &Path, dir: &Path, grant: &str) -> (Served, Option<Served>) {
+    let args = ["--allow-dir", grant];
+    let running = Served::start_journal_with_lease(journal, dir, LIVE_LEASE, &args);
+    let asked = (backend == Backend::Postgres)
+        .then(|| Served::start_journal_with_lease(journal, dir, LIVE_LEASE, &args));
     (running, asked)
 }
 
@@ -91,7 +96,8 @@ on_backends! {
     fn a_cancel_through_another_worker_stops_the_run_there_and_answers_as_one_server_does(backend) {
         let dir = temp();
         let journal = backend.journal(dir.path());
-        let (running, other) = workers(backend, &journal, dir.path());
+        let (_, grant) = gates(dir.path());
+        let (running, other) = workers(backend, &journal, dir.path(), &grant);
         let asked = other.as_ref().unwrap_or(&running);
         let runtime = runtime();
         let client = running.client();
@@ -163,10 +169,12 @@ on_backends! {
     fn an_upgrade_through_another_worker_moves_the_run_there_and_answers_as_one_server_does(backend) {
         let dir = temp();
         let journal = backend.journal(dir.path());
-        let (running, other) = workers(backend, &journal, dir.path());
+        let (folder, grant) = gates(dir.path());
+        let (running, other) = workers(backend, &journal, dir.path(), &grant);
         let asked = other.as_ref().unwrap_or(&running);
         let runtime = runtime();
         let client = running.client();
+        let reading = (&runtime, &client);
         let v1 = upload(&runtime, &client, guests::UPGRADE_V1);
         let v2 = upload(&runtime, &client, guests::UPGRADE_V2);
         let (v2_file, reordered_file) = (
@@ -174,26 +182,29 @@ on_backends! {
             path_of(guests::UPGRADE_V2_REORDERED),
         );
 
-        let id = start_march(&runtime, &client, &v1);
+        let mut gate = Gate::new(&folder, "march");
+        let id = start_march(&runtime, &client, &v1, &gate);
         let shown = id.to_string();
+        gate.through(2);
         marched(&runtime, &client, id, 2);
 
         // Refused with the divergence; it goes on with v1, still running.
-        let out = cli(asked, dir.path(), &["executions", "upgrade", &shown, "--component", &reordered_file]);
+        let out = upgrade_paced(asked, dir.path(), &["executions", "upgrade", &shown, "--component", &reordered_file], reading, &mut [(id, &mut gate)]);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "{out:?}\n{}", running.log_text());
         assert!(stderr.contains("diverges at seq 0"), "{stderr}");
-        let refused_at = show(&runtime, &client, id).calls.len();
-        let later = marched(&runtime, &client, id, refused_at + 2);
+        gate.through(gate.let_through() + 2);
+        let later = marched(&runtime, &client, id, gate.let_through() as usize);
         assert!(later.upgrades.is_empty(), "a refused upgrade changes nothing");
         assert!(later.calls.iter().all(|c| c.component == v1), "{:?}", later.calls);
 
         // The compatible build takes it over mid-run, in the worker that
         // runs it.
-        let out = cli(asked, dir.path(), &["executions", "upgrade", &shown, "--component", &v2_file]);
+        let out = upgrade_paced(asked, dir.path(), &["executions", "upgrade", &shown, "--component", &v2_file], reading, &mut [(id, &mut gate)]);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(0), "{out:?}\n{}", running.log_text());
         assert!(stderr.contains("while it ran; it goes on with the new build"), "{stderr}");
+        gate.open();
         let ended = runtime.block_on(settled(&client, id));
         assert_moved_mid_run(&ended, &v1, &v2);
         assert!(ended.upgrades[0].by.contains("upgrade"), "{:?}", ended.upgrades);
@@ -204,10 +215,16 @@ on_backends! {
         assert!(String::from_utf8_lossy(&out.stderr).contains("completed"), "{out:?}");
 
         // --all --flow through the other worker moves every march running.
-        let (a, b) = (start_march(&runtime, &client, &v1), start_march(&runtime, &client, &v1));
+        let (mut gate_a, mut gate_b) = (Gate::new(&folder, "a"), Gate::new(&folder, "b"));
+        let (a, b) = (
+            start_march(&runtime, &client, &v1, &gate_a),
+            start_march(&runtime, &client, &v1, &gate_b),
+        );
+        gate_a.through(1);
+        gate_b.through(1);
         marched(&runtime, &client, a, 1);
         marched(&runtime, &client, b, 1);
-        let out = cli(asked, dir.path(), &["--json", "executions", "upgrade", "--all", "--flow", "march", "--component", &v2_file]);
+        let out = upgrade_paced(asked, dir.path(), &["--json", "executions", "upgrade", "--all", "--flow", "march", "--component", &v2_file], reading, &mut [(a, &mut gate_a), (b, &mut gate_b)]);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(0), "{out:?}");
         assert!(stderr.contains("moved 2 executions to the new build, refused 0"), "{stderr}");
@@ -218,6 +235,8 @@ on_backends! {
             assert_eq!((&one["from"], &one["to"], &one["running"]), (&json!(v1), &json!(v2), &json!(true)), "{one}");
             assert_eq!(one["check"]["verdict"], json!("compatible"), "{one}");
         }
+        gate_a.open();
+        gate_b.open();
         for id in [a, b] {
             let ended = runtime.block_on(settled(&client, id));
             assert_moved_mid_run(&ended, &v1, &v2);

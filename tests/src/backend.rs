@@ -108,15 +108,28 @@ fn fresh_schema() -> String {
 /// process killed by a test leaves its claims for this long.
 pub const TEST_LEASE: std::time::Duration = std::time::Duration::from_secs(1);
 
+/// How long a PostgreSQL claim lasts in tests where several live processes
+/// share a journal and none is killed: a live process renews its claims
+/// every third of the lease, so a short lease lets one that merely stalls
+/// on a loaded machine (for under a lease) lose its executions to the
+/// other, which is not what those tests are about.
+pub const LIVE_LEASE: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// A `cairn` command on `journal`, sharing the run's artifact cache, with
 /// claims of [`TEST_LEASE`].
 pub fn cairn_on(journal: &Path) -> std::process::Command {
+    cairn_with_lease(journal, TEST_LEASE)
+}
+
+/// A `cairn` command on `journal`, sharing the run's artifact cache, with
+/// claims of `lease` (whole milliseconds).
+pub fn cairn_with_lease(journal: &Path, lease: std::time::Duration) -> std::process::Command {
     let mut command = std::process::Command::new(crate::cairn_bin());
     command
         .arg("--journal")
         .arg(journal)
         .env("CAIRN_ARTIFACTS", crate::artifact_dir())
-        .env("CAIRN_LEASE", "1s")
+        .env("CAIRN_LEASE", format!("{}ms", lease.as_millis()))
         .env_remove("CAIRN_JOURNAL");
     command
 }

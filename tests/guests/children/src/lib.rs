@@ -23,12 +23,16 @@ fn note(label: String) -> Result<String, String> {
     Ok(label)
 }
 
-/// Leaves a mark `label`, then blocks for `ms` (a slow step to kill a
-/// process in), then returns the label.
+/// Leaves a mark `label`, then holds until the file `/marks/{flag}`
+/// exists, looking every 10 ms (a step a test surely kills a process in,
+/// however loaded the machine), then returns the label.
 #[checkpoint(runtime = "isolated", cache = false, timeout_ms = 60000)]
-fn slow_note(label: String, ms: u64) -> Result<String, String> {
+fn slow_note(label: String, flag: String) -> Result<String, String> {
     mark(&label)?;
-    std::thread::sleep(Duration::from_millis(ms));
+    let flag = format!("/marks/{flag}");
+    while !std::path::Path::new(&flag).exists() {
+        std::thread::sleep(Duration::from_millis(10));
+    }
     Ok(label)
 }
 
@@ -56,22 +60,22 @@ fn fan(n: u64) -> Result<u64, Error> {
     Ok(sum)
 }
 
-/// A child that notes `slow-before`, takes `ms` in a checkpoint, notes
-/// `slow-after` and returns `"slow"`.
+/// A child that notes `slow-before`, holds in a checkpoint until `flag`
+/// exists, notes `slow-after` and returns `"slow"`.
 #[flow]
-fn slow(ms: u64) -> Result<String, Error> {
+fn slow(flag: String) -> Result<String, Error> {
     note("slow-before".to_owned())?;
-    slow_note("slow-middle".to_owned(), ms)?;
+    slow_note("slow-middle".to_owned(), flag)?;
     note("slow-after".to_owned())?;
     Ok("slow".to_owned())
 }
 
-/// Notes `p-before`, runs child `slow(ms)`, notes `p-after`; returns the
+/// Notes `p-before`, runs child `slow(flag)`, notes `p-after`; returns the
 /// child's output.
 #[flow]
-fn parent_of_slow(ms: u64) -> Result<String, Error> {
+fn parent_of_slow(flag: String) -> Result<String, Error> {
     note("p-before".to_owned())?;
-    let out: String = cairn_guest::child_flow("slow", &json!({ "ms": ms }))?;
+    let out: String = cairn_guest::child_flow("slow", &json!({ "flag": flag }))?;
     note("p-after".to_owned())?;
     Ok(out)
 }
@@ -146,4 +150,44 @@ fn child_inside() -> Result<String, String> {
 #[flow]
 fn child_from_checkpoint() -> Result<String, Error> {
     child_inside()
+}
+
+/// Fails the first time it runs for `key` in a marks folder (it leaves
+/// `flaky-{key}` then), succeeds every time after.
+#[checkpoint(cache = false)]
+fn flaky_once(key: String) -> Result<(), String> {
+    let prefix = format!("flaky-{key}.");
+    let before = std::fs::read_dir("/marks")
+        .map_err(|e| e.to_string())?
+        .filter_map(Result::ok)
+        .any(|e| e.file_name().to_string_lossy().starts_with(&prefix));
+    mark(&format!("flaky-{key}"))?;
+    if before {
+        Ok(())
+    } else {
+        Err("the first run fails".to_owned())
+    }
+}
+
+/// Runs `first` children `add`, fails its first run, and on its retry
+/// (the `first` starts replayed) runs `then` more: a flow retry that would
+/// start children past the tree's budget if it got a budget of its own.
+#[flow(retries = 1)]
+fn retrier(key: String, first: u64, then: u64) -> Result<u64, Error> {
+    let mut sum = 0;
+    for a in 0..first {
+        sum += cairn_guest::child_flow::<u64>("add", &json!({"a": a, "b": 0}))?;
+    }
+    flaky_once(key)?;
+    for a in first..first + then {
+        sum += cairn_guest::child_flow::<u64>("add", &json!({"a": a, "b": 0}))?;
+    }
+    Ok(sum)
+}
+
+/// Runs `retrier` as its child and returns its output.
+#[flow]
+fn parent_of_retrier(key: String, first: u64, then: u64) -> Result<u64, Error> {
+    let input = json!({"key": key, "first": first, "then": then});
+    cairn_guest::child_flow::<u64>("retrier", &input)
 }

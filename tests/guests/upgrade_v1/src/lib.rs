@@ -85,20 +85,29 @@ fn restock(n: i64) -> Result<i64, Error> {
 
 /// One step of a long job, `ms` milliseconds of work (isolated, so that a
 /// step is a real attempt in its own store; not cached, so every run of it
-/// is one).
+/// is one). With a `gate`, it then holds until the file `/marks/{gate}-{i}`
+/// (this step let through) or `/marks/{gate}` (every step) exists: a test
+/// paces the march with them, however fast or slow the machine.
 #[checkpoint(runtime = "isolated", cache = false)]
-fn step(i: i64, ms: u64) -> i64 {
+fn step(i: i64, ms: u64, gate: Option<String>) -> i64 {
     std::thread::sleep(std::time::Duration::from_millis(ms));
+    if let Some(gate) = gate {
+        let (one, all) = (format!("/marks/{gate}-{i}"), format!("/marks/{gate}"));
+        while !std::path::Path::new(&one).exists() && !std::path::Path::new(&all).exists() {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
     i
 }
 
-/// `steps` steps one after the other: an execution that is running for a
-/// while, which a server moves to another build mid-run.
+/// `steps` steps one after the other, each behind `gate` when one is
+/// given (see `step`): an execution that is running for a while, which a
+/// server moves to another build mid-run.
 #[flow]
-fn march(steps: i64, ms: u64) -> Result<i64, Error> {
+fn march(steps: i64, ms: u64, gate: Option<String>) -> Result<i64, Error> {
     let mut total = 0;
     for i in 0..steps {
-        total += step(i, ms)?;
+        total += step(i, ms, gate.clone())?;
     }
     Ok(total)
 }

@@ -84,10 +84,16 @@ fn restock(n: i64) -> Result<i64, Error> {
     Ok(price + stock)
 }
 
-/// One step of a long job (as in v1).
+/// One step of a long job, held behind its gate (as in v1).
 #[checkpoint(runtime = "isolated", cache = false)]
-fn step(i: i64, ms: u64) -> i64 {
+fn step(i: i64, ms: u64, gate: Option<String>) -> i64 {
     std::thread::sleep(std::time::Duration::from_millis(ms));
+    if let Some(gate) = gate {
+        let (one, all) = (format!("/marks/{gate}-{i}"), format!("/marks/{gate}"));
+        while !std::path::Path::new(&one).exists() && !std::path::Path::new(&all).exists() {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
     i
 }
 
@@ -100,10 +106,10 @@ fn report_march(total: i64) -> String {
 /// v1's march, with a report appended at its end: an execution moved to
 /// v2 mid-run ends with v2's report.
 #[flow]
-fn march(steps: i64, ms: u64) -> Result<String, Error> {
+fn march(steps: i64, ms: u64, gate: Option<String>) -> Result<String, Error> {
     let mut total = 0;
     for i in 0..steps {
-        total += step(i, ms)?;
+        total += step(i, ms, gate.clone())?;
     }
     report_march(total)
 }

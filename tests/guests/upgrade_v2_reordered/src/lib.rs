@@ -35,20 +35,26 @@ fn order(n: i64) -> Result<String, Error> {
     ship(price + parts.iter().sum::<i64>())
 }
 
-/// One step of a long job (as in v1).
+/// One step of a long job, held behind its gate (as in v1).
 #[checkpoint(runtime = "isolated", cache = false)]
-fn step(i: i64, ms: u64) -> i64 {
+fn step(i: i64, ms: u64, gate: Option<String>) -> i64 {
     std::thread::sleep(std::time::Duration::from_millis(ms));
+    if let Some(gate) = gate {
+        let (one, all) = (format!("/marks/{gate}-{i}"), format!("/marks/{gate}"));
+        while !std::path::Path::new(&one).exists() && !std::path::Path::new(&all).exists() {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
     i
 }
 
-/// v1's march with its steps taken last to first: a check of a march v1
-/// has begun diverges at its first step.
+/// v1's march (same input) with its steps taken last to first: a check of
+/// a march v1 has begun diverges at its first step.
 #[flow]
-fn march(steps: i64, ms: u64) -> Result<i64, Error> {
+fn march(steps: i64, ms: u64, gate: Option<String>) -> Result<i64, Error> {
     let mut total = 0;
     for i in (0..steps).rev() {
-        total += step(i, ms)?;
+        total += step(i, ms, gate.clone())?;
     }
     Ok(total)
 }
