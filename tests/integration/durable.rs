@@ -305,23 +305,53 @@ on_backends! {
             .iter()
             .map(|a| a.started_at.clone())
             .collect();
-        let micros = |t: &str| -> u64 {
-            // HH:MM:SS.ffffff of one run are enough to compare within a minute.
-            let clock = &t[11..26];
-            let (h, m, s) = (&clock[0..2], &clock[3..5], &clock[6..]);
-            let secs: f64 = s.parse().expect("seconds");
-            h.parse::<u64>().expect("h") * 3_600_000_000
-                + m.parse::<u64>().expect("m") * 60_000_000
-                + (secs * 1e6) as u64
-        };
         let gaps: Vec<u64> = starts
             .windows(2)
-            .map(|w| micros(&w[1]).saturating_sub(micros(&w[0])))
+            .map(|w| epoch_micros(&w[1]).saturating_sub(epoch_micros(&w[0])))
             .collect();
         assert_eq!(gaps.len(), 2);
         assert!(gaps[0] >= 40_000, "first retry waited {} µs", gaps[0]);
         assert!(gaps[1] >= 80_000, "second retry waited {} µs", gaps[1]);
     }
+}
+
+/// An instant as the journal shows it (`YYYY-MM-DDTHH:MM:SS.ffffffZ`), in
+/// µs since the Unix epoch: the whole date counts, so attempts on either
+/// side of midnight compare right. Days from the civil date by Howard
+/// Hinnant's algorithm, the inverse of the one the host formats with.
+fn epoch_micros(t: &str) -> u64 {
+    let field = |at: std::ops::Range<usize>| -> i64 {
+        t.get(at.clone())
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("{t:?}: no number at {at:?}"))
+    };
+    let (month, day) = (field(5..7), field(8..10));
+    let year = field(0..4) - i64::from(month <= 2);
+    let era = year.div_euclid(400);
+    let year_of_era = year - era * 400;
+    let day_of_year = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    let days = era * 146_097 + day_of_era - 719_468;
+    let seconds = days * 86_400 + field(11..13) * 3_600 + field(14..16) * 60 + field(17..19);
+    let micros = seconds * 1_000_000 + field(20..26);
+    u64::try_from(micros).expect("after 1970")
+}
+
+#[test]
+fn instants_are_read_back_across_midnight_and_years() {
+    assert_eq!(epoch_micros("1970-01-01T00:00:00.000000Z"), 0);
+    assert_eq!(
+        epoch_micros("2000-02-29T00:00:00.000001Z"),
+        951_782_400_000_001
+    );
+    assert_eq!(
+        epoch_micros("2026-11-26T23:02:03.456789Z"),
+        1_795_734_123_456_789
+    );
+    assert_eq!(
+        epoch_micros("2027-01-01T00:00:00.010000Z") - epoch_micros("2026-12-31T23:59:59.990000Z"),
+        20_000
+    );
 }
 
 // A full disk. The journal goes on a small disk: a tmpfs mounted in a mount

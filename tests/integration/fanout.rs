@@ -147,11 +147,14 @@ async fn a_handle_never_awaited_still_runs_and_its_failure_fails_the_execution()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn isolated_calls_run_in_parallel_up_to_the_pool_size() {
+    // With one slot no call ever sees another, whatever the timing: the
+    // first watches for 300 ms (a pool that ran two at once would show
+    // there), the others stop once they see it ended.
     let serial = temp();
     let detail = run(
         &host_with(serial.path(), 1),
         "overlaps",
-        serde_json::json!({"n": 4}),
+        serde_json::json!({"n": 4, "wait_ms": 300}),
     )
     .await;
     assert_eq!(
@@ -159,11 +162,14 @@ async fn isolated_calls_run_in_parallel_up_to_the_pool_size() {
         Some(serde_json::json!([false, false, false, false]))
     );
 
+    // With two, the first call to start watches until the second starts
+    // beside it (at most 30 s, far below the attempt time limit), however
+    // slowly the second slot's store comes up.
     let parallel = temp();
     let detail = run(
         &host_with(parallel.path(), 2),
         "overlaps",
-        serde_json::json!({"n": 4}),
+        serde_json::json!({"n": 4, "wait_ms": 30_000}),
     )
     .await;
     let seen: Vec<bool> =

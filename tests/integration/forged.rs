@@ -445,10 +445,30 @@ async fn a_flow_blocked_outside_runner_requests_is_stopped_at_the_time_limit() {
     assert_eq!(kind, FailureKind::FlowTrapped, "{message}");
     assert!(message.contains("(timeout)"), "{message}");
     // A flow waiting on checkpoints far longer than that is not stopped.
-    let host = host_with(
-        temp().path(),
-        Policy::default().timeout(std::time::Duration::from_millis(300)),
+    // The limit here is 1 s: it also bounds each stretch of the flows' own
+    // code between requests, where a loaded machine may pause them for a
+    // while. The probe's `patience` waits in one request for a call that
+    // fails three times and retries in place after 240, 480 and 960 ms:
+    // 1.68 s at least, by the clock, however fast the machine.
+    let limit = std::time::Duration::from_secs(1);
+    let dir = temp();
+    let policy = cairn_tests::marking_policy(dir.path())
+        .timeout(limit)
+        .retry_delay(std::time::Duration::from_millis(240));
+    let host = host_with(dir.path(), policy);
+    let probe = cairn_tests::load(&host, guests::PROBE).await;
+    let began = std::time::Instant::now();
+    let patient = host
+        .run(&probe, "patience", r#"{"tries": 4}"#)
+        .await
+        .expect("the execution runs");
+    let took = began.elapsed();
+    assert_eq!(
+        (patient.status, patient.output.as_deref()),
+        (ExecutionStatus::Completed, Some("5")),
+        "{patient:?}"
     );
+    assert!(took > limit * 3 / 2, "waited in a request for {took:?}");
     assert_eq!(
         run(&host, "map", 2_000).await.output.as_deref(),
         Some("2000")

@@ -10,8 +10,8 @@ use std::time::Duration;
 use crate::guests;
 use cairn_host::{
     AnswerError, CallSource, CallStatus, Checkpoint, CheckpointError, Component, Event,
-    ExecutionStatus, FailureKind, FlowCtx, FlowError, Host, HostFlow, LoadError, Policy,
-    RegisterError, ReplayError, ReplayRequest, ResumeError, RunError, TrapKind,
+    ExecutionId, ExecutionStatus, FailureKind, FlowCtx, FlowError, Host, HostFlow, LoadError,
+    Policy, RegisterError, ReplayError, ReplayRequest, ResumeError, RunError, TrapKind,
 };
 use cairn_tests::{count_marks, detail, engine, host, load, marking_policy, marks, temp};
 use serde_json::{Value, json};
@@ -450,38 +450,80 @@ async fn a_panicking_host_flow_fails_its_execution_and_the_host_goes_on() {
     assert_eq!(next.status, ExecutionStatus::Completed);
 }
 
-/// `long()`: a long `busy(n)` call, then `add(1, 1)`, whose sum it returns.
-fn long_flow(probe: &Component, n: u64) -> HostFlow {
-    let busy: Checkpoint<Value, u64> = probe.checkpoint("busy").expect("busy");
+/// The file in the marks folder whose creation lets [`long_flow`]'s held
+/// call end.
+const RELEASE: &str = "release";
+
+/// `long()`: the probe's `hold`, which runs until the test creates the
+/// file [`RELEASE`] in the marks folder, then `add(1, 1)`, whose sum it
+/// returns. A test acts while the call surely runs, however loaded the
+/// machine, and lets it end afterwards.
+fn long_flow(probe: &Component) -> HostFlow {
+    let hold: Checkpoint<Value, u64> = probe.checkpoint("hold").expect("hold");
     let (add, _) = adders(probe);
     HostFlow::new("long", move |ctx: FlowCtx, (): ()| {
-        let (busy, add) = (busy.clone(), add.clone());
+        let (hold, add) = (hold.clone(), add.clone());
         async move {
-            ctx.call(&busy, &json!({ "n": n })).await?;
+            ctx.call(&hold, &json!({ "flag": RELEASE })).await?;
             Ok::<_, FlowError>(ctx.call(&add, &json!({ "a": 1, "b": 1 })).await?)
         }
     })
 }
 
+/// The next event that `pick` takes, within a minute (events a lagging
+/// receiver missed are skipped).
+async fn next_event<T>(
+    events: &mut tokio::sync::broadcast::Receiver<Event>,
+    mut pick: impl FnMut(Event) -> Option<T>,
+) -> T {
+    let wait = async {
+        loop {
+            match events.recv().await {
+                Ok(event) => {
+                    if let Some(found) = pick(event) {
+                        return found;
+                    }
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                Err(closed) => panic!("events: {closed}"),
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(60), wait)
+        .await
+        .expect("the event comes within a minute")
+}
+
+/// The execution of the next attempt that starts.
+async fn attempt_started(events: &mut tokio::sync::broadcast::Receiver<Event>) -> ExecutionId {
+    next_event(events, |event| match event {
+        Event::AttemptStarted { exec, .. } => Some(exec),
+        _ => None,
+    })
+    .await
+}
+
 #[tokio::test]
 async fn a_running_host_flow_is_cancelled_while_its_call_runs() {
     let dir = temp();
-    let host = host(dir.path(), Policy::default().fuel(u64::MAX / 4));
+    let marks = marks(dir.path());
+    let host = host(dir.path(), marking_policy(dir.path()));
     let probe = load(&host, guests::PROBE).await;
-    host.register(long_flow(&probe, 400_000_000))
-        .expect("registers");
+    host.register(long_flow(&probe)).expect("registers");
     let mut events = host.subscribe();
     let running = tokio::spawn({
         let host = host.clone();
         async move { host.run_flow("long", &()).await }
     });
-    let exec = loop {
-        if let Event::AttemptStarted { exec, .. } = events.recv().await.expect("events") {
-            break exec;
-        }
-    };
+    let exec = attempt_started(&mut events).await;
+    // Cancelled while `hold` surely runs; it may end only afterwards.
     host.cancel(exec).await.expect("cancels");
-    let outcome = running.await.expect("joins").expect("runs");
+    std::fs::write(marks.join(RELEASE), b"").expect("releases the hold");
+    let outcome = tokio::time::timeout(Duration::from_secs(60), running)
+        .await
+        .expect("the run ends within a minute")
+        .expect("joins")
+        .expect("runs");
     assert_eq!(outcome.status, ExecutionStatus::Cancelled);
     let calls = detail(&host, exec).await.calls;
     assert_eq!(calls.len(), 1, "nothing after the cancel was submitted");
@@ -490,6 +532,7 @@ async fn a_running_host_flow_is_cancelled_while_its_call_runs() {
         CallStatus::Completed,
         "the running call finished"
     );
+    assert_eq!(count_marks(&marks, "held"), 1);
     assert!(matches!(
         host.resume(exec).await,
         Err(ResumeError::Cancelled(_))
@@ -684,25 +727,24 @@ async fn a_panic_before_the_flow_s_first_await_fails_the_execution_too() {
 #[tokio::test]
 async fn dropping_a_run_stops_its_flow_and_leaves_it_to_resume() {
     let dir = temp();
-    let host = host(dir.path(), Policy::default().fuel(u64::MAX / 4));
+    let marks = marks(dir.path());
+    let host = host(dir.path(), marking_policy(dir.path()));
     let probe = load(&host, guests::PROBE).await;
-    host.register(long_flow(&probe, 200_000_000))
-        .expect("registers");
+    host.register(long_flow(&probe)).expect("registers");
     let mut events = host.subscribe();
-    let given_up =
-        tokio::time::timeout(Duration::from_millis(50), host.run_flow("long", &())).await;
-    assert!(given_up.is_err(), "the run was still going");
-    let exec = loop {
-        if let Event::ExecutionStarted { exec, .. } = events.recv().await.expect("events") {
-            break exec;
-        }
+    // The run is given up while its held call surely runs.
+    let mut run = Box::pin(host.run_flow("long", &()));
+    let exec = tokio::select! {
+        ended = &mut run => panic!("the run ended while its call was held: {ended:?}"),
+        exec = attempt_started(&mut events) => exec,
     };
+    drop(run);
+    std::fs::write(marks.join(RELEASE), b"").expect("releases the hold");
     // The running call finishes and is journaled; the flow does not go on.
-    loop {
-        if let Event::CallCompleted { .. } = events.recv().await.expect("events") {
-            break;
-        }
-    }
+    next_event(&mut events, |event| {
+        matches!(event, Event::CallCompleted { .. }).then_some(())
+    })
+    .await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     let left = detail(&host, exec).await;
     assert_eq!(left.execution.status, ExecutionStatus::Running);
@@ -716,6 +758,7 @@ async fn dropping_a_run_stops_its_flow_and_leaves_it_to_resume() {
     assert_eq!(
         detail(&host, exec).await.calls[0].attempts.len(),
         1,
-        "the busy call ran once"
+        "the held call ran once"
     );
+    assert_eq!(count_marks(&marks, "held"), 1);
 }

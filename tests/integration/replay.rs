@@ -397,32 +397,45 @@ on_backends! {
         let journal = backend.journal(dir.path());
         let host = host_on(&journal, marking_policy(dir.path()));
         let probe = load(&host, guests::PROBE).await;
+        let marks = marks(dir.path());
+        let mut events = host.subscribe();
+        // `held`: step 0, then a hold until the test creates `release`,
+        // then step 2. The cancel comes while the hold surely runs.
         let running = {
             let host = host.clone();
-            tokio::spawn(async move {
-                host.run(&probe, "steps", r#"{"count": 50, "work": 3000000}"#)
-                    .await
-            })
+            tokio::spawn(async move { host.run(&probe, "held", r#"{"flag": "release"}"#).await })
         };
-        let marks = marks(dir.path());
-        while count_marks(&marks, "step-1") == 0 {
-            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
-        }
-        host.cancel(cairn_host::ExecutionId(1))
+        let wait = async {
+            loop {
+                match events.recv().await {
+                    Ok(cairn_host::Event::AttemptStarted { exec, call_id, .. }) if call_id == "hold" => {
+                        break exec;
+                    }
+                    Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(closed) => panic!("events: {closed}"),
+                }
+            }
+        };
+        let exec = tokio::time::timeout(std::time::Duration::from_secs(60), wait)
             .await
-            .expect("cancels");
-        let outcome = running.await.expect("joined").expect("runs");
+            .expect("the hold starts within a minute");
+        host.cancel(exec).await.expect("cancels");
+        std::fs::write(marks.join("release"), b"").expect("releases the hold");
+        let outcome = tokio::time::timeout(std::time::Duration::from_secs(60), running)
+            .await
+            .expect("the run ends within a minute")
+            .expect("joined")
+            .expect("runs");
         assert_eq!(outcome.status, ExecutionStatus::Cancelled);
         let detail = detail(&host, outcome.id).await;
-        assert!(
-            detail.calls.len() < 50,
-            "the flow stopped early: {} calls",
-            detail.calls.len()
+        let calls: Vec<(&str, CallStatus)> =
+            detail.calls.iter().map(|c| (c.call_id.as_str(), c.status)).collect();
+        assert_eq!(
+            calls,
+            [("step", CallStatus::Completed), ("hold", CallStatus::Completed)],
+            "the call in flight finished; nothing after the cancel was submitted"
         );
-        assert!(
-            detail.calls.iter().all(|c| c.status != CallStatus::Running),
-            "calls in flight finished"
-        );
+        assert_eq!(count_marks(&marks, "step-2"), 0, "the flow stopped");
         assert!(matches!(
             host.resume(outcome.id).await,
             Err(ResumeError::Cancelled(_))

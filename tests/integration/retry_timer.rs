@@ -98,13 +98,15 @@ async fn a_delayed_retry_parks_and_a_resume_runs_it_when_due_without_resetting_r
     );
     assert_eq!(count_marks(&marks, "patient"), 2);
 
-    // Resumed at once: it waits the two seconds, and the third try works.
+    // Resumed at once: it waits out what is left of the two seconds (as
+    // journaled, not guessed), and the third try works.
+    let left = Duration::from_micros(again.due_at_us.saturating_sub(now_us()));
     let began = Instant::now();
     let outcome = host.resume(id).await.expect("resumes");
     assert_eq!(outcome.status, ExecutionStatus::Completed, "{outcome:?}");
     assert!(
-        began.elapsed() >= Duration::from_millis(1500),
-        "resumed after {:?}",
+        began.elapsed() + Duration::from_millis(50) >= left,
+        "resumed after {:?}, with {left:?} left",
         began.elapsed()
     );
     assert_eq!(outcome.output.as_deref(), Some("4"), "step 1 + 3 tries");
@@ -138,10 +140,12 @@ async fn a_short_retry_delay_keeps_the_flow_and_a_cancel_drops_a_parked_timer() 
     assert_eq!(outcome.status, ExecutionStatus::Completed, "{outcome:?}");
     assert!(detail(&host, outcome.id).await.retries.is_empty());
 
-    // Parked (a 1 s delay), then cancelled while a resume waits for the
-    // due time: no retry runs and the timer goes with it.
+    // Parked, then cancelled while a resume waits for the due time: no
+    // retry runs and the timer goes with it. The delay is far longer than
+    // the test, so the retry cannot come due first; the cancel ends the
+    // wait.
     let dir = temp();
-    let policy = marking_policy(dir.path()).retry_delay(Duration::from_secs(1));
+    let policy = marking_policy(dir.path()).retry_delay(Duration::from_secs(60));
     let host = cairn_tests::host(dir.path(), policy);
     let probe = load(&host, guests::PROBE).await;
     let outcome = host
@@ -150,14 +154,14 @@ async fn a_short_retry_delay_keeps_the_flow_and_a_cancel_drops_a_parked_timer() 
         .expect("runs");
     assert_eq!(outcome.status, ExecutionStatus::Waiting);
     assert_eq!(host.client().retries(None).await.expect("reads").len(), 1);
-    // A resume waiting for the due time is cancelled where it waits.
-    let resuming = {
-        let host = host.clone();
-        tokio::spawn(async move { host.resume(outcome.id).await })
-    };
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // A resume waiting for the due time is cancelled where it waits: it
+    // has claimed the execution when `start_resume` returns.
+    let resuming = host.start_resume(outcome.id).await.expect("claims");
     host.cancel(outcome.id).await.expect("cancels");
-    let resumed = resuming.await.expect("joins").expect("resumes");
+    let resumed = tokio::time::timeout(Duration::from_secs(60), resuming.outcome())
+        .await
+        .expect("the cancel ends the wait")
+        .expect("resumes");
     assert_eq!(resumed.status, ExecutionStatus::Cancelled);
     assert_eq!(
         count_marks(&marks(dir.path()), "patient"),
@@ -387,8 +391,17 @@ fn a_resume_before_a_parked_retry_is_due_is_refused_without_holding_a_slot() {
             .await
             .expect("runs");
         assert_eq!(other.status, ExecutionStatus::Completed);
-        let health: Health = client.get("/health").await.expect("health");
-        assert_eq!(health.running, 0);
+        // The server answers as the run ends and lets go of its slot a
+        // moment later: the parked one holds none, so the count drops to 0.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let health: Health = client.get("/health").await.expect("health");
+            if health.running == 0 {
+                break;
+            }
+            assert!(Instant::now() < deadline, "{health:?}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
         (accepted.id, retry)
     });
     assert!(retry.due_at_us > now_us(), "the test ran within the delay");

@@ -155,26 +155,45 @@ on_backends! {
         let (status, _) = Served::start_journal(&journal, dir.path(), &[]).stop("-TERM");
         assert!(status.success(), "{status:?}");
         // Due once a minute, at a second a few seconds from now: added
-        // directly on the journal while no server runs, it is missed.
-        let now_s = SystemClock.now_us() / 1_000_000;
-        let second = (now_s + 3) % 60;
-        let cron = format!("{second} * * * * *");
-        for (name, catch_up) in [("skipper", "skip"), ("catcher", "once")] {
-            let out = direct(&journal, cwd, &[
-                "schedules", "add", name, "--component", &probe(), "--flow", "sum",
-                "--input", r#"{"a": 2, "b": 3}"#, "--cron", &cron, "--catch-up", catch_up,
-            ]);
-            ok(&out);
-            assert!(
-                String::from_utf8_lossy(&out.stderr).contains("while `cairn serve` runs"),
-                "{out:?}"
-            );
+        // directly on the journal while no server runs, it is missed. The
+        // due time each add planned is read back: if an add came after that
+        // second (a slow machine), the schedule is due next minute, so both
+        // are deleted and added again with more lead.
+        let mut planned_us = 0;
+        for lead_s in [4, 15, 40] {
+            let now_s = SystemClock.now_us() / 1_000_000;
+            planned_us = (now_s + lead_s) * 1_000_000;
+            let cron = format!("{} * * * * *", (now_s + lead_s) % 60);
+            for (name, catch_up) in [("skipper", "skip"), ("catcher", "once")] {
+                let out = direct(&journal, cwd, &[
+                    "schedules", "add", name, "--component", &probe(), "--flow", "sum",
+                    "--input", r#"{"a": 2, "b": 3}"#, "--cron", &cron, "--catch-up", catch_up,
+                ]);
+                ok(&out);
+                assert!(
+                    String::from_utf8_lossy(&out.stderr).contains("while `cairn serve` runs"),
+                    "{out:?}"
+                );
+            }
+            let added: Vec<ScheduleView> =
+                serde_json::from_str(&ok(&direct(&journal, cwd, &["--json", "schedules", "list"])))
+                    .expect("JSON");
+            assert_eq!(added.len(), 2, "{added:?}");
+            if added.iter().all(|s| s.next_due_us == planned_us) {
+                break;
+            }
+            assert!(lead_s < 40, "due at the planned second: {added:?}");
+            for name in ["skipper", "catcher"] {
+                ok(&direct(&journal, cwd, &["schedules", "delete", name]));
+            }
         }
-        // More than 5 s late when the server starts: missed.
-        std::thread::sleep(Duration::from_secs(9));
+        // More than `LATE_AFTER_US` late when the server starts: missed.
+        // The wait is measured from the due time, on the same clock.
+        let start_at = planned_us + cairn_host::LATE_AFTER_US + 1_000_000;
+        std::thread::sleep(Duration::from_micros(start_at.saturating_sub(SystemClock.now_us())));
 
         let served = Served::start_journal(&journal, dir.path(), &[]);
-        let deadline = Instant::now() + Duration::from_secs(20);
+        let deadline = Instant::now() + Duration::from_secs(60);
         let (skipper, catcher) = loop {
             let (skipper, catcher) = (schedule(&served, cwd, "skipper"), schedule(&served, cwd, "catcher"));
             if skipper.skipped >= 1 && catcher.runs >= 1 {
@@ -185,10 +204,10 @@ on_backends! {
         };
         assert_eq!((skipper.runs, skipper.skipped), (0, 1), "{skipper:?}");
         assert_eq!((catcher.runs, catcher.skipped), (1, 0), "{catcher:?}");
-        let now_us = SystemClock.now_us();
         for s in [&skipper, &catcher] {
-            assert!(
-                s.next_due_us > now_us + 40_000_000,
+            assert_eq!(
+                s.next_due_us,
+                planned_us + 60_000_000,
                 "the next run is next minute's: {s:?}"
             );
         }

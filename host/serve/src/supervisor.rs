@@ -485,9 +485,11 @@ impl Supervisor {
         let ended = self.runs_lock().begin(id);
         self.tasks.spawn(async move {
             let result = started.outcome().await;
-            supervisor.runs_lock().end(id, &ended);
+            // The slot and the count go first: whoever the end wakes (an
+            // answer waiting for the run) sees the server without it.
             drop(slot);
             drop(running);
+            supervisor.runs_lock().end(id, &ended);
             if let Ok(outcome) = &result {
                 supervisor.after_run(outcome).await;
             }

@@ -517,41 +517,48 @@ fn fanout(count: u64, work: u64) -> Result<u64, Error> {
     )
 }
 
-/// Leaves `running-{i}`, then watches for another call's mark for a while:
-/// true if it saw one, i.e. another call ran at the same time.
+/// Leaves `running-{i}`, then watches for another call's `running-` mark
+/// for at most `wait_ms` of wall-clock time: true if it saw one, i.e.
+/// another call ran at the same time. It stops watching early once a
+/// peer's `ended-` mark is there: a call that starts after another ended
+/// has nothing more to wait for. Leaves `ended-{i}` when it is done.
 #[checkpoint(runtime = "isolated", cache = false)]
-fn overlap(i: u64) -> Result<bool, String> {
+fn overlap(i: u64, wait_ms: u64) -> Result<bool, String> {
     let mine = format!("/marks/running-{i}");
     std::fs::write(&mine, b"").map_err(|e| e.to_string())?;
-    let mut seen = false;
-    for _ in 0..2_000 {
-        let others = std::fs::read_dir("/marks")
+    let peers = |prefix: &str| -> Result<usize, String> {
+        Ok(std::fs::read_dir("/marks")
             .map_err(|e| e.to_string())?
             .filter_map(Result::ok)
             .filter(|e| {
                 let name = e.file_name().to_string_lossy().into_owned();
-                name.starts_with("running-") && name != format!("running-{i}")
+                name.starts_with(prefix) && name != format!("{prefix}{i}")
             })
-            .count();
-        if others > 0 {
+            .count())
+    };
+    let until = std::time::Instant::now() + std::time::Duration::from_millis(wait_ms);
+    let mut seen = false;
+    while std::time::Instant::now() < until {
+        if peers("running-")? > 0 {
             seen = true;
             break;
         }
+        if peers("ended-")? > 0 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
     }
     // Stay visible a little longer so a peer that starts now sees us too.
-    for _ in 0..300 {
-        let _ = std::fs::read_dir("/marks")
-            .map_err(|e| e.to_string())?
-            .count();
-    }
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    std::fs::write(format!("/marks/ended-{i}"), b"").map_err(|e| e.to_string())?;
     std::fs::remove_file(&mine).map_err(|e| e.to_string())?;
     Ok(seen)
 }
 
-/// `overlap` over 0..n.
+/// `overlap` over 0..n, each watching for at most `wait_ms`.
 #[flow]
-fn overlaps(n: u64) -> Result<Vec<bool>, Error> {
-    overlap::map(0..n)
+fn overlaps(n: u64, wait_ms: u64) -> Result<Vec<bool>, Error> {
+    overlap::map(0..n, std::iter::repeat_n(wait_ms, n as usize))
 }
 
 // ---- waits, time, randomness, logs -----------------------------------------
