@@ -269,6 +269,29 @@ fn set_mode(path: &std::path::Path, mode: u32) {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod");
 }
 
+/// The journal file is released as soon as the last clone of its host is
+/// dropped, even when the runtime has run no task since the last execution
+/// ended (a current-thread runtime, no await between the drop and the next
+/// open): a new host opens it at once, every time.
+#[tokio::test]
+async fn dropping_the_last_host_releases_the_journal_at_once() {
+    let dir = temp();
+    let path = dir.path().join("journal.redb");
+    for round in 0..20 {
+        let host = Host::builder()
+            .journal(&path)
+            .engine(engine())
+            .open()
+            .unwrap_or_else(|e| panic!("round {round}: the journal did not open again: {e}"));
+        let probe = load(&host, guests::PROBE).await;
+        let done = host
+            .run(&probe, "sum", r#"{"a": 2, "b": 3}"#)
+            .await
+            .expect("runs");
+        assert_eq!(done.output.as_deref(), Some("7"), "{done:?}");
+    }
+}
+
 #[tokio::test]
 async fn a_read_only_journal_is_listed_and_shown_and_never_written() {
     let dir = temp();

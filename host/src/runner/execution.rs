@@ -732,7 +732,7 @@ impl Execution {
             Runtime::Inline if preset.is_none() => self
                 .inline
                 .entry(hash)
-                .or_insert_with(|| InlineLane::start(self.ctx.clone()))
+                .or_insert_with(|| InlineLane::start(&self.ctx))
                 .push(job, filler),
             Runtime::Inline | Runtime::Isolated => {
                 let run = lanes::isolated(self.ctx.clone(), job, filler);

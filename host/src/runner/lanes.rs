@@ -28,12 +28,21 @@ pub(crate) struct InlineLane {
 
 impl InlineLane {
     /// Starts the worker that owns the execution's inline store. It stops
-    /// when the lane is dropped and its queue is empty.
-    pub(crate) fn start(ctx: Arc<CallContext>) -> InlineLane {
+    /// when the lane is dropped and its queue is empty. Between jobs it
+    /// holds the execution's context weakly: a worker the runtime has not
+    /// polled since the execution ended must not keep the runner, and so
+    /// the journal file, open after the last host is dropped.
+    pub(crate) fn start(ctx: &Arc<CallContext>) -> InlineLane {
         let (jobs, mut queue) = mpsc::unbounded_channel::<(Job, Filler)>();
+        let context = Arc::downgrade(ctx);
         tokio::spawn(async move {
             let mut runtime = InlineRuntime::default();
             while let Some((job, filler)) = queue.recv().await {
+                // The execution is gone: its calls' slots report them
+                // aborted, as when the worker is.
+                let Some(ctx) = context.upgrade() else {
+                    return;
+                };
                 let outcome = call::run(&ctx, job, Lane::Inline(&mut runtime)).await;
                 filler.fill(outcome);
             }
