@@ -21,7 +21,7 @@ use crate::guests;
 use crate::serve::{Served, settled};
 use crate::upgrade_running::{
     Gate, assert_moved_mid_run, cli, gates, marched, path_of, runtime, show, start_march,
-    upgrade_paced,
+    two_marches, upgrade_paced,
 };
 
 /// The worker that runs the executions, and the one asked to cancel or
@@ -215,15 +215,7 @@ on_backends! {
         assert!(String::from_utf8_lossy(&out.stderr).contains("completed"), "{out:?}");
 
         // --all --flow through the other worker moves every march running.
-        let (mut gate_a, mut gate_b) = (Gate::new(&folder, "a"), Gate::new(&folder, "b"));
-        let (a, b) = (
-            start_march(&runtime, &client, &v1, &gate_a),
-            start_march(&runtime, &client, &v1, &gate_b),
-        );
-        gate_a.through(1);
-        gate_b.through(1);
-        marched(&runtime, &client, a, 1);
-        marched(&runtime, &client, b, 1);
+        let [(a, mut gate_a), (b, mut gate_b)] = two_marches(&runtime, &client, &v1, &folder);
         let out = upgrade_paced(asked, dir.path(), &["--json", "executions", "upgrade", "--all", "--flow", "march", "--component", &v2_file], reading, &mut [(a, &mut gate_a), (b, &mut gate_b)]);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(0), "{out:?}");

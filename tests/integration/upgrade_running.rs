@@ -199,6 +199,23 @@ pub(crate) fn marched(
 }
 
 /// Starts v1's `march` through the API, behind `gate`.
+/// Two marches of `v1` behind gates `a` and `b` in `folder`, each let
+/// through its first step and seen to take it: both run, mid-march.
+pub(crate) fn two_marches(
+    runtime: &tokio::runtime::Runtime,
+    client: &ApiClient,
+    v1: &str,
+    folder: &Path,
+) -> [(ExecutionId, Gate); 2] {
+    ["a", "b"].map(|name| {
+        let mut gate = Gate::new(folder, name);
+        let id = start_march(runtime, client, v1, &gate);
+        gate.through(1);
+        marched(runtime, client, id, 1);
+        (id, gate)
+    })
+}
+
 pub(crate) fn start_march(
     runtime: &tokio::runtime::Runtime,
     client: &ApiClient,
@@ -321,15 +338,7 @@ on_backends! {
         assert!(String::from_utf8_lossy(&out.stderr).contains("completed"), "{out:?}");
 
         // --all --flow moves every march the server is running.
-        let (mut gate_a, mut gate_b) = (Gate::new(&folder, "a"), Gate::new(&folder, "b"));
-        let (a, b) = (
-            start_march(&runtime, &client, &v1, &gate_a),
-            start_march(&runtime, &client, &v1, &gate_b),
-        );
-        gate_a.through(1);
-        gate_b.through(1);
-        marched(&runtime, &client, a, 1);
-        marched(&runtime, &client, b, 1);
+        let [(a, mut gate_a), (b, mut gate_b)] = two_marches(&runtime, &client, &v1, &folder);
         let out = upgrade_paced(&served, dir.path(), &["--json", "executions", "upgrade", "--all", "--flow", "march", "--component", &v2_file], reading, &mut [(a, &mut gate_a), (b, &mut gate_b)]);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(0), "{out:?}");
