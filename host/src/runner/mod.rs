@@ -358,14 +358,14 @@ impl Runner {
                 flow_log: Vec::new(),
             }
         };
-        // Written durably even with `eventual` durability: a crash may lose
-        // the last calls, never the execution itself.
         // One budget for every run of this start, flow retries included
         // (a child's is its tree's): a retry never gets a fresh one.
         let budget = match &via {
             Via::Child(_, budget) => budget.clone(),
             _ => Arc::new(child_budget::ChildBudget::new(self.policy.max_children)),
         };
+        // Written durably even with `eventual` durability: a crash may lose
+        // the last calls, never the execution itself.
         let created = match via {
             Via::Plain => self
                 .journal
