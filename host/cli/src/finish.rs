@@ -229,10 +229,7 @@ pub(crate) async fn replay_answers(
             _ => {}
         }
     }
-    let ended = matches!(
-        ended.status,
-        ExecutionStatus::Completed | ExecutionStatus::Failed | ExecutionStatus::Cancelled
-    );
+    let ended = ended.status.has_ended();
     for (name, _) in given.iter().filter(|_| ended) {
         if !waits.iter().any(|w| &w.name == name) {
             eprintln!(
